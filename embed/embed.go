@@ -1,0 +1,69 @@
+// Package embed exposes the kubebake-join binaries built into the renderer.
+//
+// `make` builds cmd/kubebake-join for each architecture and stores it in dist/
+// gzip-compressed, once, with the SHA-512 of the uncompressed binary beside it,
+// so that rendering never recompresses megabytes. A plain `go build` still
+// compiles; Agent then says what to run.
+package embed
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+//go:embed all:dist
+var dist embed.FS
+
+// Arches are the architectures kubebake-join is built for.
+var Arches = []string{"amd64", "arm64"}
+
+// ErrMissing says the renderer was built without the agent binaries.
+var ErrMissing = errors.New("this kubebake was built without the kubebake-join binaries: run `make` in the kubebake source tree (it builds them into embed/dist) and use the kubebake it builds, or render with --join-binary baked or none")
+
+// Agent is one architecture's kubebake-join, gzip-compressed.
+type Agent struct {
+	Arch string
+	// Gzip is the binary compressed with gzip -9 (Go's compress/gzip: no name, no mtime).
+	Gzip []byte
+	// SHA512 is the lowercase hex SHA-512 of the uncompressed binary.
+	SHA512 string
+	// Size is the uncompressed size in bytes.
+	Size int64
+}
+
+// FileName is the name of the compressed binary in dist/.
+func FileName(arch string) string { return "kubebake-join-linux-" + arch + ".gz" }
+
+// Load returns the embedded agent for arch.
+func Load(arch string) (Agent, error) {
+	if !known(arch) {
+		return Agent{}, fmt.Errorf("no kubebake-join for architecture %q (have %s)", arch, strings.Join(Arches, ", "))
+	}
+	gz, err := fs.ReadFile(dist, "dist/"+FileName(arch))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Agent{}, ErrMissing
+	} else if err != nil {
+		return Agent{}, err
+	}
+	meta, err := fs.ReadFile(dist, "dist/"+FileName(arch)+".sha512")
+	if err != nil {
+		return Agent{}, fmt.Errorf("embed/dist holds %s but not its .sha512: run `make` again", FileName(arch))
+	}
+	var a = Agent{Arch: arch, Gzip: gz}
+	if _, err := fmt.Sscanf(string(meta), "%s %d", &a.SHA512, &a.Size); err != nil || len(a.SHA512) != 128 {
+		return Agent{}, fmt.Errorf("embed/dist/%s.sha512 is malformed: run `make` again", FileName(arch))
+	}
+	return a, nil
+}
+
+func known(arch string) bool {
+	for _, a := range Arches {
+		if a == arch {
+			return true
+		}
+	}
+	return false
+}

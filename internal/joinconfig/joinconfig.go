@@ -1,0 +1,155 @@
+// Package joinconfig is the contract between the renderer and the first-boot
+// agent: the schema of /etc/kubebake/join.yaml. kubebake render writes it,
+// kubebake-join reads it. Both sides validate it with Validate.
+package joinconfig
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/internal/token"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	APIVersion = "kubebake.dev/v1alpha1"
+	Kind       = "JoinConfiguration"
+
+	// DefaultPath is where the renderer lays the config down.
+	DefaultPath = "/etc/kubebake/join.yaml"
+	// DefaultTimeout is the overall discovery deadline of one agent run.
+	DefaultTimeout = 10 * time.Minute
+)
+
+// Default install paths, kubeadm's where kubeadm has one.
+const (
+	DefaultBootstrapKubeconfigSource = "/etc/kubebake/bootstrap-kubelet.conf"
+	DefaultBootstrapKubeconfig       = "/etc/kubernetes/bootstrap-kubelet.conf"
+	DefaultCACert                    = "/etc/kubernetes/pki/ca.crt"
+	DefaultKubeletKubeconfig         = "/etc/kubernetes/kubelet.conf"
+)
+
+// Config is /etc/kubebake/join.yaml.
+type Config struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Endpoints are API server addresses, "host:port", tried in order.
+	Endpoints []string `json:"endpoints"`
+	// CACertHashes are the pins ("sha256:<hex>"); a cluster CA matching any passes.
+	CACertHashes []string `json:"caCertHashes"`
+	// Token is the bootstrap token, "<id>.<secret>". This file is 0600.
+	Token string `json:"token"`
+	// Timeout is the overall deadline of one run, a Go duration ("10m").
+	Timeout string `json:"timeout,omitempty"`
+	Paths   Paths  `json:"paths"`
+}
+
+// Paths are absolute paths on the node (kubebake-join --root prefixes them).
+type Paths struct {
+	// BootstrapKubeconfigSource is the rendered bootstrap kubeconfig the agent
+	// starts from.
+	BootstrapKubeconfigSource string `json:"bootstrapKubeconfigSource"`
+	// BootstrapKubeconfig is where the agent installs it, once verified, for the kubelet.
+	BootstrapKubeconfig string `json:"bootstrapKubeconfig"`
+	// CACert is where the agent writes the verified CA bundle.
+	CACert string `json:"caCert"`
+	// KubeletKubeconfig exists once the node has joined; the agent then does nothing.
+	KubeletKubeconfig string `json:"kubeletKubeconfig"`
+}
+
+// DefaultPaths are the paths the renderer uses.
+func DefaultPaths() Paths {
+	return Paths{
+		BootstrapKubeconfigSource: DefaultBootstrapKubeconfigSource,
+		BootstrapKubeconfig:       DefaultBootstrapKubeconfig,
+		CACert:                    DefaultCACert,
+		KubeletKubeconfig:         DefaultKubeletKubeconfig,
+	}
+}
+
+// Parse decodes and validates a join.yaml. Unknown fields are errors: a typo
+// in a hand-edited config should not silently fall back to a default.
+// Errors never quote the token.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		// The YAML and JSON decoders name lines, fields and types, never values,
+		// so the token cannot leak through this error.
+		return nil, fmt.Errorf("not a valid %s: %v", Kind, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Marshal encodes c as YAML.
+func (c *Config) Marshal() ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(c)
+}
+
+// Validate checks every field.
+func (c *Config) Validate() error {
+	if c.APIVersion != APIVersion || c.Kind != Kind {
+		return fmt.Errorf("apiVersion/kind: want %s/%s, have %q/%q", APIVersion, Kind, c.APIVersion, c.Kind)
+	}
+	if len(c.Endpoints) == 0 {
+		return errors.New("endpoints: at least one API server address is needed")
+	}
+	for i, e := range c.Endpoints {
+		n, err := endpoint.Parse(e)
+		if err != nil {
+			return fmt.Errorf("endpoints[%d]: %v", i, err)
+		}
+		if n != e {
+			return fmt.Errorf("endpoints[%d]: %q is not in host:port form (want %q)", i, e, n)
+		}
+	}
+	if len(c.CACertHashes) == 0 {
+		return errors.New("caCertHashes: at least one CA pin is needed")
+	}
+	if _, err := pin.NewSet(c.CACertHashes...); err != nil {
+		return fmt.Errorf("caCertHashes: %v", err)
+	}
+	if _, err := token.Parse(c.Token); err != nil {
+		return fmt.Errorf("token: %v", err)
+	}
+	if c.Timeout != "" {
+		d, err := time.ParseDuration(c.Timeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("timeout: %q is not a positive duration such as 10m", c.Timeout)
+		}
+	}
+	for _, p := range []struct{ name, v string }{
+		{"paths.bootstrapKubeconfigSource", c.Paths.BootstrapKubeconfigSource},
+		{"paths.bootstrapKubeconfig", c.Paths.BootstrapKubeconfig},
+		{"paths.caCert", c.Paths.CACert},
+		{"paths.kubeletKubeconfig", c.Paths.KubeletKubeconfig},
+	} {
+		if !path.IsAbs(p.v) || path.Clean(p.v) != p.v {
+			return fmt.Errorf("%s: %q is not a clean absolute path", p.name, p.v)
+		}
+	}
+	return nil
+}
+
+// Deadline returns the configured timeout, or DefaultTimeout.
+func (c *Config) Deadline() time.Duration {
+	if d, err := time.ParseDuration(c.Timeout); err == nil && d > 0 {
+		return d
+	}
+	return DefaultTimeout
+}
+
+// ParsedToken returns the token; Validate has checked it.
+func (c *Config) ParsedToken() token.Token {
+	t, _ := token.Parse(c.Token)
+	return t
+}
