@@ -1,0 +1,65 @@
+package render
+
+import (
+	"io/fs"
+	"sort"
+)
+
+// Plan is the neutral description of a node's first-boot state: files with
+// their modes and contents, systemd units with drop-ins and enablement, and
+// the order a late applier starts them in. Every output format is one
+// emitter over a Plan; nothing format-specific lives here.
+type Plan struct {
+	Files []File
+	Units []Unit
+	// Start lists the units that an applier running after boot has begun
+	// (cloud-init) must (re)start, in order, once the files are laid down.
+	// Each must succeed before the next starts: the kubelet comes last, after
+	// kubebake-join, and is never started when the join failed. An applier
+	// that runs before systemd (Ignition) needs none of this: boot ordering
+	// does the same.
+	Start []string
+}
+
+// File is a regular file, owned by root:root.
+type File struct {
+	Path string
+	Mode fs.FileMode
+	// Contents are the file's bytes. For a large binary, Contents is nil and
+	// Gzip holds them compressed, with SHA512 the hex SHA-512 of the
+	// uncompressed bytes (Ignition verifies it).
+	Contents []byte
+	Gzip     []byte
+	SHA512   string
+	// Secret marks files holding the bootstrap token (mode 0600).
+	Secret bool
+}
+
+// Unit is a systemd unit under /etc/systemd/system. A unit with no Contents
+// is one the OS ships (docker.service, containerd.service): only its drop-ins
+// and enablement are ours.
+type Unit struct {
+	Name     string
+	Contents string
+	Dropins  []Dropin
+	Enabled  bool
+}
+
+// Dropin is /etc/systemd/system/<unit>.d/<Name>.
+type Dropin struct {
+	Name     string
+	Contents string
+}
+
+// UnitDir is where units and drop-ins are written.
+const UnitDir = "/etc/systemd/system"
+
+// sort puts files and units in path/name order so that emitters, and the
+// bytes they produce, do not depend on the order the plan was built in.
+func (p *Plan) sort() {
+	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Path < p.Files[j].Path })
+	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].Name < p.Units[j].Name })
+	for _, u := range p.Units {
+		sort.Slice(u.Dropins, func(i, j int) bool { return u.Dropins[i].Name < u.Dropins[j].Name })
+	}
+}
