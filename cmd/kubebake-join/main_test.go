@@ -1,0 +1,673 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/discovery"
+	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/token"
+	"sigs.k8s.io/yaml"
+)
+
+// node is one agent run's world: a root directory laid out as the renderer
+// does it, the fake API servers, a fake clock, and everything logged.
+type node struct {
+	t       *testing.T
+	root    string
+	cfg     *joinconfig.Config
+	servers []*discoverytest.Server
+	// secrets that must never be logged.
+	secrets []string
+
+	now    time.Time
+	sleeps []time.Duration
+	opts   discovery.Options
+	stderr bytes.Buffer
+}
+
+// newNode writes a node root whose join config names endpoints and pins and
+// carries tok.
+func newNode(t *testing.T, endpoints, pins []string, tok token.Token, caPEM []byte) *node {
+	t.Helper()
+	n := &node{t: t, root: t.TempDir(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	n.cfg = discoverytest.Config(endpoints, pins, tok)
+	discoverytest.WriteNode(t, n.root, n.cfg, caPEM)
+	n.secrets = append(n.secrets, tok.Secret())
+	n.opts = discovery.Options{
+		RequestTimeout: 2 * time.Second,
+		Now:            func() time.Time { return n.now },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			n.sleeps = append(n.sleeps, d)
+			n.now = n.now.Add(d)
+			return nil
+		},
+		Rand: func() float64 { return 0.5 },
+	}
+	return n
+}
+
+// joinNode is a node rendered for srv: its endpoint, its CA's pin, its token.
+func joinNode(t *testing.T, srv *discoverytest.Server) *node {
+	n := newNode(t, []string{srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token, srv.CA.PEM)
+	n.watch(srv)
+	return n
+}
+
+func (n *node) watch(srvs ...*discoverytest.Server) {
+	for _, s := range srvs {
+		n.servers = append(n.servers, s)
+		n.secrets = append(n.secrets, s.Token.Secret())
+	}
+}
+
+func (n *node) path(p string) string { return filepath.Join(n.root, p) }
+
+func (n *node) wantExit(want int, args ...string) {
+	n.t.Helper()
+	n.stderr.Reset()
+	code := run(context.Background(), append([]string{"--root", n.root}, args...), &n.stderr, n.opts)
+	n.t.Logf("kubebake-join --root ROOT %s → exit %d\n%s", strings.Join(args, " "), code, n.stderr.String())
+	for _, s := range n.secrets {
+		if strings.Contains(n.stderr.String(), s) {
+			n.t.Errorf("the log holds a token secret:\n%s", n.stderr.String())
+		}
+	}
+	for _, s := range n.servers {
+		if a := s.AuthorizationSent(); len(a) > 0 {
+			n.t.Errorf("a request to %s carried an Authorization header (%v)", s.Endpoint(), a)
+		}
+	}
+	if code != want {
+		n.t.Fatalf("exit status %d, want %d", code, want)
+	}
+}
+
+func (n *node) wantLog(substr string) {
+	n.t.Helper()
+	if !strings.Contains(n.stderr.String(), substr) {
+		n.t.Errorf("the log lacks %q", substr)
+	}
+}
+
+// wantNothingWritten checks that neither the CA bundle nor the bootstrap
+// kubeconfig exists.
+func (n *node) wantNothingWritten() {
+	n.t.Helper()
+	for _, p := range []string{n.cfg.Paths.CACert, n.cfg.Paths.BootstrapKubeconfig} {
+		if _, err := os.Lstat(n.path(p)); err == nil {
+			n.t.Errorf("%s was written", p)
+		}
+	}
+	// No temporary files left behind either.
+	filepath.Walk(n.path("/etc/kubernetes"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n.t.Errorf("%s exists", p)
+		}
+		return nil
+	})
+}
+
+// wantJoined checks the installed files: the CA bundle, and the bootstrap
+// kubeconfig (0600) pointing at endpoint with that bundle and the token,
+// the rest of the rendered file kept.
+func (n *node) wantJoined(endpoint string, bundle []byte) {
+	n.t.Helper()
+	ca := n.readFile(n.cfg.Paths.CACert, 0o644)
+	if !bytes.Equal(ca, bundle) {
+		n.t.Errorf("ca.crt:\n%s\nwant:\n%s", ca, bundle)
+	}
+	kc := n.readFile(n.cfg.Paths.BootstrapKubeconfig, 0o600)
+	var got struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Clusters   []struct {
+			Name    string `json:"name"`
+			Cluster struct {
+				Server string `json:"server"`
+				CAData []byte `json:"certificate-authority-data"`
+			} `json:"cluster"`
+		} `json:"clusters"`
+		Contexts []struct {
+			Name    string `json:"name"`
+			Context struct{ Cluster, User string }
+		} `json:"contexts"`
+		CurrentContext string `json:"current-context"`
+		Users          []struct {
+			Name string `json:"name"`
+			User struct {
+				Token string `json:"token"`
+			} `json:"user"`
+		} `json:"users"`
+	}
+	if err := yaml.UnmarshalStrict(kc, &got, yaml.DisallowUnknownFields); err != nil {
+		// preferences: {} is the only other field.
+		if err := yaml.Unmarshal(kc, &got); err != nil {
+			n.t.Fatalf("bootstrap kubeconfig: %v", err)
+		}
+	}
+	if got.APIVersion != "v1" || got.Kind != "Config" || got.CurrentContext != "tls-bootstrap@kubernetes" ||
+		len(got.Clusters) != 1 || got.Clusters[0].Name != "kubernetes" ||
+		len(got.Contexts) != 1 || got.Contexts[0].Context.Cluster != "kubernetes" || got.Contexts[0].Context.User != "tls-bootstrap" ||
+		len(got.Users) != 1 || got.Users[0].User.Token != n.cfg.Token {
+		n.t.Errorf("the bootstrap kubeconfig lost what the renderer wrote:\n%s", redact(kc, n.secrets))
+	}
+	if len(got.Clusters) > 0 {
+		if s := got.Clusters[0].Cluster.Server; s != "https://"+endpoint {
+			n.t.Errorf("server %q, want https://%s", s, endpoint)
+		}
+		if !bytes.Equal(got.Clusters[0].Cluster.CAData, bundle) {
+			n.t.Errorf("certificate-authority-data is not the verified bundle")
+		}
+	}
+}
+
+func redact(b []byte, secrets []string) string {
+	s := string(b)
+	for _, x := range secrets {
+		s = strings.ReplaceAll(s, x, "<secret>")
+	}
+	return s
+}
+
+func (n *node) readFile(p string, mode os.FileMode) []byte {
+	n.t.Helper()
+	fi, err := os.Stat(n.path(p))
+	if err != nil {
+		n.t.Fatalf("%s was not written: %v", p, err)
+	}
+	if fi.Mode().Perm() != mode {
+		n.t.Errorf("%s has mode %v, want %v", p, fi.Mode().Perm(), mode)
+	}
+	b, err := os.ReadFile(n.path(p))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return b
+}
+
+func newToken(t *testing.T) token.Token {
+	tok, err := token.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestSuccess(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+	if got := srv.Requests(); got != 2 {
+		t.Errorf("%d requests, want 2 (the insecure fetch and the verified one)", got)
+	}
+	if len(n.sleeps) != 0 {
+		t.Errorf("slept %v before the first try", n.sleeps)
+	}
+	n.wantLog("verified after 1 attempt(s)")
+	n.wantLog("discovering the cluster with token " + srv.Token.ID())
+}
+
+func TestSuccessRSA(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{CA: discoverytest.NewCA(t, discoverytest.RSA)})
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+}
+
+func TestFirstEndpointsDead(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	dead1, dead2 := discoverytest.DeadEndpoint(t), discoverytest.DeadEndpoint(t)
+	n := newNode(t, []string{dead1, dead2, srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token, srv.CA.PEM)
+	n.watch(srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+	n.wantLog("attempt 1: " + dead1 + ": connection refused")
+	n.wantLog("trying " + dead2 + " next")
+	n.wantLog("verified after 3 attempt(s)")
+	if len(n.sleeps) != 0 {
+		t.Errorf("slept %v between endpoints of one round", n.sleeps)
+	}
+}
+
+func TestSignatureAppearsLater(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i > 3 {
+			return false
+		}
+		w.Write(srv.ClusterInfo(false)) // the bootstrapsigner has not signed yet
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+	id := srv.Token.ID()
+	n.wantLog(fmt.Sprintf("token %s is unknown to the cluster, expired, or lacks usage-bootstrap-signing (no jws-kubeconfig-%s in cluster-info)", id, id))
+	n.wantLog("verified after 4 attempt(s)")
+	// Full jitter with Rand 0.5: half the ceiling, which doubles from 1 s.
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+	if fmt.Sprint(n.sleeps) != fmt.Sprint(want) {
+		t.Errorf("slept %v, want %v", n.sleeps, want)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i > 2 {
+			return false
+		}
+		w.Header().Set("Retry-After", "7")
+		http.Error(w, "too many requests", http.StatusTooManyRequests)
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+	n.wantLog("HTTP 429 Too Many Requests: the API server is busy and asks to retry in 7s")
+	if fmt.Sprint(n.sleeps) != fmt.Sprint([]time.Duration{7 * time.Second, 7 * time.Second}) {
+		t.Errorf("slept %v, want 7s twice as Retry-After asked", n.sleeps)
+	}
+}
+
+func TestServiceUnavailableThenBackoffCap(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i > 8 {
+			return false
+		}
+		http.Error(w, "etcd is down", http.StatusServiceUnavailable)
+		return true
+	})
+	n := joinNode(t, srv)
+	n.opts.Rand = func() float64 { return 0.999 }
+	n.wantExit(0)
+	for i, d := range n.sleeps {
+		ceil := min(discovery.MaxBackoff, discovery.InitialBackoff<<i)
+		if d > ceil || d < ceil*99/100 {
+			t.Errorf("sleep %d: %v, want just under %v", i, d, ceil)
+		}
+	}
+	if len(n.sleeps) != 8 || n.sleeps[7] > discovery.MaxBackoff {
+		t.Errorf("sleeps %v: want 8, capped at %v", n.sleeps, discovery.MaxBackoff)
+	}
+	n.wantLog("HTTP 503 Service Unavailable: the API server is busy")
+}
+
+func TestPinMismatch(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	other := discoverytest.NewCA(t, discoverytest.RSA)
+	n := newNode(t, []string{srv.Endpoint()}, []string{other.Pin()}, srv.Token, other.PEM)
+	n.watch(srv)
+	n.wantExit(3)
+	n.wantNothingWritten()
+	n.wantLog("cluster CA " + srv.CA.Pin() + " (CN=kubernetes) matches none of the pinned hashes " + other.Pin())
+	n.wantLog("not retried")
+	if srv.Requests() != 1 {
+		t.Errorf("%d requests: an identity failure must not be retried, nor the secure fetch made", srv.Requests())
+	}
+}
+
+func TestWrongSecret(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	wrong, err := token.Parse(srv.Token.ID() + ".0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNode(t, []string{srv.Endpoint()}, []string{srv.CA.Pin()}, wrong, srv.CA.PEM)
+	n.watch(srv)
+	n.wantExit(3)
+	n.wantNothingWritten()
+	n.wantLog("does not verify with the token secret of join.yaml")
+	if srv.Requests() != 1 {
+		t.Errorf("%d requests, want 1: never retried", srv.Requests())
+	}
+}
+
+func TestSignatureAbsentUntilDeadline(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		w.Write(srv.ClusterInfo(false))
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(1, "--timeout", "30s")
+	n.wantNothingWritten()
+	n.wantLog("no jws-kubeconfig-" + srv.Token.ID())
+	n.wantLog("no endpoint passed discovery within 30s")
+	var total time.Duration
+	for _, d := range n.sleeps {
+		total += d
+	}
+	if total > 30*time.Second || srv.Requests() < 4 {
+		t.Errorf("slept %v in all over %d requests: want several tries within the 30s deadline", total, srv.Requests())
+	}
+}
+
+func TestHostnameMismatch(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{Hosts: []string{"kubernetes.default.svc", "10.96.0.1"}})
+	n := joinNode(t, srv)
+	n.wantExit(3)
+	n.wantNothingWritten()
+	n.wantLog("127.0.0.1 is not a name in the API server certificate (SANs: kubernetes.default.svc, 10.96.0.1)")
+	if srv.Requests() != 1 {
+		t.Errorf("%d requests: the verified fetch fails in the handshake, so only the first is served", srv.Requests())
+	}
+}
+
+func TestContentSwapped(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	signed := srv.ClusterInfo(true)
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i == 1 {
+			w.Write(signed)
+			return true
+		}
+		// The second answer is just as validly signed, but another kubeconfig.
+		srv.Kubeconfig = discoverytest.Kubeconfig(t, "https://elsewhere.example:6443", srv.CA.PEM)
+		w.Write(srv.ClusterInfo(true))
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(3)
+	n.wantNothingWritten()
+	n.wantLog("served a different cluster-info kubeconfig on the verified connection")
+}
+
+func TestOtherCAOnVerifiedFetch(t *testing.T) {
+	// A relay serving the real cluster's signed cluster-info but presenting
+	// its own certificate: it knows the token, not the CA's key.
+	real := discoverytest.NewServer(t, discoverytest.Options{})
+	relay := discoverytest.NewServer(t, discoverytest.Options{Token: real.Token})
+	relay.Kubeconfig = real.Kubeconfig
+	n := newNode(t, []string{relay.Endpoint()}, []string{real.CA.Pin()}, real.Token, real.CA.PEM)
+	n.watch(real, relay)
+	n.wantExit(3)
+	n.wantNothingWritten()
+	n.wantLog("is not signed by the verified cluster CA")
+}
+
+func TestOversizedBody(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		w.Write(bytes.Repeat([]byte("x"), 2<<20))
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(1, "--timeout", "20s")
+	n.wantNothingWritten()
+	n.wantLog("the answer is larger than 1024 KiB")
+}
+
+func TestOversizedOnVerifiedFetch(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i%2 == 1 {
+			return false // the insecure fetches get cluster-info
+		}
+		w.Write(bytes.Repeat([]byte("x"), 2<<20))
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(1, "--timeout", "20s")
+	n.wantNothingWritten()
+	n.wantLog("on the verified connection: the answer is larger than 1024 KiB")
+}
+
+func TestStallingServer(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		<-r.Context().Done() // never answers
+		return true
+	})
+	n := joinNode(t, srv)
+	n.opts.RequestTimeout = 200 * time.Millisecond
+	start := time.Now()
+	n.wantExit(1, "--timeout", "5s")
+	n.wantNothingWritten()
+	n.wantLog(srv.Endpoint() + ": no answer within 200ms")
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("took %v: the per-request timeout did not bound the stall", el)
+	}
+}
+
+func TestStallingFirstEndpoint(t *testing.T) {
+	stall := discoverytest.NewServer(t, discoverytest.Options{})
+	stall.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		<-r.Context().Done()
+		return true
+	})
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := newNode(t, []string{stall.Endpoint(), srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token, srv.CA.PEM)
+	n.watch(stall, srv)
+	n.opts.RequestTimeout = 200 * time.Millisecond
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+}
+
+func TestAlreadyJoined(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	os.MkdirAll(filepath.Dir(n.path(n.cfg.Paths.KubeletKubeconfig)), 0o755)
+	if err := os.WriteFile(n.path(n.cfg.Paths.KubeletKubeconfig), []byte("joined"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.wantExit(0)
+	n.wantLog("has joined its cluster already")
+	if srv.Requests() != 0 {
+		t.Errorf("%d requests, want none", srv.Requests())
+	}
+	if _, err := os.Stat(n.path(n.cfg.Paths.BootstrapKubeconfig)); err == nil {
+		t.Error("the bootstrap kubeconfig was written")
+	}
+	// The join config (it holds the token) may be gone after the join.
+	os.Remove(n.path(joinconfig.DefaultPath))
+	n.wantExit(0)
+	if srv.Requests() != 0 {
+		t.Errorf("%d requests, want none", srv.Requests())
+	}
+}
+
+func TestCheckWritesNothing(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	n.wantExit(0, "--check")
+	n.wantNothingWritten()
+	n.wantLog("--check: wrote nothing")
+	if srv.Requests() != 2 {
+		t.Errorf("%d requests, want 2", srv.Requests())
+	}
+	// --check verifies even on a joined node.
+	os.MkdirAll(filepath.Dir(n.path(n.cfg.Paths.KubeletKubeconfig)), 0o755)
+	os.WriteFile(n.path(n.cfg.Paths.KubeletKubeconfig), []byte("joined"), 0o600)
+	n.wantExit(0, "--check")
+	if srv.Requests() != 4 {
+		t.Errorf("%d requests, want 4", srv.Requests())
+	}
+	// And reports failure.
+	srv.Respond(func(int, http.ResponseWriter, *http.Request) bool { return false })
+	n.cfg.CACertHashes = []string{discoverytest.NewCA(t, discoverytest.ECDSA).Pin()}
+	y, _ := n.cfg.Marshal()
+	os.WriteFile(n.path(joinconfig.DefaultPath), y, 0o600)
+	n.wantExit(3, "--check")
+}
+
+func TestProxy(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	proxy := newConnectProxy(t)
+	n := joinNode(t, srv)
+	n.opts.Proxy = func(*http.Request) (*url.URL, error) { return proxy.url, nil }
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+	n.wantLog("connecting to " + srv.Endpoint() + " through proxy http://user:xxxxx@" + proxy.url.Host)
+	if got := proxy.connects(); got != 2 {
+		t.Errorf("the proxy saw %d CONNECTs, want 2", got)
+	}
+	if strings.Count(n.stderr.String(), "through proxy") != 1 {
+		t.Errorf("the proxy is logged more than once")
+	}
+	if strings.Contains(n.stderr.String(), "hunter2") {
+		t.Errorf("the proxy password is logged")
+	}
+}
+
+type connectProxy struct {
+	url *url.URL
+	mu  sync.Mutex
+	n   int
+}
+
+func (p *connectProxy) connects() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+// newConnectProxy is a minimal HTTPS proxy: it tunnels CONNECT requests.
+func newConnectProxy(t *testing.T) *connectProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := &connectProxy{url: &url.URL{Scheme: "http", Host: l.Addr().String(), User: url.UserPassword("user", "hunter2")}}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil || req.Method != http.MethodConnect {
+					return
+				}
+				up, err := net.Dial("tcp", req.Host)
+				if err != nil {
+					fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+					return
+				}
+				defer up.Close()
+				p.mu.Lock()
+				p.n++
+				p.mu.Unlock()
+				fmt.Fprintf(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+				go io.Copy(up, br)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return p
+}
+
+func TestCARotationAnyCertMatchesAnyPin(t *testing.T) {
+	// During a rotation the bundle holds the new and the old CA; the image
+	// pinned the old one, listed second (kubeadm #2471 only counted the first).
+	old := discoverytest.NewCA(t, discoverytest.RSA)
+	srv := discoverytest.NewServer(t, discoverytest.Options{CA: old})
+	next := discoverytest.NewCA(t, discoverytest.ECDSA)
+	bundle := append(append([]byte{}, next.PEM...), old.PEM...)
+	srv.Kubeconfig = discoverytest.Kubeconfig(t, "https://control-plane.example:6443", bundle)
+	unrelated := discoverytest.NewCA(t, discoverytest.ECDSA)
+	n := newNode(t, []string{srv.Endpoint()}, []string{unrelated.Pin(), old.Pin()}, srv.Token, old.PEM)
+	n.watch(srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), bundle)
+}
+
+func TestIPv6Endpoint(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	l.Close()
+	srv := discoverytest.NewServer(t, discoverytest.Options{Hosts: []string{"::1"}, Listen: "[::1]:0"})
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+}
+
+func TestBadConfig(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	for _, tc := range []struct {
+		name   string
+		change func(n *node)
+		args   []string
+		log    string
+	}{
+		{"unknown flag", nil, []string{"--frobnicate"}, "flag provided but not defined"},
+		{"argument", nil, []string{"join"}, `unexpected argument "join"`},
+		{"negative timeout", nil, []string{"--timeout", "-1s"}, "--timeout -1s"},
+		{"missing config", nil, []string{"--config", "/etc/kubebake/nope.yaml"}, "nope.yaml: no such file"},
+		{"not yaml", func(n *node) { n.writeConfig([]byte("endpoints: [")) }, nil, "not a valid JoinConfiguration"},
+		{"no pins", func(n *node) {
+			n.cfg.CACertHashes = nil
+			y, _ := yaml.Marshal(n.cfg)
+			n.writeConfig(y)
+		}, nil, "caCertHashes: at least one CA pin is needed"},
+		{"bad token", func(n *node) {
+			n.cfg.Token = "abcdef." + srv.Token.Secret()[:15] // a secret with a typo
+			n.secrets = append(n.secrets, srv.Token.Secret()[:15])
+			y, _ := yaml.Marshal(n.cfg)
+			n.writeConfig(y)
+		}, nil, "token: not a bootstrap token"},
+		{"no rendered kubeconfig", func(n *node) { os.Remove(n.path(n.cfg.Paths.BootstrapKubeconfigSource)) }, nil, "reading the rendered bootstrap kubeconfig"},
+		{"rendered kubeconfig for another token", func(n *node) {
+			other := newToken(t)
+			n.secrets = append(n.secrets, other.Secret())
+			os.WriteFile(n.path(n.cfg.Paths.BootstrapKubeconfigSource), discoverytest.BootstrapKubeconfig(t, "https://x:6443", srv.CA.PEM, other), 0o600)
+		}, nil, "is not the token of join.yaml"},
+		{"rendered kubeconfig broken", func(n *node) {
+			os.WriteFile(n.path(n.cfg.Paths.BootstrapKubeconfigSource), []byte("users: [{name: a, user: {token: "+srv.Token.Value()+"}]\n\t:"), 0o600)
+		}, nil, "not valid YAML"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := joinNode(t, srv)
+			if tc.change != nil {
+				tc.change(n)
+			}
+			before := srv.Requests()
+			n.wantExit(2, tc.args...)
+			n.wantLog(tc.log)
+			n.wantNothingWritten()
+			if srv.Requests() != before {
+				t.Errorf("a bad config made %d requests", srv.Requests()-before)
+			}
+		})
+	}
+}
+
+func (n *node) writeConfig(b []byte) {
+	if err := os.WriteFile(n.path(joinconfig.DefaultPath), b, 0o600); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &out, discovery.Options{}); code != 0 {
+		t.Errorf("--help: exit %d", code)
+	}
+	for _, f := range []string{"-config", "-root", "-timeout", "-check", "Exit status"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("--help lacks %q:\n%s", f, out.String())
+		}
+	}
+}
