@@ -1,0 +1,235 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// FieldManager is the server-side apply field manager of kubebake apply.
+const FieldManager = "kubebake"
+
+// Action is what applying did to one object.
+type Action string
+
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+)
+
+// Change is the outcome of applying one object.
+type Change struct {
+	Object string `json:"object"` // Describe(obj)
+	Action Action `json:"action"`
+	// Fields lists the fields a configured object changed, as dotted paths
+	// ("data.expiration"). Never values: the token Secret is among them.
+	Fields []string `json:"fields,omitempty"`
+}
+
+func (c Change) String() string {
+	s := c.Object + " " + string(c.Action)
+	if len(c.Fields) > 0 {
+		s += " (" + strings.Join(c.Fields, ", ") + ")"
+	}
+	return s
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// DryRun asks the API server to validate and compute the changes without
+	// persisting them.
+	DryRun bool
+}
+
+// Apply creates or updates objs with server-side apply, in order, and
+// reports what each needed. kubebake owns the fields it sets: it forces
+// conflicts (a field first set by kubectl apply or by hand is taken over),
+// and leaves fields others own, such as the jws-kubeconfig-* signatures the
+// bootstrapsigner adds to cluster-info, alone. It stops at the first error,
+// returning the changes made so far.
+func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+	var changes []Change
+	for _, obj := range objs {
+		c, err := applyOne(ctx, cs, obj, opt)
+		if err != nil {
+			return changes, fmt.Errorf("applying %s: %w", Describe(obj), err)
+		}
+		changes = append(changes, c)
+	}
+	return changes, nil
+}
+
+// resource is the typed client calls for one kind of object.
+type resource struct {
+	get   func(ctx context.Context, name string) (runtime.Object, error)
+	patch func(ctx context.Context, name string, data []byte, opts metav1.PatchOptions) (runtime.Object, error)
+}
+
+func resourceFor(cs kubernetes.Interface, obj runtime.Object) (resource, error) {
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		c := cs.CoreV1().Secrets(o.Namespace)
+		return resource{
+			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
+			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
+				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
+			},
+		}, nil
+	case *corev1.ConfigMap:
+		c := cs.CoreV1().ConfigMaps(o.Namespace)
+		return resource{
+			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
+			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
+				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
+			},
+		}, nil
+	case *rbacv1.ClusterRoleBinding:
+		c := cs.RbacV1().ClusterRoleBindings()
+		return resource{
+			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
+			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
+				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
+			},
+		}, nil
+	case *rbacv1.Role:
+		c := cs.RbacV1().Roles(o.Namespace)
+		return resource{
+			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
+			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
+				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
+			},
+		}, nil
+	case *rbacv1.RoleBinding:
+		c := cs.RbacV1().RoleBindings(o.Namespace)
+		return resource{
+			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
+			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
+				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
+			},
+		}, nil
+	}
+	return resource{}, fmt.Errorf("kubebake does not apply %T", obj)
+}
+
+func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, opt ApplyOptions) (Change, error) {
+	m, err := metaOf(obj)
+	if err != nil {
+		return Change{}, err
+	}
+	r, err := resourceFor(cs, obj)
+	if err != nil {
+		return Change{}, err
+	}
+	change := Change{Object: Describe(obj)}
+
+	var before runtime.Object
+	switch b, err := r.get(ctx, m.GetName()); {
+	case apierrors.IsNotFound(err):
+		change.Action = Created
+	case err != nil:
+		return Change{}, err
+	default:
+		before = b
+	}
+
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return Change{}, err
+	}
+	force := true
+	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if opt.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	after, err := r.patch(ctx, m.GetName(), body, po)
+	if err != nil {
+		return Change{}, err
+	}
+	if before == nil {
+		return change, nil
+	}
+	// The API server persists nothing, and keeps the resourceVersion, when
+	// an apply changes nothing; a dry run always keeps it, so compare the
+	// fields we set as well.
+	fields, err := changedFields(body, before, after)
+	if err != nil {
+		return Change{}, err
+	}
+	bm, _ := metaOf(before)
+	am, _ := metaOf(after)
+	if len(fields) == 0 && bm.GetResourceVersion() == am.GetResourceVersion() {
+		change.Action = Unchanged
+		return change, nil
+	}
+	change.Action = Configured
+	change.Fields = fields
+	return change, nil
+}
+
+// changedFields lists the paths of intent (the applied object's JSON) at
+// which before and after differ. Maps are walked key by key; lists and
+// scalars compare whole. metadata is skipped except labels and annotations.
+func changedFields(intent []byte, before, after runtime.Object) ([]string, error) {
+	var want, b, a map[string]any
+	if err := json.Unmarshal(intent, &want); err != nil {
+		return nil, err
+	}
+	for _, x := range []struct {
+		obj runtime.Object
+		dst *map[string]any
+	}{{before, &b}, {after, &a}} {
+		data, err := json.Marshal(x.obj)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, x.dst); err != nil {
+			return nil, err
+		}
+	}
+	delete(want, "apiVersion")
+	delete(want, "kind")
+	if md, ok := want["metadata"].(map[string]any); ok {
+		keep := map[string]any{}
+		for _, k := range []string{"labels", "annotations"} {
+			if v, ok := md[k]; ok {
+				keep[k] = v
+			}
+		}
+		want["metadata"] = keep
+	}
+	var out []string
+	diffPaths("", want, b, a, &out)
+	sort.Strings(out)
+	return out, nil
+}
+
+func diffPaths(prefix string, want, before, after any, out *[]string) {
+	wm, ok := want.(map[string]any)
+	if !ok {
+		if !reflect.DeepEqual(before, after) {
+			*out = append(*out, prefix)
+		}
+		return
+	}
+	bm, _ := before.(map[string]any)
+	am, _ := after.(map[string]any)
+	for k, w := range wm {
+		p := k
+		if prefix != "" {
+			p = prefix + "." + k
+		}
+		diffPaths(p, w, bm[k], am[k], out)
+	}
+}

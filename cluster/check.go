@@ -1,0 +1,566 @@
+package cluster
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/internal/token"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+)
+
+// Status is a check's outcome.
+type Status string
+
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	// Skip: the check could not run because an earlier one failed.
+	Skip Status = "skip"
+)
+
+// Result is one line of the checklist.
+type Result struct {
+	// ID names the check for automation; stable across releases.
+	ID string `json:"id"`
+	// Endpoint is the API server address checked, for per-endpoint checks.
+	Endpoint string `json:"endpoint,omitempty"`
+	Status   Status `json:"status"`
+	// Message says what was found.
+	Message string `json:"message"`
+	// Fix says what to do about a failure.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Report is the outcome of Check.
+type Report struct {
+	OK     bool     `json:"ok"`
+	Checks []Result `json:"checks"`
+}
+
+// Check IDs.
+const (
+	CheckTokenSecret       = "token-secret"
+	CheckTokenUsages       = "token-usages"
+	CheckTokenExpiry       = "token-expiry"
+	CheckClusterInfo       = "cluster-info"
+	CheckClusterInfoSigned = "cluster-info-signature"
+	CheckClusterInfoCA     = "cluster-info-ca"
+	CheckClusterInfoServer = "cluster-info-server"
+	CheckServerCertificate = "api-server-certificate"
+	CheckAnonymousGet      = "anonymous-get"
+)
+
+// BindingCheckID is the ID of the check of binding b: "binding-<role>".
+func BindingCheckID(b Binding) string {
+	return "binding-" + strings.TrimPrefix(strings.TrimPrefix(b.Role, "system:"), "certificates.k8s.io:certificatesigningrequests:")
+}
+
+// CheckSpec is what Check checks the cluster against.
+type CheckSpec struct {
+	Token token.Token
+	CA    *CABundle
+	// Endpoints the nodes will use ("host:port"). When empty, the server
+	// named in cluster-info, or else Fallback, is checked.
+	Endpoints []string
+	Fallback  string
+	// MinTTL: the token must not expire sooner than this from Now.
+	MinTTL time.Duration
+	Now    func() time.Time
+	// Timeout bounds each request to an endpoint (10 s when zero).
+	Timeout time.Duration
+	// FixCommand is the command that creates what is missing, for the fixes
+	// ("kubebake apply ...").
+	FixCommand string
+}
+
+// Check runs the preflight checks: the token is known to the cluster and
+// usable long enough, TLS bootstrapping is authorized for its groups, and
+// a node can discover the cluster through cluster-info at every endpoint.
+// Failures are results, not errors.
+func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
+	c := &checker{spec: s, report: &Report{}}
+	if c.spec.Now == nil {
+		c.spec.Now = time.Now
+	}
+	if c.spec.Timeout == 0 {
+		c.spec.Timeout = 10 * time.Second
+	}
+	if c.spec.FixCommand == "" {
+		c.spec.FixCommand = "kubebake apply"
+	}
+	secret := c.checkToken(ctx, cs)
+	c.checkBindings(ctx, cs, secret)
+	kubeconfig := c.checkClusterInfo(ctx, cs)
+	c.checkEndpoints(ctx, kubeconfig)
+	c.report.OK = true
+	for _, r := range c.report.Checks {
+		if r.Status != Pass {
+			c.report.OK = false
+		}
+	}
+	return c.report
+}
+
+type checker struct {
+	spec   CheckSpec
+	report *Report
+	// clusterInfoServer is the server cluster-info names, "host:port".
+	clusterInfoServer string
+}
+
+func (c *checker) add(r Result) { c.report.Checks = append(c.report.Checks, r) }
+
+func (c *checker) pass(id, format string, a ...any) {
+	c.add(Result{ID: id, Status: Pass, Message: fmt.Sprintf(format, a...)})
+}
+
+func (c *checker) fail(id, fix, format string, a ...any) {
+	c.add(Result{ID: id, Status: Fail, Message: fmt.Sprintf(format, a...), Fix: fix})
+}
+
+func (c *checker) skip(id, format string, a ...any) {
+	c.add(Result{ID: id, Status: Skip, Message: fmt.Sprintf(format, a...)})
+}
+
+func (c *checker) applyFix(what string) string {
+	return fmt.Sprintf("run `%s` (or `kubebake manifests ... | kubectl apply -f -`) to create %s", c.spec.FixCommand, what)
+}
+
+// checkToken checks the token Secret and returns it when it is usable for
+// the later checks.
+func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *corev1.Secret {
+	id := c.spec.Token.ID()
+	name := TokenNamespace + "/" + TokenSecretName(id)
+	sec, err := cs.CoreV1().Secrets(TokenNamespace).Get(ctx, TokenSecretName(id), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		c.fail(CheckTokenSecret, c.applyFix("the token Secret"),
+			"Secret %s does not exist: the cluster does not know token %s", name, id)
+	case err != nil:
+		c.fail(CheckTokenSecret, "check --kubeconfig and that the API server is up", "cannot read Secret %s: %v", name, err)
+	}
+	if err != nil {
+		c.skip(CheckTokenUsages, "no token Secret to check")
+		c.skip(CheckTokenExpiry, "no token Secret to check")
+		return nil
+	}
+	data := func(k string) string { return string(sec.Data[k]) }
+	switch {
+	case sec.Type != bootstrapapi.SecretTypeBootstrapToken:
+		c.fail(CheckTokenSecret, fmt.Sprintf("delete it (kubectl -n %s delete secret %s) and %s", TokenNamespace, sec.Name, c.applyFix("it again")),
+			"Secret %s has type %q, not %q: the API server ignores it as a token", name, sec.Type, bootstrapapi.SecretTypeBootstrapToken)
+	case data(bootstrapapi.BootstrapTokenIDKey) != id:
+		c.fail(CheckTokenSecret, c.applyFix("it again"),
+			"Secret %s has token-id %q, not %q: the API server ignores it", name, data(bootstrapapi.BootstrapTokenIDKey), id)
+	case subtle.ConstantTimeCompare(sec.Data[bootstrapapi.BootstrapTokenSecretKey], []byte(c.spec.Token.Secret())) != 1:
+		c.fail(CheckTokenSecret, "use the token file the cluster's Secret was made from, or apply this one (which replaces the Secret's secret)",
+			"Secret %s holds a different token secret than the one given: nodes with this token would be refused", name)
+	default:
+		if err := ValidateGroups(splitGroups(data(bootstrapapi.BootstrapTokenExtraGroupsKey))); err != nil {
+			c.fail(CheckTokenSecret, c.applyFix("it again with valid --groups"),
+				"Secret %s: auth-extra-groups: %v; the API server refuses the token", name, err)
+		} else {
+			c.pass(CheckTokenSecret, "Secret %s is a %s for this token", name, bootstrapapi.SecretTypeBootstrapToken)
+		}
+	}
+
+	var missing []string
+	for _, k := range []string{bootstrapapi.BootstrapTokenUsageAuthentication, bootstrapapi.BootstrapTokenUsageSigningKey} {
+		if data(k) != "true" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		c.fail(CheckTokenUsages, c.applyFix("the Secret with both usages"),
+			"Secret %s lacks %s = \"true\" (authentication lets a node's kubelet use the token; signing lets the bootstrapsigner sign cluster-info for it)",
+			name, strings.Join(missing, " and "))
+	} else {
+		c.pass(CheckTokenUsages, "token %s may authenticate and sign cluster-info", id)
+	}
+
+	exp, ok := sec.Data[bootstrapapi.BootstrapTokenExpirationKey]
+	now := c.spec.Now()
+	if !ok {
+		c.pass(CheckTokenExpiry, "token %s never expires (whoever holds an image holds a working token until the Secret is deleted)", id)
+		return sec
+	}
+	t, err := time.Parse(time.RFC3339, string(exp))
+	switch {
+	case err != nil:
+		c.fail(CheckTokenExpiry, c.applyFix("the Secret with --ttl or --expires"),
+			"Secret %s: expiration %q is not RFC3339; the API server treats the token as expired", name, exp)
+	case !t.After(now):
+		c.fail(CheckTokenExpiry, "tokens cannot be revived once expired (the tokencleaner deletes them): generate a new token, apply it, and bake images with it",
+			"token %s expired at %s", id, t.UTC().Format(time.RFC3339))
+	case t.Before(now.Add(c.spec.MinTTL)):
+		c.fail(CheckTokenExpiry, fmt.Sprintf("extend it: %s with --ttl or --expires past %s; or pass a smaller --min-ttl if images live shorter", c.spec.FixCommand, now.Add(c.spec.MinTTL).UTC().Format(time.RFC3339)),
+			"token %s expires at %s, in %s: sooner than --min-ttl %s", id, t.UTC().Format(time.RFC3339), roundDuration(t.Sub(now)), c.spec.MinTTL)
+	default:
+		c.pass(CheckTokenExpiry, "token %s expires at %s, in %s (more than --min-ttl %s)", id, t.UTC().Format(time.RFC3339), roundDuration(t.Sub(now)), c.spec.MinTTL)
+	}
+	return sec
+}
+
+func splitGroups(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d > time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
+
+// checkBindings checks that the token's groups may create and get approved
+// CSRs, and that nodes may renew.
+func (c *checker) checkBindings(ctx context.Context, cs kubernetes.Interface, sec *corev1.Secret) {
+	if sec == nil {
+		for _, b := range Bindings {
+			c.skip(BindingCheckID(b), "no token Secret: its groups are unknown")
+		}
+		return
+	}
+	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		for _, b := range Bindings {
+			c.fail(BindingCheckID(b), "check that --kubeconfig may list clusterrolebindings", "cannot list ClusterRoleBindings: %v", err)
+		}
+		return
+	}
+	tokenGroups := append([]string{bootstrapapi.BootstrapDefaultGroup}, splitGroups(string(sec.Data[bootstrapapi.BootstrapTokenExtraGroupsKey]))...)
+	tokenUser := bootstrapapi.BootstrapUserPrefix + c.spec.Token.ID()
+	for _, b := range Bindings {
+		groups, user := tokenGroups, tokenUser
+		who := "the token's groups (" + strings.Join(tokenGroups, ", ") + ")"
+		if b.ToNodes {
+			groups, user, who = []string{NodesGroup}, "", "group "+NodesGroup
+		}
+		if crb, subj := findBinding(crbs.Items, b.Role, groups, user); crb != "" {
+			c.pass(BindingCheckID(b), "ClusterRoleBinding %s grants %s to %s: %s", crb, b.Role, subj, b.Purpose)
+			continue
+		}
+		group := NodesGroup
+		if !b.ToNodes {
+			group = tokenGroups[len(tokenGroups)-1]
+		}
+		c.fail(BindingCheckID(b),
+			fmt.Sprintf("%s, or: kubectl create clusterrolebinding %s --clusterrole=%s --group=%s", c.applyFix("the bindings"), b.Name, b.Role, group),
+			"no ClusterRoleBinding grants ClusterRole %s to %s; it %s", b.Role, who, b.Purpose)
+	}
+}
+
+// findBinding returns the name of a ClusterRoleBinding of ClusterRole role
+// to one of groups or to user, and the subject that matched.
+func findBinding(crbs []rbacv1.ClusterRoleBinding, role string, groups []string, user string) (string, string) {
+	for _, crb := range crbs {
+		if crb.RoleRef.Kind != "ClusterRole" || crb.RoleRef.Name != role || crb.RoleRef.APIGroup != rbacv1.GroupName {
+			continue
+		}
+		for _, s := range crb.Subjects {
+			switch s.Kind {
+			case rbacv1.GroupKind:
+				for _, g := range groups {
+					if s.Name == g {
+						return crb.Name, "group " + g
+					}
+				}
+			case rbacv1.UserKind:
+				if user != "" && s.Name == user {
+					return crb.Name, "user " + user
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+// checkClusterInfo checks kube-public/cluster-info and returns its
+// kubeconfig when it has one.
+func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface) string {
+	name := ClusterInfoNamespace + "/" + bootstrapapi.ConfigMapClusterInfo
+	skipRest := func(why string) {
+		c.skip(CheckClusterInfoSigned, "%s", why)
+		c.skip(CheckClusterInfoCA, "%s", why)
+		if len(c.spec.Endpoints) > 0 {
+			c.skip(CheckClusterInfoServer, "%s", why)
+		}
+	}
+	cm, err := cs.CoreV1().ConfigMaps(ClusterInfoNamespace).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		c.fail(CheckClusterInfo, c.applyFix("it"), "ConfigMap %s does not exist: nodes cannot discover the cluster", name)
+		skipRest("no cluster-info")
+		return ""
+	case err != nil:
+		c.fail(CheckClusterInfo, "check --kubeconfig and that the API server is up", "cannot read ConfigMap %s: %v", name, err)
+		skipRest("no cluster-info")
+		return ""
+	}
+	kubeconfig := cm.Data[bootstrapapi.KubeConfigKey]
+	server, caData, err := clusterOf([]byte(kubeconfig))
+	if err != nil {
+		c.fail(CheckClusterInfo, c.applyFix("it again"), "ConfigMap %s: %v", name, err)
+		skipRest("no usable kubeconfig in cluster-info")
+		return ""
+	}
+	c.pass(CheckClusterInfo, "ConfigMap %s holds a kubeconfig for %s", name, server)
+
+	id := c.spec.Token.ID()
+	key := bootstrapapi.JWSSignatureKeyPrefix + id
+	if sig, ok := cm.Data[key]; !ok {
+		c.fail(CheckClusterInfoSigned,
+			"the bootstrapsigner controller adds it seconds after the token Secret appears: run kube-controller-manager with --controllers=*,bootstrapsigner,tokencleaner, and give the token usage-bootstrap-signing",
+			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
+	} else if err := VerifyJWS(sig, []byte(kubeconfig), id, c.spec.Token.Secret()); err != nil {
+		c.fail(CheckClusterInfoSigned,
+			"the cluster's token Secret holds another secret for this id: use the cluster's token, or apply this one and wait for the bootstrapsigner to sign again",
+			"cluster-info's %s is not valid for this token: %v", key, err)
+	} else {
+		c.pass(CheckClusterInfoSigned, "cluster-info carries %s, valid for this token", key)
+	}
+
+	c.checkCA(caData)
+
+	if ep, err := endpoint.Parse(server); err == nil {
+		c.clusterInfoServer = ep
+	}
+	if len(c.spec.Endpoints) > 0 {
+		found := false
+		for _, ep := range c.spec.Endpoints {
+			if c.clusterInfoServer == ep {
+				found = true
+			}
+		}
+		if found {
+			c.pass(CheckClusterInfoServer, "cluster-info names %s, one of the --api-server endpoints", server)
+		} else {
+			c.fail(CheckClusterInfoServer,
+				fmt.Sprintf("%s to make cluster-info name https://%s, or bake images with --api-server %s", c.spec.FixCommand, c.spec.Endpoints[0], endpoint.Host(c.clusterInfoServer)),
+				"cluster-info names server %s, none of the --api-server endpoints (%s): clients that follow cluster-info, as kubeadm join does, talk to it",
+				server, strings.Join(c.spec.Endpoints, ", "))
+		}
+	}
+	return kubeconfig
+}
+
+// checkCA checks that cluster-info's CA bundle matches the pins of --ca.
+func (c *checker) checkCA(caData []byte) {
+	certs, err := ParseCertificatesPEM(caData)
+	if err != nil {
+		c.fail(CheckClusterInfoCA, c.applyFix("cluster-info again"), "cluster-info's certificate-authority-data: %v", err)
+		return
+	}
+	pins := c.spec.CA.Pins()
+	if cert, ok := pins.Match(certs); ok {
+		c.pass(CheckClusterInfoCA, "cluster-info's CA %q matches pin %s of --ca", cert.Subject.CommonName, pin.Hash(cert))
+		return
+	}
+	var theirs, ours []string
+	for _, x := range certs {
+		theirs = append(theirs, pin.Hash(x))
+	}
+	for _, x := range c.spec.CA.Certs {
+		ours = append(ours, pin.Hash(x))
+	}
+	c.fail(CheckClusterInfoCA,
+		"give --ca the cluster's CA certificate (kubeadm: /etc/kubernetes/pki/ca.crt); if cluster-info is stale, "+c.spec.FixCommand+" rewrites it",
+		"cluster-info's CA (%s) matches none of --ca's pins (%s): nodes pinning --ca would refuse this cluster",
+		strings.Join(theirs, ", "), strings.Join(ours, ", "))
+}
+
+// clusterOf returns the server and CA data of a kubeconfig's cluster: the
+// current context's, or else the only one.
+func clusterOf(kubeconfig []byte) (server string, ca []byte, err error) {
+	if len(kubeconfig) == 0 {
+		return "", nil, errors.New("no kubeconfig key")
+	}
+	cfg, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		return "", nil, fmt.Errorf("kubeconfig does not parse: %v", err)
+	}
+	name := ""
+	if ctx, ok := cfg.Contexts[cfg.CurrentContext]; ok {
+		name = ctx.Cluster
+	} else if len(cfg.Clusters) == 1 {
+		for n := range cfg.Clusters {
+			name = n
+		}
+	}
+	cl, ok := cfg.Clusters[name]
+	if !ok {
+		return "", nil, fmt.Errorf("kubeconfig has %d clusters and no current context naming one", len(cfg.Clusters))
+	}
+	if cl.Server == "" {
+		return "", nil, errors.New("kubeconfig's cluster has no server")
+	}
+	if len(cl.CertificateAuthorityData) == 0 {
+		return "", nil, errors.New("kubeconfig's cluster has no certificate-authority-data")
+	}
+	return cl.Server, cl.CertificateAuthorityData, nil
+}
+
+// checkEndpoints checks every endpoint's certificate and anonymous access to
+// cluster-info there.
+func (c *checker) checkEndpoints(ctx context.Context, kubeconfig string) {
+	eps := c.spec.Endpoints
+	if len(eps) == 0 {
+		switch {
+		case c.clusterInfoServer != "":
+			eps = []string{c.clusterInfoServer}
+		case c.spec.Fallback != "":
+			eps = []string{c.spec.Fallback}
+		}
+	}
+	roots := x509.NewCertPool()
+	for _, cert := range c.spec.CA.Certs {
+		roots.AddCert(cert)
+	}
+	for _, ep := range eps {
+		certOK := c.checkCertificate(ctx, ep, roots)
+		c.checkAnonymousGet(ctx, ep, roots, kubeconfig, certOK)
+	}
+}
+
+func (c *checker) checkCertificate(ctx context.Context, ep string, roots *x509.CertPool) bool {
+	res := Result{ID: CheckServerCertificate, Endpoint: ep}
+	defer func() { c.add(res) }()
+	dctx, cancel := context.WithTimeout(ctx, c.spec.Timeout)
+	defer cancel()
+	// Verification is done below, by hand, to say what is wrong.
+	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, ServerName: tlsServerName(ep)}}
+	conn, err := d.DialContext(dctx, "tcp", ep)
+	if err != nil {
+		res.Status, res.Message = Fail, fmt.Sprintf("cannot connect to %s: %v", ep, err)
+		res.Fix = "make the API server reachable at this address from where nodes boot, or give the right --api-server"
+		return false
+	}
+	state := conn.(*tls.Conn).ConnectionState()
+	conn.Close()
+	chain := state.PeerCertificates
+	leaf := chain[0]
+	inter := x509.NewCertPool()
+	for _, x := range chain[1:] {
+		inter.AddCert(x)
+	}
+	host := endpoint.Host(ep)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: c.spec.Now()}); err != nil {
+		res.Status, res.Message = Fail, fmt.Sprintf("the certificate of %s does not verify against --ca: %v", ep, err)
+		res.Fix = "give --ca the CA that signs the API server certificate (kubeadm: /etc/kubernetes/pki/ca.crt)"
+		return false
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
+		res.Status = Fail
+		res.Message = fmt.Sprintf("the certificate of %s is not valid for %q; it names %s", ep, host, strings.Join(certNames(leaf), ", "))
+		res.Fix = fmt.Sprintf("add %q to the API server certificate's subject alternative names (kubeadm: apiServer.certSANs, then kubeadm init phase certs apiserver), or use one of the names it has", host)
+		return false
+	}
+	res.Status = Pass
+	res.Message = fmt.Sprintf("the certificate of %s is signed by --ca and valid for %q until %s", ep, host, leaf.NotAfter.UTC().Format(time.RFC3339))
+	return true
+}
+
+func tlsServerName(ep string) string {
+	h := endpoint.Host(ep)
+	if net.ParseIP(h) != nil {
+		return ""
+	}
+	return h
+}
+
+func certNames(c *x509.Certificate) []string {
+	names := append([]string{}, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return []string{"no subject alternative names"}
+	}
+	return names
+}
+
+func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.CertPool, kubeconfig string, certOK bool) {
+	res := Result{ID: CheckAnonymousGet, Endpoint: ep}
+	defer func() { c.add(res) }()
+	if !certOK {
+		res.Status, res.Message = Skip, "the API server certificate did not verify"
+		return
+	}
+	client := &http.Client{
+		Timeout: c.spec.Timeout,
+		Transport: &http.Transport{
+			Proxy:           http.ProxyFromEnvironment,
+			TLSClientConfig: &tls.Config{RootCAs: roots},
+		},
+	}
+	defer client.CloseIdleConnections()
+	url := "https://" + ep + "/api/v1/namespaces/" + ClusterInfoNamespace + "/configmaps/" + bootstrapapi.ConfigMapClusterInfo
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		res.Status, res.Message = Fail, err.Error()
+		return
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %v", url, err)
+		res.Fix = "make the API server reachable at this address from where nodes boot"
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: reading the answer: %v", url, err)
+		return
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: 401 Unauthorized: anonymous requests are refused", url)
+		res.Fix = "run kube-apiserver with --anonymous-auth=true (the default; kubeadm's token discovery needs it too), or with an AuthenticationConfiguration allowing anonymous on this path"
+		return
+	case http.StatusForbidden:
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: 403 Forbidden: system:anonymous may not get cluster-info", url)
+		res.Fix = c.applyFix("the Role and RoleBinding " + ClusterInfoRoleName)
+		return
+	case http.StatusNotFound:
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: 404: no cluster-info", url)
+		res.Fix = c.applyFix("cluster-info")
+		return
+	default:
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %s", url, resp.Status)
+		return
+	}
+	var cm corev1.ConfigMap
+	if err := json.Unmarshal(body, &cm); err != nil || cm.Kind != "ConfigMap" {
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: the answer is not a ConfigMap", url)
+		return
+	}
+	if kubeconfig != "" && cm.Data[bootstrapapi.KubeConfigKey] != kubeconfig {
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: the kubeconfig differs from the one read with --kubeconfig: is this endpoint another cluster?", url)
+		res.Fix = "point --api-server and --kubeconfig at the same cluster"
+		return
+	}
+	res.Status, res.Message = Pass, fmt.Sprintf("anonymous GET of cluster-info at %s works, over TLS verified against --ca", ep)
+}
