@@ -17,7 +17,8 @@ import (
 //     through, writes land in an upper directory (the node's root for
 //     /etc and /var, so the command sees the rendered files at their real
 //     paths and what it writes ends up in the node's root);
-//   - a fresh tmpfs on /run (no path to the host's systemd or D-Bus);
+//   - a fresh tmpfs on /run (no path to the host's systemd or D-Bus), or
+//     a test's directory;
 //   - /proc/sys read-only, with the values a kubelet with
 //     protectKernelDefaults checks bound over the few it reads;
 //   - every cgroup mount read-only;
@@ -29,10 +30,17 @@ type Sandbox struct {
 	// to (and whose files shadow the host's). Directories not set get a
 	// scratch upper directory under Dir.
 	Upper map[string]string
+	// RunDir, if set, is bound over /run instead of a fresh tmpfs, so that
+	// sockets a test serves there (a fake CRI) are where the command's
+	// flags say.
+	RunDir string
+	// Binds maps a file path in the sandbox to a host file bound over it,
+	// read-only, e.g. the cached kubelet at the path the unit runs it from.
+	Binds map[string]string
 }
 
 // overlaid are the directories a Sandbox overlays.
-var overlaid = []string{"/etc", "/var", "/usr", "/opt", "/root"}
+var overlaid = []string{"/etc", "/var", "/opt", "/root", "/usr"}
 
 // KernelDefaults are the sysctls the kubelet checks with
 // protectKernelDefaults: true, with the values it wants.
@@ -75,7 +83,7 @@ func RequireSandbox(t testing.TB) {
 func NewSandbox(t testing.TB, hostname string) *Sandbox {
 	t.Helper()
 	RequireSandbox(t)
-	return &Sandbox{Dir: t.TempDir(), Hostname: hostname, Upper: map[string]string{}}
+	return &Sandbox{Dir: t.TempDir(), Hostname: hostname, Upper: map[string]string{}, Binds: map[string]string{}}
 }
 
 // WithRoot makes the node root's /etc and /var the upper directories of the
@@ -105,23 +113,7 @@ func (s *Sandbox) script(t testing.TB) string {
 	if s.Hostname != "" {
 		line("hostname %s", shellQuote(s.Hostname))
 	}
-	for _, dir := range overlaid {
-		upper := s.Upper[dir]
-		if upper == "" {
-			upper = filepath.Join(s.Dir, "upper", strings.TrimPrefix(dir, "/"))
-		}
-		work := filepath.Join(s.Dir, "work", strings.TrimPrefix(dir, "/"))
-		for _, p := range []string{upper, work} {
-			if strings.ContainsAny(p, ",:") {
-				t.Fatalf("sandbox: overlay path %q must not contain ',' or ':'", p)
-			}
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		line("mount -t overlay overlay -o %s %s", shellQuote("lowerdir="+dir+",upperdir="+upper+",workdir="+work), dir)
-	}
-	line("mount -t tmpfs -o mode=0755 tmpfs /run")
+	// /proc/sys read-only, with the kubelet's kernel defaults bound over it.
 	line("mount --bind /proc/sys /proc/sys")
 	line("mount -o remount,bind,ro /proc/sys")
 	keys := make([]string, 0, len(KernelDefaults))
@@ -141,6 +133,40 @@ func (s *Sandbox) script(t testing.TB) string {
 		line("mount -o remount,bind,ro %s", target)
 	}
 	line(`awk '$2 ~ "^/sys/fs/cgroup" { print $2 }' /proc/self/mounts | while read -r m; do mount -o remount,bind,ro "$m"; done`)
+	if s.RunDir != "" {
+		line("mount --bind %s /run", shellQuote(s.RunDir))
+	} else {
+		line("mount -t tmpfs -o mode=0755 tmpfs /run")
+	}
+	// The overlays come last, /usr very last: from then on the set-up's own
+	// tools may come from the node's root.
+	for _, dir := range overlaid {
+		upper := s.Upper[dir]
+		if upper == "" {
+			upper = filepath.Join(s.Dir, "upper", strings.TrimPrefix(dir, "/"))
+		}
+		work := filepath.Join(s.Dir, "work", strings.TrimPrefix(dir, "/"))
+		for _, p := range []string{upper, work} {
+			if strings.ContainsAny(p, ",:") {
+				t.Fatalf("sandbox: overlay path %q must not contain ',' or ':'", p)
+			}
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		line("mount -t overlay overlay -o %s %s", shellQuote("lowerdir="+dir+",upperdir="+upper+",workdir="+work), dir)
+	}
+	targets := make([]string, 0, len(s.Binds))
+	for target := range s.Binds {
+		targets = append(targets, target)
+	}
+	sort.Strings(targets)
+	for _, target := range targets {
+		line("mkdir -p %s", shellQuote(filepath.Dir(target)))
+		line("[ -e %[1]s ] || : > %[1]s", shellQuote(target))
+		line("mount --bind %s %s", shellQuote(s.Binds[target]), shellQuote(target))
+		line("mount -o remount,bind,ro %s", shellQuote(target))
+	}
 	line(`exec "$@"`)
 	return b.String()
 }
