@@ -56,12 +56,11 @@ func VerifyJWS(sig string, payload []byte, tokenID, secret string) error {
 	if h.KeyID != tokenID {
 		return fmt.Errorf("the JWS protected header names kid %q, want the token id %q", h.KeyID, tokenID)
 	}
-	for k := range h.ExtraHeaders {
-		// "crit" and "b64" (RFC 7797) would change how the signature is
-		// meant to be computed; the bootstrapsigner sets neither.
-		if k == "crit" || k == "b64" {
-			return fmt.Errorf("the JWS protected header holds %q, which the bootstrapsigner never sets", string(k))
-		}
+	// The bootstrapsigner sets alg and kid, nothing else; kubeadm compares
+	// whole JWS strings, so it accepts no other header either. Anything
+	// more ("crit", RFC 7797's "b64", "jwk") is refused.
+	if len(h.ExtraHeaders) > 0 || h.JSONWebKey != nil || h.Nonce != "" {
+		return errors.New("the JWS protected header holds more than alg and kid, which is all the bootstrapsigner sets")
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(parts[0]))

@@ -1,0 +1,104 @@
+package discovery
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBackoffFullJitterCapped(t *testing.T) {
+	for round, want := range []time.Duration{1, 2, 4, 8, 10, 10, 10} {
+		want *= time.Second
+		if got := backoff(round, 0.999999); got > want || got < want*99/100 {
+			t.Errorf("round %d, r→1: %v, want just under %v", round, got, want)
+		}
+		if got := backoff(round, 0); got != 0 {
+			t.Errorf("round %d, r=0: %v, want 0 (full jitter)", round, got)
+		}
+	}
+	if got := backoff(1000, 0.5); got != MaxBackoff/2 {
+		t.Errorf("round 1000: %v", got)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"7", 7 * time.Second},
+		{" 0 ", 0},
+		{"-3", 0},
+		{"soon", 0},
+		{"99999999", maxRetryAfter},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+	} {
+		if got := parseRetryAfter(tc.v, now); got != tc.want {
+			t.Errorf("Retry-After %q: %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("plain"), 1},
+		{&Error{Class: Transient, Err: errors.New("x")}, 1},
+		{&Error{Class: BadConfig, Err: errors.New("x")}, 2},
+		{&Error{Class: Identity, Err: errors.New("x")}, 3},
+	} {
+		if got := ExitStatus(tc.err); got != tc.want {
+			t.Errorf("ExitStatus(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestParseClusterInfo(t *testing.T) {
+	ci, err := parseClusterInfo([]byte(`{"kind":"ConfigMap","apiVersion":"v1","data":{"kubeconfig":"k","jws-kubeconfig-abcdef":"s1","jws-kubeconfig-012345":"s2","other":"x"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.Kubeconfig != "k" || len(ci.Signatures) != 2 || ci.Signatures["abcdef"] != "s1" || strings.Join(ci.signedIDs(), ",") != "012345,abcdef" {
+		t.Errorf("%+v", ci)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`<html>`, "not a Kubernetes ConfigMap"},
+		{`{"kind":"Status","code":403}`, `a "Status", not a ConfigMap`},
+		{`{"kind":"ConfigMap","data":{}}`, "has no kubeconfig"},
+	} {
+		if _, err := parseClusterInfo([]byte(tc.body)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+func FuzzParseClusterInfo(f *testing.F) {
+	f.Add([]byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cluster-info","namespace":"kube-public"},"data":{"kubeconfig":"apiVersion: v1\nclusters: []\n","jws-kubeconfig-07401b":"eyJhbGciOiJIUzI1NiIsImtpZCI6IjA3NDAxYiJ9..AAAA"}}`))
+	f.Add([]byte(`{"kind":"ConfigMap","data":{"kubeconfig":"","jws-kubeconfig-":""}}`))
+	f.Add([]byte(`{"kind":"ConfigMap","data":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ci, err := parseClusterInfo(body)
+		if err != nil {
+			return
+		}
+		if ci.Kubeconfig == "" {
+			t.Fatal("accepted a cluster-info without kubeconfig")
+		}
+		for _, id := range ci.signedIDs() {
+			if _, ok := ci.Signatures[id]; !ok {
+				t.Fatalf("signedIDs lists %q, which has no signature", id)
+			}
+		}
+		// What a real discovery does next must not panic either.
+		ParseKubeconfigCA([]byte(ci.Kubeconfig))
+	})
+}
