@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/kubebake/kubebake/embed"
+)
+
+func init() {
+	register(command{name: "join-binary", summary: "write the kubebake-join binary, for images built with --join-binary baked", run: runJoinBinary})
+}
+
+func runJoinBinary(env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "join-binary", "join-binary --arch amd64|arm64 -o FILE\n\nWrites the kubebake-join agent this kubebake embeds, for an image build that\ninstalls it at /usr/local/bin/kubebake-join (/opt/bin on Flatcar) and renders\nwith --join-binary baked.\n\nFlags:")
+	arch := fs.String("arch", "amd64", "`architecture`: amd64 or arm64")
+	output := fs.StringP("output", "o", "", "`file` to write (mode 0755); required")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *output == "" || *output == "-" {
+		return usageErrorf("--output: name the file to write; a binary does not go to a terminal")
+	}
+	if *arch != "amd64" && *arch != "arm64" {
+		return usageErrorf("--arch: %q is not one of [amd64 arm64]", *arch)
+	}
+	a, err := embed.Load(*arch)
+	if err != nil {
+		return err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(a.Gzip))
+	if err != nil {
+		return err
+	}
+	bin, err := io.ReadAll(zr)
+	if err != nil {
+		return err
+	}
+	if sum := sha512.Sum512(bin); hex.EncodeToString(sum[:]) != a.SHA512 {
+		return fmt.Errorf("the embedded kubebake-join does not match its SHA-512: rebuild kubebake with make")
+	}
+	return writeOutput(env, *output, bin, 0o755)
+}

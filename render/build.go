@@ -1,0 +1,330 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/templates"
+	toml "github.com/pelletier/go-toml/v2"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+)
+
+// Paths on the node.
+const (
+	KubeletConfigPath       = "/var/lib/kubelet/config.yaml"
+	ContainerdConfigPath    = "/etc/containerd/config.toml"
+	SysctlPath              = "/etc/sysctl.d/90-kubebake.conf"
+	ModulesPath             = "/etc/modules-load.d/kubebake.conf"
+	ZramGeneratorPath       = "/etc/systemd/zram-generator.conf"
+	containerdEndpoint      = "unix:///run/containerd/containerd.sock"
+	criDockerdEndpoint      = "unix:///run/cri-dockerd.sock"
+	kubeletUnit             = "kubelet.service"
+	joinUnit                = "kubebake-join.service"
+	swapoffUnit             = "kubebake-swapoff.service"
+	dropinName              = "10-kubebake.conf"
+	bootstrapKubeconfigUser = "kubelet-bootstrap"
+)
+
+// Build turns a spec into the node plan. agent is the kubebake-join binary
+// to embed; it is used only with --join-binary embedded.
+func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
+	p := &Plan{}
+	paths := joinconfig.DefaultPaths()
+	useAgent := s.JoinBinary != JoinNone
+
+	// The CA bundle the kubelet trusts, and the bootstrap kubeconfig. With the
+	// agent, the kubeconfig waits in /etc/kubebake until the cluster has
+	// proved its identity.
+	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
+	kc, err := bootstrapKubeconfig(s)
+	if err != nil {
+		return nil, err
+	}
+	kcPath := paths.BootstrapKubeconfig
+	if useAgent {
+		kcPath = paths.BootstrapKubeconfigSource
+	}
+	p.add(File{Path: kcPath, Mode: 0o600, Contents: kc, Secret: true})
+
+	kubeletConfig, err := kubeletConfigYAML(s, paths.CACert)
+	if err != nil {
+		return nil, err
+	}
+	p.add(File{Path: KubeletConfigPath, Mode: 0o644, Contents: kubeletConfig})
+
+	// Host prerequisites kubeadm checks: modules, sysctls, no swap.
+	p.add(File{Path: ModulesPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: container networking needs these at boot.\noverlay\nbr_netfilter\n")})
+	p.add(File{Path: SysctlPath, Mode: 0o644, Contents: sysctlConf(map[string]string{
+		"net.bridge.bridge-nf-call-iptables":  "1",
+		"net.bridge.bridge-nf-call-ip6tables": "1",
+		"net.ipv4.ip_forward":                 "1",
+	})})
+	p.add(File{Path: ZramGeneratorPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: no zram swap device; the kubelet wants swap off.\n")})
+	swapoff, err := templates.Execute("kubebake-swapoff.service", nil)
+	if err != nil {
+		return nil, err
+	}
+	p.Units = append(p.Units, Unit{Name: swapoffUnit, Contents: swapoff, Enabled: true})
+	p.Start = append(p.Start, "systemd-modules-load.service", "systemd-sysctl.service", swapoffUnit)
+
+	// The container runtime.
+	runtimeUnits, endpoint, err := runtimePlan(s, p)
+	if err != nil {
+		return nil, err
+	}
+
+	// The agent.
+	if useAgent {
+		if err := agentPlan(s, p, paths, agent); err != nil {
+			return nil, err
+		}
+	}
+
+	// The kubelet.
+	kubelet, err := templates.Execute("kubelet.service", struct{ KubeletPath string }{s.KubeletPath})
+	if err != nil {
+		return nil, err
+	}
+	args := []string{
+		"--bootstrap-kubeconfig=" + paths.BootstrapKubeconfig,
+		"--kubeconfig=" + paths.KubeletKubeconfig,
+		"--config=" + KubeletConfigPath,
+		// Also in config.yaml (containerRuntimeEndpoint); the flag keeps
+		// kubelets older than 1.27, which ignored the field, working.
+		"--container-runtime-endpoint=" + endpoint,
+	}
+	if len(s.NodeLabels) > 0 {
+		args = append(args, "--node-labels="+strings.Join(s.NodeLabels, ","))
+	}
+	after := append([]string{swapoffUnit}, runtimeUnits...)
+	dropinData := struct {
+		KubeletPath string
+		Wants       []string
+		After       []string
+		JoinUnit    string
+		Args        []string
+	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args}
+	if useAgent {
+		dropinData.JoinUnit = joinUnit
+		dropinData.After = append(append([]string{}, after...), joinUnit)
+	}
+	dropin, err := templates.Execute("kubelet-dropin.conf", dropinData)
+	if err != nil {
+		return nil, err
+	}
+	p.Units = append(p.Units, Unit{Name: kubeletUnit, Contents: kubelet, Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
+	if useAgent {
+		p.Start = append(p.Start, joinUnit)
+	}
+	p.Start = append(p.Start, kubeletUnit)
+	p.sort()
+	return p, nil
+}
+
+func (p *Plan) add(f File) { p.Files = append(p.Files, f) }
+
+// runtimePlan adds the runtime's units and config and returns the units the
+// kubelet starts after and its CRI endpoint.
+func runtimePlan(s *Spec, p *Plan) ([]string, string, error) {
+	switch s.Runtime {
+	case RuntimeContainerd:
+		conf, err := containerdConfig()
+		if err != nil {
+			return nil, "", err
+		}
+		p.add(File{Path: ContainerdConfigPath, Mode: 0o644, Contents: conf})
+		dropin, err := templates.Execute("containerd-dropin.conf", struct{ ConfigPath string }{ContainerdConfigPath})
+		if err != nil {
+			return nil, "", err
+		}
+		p.Units = append(p.Units, Unit{Name: "containerd.service", Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
+		p.Start = append(p.Start, "containerd.service")
+		return []string{"containerd.service"}, containerdEndpoint, nil
+	default:
+		dropin, err := templates.Execute("docker-dropin.conf", struct{ DockerdPath string }{"/usr/bin/dockerd"})
+		if err != nil {
+			return nil, "", err
+		}
+		svc, err := templates.Execute("cri-docker.service", struct{ CRIDockerdPath string }{s.CRIDockerdPath})
+		if err != nil {
+			return nil, "", err
+		}
+		sock, err := templates.Execute("cri-docker.socket", nil)
+		if err != nil {
+			return nil, "", err
+		}
+		p.Units = append(p.Units,
+			Unit{Name: "docker.service", Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true},
+			Unit{Name: "cri-docker.service", Contents: svc, Enabled: true},
+			Unit{Name: "cri-docker.socket", Contents: sock, Enabled: true},
+		)
+		p.Start = append(p.Start, "docker.service", "cri-docker.socket", "cri-docker.service")
+		return []string{"docker.service", "cri-docker.socket", "cri-docker.service"}, criDockerdEndpoint, nil
+	}
+}
+
+func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) error {
+	jc := &joinconfig.Config{
+		APIVersion:   joinconfig.APIVersion,
+		Kind:         joinconfig.Kind,
+		Endpoints:    s.Endpoints,
+		CACertHashes: s.Pins,
+		Token:        s.Token.Value(),
+		Timeout:      joinconfig.DefaultTimeout.String(),
+		Paths:        paths,
+	}
+	data, err := jc.Marshal()
+	if err != nil {
+		return fmt.Errorf("building %s: %v", joinconfig.DefaultPath, err)
+	}
+	p.add(File{Path: joinconfig.DefaultPath, Mode: 0o600, Contents: data, Secret: true})
+	if s.JoinBinary == JoinEmbedded {
+		if agent == nil {
+			return embed.ErrMissing
+		}
+		p.add(File{Path: s.AgentPath(), Mode: 0o755, Gzip: agent.Gzip, SHA512: agent.SHA512})
+	}
+	unit, err := templates.Execute("kubebake-join.service", struct {
+		AgentPath, ConfigPath, KubeletKubeconfig string
+	}{s.AgentPath(), joinconfig.DefaultPath, paths.KubeletKubeconfig})
+	if err != nil {
+		return err
+	}
+	p.Units = append(p.Units, Unit{Name: joinUnit, Contents: unit, Enabled: true})
+	return nil
+}
+
+// bootstrapKubeconfig is the kubeconfig the kubelet TLS-bootstraps with: the
+// CA bundle, the first endpoint (kubebake-join replaces it with the one that
+// answered), the token.
+func bootstrapKubeconfig(s *Spec) ([]byte, error) {
+	const name = "kubernetes"
+	cfg := clientcmdapi.NewConfig()
+	cluster := clientcmdapi.NewCluster()
+	cluster.Server = "https://" + s.Endpoints[0]
+	cluster.CertificateAuthorityData = s.CABundle
+	cfg.Clusters[name] = cluster
+	user := clientcmdapi.NewAuthInfo()
+	user.Token = s.Token.Value()
+	cfg.AuthInfos[bootstrapKubeconfigUser] = user
+	ctx := clientcmdapi.NewContext()
+	ctx.Cluster, ctx.AuthInfo = name, bootstrapKubeconfigUser
+	cfg.Contexts[bootstrapKubeconfigUser+"@"+name] = ctx
+	cfg.CurrentContext = bootstrapKubeconfigUser + "@" + name
+	return clientcmd.Write(*cfg)
+}
+
+// kubeletConfigYAML is our KubeletConfiguration with the user's fields merged
+// over it, checked against k8s.io/kubelet's type.
+func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
+	endpoint := criDockerdEndpoint
+	if s.Runtime == RuntimeContainerd {
+		endpoint = containerdEndpoint
+	}
+	kc := kubeletv1beta1.KubeletConfiguration{
+		Authentication: kubeletv1beta1.KubeletAuthentication{
+			Anonymous: kubeletv1beta1.KubeletAnonymousAuthentication{Enabled: ptr.To(false)},
+			Webhook:   kubeletv1beta1.KubeletWebhookAuthentication{Enabled: ptr.To(true)},
+			X509:      kubeletv1beta1.KubeletX509Authentication{ClientCAFile: caFile},
+		},
+		Authorization:            kubeletv1beta1.KubeletAuthorization{Mode: kubeletv1beta1.KubeletAuthorizationModeWebhook},
+		CgroupDriver:             "systemd",
+		ClusterDNS:               s.ClusterDNS,
+		ClusterDomain:            s.ClusterDomain,
+		ContainerRuntimeEndpoint: endpoint,
+		MaxPods:                  s.MaxPods,
+		RegisterWithTaints:       s.Taints,
+		RotateCertificates:       true,
+		ServerTLSBootstrap:       true,
+		FailSwapOn:               ptr.To(true),
+		StaticPodPath:            "",
+	}
+	kc.APIVersion = "kubelet.config.k8s.io/v1beta1"
+	kc.Kind = "KubeletConfiguration"
+	ours, err := json.Marshal(kc)
+	if err != nil {
+		return nil, err
+	}
+	if s.KubeletConfig != nil {
+		var base map[string]any
+		if err := json.Unmarshal(ours, &base); err != nil {
+			return nil, err
+		}
+		merged, err := json.Marshal(mergeJSON(base, s.KubeletConfig))
+		if err != nil {
+			return nil, err
+		}
+		// Unknown fields in the user's file are errors, as the kubelet
+		// would make them at first boot.
+		var check kubeletv1beta1.KubeletConfiguration
+		dec := json.NewDecoder(bytes.NewReader(merged))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&check); err != nil {
+			return nil, inputErrorf("--kubelet-config", "not a KubeletConfiguration: %v", err)
+		}
+		ours = merged
+	}
+	return yaml.JSONToYAML(ours)
+}
+
+// mergeJSON merges over onto base: objects merge key by key, anything else
+// in over replaces what base has.
+func mergeJSON(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if bm, ok := out[k].(map[string]any); ok {
+			if om, ok := v.(map[string]any); ok {
+				out[k] = mergeJSON(bm, om)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func sysctlConf(kv map[string]string) []byte {
+	var b strings.Builder
+	b.WriteString("# Rendered by kubebake: what kubeadm's preflight checks for pod networking.\n")
+	for _, k := range sortedKeys(kv) {
+		fmt.Fprintf(&b, "%s = %s\n", k, kv[k])
+	}
+	return []byte(b.String())
+}
+
+// containerdConfig is a version 2 config (containerd 1.x, and 2.x migrates
+// it): the systemd cgroup driver, matching the kubelet's.
+func containerdConfig() ([]byte, error) {
+	cri := map[string]any{
+		"containerd": map[string]any{
+			"default_runtime_name": "runc",
+			"runtimes": map[string]any{
+				"runc": map[string]any{
+					"runtime_type": "io.containerd.runc.v2",
+					"options":      map[string]any{"SystemdCgroup": true},
+				},
+			},
+		},
+		"cni": map[string]any{"bin_dir": "/opt/cni/bin", "conf_dir": "/etc/cni/net.d"},
+	}
+	conf := map[string]any{
+		"version": 2,
+		"plugins": map[string]any{"io.containerd.grpc.v1.cri": cri},
+	}
+	body, err := toml.Marshal(conf)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("# Rendered by kubebake.\n"), body...), nil
+}

@@ -1,0 +1,103 @@
+package render
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"fmt"
+	"path"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The #cloud-config document, typed.
+type cloudConfig struct {
+	WriteFiles []cloudFile `json:"write_files"`
+	// Runcmd entries are either a string (run by sh) or a list (exec'd).
+	Runcmd []any `json:"runcmd"`
+}
+
+type cloudFile struct {
+	Path        string `json:"path"`
+	Permissions string `json:"permissions"`
+	Owner       string `json:"owner"`
+	Encoding    string `json:"encoding,omitempty"`
+	Content     string `json:"content"`
+}
+
+// cloudInitGzipOver is the size above which a text file is written gzipped:
+// it keeps user-data small (EC2 allows 16 KB) while short files stay readable.
+const cloudInitGzipOver = 512
+
+// CloudInit emits the plan as #cloud-config: write_files lays the files and
+// units down, runcmd enables the units and starts them in the plan's order.
+// runcmd is one shell script that cloud-init runs to the end whatever fails,
+// so `set -e` makes a failed step, a failed join above all, stop it before
+// the kubelet is started.
+func CloudInit(p *Plan) ([]byte, error) {
+	var cc cloudConfig
+	large := &largeValues{}
+	for _, f := range p.Files {
+		cf := cloudFile{Path: f.Path, Permissions: fmt.Sprintf("0%o", f.Mode.Perm()), Owner: "root:root"}
+		switch {
+		case f.Gzip != nil:
+			cf.Encoding, cf.Content = "gz+b64", large.add(f.Gzip, false)
+		case len(f.Contents) > cloudInitGzipOver:
+			gz, err := gzipBytes(f.Contents)
+			if err != nil {
+				return nil, err
+			}
+			cf.Encoding, cf.Content = "gz+b64", base64.StdEncoding.EncodeToString(gz)
+		default:
+			cf.Content = string(f.Contents)
+		}
+		cc.WriteFiles = append(cc.WriteFiles, cf)
+	}
+	var enable []string
+	for _, u := range p.Units {
+		if u.Contents != "" {
+			cc.WriteFiles = append(cc.WriteFiles, unitFile(path.Join(UnitDir, u.Name), u.Contents))
+		}
+		for _, d := range u.Dropins {
+			cc.WriteFiles = append(cc.WriteFiles, unitFile(path.Join(UnitDir, u.Name+".d", d.Name), d.Contents))
+		}
+		if u.Enabled {
+			enable = append(enable, u.Name)
+		}
+	}
+	cc.Runcmd = append(cc.Runcmd, "set -e",
+		[]string{"systemctl", "daemon-reload"},
+		append([]string{"systemctl", "enable"}, enable...),
+	)
+	for _, u := range p.Start {
+		// restart, not start: the modules-load and sysctl services already
+		// ran at boot before these files existed, and a runtime that is up
+		// must pick up its new drop-in.
+		cc.Runcmd = append(cc.Runcmd, []string{"systemctl", "restart", u})
+	}
+	out, err := yaml.Marshal(cc)
+	if err != nil {
+		return nil, err
+	}
+	head := "#cloud-config\n# Rendered by kubebake. Holds the bootstrap token: keep it private.\n"
+	return large.apply(append([]byte(head), out...))
+}
+
+func unitFile(p, contents string) cloudFile {
+	return cloudFile{Path: p, Permissions: "0644", Owner: "root:root", Content: contents}
+}
+
+func gzipBytes(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,489 @@
+package render
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/internal/token"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+)
+
+// Inputs are the render inputs as the user gives them, on the command line
+// or in a --config YAML file whose keys are the flag names. Flags win over
+// the file: the CLI merges them with Merge before calling NewSpec.
+type Inputs struct {
+	CA                 []string `json:"ca,omitempty"`
+	CACertHash         []string `json:"ca-cert-hash,omitempty"`
+	Token              string   `json:"token,omitempty"`
+	TokenFile          string   `json:"token-file,omitempty"`
+	APIServer          []string `json:"api-server,omitempty"`
+	Format             string   `json:"format,omitempty"`
+	Variant            string   `json:"variant,omitempty"`
+	Runtime            string   `json:"runtime,omitempty"`
+	Arch               string   `json:"arch,omitempty"`
+	JoinBinary         string   `json:"join-binary,omitempty"`
+	NodeLabels         []string `json:"node-labels,omitempty"`
+	RegisterWithTaints []string `json:"register-with-taints,omitempty"`
+	ClusterDNS         []string `json:"cluster-dns,omitempty"`
+	ClusterDomain      string   `json:"cluster-domain,omitempty"`
+	MaxPods            int32    `json:"max-pods,omitempty"`
+	KubeletPath        string   `json:"kubelet-path,omitempty"`
+	KubeletConfig      string   `json:"kubelet-config,omitempty"`
+	CRIDockerdPath     string   `json:"cri-dockerd-path,omitempty"`
+
+	// TokenEnv is $KUBEBAKE_TOKEN; never read from a file.
+	TokenEnv string `json:"-"`
+}
+
+// ParseInputsFile decodes a --config file. Unknown keys are errors.
+func ParseInputsFile(data []byte) (Inputs, error) {
+	var in Inputs
+	if err := yaml.UnmarshalStrict(data, &in); err != nil {
+		return Inputs{}, err
+	}
+	if in.Token != "" {
+		return Inputs{}, errors.New("holds a token: a config file may name a token-file, but the token itself stays out of files that get copied around")
+	}
+	return in, nil
+}
+
+// Defaults are the values used when neither a flag nor the config file sets one.
+var Defaults = Inputs{
+	Format:        string(FormatIgnition),
+	Variant:       string(VariantFCOS),
+	Runtime:       string(RuntimeDocker),
+	Arch:          "amd64",
+	JoinBinary:    string(JoinEmbedded),
+	ClusterDNS:    []string{"10.96.0.10"},
+	ClusterDomain: "cluster.local",
+	MaxPods:       110,
+}
+
+// Env is what NewSpec reads besides the inputs.
+type Env struct {
+	ReadFile func(name string) ([]byte, error)
+	Now      func() time.Time
+}
+
+// Spec is the validated render input: everything the plan is built from.
+type Spec struct {
+	CAs      []*x509.Certificate
+	CABundle []byte // the CA certificates, re-encoded as PEM
+	Pins     []string
+	Token    token.Token
+	// Endpoints are "host:port", in the order given.
+	Endpoints []string
+
+	Format     Format
+	Variant    Variant
+	Runtime    Runtime
+	Arch       string
+	JoinBinary JoinMode
+
+	NodeLabels     []string // "key=value", validated
+	Taints         []corev1.Taint
+	ClusterDNS     []string
+	ClusterDomain  string
+	MaxPods        int32
+	KubeletPath    string
+	CRIDockerdPath string
+	// KubeletConfig is the user's KubeletConfiguration as a JSON object,
+	// merged over ours field by field.
+	KubeletConfig map[string]any
+}
+
+// A Warning is something the user should know that does not stop rendering.
+type Warning string
+
+// NewSpec validates in. Every error is an *InputError naming the flag.
+func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
+	var warns []Warning
+	s := &Spec{
+		Format:        Format(in.Format),
+		Variant:       Variant(in.Variant),
+		Runtime:       Runtime(in.Runtime),
+		Arch:          in.Arch,
+		JoinBinary:    JoinMode(in.JoinBinary),
+		ClusterDomain: in.ClusterDomain,
+		MaxPods:       in.MaxPods,
+	}
+	if err := oneOf("--format", s.Format, Formats); err != nil {
+		return nil, nil, err
+	}
+	if err := oneOf("--variant", s.Variant, Variants); err != nil {
+		return nil, nil, err
+	}
+	if err := oneOf("--runtime", s.Runtime, Runtimes); err != nil {
+		return nil, nil, err
+	}
+	if err := oneOf("--join-binary", s.JoinBinary, JoinModes); err != nil {
+		return nil, nil, err
+	}
+	if s.Arch != "amd64" && s.Arch != "arm64" {
+		return nil, nil, inputErrorf("--arch", "%q is not one of [amd64 arm64]", s.Arch)
+	}
+
+	// CA certificates and pins.
+	if len(in.CA) == 0 {
+		return nil, nil, inputErrorf("--ca", "the cluster CA certificate is required (on a kubeadm control plane: /etc/kubernetes/pki/ca.crt)")
+	}
+	now := env.Now()
+	for _, name := range in.CA {
+		data, err := env.ReadFile(name)
+		if err != nil {
+			return nil, nil, inputErrorf("--ca", "%v", fileError(err))
+		}
+		certs, ws, err := parseCAs(name, data, now)
+		if err != nil {
+			return nil, nil, inputErrorf("--ca", "%v", err)
+		}
+		warns = append(warns, ws...)
+		s.CAs = append(s.CAs, certs...)
+	}
+	seen := map[string]bool{}
+	for _, c := range s.CAs {
+		s.CABundle = append(s.CABundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		if h := pin.Hash(c); !seen[h] {
+			seen[h] = true
+			s.Pins = append(s.Pins, h)
+		}
+	}
+	for _, p := range in.CACertHash {
+		n, err := pin.Normalize(p)
+		if err != nil {
+			return nil, nil, inputErrorf("--ca-cert-hash", "%v", err)
+		}
+		if !seen[n] {
+			seen[n] = true
+			s.Pins = append(s.Pins, n)
+		}
+	}
+
+	// The token: exactly one source.
+	tok, err := resolveToken(in, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Token = tok
+
+	// API server endpoints.
+	if len(in.APIServer) == 0 {
+		return nil, nil, inputErrorf("--api-server", "at least one API server address is required, e.g. --api-server 10.0.0.10:6443")
+	}
+	dup := map[string]bool{}
+	for _, a := range in.APIServer {
+		e, err := endpoint.Parse(a)
+		if err != nil {
+			return nil, nil, inputErrorf("--api-server", "%v", err)
+		}
+		if !dup[e] {
+			dup[e] = true
+			s.Endpoints = append(s.Endpoints, e)
+		}
+	}
+
+	// Node options.
+	if s.NodeLabels, err = parseLabels(in.NodeLabels); err != nil {
+		return nil, nil, err
+	}
+	if s.Taints, err = parseTaints(in.RegisterWithTaints); err != nil {
+		return nil, nil, err
+	}
+	for _, d := range splitList(in.ClusterDNS) {
+		ip := net.ParseIP(d)
+		if ip == nil {
+			return nil, nil, inputErrorf("--cluster-dns", "%q is not an IP address", d)
+		}
+		s.ClusterDNS = append(s.ClusterDNS, ip.String())
+	}
+	if errs := validation.IsDNS1123Subdomain(s.ClusterDomain); len(errs) > 0 {
+		return nil, nil, inputErrorf("--cluster-domain", "%q: %s", s.ClusterDomain, strings.Join(errs, "; "))
+	}
+	if s.MaxPods < 1 {
+		return nil, nil, inputErrorf("--max-pods", "%d: want a positive number", s.MaxPods)
+	}
+	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
+		return nil, nil, err
+	}
+	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
+		return nil, nil, err
+	}
+	if in.KubeletConfig != "" {
+		data, err := env.ReadFile(in.KubeletConfig)
+		if err != nil {
+			return nil, nil, inputErrorf("--kubelet-config", "%v", fileError(err))
+		}
+		if s.KubeletConfig, err = parseKubeletConfig(data); err != nil {
+			return nil, nil, inputErrorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
+		}
+	}
+	if s.Format == FormatCloudInit && s.Variant != VariantFCOS && in.Variant != "" {
+		warns = append(warns, "--variant only applies to Ignition and Butane output; cloud-init ignores it")
+	}
+	return s, warns, nil
+}
+
+// binDir is where binaries that are not part of the OS live: /usr is
+// read-only on Flatcar (and on Fedora CoreOS /usr/local is /var/usrlocal).
+func binDir(v Variant) string {
+	if v == VariantFlatcar {
+		return "/opt/bin"
+	}
+	return "/usr/local/bin"
+}
+
+func defaultPath(s *Spec, name string) string {
+	switch {
+	case s.Variant == VariantFlatcar && s.Format != FormatCloudInit:
+		return "/opt/bin/" + name
+	default:
+		return "/usr/bin/" + name
+	}
+}
+
+// AgentPath is where kubebake-join is installed (or expected, when baked).
+func (s *Spec) AgentPath() string {
+	if s.Format == FormatCloudInit {
+		return binDir(VariantFCOS) + "/kubebake-join"
+	}
+	return binDir(s.Variant) + "/kubebake-join"
+}
+
+func fileError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// parseCAs reads every PEM block of a --ca file; each must be a CA
+// certificate valid now.
+func parseCAs(name string, data []byte, now time.Time) ([]*x509.Certificate, []Warning, error) {
+	var certs []*x509.Certificate
+	var warns []Warning
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if strings.Contains(b.Type, "PRIVATE KEY") {
+			return nil, nil, fmt.Errorf("%s holds a private key (%s): give the CA certificate (ca.crt), never a key; a key does not belong on a node", name, b.Type)
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, nil, fmt.Errorf("%s holds a %q PEM block: want CERTIFICATE blocks only", name, b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: certificate %d does not parse: %v", name, len(certs)+1, err)
+		}
+		desc := fmt.Sprintf("%s: certificate %q", name, c.Subject.String())
+		if !c.BasicConstraintsValid || !c.IsCA {
+			return nil, nil, fmt.Errorf("%s is not a CA certificate (basicConstraints CA:FALSE); give the cluster CA, not a leaf certificate", desc)
+		}
+		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+			return nil, nil, fmt.Errorf("%s may not sign certificates (its key usage lacks keyCertSign)", desc)
+		}
+		if now.Before(c.NotBefore) {
+			return nil, nil, fmt.Errorf("%s is not valid before %s (check this machine's clock)", desc, c.NotBefore.UTC().Format(time.RFC3339))
+		}
+		if now.After(c.NotAfter) {
+			return nil, nil, fmt.Errorf("%s expired on %s", desc, c.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if c.NotAfter.Sub(now) < 30*24*time.Hour {
+			warns = append(warns, Warning(fmt.Sprintf("%s expires on %s, within 30 days: nodes built from this output stop trusting the cluster then; rotate the CA and pin the next one with --ca-cert-hash", desc, c.NotAfter.UTC().Format(time.RFC3339))))
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, nil, fmt.Errorf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", name)
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, nil, fmt.Errorf("%s has data after its last PEM block", name)
+	}
+	return certs, warns, nil
+}
+
+func resolveToken(in Inputs, env Env) (token.Token, error) {
+	var set []string
+	if in.Token != "" {
+		set = append(set, "--token")
+	}
+	if in.TokenFile != "" {
+		set = append(set, "--token-file")
+	}
+	if in.TokenEnv != "" {
+		set = append(set, "KUBEBAKE_TOKEN")
+	}
+	switch len(set) {
+	case 0:
+		return token.Token{}, inputErrorf("--token-file", "a bootstrap token is required: --token-file FILE (kubebake token generate > FILE), --token or $KUBEBAKE_TOKEN")
+	case 1:
+	default:
+		return token.Token{}, inputErrorf(set[0], "give the token once: %s are all set", strings.Join(set, " and "))
+	}
+	switch set[0] {
+	case "--token-file":
+		data, err := env.ReadFile(in.TokenFile)
+		if err != nil {
+			return token.Token{}, inputErrorf("--token-file", "%v", fileError(err))
+		}
+		t, err := token.ParseFile(data)
+		if err != nil {
+			return token.Token{}, inputErrorf("--token-file", "%s %v", in.TokenFile, err)
+		}
+		return t, nil
+	case "--token":
+		t, err := token.Parse(in.Token)
+		if err != nil {
+			return token.Token{}, inputErrorf("--token", "%v", err)
+		}
+		return t, nil
+	default:
+		t, err := token.Parse(in.TokenEnv)
+		if err != nil {
+			return token.Token{}, inputErrorf("KUBEBAKE_TOKEN", "%v", err)
+		}
+		return t, nil
+	}
+}
+
+// splitList splits comma-separated values, so that a list flag may be given
+// once with commas or several times.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// The kubelet refuses --node-labels in the kubernetes.io and k8s.io
+// namespaces except these (kubelet's IsKubeletLabel): such a label would
+// crash-loop the kubelet at first boot, so refuse it now.
+var kubeletLabels = map[string]bool{
+	"kubernetes.io/hostname": true, "kubernetes.io/arch": true, "kubernetes.io/os": true,
+	"beta.kubernetes.io/arch": true, "beta.kubernetes.io/os": true, "beta.kubernetes.io/instance-type": true,
+	"node.kubernetes.io/instance-type": true, "failure-domain.beta.kubernetes.io/region": true,
+	"failure-domain.beta.kubernetes.io/zone": true, "topology.kubernetes.io/region": true,
+	"topology.kubernetes.io/zone": true,
+}
+
+func labelAllowed(key string) bool {
+	ns, _, found := strings.Cut(key, "/")
+	if !found {
+		return true
+	}
+	restricted := func(d string) bool { return ns == d || strings.HasSuffix(ns, "."+d) }
+	if !restricted("kubernetes.io") && !restricted("k8s.io") {
+		return true
+	}
+	if kubeletLabels[key] {
+		return true
+	}
+	return ns == "kubelet.kubernetes.io" || strings.HasSuffix(ns, ".kubelet.kubernetes.io") ||
+		ns == "node.kubernetes.io" || strings.HasSuffix(ns, ".node.kubernetes.io")
+}
+
+func parseLabels(vals []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range splitList(vals) {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, inputErrorf("--node-labels", "%q is not key=value", l)
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, inputErrorf("--node-labels", "label key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, inputErrorf("--node-labels", "value of label %q: %s", k, strings.Join(errs, "; "))
+		}
+		if !labelAllowed(k) {
+			return nil, inputErrorf("--node-labels", "the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
+		}
+		if seen[k] {
+			return nil, inputErrorf("--node-labels", "label %q is given twice", k)
+		}
+		seen[k] = true
+		out = append(out, k+"="+v)
+	}
+	return out, nil
+}
+
+func parseTaints(vals []string) ([]corev1.Taint, error) {
+	var out []corev1.Taint
+	for _, t := range splitList(vals) {
+		kv, effect, ok := strings.Cut(t, ":")
+		if !ok {
+			return nil, inputErrorf("--register-with-taints", "%q is not key[=value]:Effect", t)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, inputErrorf("--register-with-taints", "taint key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, inputErrorf("--register-with-taints", "value of taint %q: %s", k, strings.Join(errs, "; "))
+		}
+		switch e := corev1.TaintEffect(effect); e {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+			out = append(out, corev1.Taint{Key: k, Value: v, Effect: e})
+		default:
+			return nil, inputErrorf("--register-with-taints", "taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", k, effect)
+		}
+	}
+	return out, nil
+}
+
+// safePath is what may stand in a unit file's ExecStart unquoted.
+var safePath = regexp.MustCompile(`^/[A-Za-z0-9._+/-]+$`)
+
+func unitPath(flag, p, def string) (string, error) {
+	if p == "" {
+		return def, nil
+	}
+	if !safePath.MatchString(p) || path.Clean(p) != p {
+		return "", inputErrorf(flag, "%q is not a clean absolute path of letters, digits and ._+-/", p)
+	}
+	return p, nil
+}
+
+func parseKubeletConfig(data []byte) (map[string]any, error) {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("not YAML: %v", err)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, errors.New("want a KubeletConfiguration object (apiVersion: kubelet.config.k8s.io/v1beta1, kind: KubeletConfiguration)")
+	}
+	if av, ok := m["apiVersion"]; ok && av != "kubelet.config.k8s.io/v1beta1" {
+		return nil, fmt.Errorf("apiVersion %v: want kubelet.config.k8s.io/v1beta1", av)
+	}
+	if k, ok := m["kind"]; ok && k != "KubeletConfiguration" {
+		return nil, fmt.Errorf("kind %v: want KubeletConfiguration", k)
+	}
+	return m, nil
+}

@@ -1,0 +1,52 @@
+// Package render turns kubebake's inputs into a worker node's first-boot
+// configuration: inputs → a validated Spec → one neutral Plan → one emitter
+// per output format (Butane, Ignition, cloud-init, and the plan itself).
+package render
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/kubebake/kubebake/embed"
+)
+
+// Render builds the plan for s and emits it in s.Format. agent is needed
+// only with --join-binary embedded.
+func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
+	p, err := Build(s, agent)
+	if err != nil {
+		return nil, err
+	}
+	switch s.Format {
+	case FormatButane:
+		return Butane(p, s.Variant)
+	case FormatCloudInit:
+		return CloudInit(p)
+	case FormatPlan:
+		return PlanJSON(p, gunzipVerified)
+	default:
+		return Ignition(p, s.Variant)
+	}
+}
+
+// gunzipVerified returns a compressed file's bytes, checked against its
+// SHA-512 as Ignition would.
+func gunzipVerified(f File) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(f.Gzip))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", f.Path, err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", f.Path, err)
+	}
+	sum := sha512.Sum512(data)
+	if hex.EncodeToString(sum[:]) != f.SHA512 {
+		return nil, fmt.Errorf("%s: the embedded binary does not match its SHA-512: rebuild kubebake with make", f.Path)
+	}
+	return data, nil
+}
