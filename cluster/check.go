@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
@@ -66,6 +67,7 @@ const (
 	CheckClusterInfoServer = "cluster-info-server"
 	CheckServerCertificate = "api-server-certificate"
 	CheckAnonymousGet      = "anonymous-get"
+	CheckNodeDiscovery     = "node-discovery"
 )
 
 // BindingCheckID is the ID of the check of binding b: "binding-<role>".
@@ -124,6 +126,8 @@ type checker struct {
 	report *Report
 	// clusterInfoServer is the server cluster-info names, "host:port".
 	clusterInfoServer string
+	// signed: cluster-info carries a valid signature for the token.
+	signed bool
 }
 
 func (c *checker) add(r Result) { c.report.Checks = append(c.report.Checks, r) }
@@ -333,11 +337,12 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 		c.fail(CheckClusterInfoSigned,
 			"the bootstrapsigner controller adds it seconds after the token Secret appears: run kube-controller-manager with --controllers=*,bootstrapsigner,tokencleaner, and give the token usage-bootstrap-signing",
 			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
-	} else if err := VerifyJWS(sig, []byte(kubeconfig), id, c.spec.Token.Secret()); err != nil {
+	} else if err := discovery.VerifyJWS(sig, []byte(kubeconfig), id, c.spec.Token.Secret()); err != nil {
 		c.fail(CheckClusterInfoSigned,
 			"the cluster's token Secret holds another secret for this id: use the cluster's token, or apply this one and wait for the bootstrapsigner to sign again",
 			"cluster-info's %s is not valid for this token: %v", key, err)
 	} else {
+		c.signed = true
 		c.pass(CheckClusterInfoSigned, "cluster-info carries %s, valid for this token", key)
 	}
 
@@ -439,8 +444,33 @@ func (c *checker) checkEndpoints(ctx context.Context, kubeconfig string) {
 	}
 	for _, ep := range eps {
 		certOK := c.checkCertificate(ctx, ep, roots)
-		c.checkAnonymousGet(ctx, ep, roots, kubeconfig, certOK)
+		anonOK := c.checkAnonymousGet(ctx, ep, roots, kubeconfig, certOK)
+		c.checkDiscovery(ctx, ep, anonOK)
 	}
+}
+
+// checkDiscovery runs the node agent's own token discovery (kubebake-join's
+// internal/discovery) against ep: what a node booted from an image with this
+// token and these pins will do.
+func (c *checker) checkDiscovery(ctx context.Context, ep string, anonOK bool) {
+	res := Result{ID: CheckNodeDiscovery, Endpoint: ep}
+	defer func() { c.add(res) }()
+	if !anonOK || !c.signed {
+		res.Status, res.Message = Skip, "needs a signed cluster-info that anonymous users can get"
+		return
+	}
+	var pins []string
+	for _, x := range c.spec.CA.Certs {
+		pins = append(pins, pin.Hash(x))
+	}
+	d, err := discovery.Discover(ctx, discovery.Target{Endpoints: []string{ep}, Pins: pins, Token: c.spec.Token, Timeout: c.spec.Timeout},
+		discovery.Options{Now: c.spec.Now, RequestTimeout: c.spec.Timeout})
+	if err != nil {
+		res.Status, res.Message = Fail, fmt.Sprintf("kubebake-join's discovery against %s fails: %v", ep, err)
+		res.Fix = "see the checks above; nodes baked with these inputs would not join"
+		return
+	}
+	res.Status, res.Message = Pass, fmt.Sprintf("kubebake-join's token discovery against %s verifies the cluster (CA pin %s)", ep, d.Pin)
 }
 
 func (c *checker) checkCertificate(ctx context.Context, ep string, roots *x509.CertPool) bool {
@@ -500,12 +530,12 @@ func certNames(c *x509.Certificate) []string {
 	return names
 }
 
-func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.CertPool, kubeconfig string, certOK bool) {
+func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.CertPool, kubeconfig string, certOK bool) bool {
 	res := Result{ID: CheckAnonymousGet, Endpoint: ep}
 	defer func() { c.add(res) }()
 	if !certOK {
 		res.Status, res.Message = Skip, "the API server certificate did not verify"
-		return
+		return false
 	}
 	client := &http.Client{
 		Timeout: c.spec.Timeout,
@@ -519,48 +549,49 @@ func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		res.Status, res.Message = Fail, err.Error()
-		return
+		return false
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %v", url, err)
 		res.Fix = "make the API server reachable at this address from where nodes boot"
-		return
+		return false
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: reading the answer: %v", url, err)
-		return
+		return false
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized:
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: 401 Unauthorized: anonymous requests are refused", url)
 		res.Fix = "run kube-apiserver with --anonymous-auth=true (the default; kubeadm's token discovery needs it too), or with an AuthenticationConfiguration allowing anonymous on this path"
-		return
+		return false
 	case http.StatusForbidden:
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: 403 Forbidden: system:anonymous may not get cluster-info", url)
 		res.Fix = c.applyFix("the Role and RoleBinding " + ClusterInfoRoleName)
-		return
+		return false
 	case http.StatusNotFound:
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: 404: no cluster-info", url)
 		res.Fix = c.applyFix("cluster-info")
-		return
+		return false
 	default:
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %s", url, resp.Status)
-		return
+		return false
 	}
 	var cm corev1.ConfigMap
 	if err := json.Unmarshal(body, &cm); err != nil || cm.Kind != "ConfigMap" {
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: the answer is not a ConfigMap", url)
-		return
+		return false
 	}
 	if kubeconfig != "" && cm.Data[bootstrapapi.KubeConfigKey] != kubeconfig {
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: the kubeconfig differs from the one read with --kubeconfig: is this endpoint another cluster?", url)
 		res.Fix = "point --api-server and --kubeconfig at the same cluster"
-		return
+		return false
 	}
 	res.Status, res.Message = Pass, fmt.Sprintf("anonymous GET of cluster-info at %s works, over TLS verified against --ca", ep)
+	return true
 }

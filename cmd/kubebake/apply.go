@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kubebake/kubebake/cluster"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+func init() {
+	register(command{name: "apply", summary: "create or update the cluster objects of `kubebake manifests` (server-side apply)", run: runApply})
+}
+
+const applyUsage = `apply [--kubeconfig admin.conf] --token-file FILE --ca ca.crt --api-server HOST[:PORT] [flags]
+
+Creates or updates the objects kubebake manifests prints, with server-side
+apply (field manager "kubebake"), and prints for each whether it was created,
+configured (with the fields that changed, never their values) or unchanged.
+Running it again with the same flags changes nothing, except that --ttl counts
+from now: pass --expires for a fixed expiry. Fields other managers own, such as
+the jws-kubeconfig-* signatures in cluster-info, are left alone.
+
+The kubeconfig is --kubeconfig, else $KUBECONFIG, else ~/.kube/config, as
+kubectl finds it; it needs rights to create Secrets in kube-system,
+ClusterRoleBindings, and ConfigMaps, Roles and RoleBindings in kube-public.
+
+Flags:`
+
+// kubeFlags select the cluster to talk to.
+type kubeFlags struct {
+	kubeconfig string
+	context    string
+	timeout    time.Duration
+}
+
+func (f *kubeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "admin kubeconfig `FILE` (default $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&f.context, "context", "", "kubeconfig context to use (default its current context)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the API server after this long")
+}
+
+// client builds a clientset from the kubeconfig.
+func (f *kubeFlags) client() (kubernetes.Interface, *rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if f.kubeconfig != "" {
+		rules.ExplicitPath = f.kubeconfig
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, nil, usageErrorf("--kubeconfig: %v", err)
+	}
+	cfg.UserAgent = "kubebake/" + version
+	cfg.Timeout = f.timeout
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, usageErrorf("--kubeconfig: %v", err)
+	}
+	return cs, cfg, nil
+}
+
+func runApply(env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "apply", applyUsage)
+	var kf kubeFlags
+	var cf clusterFlags
+	var ef expiryFlags
+	kf.register(fs)
+	cf.register(fs, "`ADDRESS` nodes reach the API server at (host, host:port, https://host:port); cluster-info names the first")
+	ef.register(fs)
+	dryRun := fs.Bool("dry-run", false, "ask the API server what would change, and change nothing")
+	output := fs.StringP("output", "o", "text", "`format` of the report: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return usageErrorf("--output: %q is not text or json", *output)
+	}
+	_, in, err := cf.load(env, true)
+	if err != nil {
+		return err
+	}
+	if err := ef.apply(env, fs, &in.spec, time.Now()); err != nil {
+		return err
+	}
+	objs, err := cluster.Build(in.spec)
+	if err != nil {
+		return err
+	}
+	cs, cfg, err := kf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), kf.timeout)
+	defer cancel()
+	changes, err := cluster.Apply(ctx, cs, objs.List(), cluster.ApplyOptions{DryRun: *dryRun})
+	if *output == "json" {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if changes == nil {
+			changes = []cluster.Change{}
+		}
+		if jerr := enc.Encode(struct {
+			Server  string           `json:"server"`
+			DryRun  bool             `json:"dryRun"`
+			Changes []cluster.Change `json:"changes"`
+		}{cfg.Host, *dryRun, changes}); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else {
+		suffix := ""
+		if *dryRun {
+			suffix = " (dry run)"
+		}
+		for _, c := range changes {
+			fmt.Fprintf(env.stdout, "%s%s\n", c, suffix)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", cfg.Host, err)
+	}
+	return nil
+}
