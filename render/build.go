@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -261,14 +260,6 @@ func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
 		merged, err := json.Marshal(mergeJSON(base, s.KubeletConfig))
 		if err != nil {
 			return nil, err
-		}
-		// Unknown fields in the user's file are errors, as the kubelet
-		// would make them at first boot.
-		var check kubeletv1beta1.KubeletConfiguration
-		dec := json.NewDecoder(bytes.NewReader(merged))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&check); err != nil {
-			return nil, inputErrorf("--kubelet-config", "not a KubeletConfiguration: %v", err)
 		}
 		ours = merged
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
 	corev1 "k8s.io/api/core/v1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
@@ -484,6 +485,14 @@ func parseKubeletConfig(data []byte) (map[string]any, error) {
 	}
 	if k, ok := m["kind"]; ok && k != "KubeletConfiguration" {
 		return nil, fmt.Errorf("kind %v: want KubeletConfiguration", k)
+	}
+	// Unknown fields are errors now rather than a kubelet that refuses its
+	// config at first boot.
+	var check kubeletv1beta1.KubeletConfiguration
+	dec = json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&check); err != nil {
+		return nil, fmt.Errorf("not a KubeletConfiguration: %v", err)
 	}
 	return m, nil
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
 
+	"github.com/kubebake/kubebake/embed"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -26,6 +28,31 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// maxsize FILE N checks that a file has at most N bytes.
+			"maxsize": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 || neg {
+					ts.Fatalf("usage: maxsize file bytes")
+				}
+				fi, err := os.Stat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				max, err := strconv.ParseInt(args[1], 10, 64)
+				ts.Check(err)
+				if fi.Size() > max {
+					ts.Fatalf("%s has %d bytes, more than %d", args[0], fi.Size(), max)
+				}
+			},
+			// mode FILE 0600 checks a file's permission bits.
+			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: mode file 0600")
+				}
+				fi, err := os.Stat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				got := fmt.Sprintf("%04o", fi.Mode().Perm())
+				if (got == args[1]) == neg {
+					ts.Fatalf("%s has mode %s, want %s%s", args[0], got, map[bool]string{true: "not ", false: ""}[neg], args[1])
+				}
+			},
 			// status N PROG ARGS... runs PROG and requires exit status N,
 			// keeping its stdout and stderr for the next assertions.
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -48,6 +75,15 @@ func TestScript(t *testing.T) {
 					ts.Fatalf("exit status %d, want %d", got, want)
 				}
 			},
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "embedded":
+				// The agents are in embed/dist (make embed has run).
+				_, err := embed.Load("amd64")
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Setup: func(e *testscript.Env) error {
 			// The sample CA and token of testdata/, for scripts that render.

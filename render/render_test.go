@@ -1,0 +1,118 @@
+package render
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/golden"
+)
+
+// standIn is a fixed, tiny stand-in for the kubebake-join binary, so the
+// goldens stay small and do not change when the agent does.
+func standIn(t testing.TB) *embed.Agent {
+	bin := []byte("#!/bin/sh\n# stand-in for kubebake-join in golden files\nexit 0\n")
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(bin)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha512.Sum512(bin)
+	return &embed.Agent{Arch: "amd64", Gzip: buf.Bytes(), SHA512: hex.EncodeToString(sum[:]), Size: int64(len(bin))}
+}
+
+// goldenNow is the clock of the golden renders: the sample CA is valid then.
+var goldenNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+func sampleInputs() Inputs {
+	in := Defaults
+	in.CA = []string{"../testdata/ca.crt"}
+	in.TokenFile = "../testdata/token"
+	in.APIServer = []string{"10.0.0.10:6443", "[fd00::10]:6443"}
+	in.NodeLabels = []string{"example.com/pool=workers,node.kubernetes.io/instance-type=m5.large"}
+	in.RegisterWithTaints = []string{"example.com/dedicated=batch:NoSchedule"}
+	return in
+}
+
+func mustSpec(t testing.TB, in Inputs) *Spec {
+	t.Helper()
+	s, _, err := NewSpec(in, Env{ReadFile: os.ReadFile, Now: func() time.Time { return goldenNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type combo struct {
+	format  Format
+	variant Variant
+	runtime Runtime
+	join    JoinMode
+}
+
+func (c combo) name() string {
+	ext := map[Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml", FormatPlan: "json"}[c.format]
+	if c.format == FormatCloudInit || c.format == FormatPlan {
+		return fmt.Sprintf("%s-%s-%s.%s", c.format, c.runtime, c.join, ext)
+	}
+	return fmt.Sprintf("%s-%s-%s-%s.%s", c.format, c.variant, c.runtime, c.join, ext)
+}
+
+// combos is every format × variant × runtime × join-binary mode; cloud-init
+// and the plan do not depend on the variant.
+func combos() []combo {
+	var out []combo
+	for _, f := range Formats {
+		for _, v := range Variants {
+			if (f == FormatCloudInit || f == FormatPlan) && v != VariantFCOS {
+				continue
+			}
+			for _, r := range Runtimes {
+				for _, j := range JoinModes {
+					out = append(out, combo{f, v, r, j})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func renderCombo(t testing.TB, c combo) []byte {
+	t.Helper()
+	in := sampleInputs()
+	in.Format, in.Variant, in.Runtime, in.JoinBinary = string(c.format), string(c.variant), string(c.runtime), string(c.join)
+	out, err := Render(mustSpec(t, in), standIn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestGolden compares every combination with testdata/golden. Run
+// `go test ./... -update` after an intended change and review the diff.
+func TestGolden(t *testing.T) {
+	for _, c := range combos() {
+		t.Run(c.name(), func(t *testing.T) {
+			golden.Check(t, filepath.Join("..", "testdata", "golden", c.name()), renderCombo(t, c))
+		})
+	}
+}
+
+// TestDeterministic renders each combination twice, from fresh specs, and
+// wants the same bytes.
+func TestDeterministic(t *testing.T) {
+	for _, c := range combos() {
+		a, b := renderCombo(t, c), renderCombo(t, c)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: two renders of the same inputs differ", c.name())
+		}
+	}
+}
