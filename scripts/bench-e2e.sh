@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Prints, as a table, kubebake-join's token discovery against the real
+# `kubeadm join` on the same loopback control plane, and each binary's size
+# (BenchmarkDiscovery in test/e2e). Needs root; builds what it needs first.
+#
+#   scripts/bench-e2e.sh          # 10 runs each
+#   RUNS=30 scripts/bench-e2e.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KUBEBAKE_CACHE="${KUBEBAKE_CACHE:-$PWD/.cache}"
+RUNS="${RUNS:-10}"
+
+make --no-print-directory embed >/dev/null
+scripts/setup-k8s.sh >/dev/null
+scripts/setup-consumers.sh >/dev/null
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if ! go test -count=1 -run '^$' -bench '^BenchmarkDiscovery$' -benchtime "${RUNS}x" -timeout 20m ./test/e2e >"$out" 2>&1; then
+  cat "$out" >&2
+  echo "bench-e2e: the benchmark failed" >&2
+  exit 1
+fi
+
+echo "Token discovery with CA pinning against one kube-apiserver v1.37.2 on 127.0.0.1, $RUNS runs each"
+echo "(start->verified: process start, in the same sandbox, to the tool's own \"verified\" log line;"
+echo " discovery: from its \"discovery starts\" line to that line; kubeadm runs with --skip-phases preflight)"
+echo
+awk '
+  /^BenchmarkDiscovery\// {
+    name = $1; sub(/^BenchmarkDiscovery\//, "", name); sub(/-[0-9]+$/, "", name)
+    delete m
+    for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
+    rows[++n] = sprintf("| %-14s | %15.1f | %13.1f | %11.1f | %12.1f |", name,
+      m["ns/op"] / 1e6, m["discovery-ms"], m["binary-bytes"] / 1048576, m["gzip-bytes"] / 1048576)
+  }
+  END {
+    if (n == 0) { print "bench-e2e: no benchmark results" > "/dev/stderr"; exit 1 }
+    printf "| %-14s | %15s | %13s | %11s | %12s |\n", "tool", "start->verified ms", "discovery ms", "binary MiB", "gzip -9 MiB"
+    printf "|%s|%s|%s|%s|%s|\n", "----------------", "--------------------", "---------------", "-------------", "--------------"
+    for (i = 1; i <= n; i++) print rows[i]
+  }' "$out"

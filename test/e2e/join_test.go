@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/internal/token"
+)
+
+// shortTimeout is the discovery deadline the negative cases give
+// kubebake-join: long enough for several attempts.
+const shortTimeout = 12 * time.Second
+
+// TestRenderedNodeJoins runs every scenario on one control plane.
+func TestRenderedNodeJoins(t *testing.T) {
+	testcluster.RequireSandbox(t)
+	kubebake, fakecri := buildTools(t)
+	testcluster.Bin(t, "kubelet")
+	consumertest.Tools(t)
+
+	c := testcluster.Start(t)
+	// Until `kubebake apply` prepares the cluster side, the test does it as
+	// kubeadm init would.
+	c.PrepareBootstrap(t)
+
+	t.Run("ignition", func(t *testing.T) {
+		tok := newToken(t, c)
+		cfg := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "ignition")
+		root := t.TempDir()
+		consumertest.ApplyIgnition(t, cfg, root)
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-ignition", tok: tok}, fakecri)
+	})
+
+	t.Run("cloud-init", func(t *testing.T) {
+		tok := newToken(t, c)
+		userData := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "cloud-init", "--runtime", "containerd")
+		root := t.TempDir()
+		consumertest.ApplyCloudInit(t, mustRead(t, userData), root, func(root string) { recordSystemctl(t, root) })
+		// cloud-init's runcmd asked systemd to start the join before the
+		// kubelet; this test plays systemd in that order.
+		starts := systemctlStarts(t, root)
+		ji, ki := indexOf(starts, "kubebake-join.service"), indexOf(starts, "kubelet.service")
+		if ji < 0 || ki < 0 || ji > ki {
+			t.Fatalf("cloud-init must start kubebake-join.service before kubelet.service; it started %v", starts)
+		}
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-cloudinit", tok: tok}, fakecri)
+	})
+
+	t.Run("pinned to another CA", func(t *testing.T) {
+		tok := newToken(t, c)
+		other := testcluster.NewCA(t, "not-this-cluster")
+		otherFile := filepath.Join(t.TempDir(), "other-ca.crt")
+		if err := os.WriteFile(otherFile, other.CertPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg := render(t, kubebake, c.Endpoint, otherFile, tok, "ignition")
+		root := t.TempDir()
+		consumertest.ApplyIgnition(t, cfg, root)
+		n := &node{root: root, hostname: "kubebake-e2e-wrong-ca", tok: tok}
+		r := n.join(t, "--timeout", shortTimeout.String())
+		if r.code != 3 {
+			t.Errorf("kubebake-join exited %d, want 3 (cluster identity not proven)", r.code)
+		}
+		if r.took() > shortTimeout/2 {
+			t.Errorf("kubebake-join took %v to refuse a cluster whose CA matches no pin; that needs no retries", r.took())
+		}
+		if !strings.Contains(r.stderr, c.CAPin()) || !strings.Contains(r.stderr, pin.Hash(other.Cert)) {
+			t.Errorf("kubebake-join should name the cluster's CA pin %s and the pinned %s", c.CAPin(), pin.Hash(other.Cert))
+		}
+		assertNotJoined(t, c, n, true)
+	})
+
+	t.Run("unknown token", func(t *testing.T) {
+		tok, err := token.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "ignition")
+		root := t.TempDir()
+		consumertest.ApplyIgnition(t, cfg, root)
+		n := &node{root: root, hostname: "kubebake-e2e-unknown-token", tok: tok}
+		assertRetriesUntilDeadline(t, n)
+		assertNotJoined(t, c, n, true)
+	})
+
+	t.Run("token deleted after rendering", func(t *testing.T) {
+		tok := newToken(t, c)
+		cfg := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "ignition")
+		c.DeleteToken(t, tok.ID())
+		took := c.WaitJWS(t, tok.ID(), false, 30*time.Second)
+		t.Logf("the bootstrapsigner removed jws-kubeconfig-%s %v after the token was deleted", tok.ID(), took)
+		root := t.TempDir()
+		consumertest.ApplyIgnition(t, cfg, root)
+		n := &node{root: root, hostname: "kubebake-e2e-deleted-token", tok: tok}
+		assertRetriesUntilDeadline(t, n)
+		assertNotJoined(t, c, n, true)
+	})
+}
+
+// newToken creates a bootstrap token in the cluster and waits for the
+// bootstrapsigner to sign cluster-info with it, as it would have long before
+// a node boots.
+func newToken(t *testing.T, c *testcluster.Cluster) token.Token {
+	t.Helper()
+	tok, err := token.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CreateToken(t, tok, time.Hour)
+	took := c.WaitJWS(t, tok.ID(), true, 30*time.Second)
+	t.Logf("token %s: cluster-info signed %v after the Secret was created", tok.ID(), took.Round(time.Millisecond))
+	return tok
+}
+
+// joinAndBootstrap boots the node: kubebake-join verifies the cluster and
+// installs the bootstrap kubeconfig, without ever using the token; then the
+// kubelet TLS-bootstraps with it and its Node goes Ready.
+func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri string) {
+	t.Helper()
+	paths := joinconfig.DefaultPaths()
+	n.kubeletRequiresJoin(t)
+	if exists(filepath.Join(n.root, paths.BootstrapKubeconfig)) {
+		t.Fatalf("%s exists before kubebake-join ran: the kubelet could send the token to an unverified server", paths.BootstrapKubeconfig)
+	}
+
+	r := n.join(t)
+	if r.code != 0 {
+		t.Fatalf("kubebake-join exited %d, want 0", r.code)
+	}
+	// The agent verified the cluster anonymously: no request carried the token.
+	if ev := c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID()); len(ev) > 0 {
+		t.Fatalf("requests authenticated with token %s before the kubelet started (kubebake-join must never send it):%s", n.tok.ID(), describe(ev))
+	}
+	anon := 0
+	for _, e := range c.AuditEventsBy(t, "system:anonymous") {
+		if strings.HasPrefix(e.RequestURI, "/api/v1/namespaces/kube-public/configmaps/cluster-info") && ts(t, e).After(r.start) {
+			anon++
+		}
+	}
+	if anon < 2 {
+		t.Errorf("the audit log has %d anonymous reads of cluster-info during kubebake-join, want 2 (unverified, then over the pinned CA)", anon)
+	}
+
+	bootstrap := filepath.Join(n.root, paths.BootstrapKubeconfig)
+	if m := fileMode(t, bootstrap); m != 0o600 {
+		t.Errorf("%s has mode %o, want 0600 (it holds the token)", paths.BootstrapKubeconfig, m)
+	}
+	kc, err := testcluster.ParseKubeconfig(mustRead(t, bootstrap))
+	if err != nil {
+		t.Fatalf("%s: %v", paths.BootstrapKubeconfig, err)
+	}
+	if len(kc.Clusters) != 1 || kc.Clusters[0].Cluster.Server != c.Server() {
+		t.Errorf("%s names servers %+v, want only %s", paths.BootstrapKubeconfig, kc.Clusters, c.Server())
+	}
+	if ca := mustRead(t, filepath.Join(n.root, paths.CACert)); string(ca) != string(c.CACertPEM) {
+		t.Errorf("%s is not the cluster CA", paths.CACert)
+	}
+
+	kubeletStart := time.Now()
+	k := n.startKubelet(t, fakecri)
+	took := waitFile(t, n.root, paths.KubeletKubeconfig, 60*time.Second, k.proc.Done())
+	t.Logf("TLS bootstrap: %s written %v after the kubelet started", paths.KubeletKubeconfig, took.Round(time.Millisecond))
+	waitFile(t, n.root, "/var/lib/kubelet/pki/kubelet-client-current.pem", 10*time.Second, k.proc.Done())
+
+	// The kubelet's client certificate is the cluster CA's, for this node.
+	certPEM := mustRead(t, filepath.Join(n.root, "/var/lib/kubelet/pki/kubelet-client-current.pem"))
+	cert := firstCert(t, certPEM)
+	wantCN := "system:node:" + n.hostname
+	if cert.Subject.CommonName != wantCN || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "system:nodes" {
+		t.Errorf("kubelet client certificate is for %q %v, want %q [system:nodes]", cert.Subject.CommonName, cert.Subject.Organization, wantCN)
+	}
+	if err := cert.CheckSignatureFrom(c.CA.Cert); err != nil {
+		t.Errorf("kubelet client certificate is not signed by the cluster CA: %v", err)
+	}
+	final, err := testcluster.ParseKubeconfig(mustRead(t, filepath.Join(n.root, paths.KubeletKubeconfig)))
+	if err != nil || len(final.Clusters) != 1 || final.Clusters[0].Cluster.Server != c.Server() {
+		t.Errorf("%s does not point at %s: %+v %v", paths.KubeletKubeconfig, c.Server(), final, err)
+	}
+
+	// Its CSR was made with the token, approved and signed by the controller-manager.
+	var csr *testcluster.CSR
+	for _, r := range c.CSRs(t) {
+		if r.Spec.Username == "system:bootstrap:"+n.tok.ID() && r.Spec.SignerName == "kubernetes.io/kube-apiserver-client-kubelet" {
+			csr = &r
+		}
+	}
+	if csr == nil {
+		t.Fatalf("no kubelet client CSR by system:bootstrap:%s", n.tok.ID())
+	}
+	if !csr.Approved() || len(csr.Status.Certificate) == 0 {
+		t.Errorf("CSR %s: approved=%v, certificate %d bytes; want approved and signed", csr.Metadata.Name, csr.Approved(), len(csr.Status.Certificate))
+	}
+	for _, e := range c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID()) {
+		if ts(t, e).Before(r.finish) {
+			t.Errorf("request with token %s before kubebake-join had finished: %s %s", n.tok.ID(), e.Verb, e.RequestURI)
+		}
+	}
+
+	node, took := c.WaitNodeReady(t, n.hostname, 90*time.Second, k.proc.Done())
+	t.Logf("node %s Ready %v after the kubelet started (kubelet %s, runtime %s)", n.hostname, time.Since(kubeletStart).Round(time.Millisecond),
+		node.Status.NodeInfo.KubeletVersion, node.Status.NodeInfo.ContainerRuntimeVersion)
+	_ = took
+}
+
+// assertRetriesUntilDeadline runs kubebake-join with a short deadline on a
+// node whose token the cluster does not know: it must retry, say so plainly,
+// and give up with the transient status 1 at the deadline.
+func assertRetriesUntilDeadline(t *testing.T, n *node) {
+	t.Helper()
+	r := n.join(t, "--timeout", shortTimeout.String())
+	if r.code != 1 {
+		t.Errorf("kubebake-join exited %d, want 1 (transient: systemd retries it)", r.code)
+	}
+	if r.took() < shortTimeout-time.Second || r.took() > shortTimeout+10*time.Second {
+		t.Errorf("kubebake-join gave up after %v, want about its --timeout %v", r.took(), shortTimeout)
+	}
+	want := "token " + n.tok.ID() + " is unknown to the cluster"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("kubebake-join should say plainly %q", want)
+	}
+	if !strings.Contains(r.stderr, "attempt 2") {
+		t.Errorf("kubebake-join should have retried (no \"attempt 2\" in its output)")
+	}
+}
+
+// assertNotJoined checks that a failed join left no way for the kubelet to
+// send the token, that systemd would not start the kubelet, and that no
+// request ever carried the token.
+func assertNotJoined(t *testing.T, c *testcluster.Cluster, n *node, tokenExists bool) {
+	t.Helper()
+	paths := joinconfig.DefaultPaths()
+	for _, p := range []string{paths.BootstrapKubeconfig, paths.KubeletKubeconfig} {
+		if exists(filepath.Join(n.root, p)) {
+			t.Errorf("%s exists after a failed join", p)
+		}
+	}
+	n.kubeletRequiresJoin(t)
+	if ev := c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID()); len(ev) > 0 {
+		t.Errorf("requests authenticated with token %s:%s", n.tok.ID(), describe(ev))
+	}
+	_ = tokenExists
+}
+
+func ts(t *testing.T, e testcluster.AuditEvent) time.Time {
+	t.Helper()
+	when, err := time.Parse(time.RFC3339Nano, e.RequestReceivedTimestamp)
+	if err != nil {
+		t.Fatalf("audit event timestamp %q: %v", e.RequestReceivedTimestamp, err)
+	}
+	return when
+}
+
+func firstCert(t *testing.T, data []byte) *x509.Certificate {
+	t.Helper()
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			t.Fatal("no CERTIFICATE PEM block")
+		}
+		if b.Type == "CERTIFICATE" {
+			cert, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cert
+		}
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}

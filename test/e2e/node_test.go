@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/internal/token"
+)
+
+// render runs `kubebake render` for the cluster endpoint with the CA file
+// and token given, and returns the output file's path.
+func render(t *testing.T, kubebake, ep, caFile string, tok token.Token, format string, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(tok.Value()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "node."+format)
+	args := append([]string{"render", "--ca", caFile, "--token-file", tokenFile, "--api-server", ep,
+		"--format", format, "--join-binary", "embedded", "-o", out}, extra...)
+	cmd := exec.Command(kubebake, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubebake %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), tok.Secret()) {
+		t.Errorf("kubebake render printed the token secret:\n%s", stderr.String())
+	}
+	return out
+}
+
+// node is a node's root as an applier left it, run as systemd would boot it:
+// kubebake-join.service, then (only if it succeeded, since kubelet.service
+// Requires= it) kubelet.service.
+type node struct {
+	root     string
+	hostname string
+	tok      token.Token
+}
+
+// joinResult is one run of kubebake-join.
+type joinResult struct {
+	code          int
+	stderr        string
+	start, finish time.Time
+}
+
+func (r joinResult) took() time.Duration { return r.finish.Sub(r.start) }
+
+// join runs kubebake-join.service's ExecStart as the node's root has it,
+// from that root (--root), with extra flags (a short --timeout).
+func (n *node) join(t *testing.T, extra ...string) joinResult {
+	t.Helper()
+	u, err := loadUnit(n.root, "kubebake-join.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv, err := u.execStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(n.root, argv[0])
+	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("kubebake-join.service runs %s, but the applied root has no executable there: %v", argv[0], err)
+	}
+	args := append(append(append([]string{}, argv[1:]...), "--root", n.root), extra...)
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	r := joinResult{start: time.Now()}
+	err = cmd.Run()
+	r.finish = time.Now()
+	r.code, r.stderr = testcluster.ExitCode(err), stderr.String()
+	if r.code < 0 {
+		t.Fatalf("kubebake-join did not run: %v", err)
+	}
+	t.Logf("kubebake-join exited %d after %v:\n%s", r.code, r.took().Round(time.Millisecond), r.stderr)
+	if strings.Contains(r.stderr, n.tok.Secret()) {
+		t.Errorf("kubebake-join printed the token secret")
+	}
+	return r
+}
+
+// kubeletRequiresJoin checks what makes systemd keep the kubelet down when
+// kubebake-join fails: kubelet.service Requires= and is After=
+// kubebake-join.service.
+func (n *node) kubeletRequiresJoin(t *testing.T) {
+	t.Helper()
+	u, err := loadUnit(n.root, "kubelet.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requires, after := u.words("Unit", "Requires"), u.words("Unit", "After")
+	if !contains(requires, "kubebake-join.service") || !contains(after, "kubebake-join.service") {
+		t.Errorf("kubelet.service must Require= and be After= kubebake-join.service so that systemd never starts it when the join fails; Requires=%v After=%v", requires, after)
+	}
+}
+
+// kubelet is a running kubelet and the fake CRI it talks to.
+type kubelet struct {
+	proc    *testcluster.Process
+	changed []string
+}
+
+// startKubelet starts the fake CRI where the rendered kubelet flags point
+// and the real kubelet with kubelet.service's ExecStart in a sandbox whose
+// /etc and /var are the node's root. The only changes are the sandbox's:
+// the rendered KubeletConfiguration gets testcluster.KubeletSandboxConfig,
+// and the cached kubelet is bound where ExecStart runs it.
+func (n *node) startKubelet(t *testing.T, fakecri string) *kubelet {
+	t.Helper()
+	u, err := loadUnit(n.root, "kubelet.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv, err := u.execStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubelet.service runs: %s", strings.Join(argv, " "))
+
+	configPath, ok := flagValue(argv, "config")
+	if !ok {
+		t.Fatalf("kubelet.service passes no --config: %v", argv)
+	}
+	rendered, err := os.ReadFile(filepath.Join(n.root, configPath))
+	if err != nil {
+		t.Fatalf("the kubelet config the unit names: %v", err)
+	}
+	cfg, changed, err := testcluster.KubeletSandboxConfig(rendered, testcluster.FreePort(t), testcluster.FreePort(t))
+	if err != nil {
+		t.Fatalf("%s: %v", configPath, err)
+	}
+	if err := os.WriteFile(filepath.Join(n.root, configPath+".rendered"), rendered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n.root, configPath), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubelet config changed for the sandbox: %s", strings.Join(changed, "; "))
+
+	// The fake CRI serves the endpoint the flags name, under a directory the
+	// sandbox binds over /run.
+	endpoint, ok := flagValue(argv, "container-runtime-endpoint")
+	if !ok {
+		t.Fatalf("kubelet.service passes no --container-runtime-endpoint: %v", argv)
+	}
+	sock, ok := strings.CutPrefix(endpoint, "unix:///run/")
+	if !ok {
+		t.Fatalf("--container-runtime-endpoint=%s: this test serves the fake CRI only under unix:///run/", endpoint)
+	}
+	runDir, err := os.MkdirTemp("", "kb-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
+	sockPath := filepath.Join(runDir, sock)
+	if err := os.MkdirAll(filepath.Dir(sockPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	cri := testcluster.StartProcess(t, "fakecri", filepath.Join(logDir, "fakecri.log"), exec.Command(fakecri, "-endpoint", "unix://"+sockPath))
+	cri.WaitLog(t, "fakecri: serving", 30*time.Second)
+
+	sb := testcluster.NewSandbox(t, n.hostname).WithRoot(n.root)
+	sb.RunDir = runDir
+	sb.Binds[argv[0]] = testcluster.Bin(t, "kubelet")
+	proc := testcluster.StartProcess(t, "kubelet", filepath.Join(logDir, "kubelet.log"), sb.Command(t, argv...))
+	return &kubelet{proc: proc, changed: changed}
+}
+
+// waitFile waits until root/path exists, failing if stop closes first.
+func waitFile(t *testing.T, root, path string, timeout time.Duration, stop <-chan struct{}) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		if _, err := os.Stat(filepath.Join(root, path)); err == nil {
+			return time.Since(start)
+		}
+		select {
+		case <-stop:
+			t.Fatalf("the kubelet exited before %s appeared", path)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s did not appear within %v", path, timeout)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func fileMode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func describe(events []testcluster.AuditEvent) string {
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "\n  %s %s %s -> %d (%s)", e.RequestReceivedTimestamp, e.Verb, e.RequestURI, e.ResponseStatus.Code, e.UserAgent)
+	}
+	return b.String()
+}
