@@ -511,7 +511,7 @@ func TestProxy(t *testing.T) {
 	srv := discoverytest.NewServer(t, discoverytest.Options{})
 	proxy := newConnectProxy(t)
 	n := joinNode(t, srv)
-	n.opts.Proxy = func(*http.Request) (*url.URL, error) { return proxy.url, nil }
+	n.opts.Proxy = func(*url.URL) (*url.URL, error) { return proxy.url, nil }
 	n.wantExit(0)
 	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
 	n.wantLog("connecting to " + srv.Endpoint() + " through proxy http://user:xxxxx@" + proxy.url.Host)

@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +36,7 @@ import (
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Class says what kind of failure an Error is, and so what to do about it.
@@ -105,9 +105,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// RequestTimeout bounds one GET; zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// Proxy picks the proxy of a request; nil means http.ProxyFromEnvironment
-	// (HTTPS_PROXY, NO_PROXY, as kubectl).
-	Proxy func(*http.Request) (*url.URL, error)
+	// Proxy picks the proxy for a URL; nil means the environment's
+	// HTTPS_PROXY and NO_PROXY, read as net/http.ProxyFromEnvironment (and
+	// so kubectl) reads them.
+	Proxy func(*url.URL) (*url.URL, error)
 	// Now, Sleep and Rand default to the real clock, a timer and math/rand.
 	// Rand returns a number in [0, 1).
 	Now   func() time.Time
@@ -124,7 +125,7 @@ func (o *Options) withDefaults() Options {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.Proxy == nil {
-		c.Proxy = http.ProxyFromEnvironment
+		c.Proxy = httpproxy.FromEnvironment().ProxyFunc()
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -262,7 +263,7 @@ func backoff(round int, r float64) time.Duration {
 
 // tryEndpoint runs one attempt against ep. A plain error is worth retrying;
 // an *Error (Class Identity) is not.
-func tryEndpoint(ctx context.Context, ep string, insecure *client, tok token.Token, pins pin.Set, pinList []string, proxy func(*http.Request) (*url.URL, error), timeout time.Duration) (*Discovered, error) {
+func tryEndpoint(ctx context.Context, ep string, insecure *client, tok token.Token, pins pin.Set, pinList []string, proxy func(*url.URL) (*url.URL, error), timeout time.Duration) (*Discovered, error) {
 	body, err := insecure.get(ctx, ep, timeout)
 	if err != nil {
 		return nil, err
@@ -340,21 +341,21 @@ func describeCAs(certs []*x509.Certificate) string {
 }
 
 // loggingProxy wraps proxy to log, once per proxy and host, that a proxy is used.
-func loggingProxy(proxy func(*http.Request) (*url.URL, error), logf func(string, ...any)) func(*http.Request) (*url.URL, error) {
+func loggingProxy(proxy func(*url.URL) (*url.URL, error), logf func(string, ...any)) func(*url.URL) (*url.URL, error) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	return func(req *http.Request) (*url.URL, error) {
-		u, err := proxy(req)
+	return func(target *url.URL) (*url.URL, error) {
+		u, err := proxy(target)
 		if err != nil || u == nil {
 			return u, err
 		}
-		key := u.Redacted() + " " + req.URL.Host
+		key := u.Redacted() + " " + target.Host
 		mu.Lock()
 		first := !seen[key]
 		seen[key] = true
 		mu.Unlock()
 		if first {
-			logf("connecting to %s through proxy %s (from HTTPS_PROXY); add the API server to NO_PROXY to connect directly", req.URL.Host, u.Redacted())
+			logf("connecting to %s through proxy %s (from HTTPS_PROXY); add the API server to NO_PROXY to connect directly", target.Host, u.Redacted())
 		}
 		return u, nil
 	}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+)
+
+// SizeBudget is the agent's budget, gzip -9, linux/amd64 (issue 3). It is
+// embedded in every rendered config that carries the binary.
+const SizeBudget = 3_000_000
+
+var builds struct {
+	sync.Mutex
+	dir  string
+	bins map[string]string
+	errs map[string]error
+}
+
+// buildAgent builds kubebake-join for linux/goarch exactly as the Makefile
+// embeds it, once per test binary.
+func buildAgent(t *testing.T, goarch string) string {
+	t.Helper()
+	builds.Lock()
+	defer builds.Unlock()
+	if builds.bins == nil {
+		dir, err := os.MkdirTemp("", "kubebake-join-build-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds.dir, builds.bins, builds.errs = dir, map[string]string{}, map[string]error{}
+	}
+	if p, ok := builds.bins[goarch]; ok {
+		return p
+	}
+	if err, ok := builds.errs[goarch]; ok {
+		t.Fatal(err)
+	}
+	out := filepath.Join(builds.dir, "kubebake-join-linux-"+goarch)
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	start := time.Now()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		builds.errs[goarch] = fmt.Errorf("go build for linux/%s: %v\n%s", goarch, err, b)
+		t.Fatal(builds.errs[goarch])
+	}
+	t.Logf("built linux/%s in %v", goarch, time.Since(start).Round(time.Millisecond))
+	builds.bins[goarch] = out
+	return out
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
+	}
+	os.Exit(code)
+}
+
+// TestAgentSize builds the agent as `make embed` does and reports its size
+// for both architectures; linux/amd64 must fit the budget.
+func TestAgentSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the agent twice")
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		bin := buildAgent(t, arch)
+		raw, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(raw)
+		zw.Close()
+		gnu := "no gzip command"
+		if out, err := exec.Command("sh", "-c", "gzip -9c < \"$1\" | wc -c", "sh", bin).Output(); err == nil {
+			gnu = strings.TrimSpace(string(out)) + " with gzip -9"
+		}
+		t.Logf("kubebake-join linux/%s: %d bytes; gzipped %d with Go's compress/gzip level 9 as embedded (%.2f MB; budget %.1f MB), %s",
+			arch, len(raw), buf.Len(), float64(buf.Len())/1e6, float64(SizeBudget)/1e6, gnu)
+		if arch == "amd64" && buf.Len() > SizeBudget {
+			t.Errorf("linux/amd64 agent is %d bytes gzipped, over the %d budget: what dependency grew?", buf.Len(), SizeBudget)
+		}
+	}
+}
+
+// TestAgentDependencies keeps client-go, apimachinery, the renderer and
+// net/http (half a megabyte compressed, with its HTTP/2 client) out of the
+// agent.
+func TestAgentDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "k8s.io/") || p == "net/http" || strings.Contains(p, "/render") || strings.HasPrefix(p, "gopkg.in/") ||
+			strings.HasPrefix(p, "github.com/spf13/") || strings.HasPrefix(p, "github.com/coreos/") {
+			t.Errorf("the agent imports %s", p)
+		}
+	}
+}
+
+// TestAgentProcess runs the built binary: real exit statuses, real clock.
+func TestAgentProcess(t *testing.T) {
+	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
+		t.Skipf("the agent is built for linux; this is %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	bin := buildAgent(t, runtime.GOARCH)
+	exitOf := func(t *testing.T, n *node, args ...string) (int, string) {
+		t.Helper()
+		var stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--root", n.root}, args...)...)
+		cmd.Stderr = &stderr
+		cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "https_proxy=")
+		err := cmd.Run()
+		t.Logf("kubebake-join %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		for _, s := range n.secrets {
+			if strings.Contains(stderr.String(), s) {
+				t.Errorf("stderr holds a token secret")
+			}
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), stderr.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, stderr.String()
+	}
+
+	t.Run("joins", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		n := joinNode(t, srv)
+		if code, _ := exitOf(t, n); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+		// Once the kubelet has written its kubeconfig, the agent does nothing.
+		os.WriteFile(n.path(n.cfg.Paths.KubeletKubeconfig), []byte("joined"), 0o600)
+		if code, log := exitOf(t, n); code != 0 || srv.Requests() != 2 {
+			t.Errorf("run on a joined node: exit %d, %d requests\n%s", code, srv.Requests(), log)
+		}
+	})
+	t.Run("pin mismatch", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		other := discoverytest.NewCA(t, discoverytest.ECDSA)
+		n := newNode(t, []string{srv.Endpoint()}, []string{other.Pin()}, srv.Token, other.PEM)
+		if code, _ := exitOf(t, n); code != 3 {
+			t.Errorf("exit %d, want 3", code)
+		}
+		n.wantNothingWritten()
+	})
+	t.Run("deadline", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+			w.Write(srv.ClusterInfo(false))
+			return true
+		})
+		n := joinNode(t, srv)
+		start := time.Now()
+		code, _ := exitOf(t, n, "--timeout", "1500ms")
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		if el := time.Since(start); el > 10*time.Second {
+			t.Errorf("took %v with a 1.5s deadline", el)
+		}
+		n.wantNothingWritten()
+	})
+	t.Run("bad config", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		n := joinNode(t, srv)
+		n.writeConfig([]byte("kind: JoinConfiguration\n"))
+		if code, _ := exitOf(t, n); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+		if code, _ := exitOf(t, n, "--bogus"); code != 2 {
+			t.Errorf("--bogus: exit %d, want 2", code)
+		}
+	})
+}
