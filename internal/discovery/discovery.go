@@ -239,8 +239,12 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				continue
 			}
 			wait := max(backoff(round, o.Rand()), retryAfter)
-			if wait >= deadline.Sub(o.Now()) {
-				o.Logf("attempt %d: %s: %v; no time left before the %s deadline", attempt, ep, err, timeout)
+			if rem := deadline.Sub(o.Now()); wait >= rem {
+				// Keep the pace promised to the API server (and to systemd,
+				// which restarts the agent when it gives up): wait out the
+				// deadline rather than give up early.
+				o.Logf("attempt %d: %s: %v; the %s deadline passes before the next try: giving up in %s", attempt, ep, err, timeout, rem.Round(time.Millisecond))
+				o.Sleep(ctx, rem)
 				return nil, fail()
 			}
 			o.Logf("attempt %d: %s: %v; retrying in %s", attempt, ep, err, wait.Round(time.Millisecond))
