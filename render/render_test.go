@@ -116,3 +116,5 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func readTestdata(name string) ([]byte, error) { return os.ReadFile(name) }
