@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ var builds struct {
 
 // buildAgent builds kubebake-join for linux/goarch exactly as the Makefile
 // embeds it, once per test binary.
-func buildAgent(t *testing.T, goarch string) string {
+func buildAgent(t testing.TB, goarch string) string {
 	t.Helper()
 	builds.Lock()
 	defer builds.Unlock()
@@ -78,23 +79,46 @@ func TestAgentSize(t *testing.T) {
 	}
 	for _, arch := range []string{"amd64", "arm64"} {
 		bin := buildAgent(t, arch)
-		raw, err := os.ReadFile(bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(raw)
-		zw.Close()
+		raw, gz := agentSizes(t, arch)
 		gnu := "no gzip command"
 		if out, err := exec.Command("sh", "-c", "gzip -9c < \"$1\" | wc -c", "sh", bin).Output(); err == nil {
 			gnu = strings.TrimSpace(string(out)) + " with gzip -9"
 		}
 		t.Logf("kubebake-join linux/%s: %d bytes; gzipped %d with Go's compress/gzip level 9 as embedded (%.2f MB; budget %.1f MB), %s",
-			arch, len(raw), buf.Len(), float64(buf.Len())/1e6, float64(SizeBudget)/1e6, gnu)
-		if arch == "amd64" && buf.Len() > SizeBudget {
-			t.Errorf("linux/amd64 agent is %d bytes gzipped, over the %d budget: what dependency grew?", buf.Len(), SizeBudget)
+			arch, raw, gz, float64(gz)/1e6, float64(SizeBudget)/1e6, gnu)
+		if arch == "amd64" && gz > SizeBudget {
+			t.Errorf("linux/amd64 agent is %d bytes gzipped, over the %d budget: what dependency grew?", gz, SizeBudget)
 		}
+	}
+}
+
+// agentSizes returns the agent's size for linux/arch: raw, gzipped with
+// Go's compress/gzip level 9 (as make embed embeds it).
+func agentSizes(t testing.TB, arch string) (raw, gz int) {
+	b, err := os.ReadFile(buildAgent(t, arch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	return len(b), buf.Len()
+}
+
+// BenchmarkAgentSize reports the agent's size for both architectures as
+// metrics (binary-bytes, gzip-bytes), for scripts/bench.sh:
+//
+//	go test -run '^$' -bench AgentSize -benchtime 1x ./cmd/kubebake-join
+func BenchmarkAgentSize(b *testing.B) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		b.Run("linux-"+arch, func(b *testing.B) {
+			raw, gz := agentSizes(b, arch)
+			for b.Loop() {
+			}
+			b.ReportMetric(float64(raw), "binary-bytes")
+			b.ReportMetric(float64(gz), "gzip-bytes")
+		})
 	}
 }
 
@@ -181,6 +205,34 @@ func TestAgentProcess(t *testing.T) {
 		}
 		if el := time.Since(start); el > 10*time.Second {
 			t.Errorf("took %v with a 1.5s deadline", el)
+		}
+		n.wantNothingWritten()
+	})
+	t.Run("SIGTERM", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+			<-r.Context().Done() // stalls
+			return true
+		})
+		n := joinNode(t, srv)
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "--root", n.root)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for srv.Requests() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		cmd.Process.Signal(syscall.SIGTERM)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || time.Since(start) > 5*time.Second {
+			t.Errorf("after SIGTERM: %v after %v, want exit 1 at once\n%s", err, time.Since(start), stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "interrupted after 1 attempts") {
+			t.Errorf("no interruption in the log:\n%s", stderr.String())
 		}
 		n.wantNothingWritten()
 	})

@@ -209,6 +209,9 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 		if last == nil {
 			last = errors.New("no endpoint could be tried")
 		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return &Error{Class: Transient, Err: fmt.Errorf("interrupted after %d attempts; last: %w", attempt, last)}
+		}
 		return &Error{Class: Transient, Err: fmt.Errorf("no endpoint passed discovery within %s (%d attempts); last: %w", timeout, attempt, last)}
 	}
 	for round := 0; ; round++ {
