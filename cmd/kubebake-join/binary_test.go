@@ -68,6 +68,13 @@ func TestMain(m *testing.M) {
 	if builds.dir != "" {
 		os.RemoveAll(builds.dir)
 	}
+	if err := checkAllLogs(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	if code == 0 && allLogs.runs > 0 {
+		fmt.Fprintf(os.Stderr, "no token secret in the log of %d agent runs (%d bytes)\n", allLogs.runs, allLogs.out.Len())
+	}
 	os.Exit(code)
 }
 
@@ -154,6 +161,7 @@ func TestAgentProcess(t *testing.T) {
 		cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "https_proxy=")
 		err := cmd.Run()
 		t.Logf("kubebake-join %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		record(stderr.String(), n.secrets)
 		for _, s := range n.secrets {
 			if strings.Contains(stderr.String(), s) {
 				t.Errorf("stderr holds a token secret")

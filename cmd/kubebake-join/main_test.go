@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/token"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 )
 
@@ -81,6 +83,7 @@ func (n *node) wantExit(want int, args ...string) {
 	n.stderr.Reset()
 	code := run(context.Background(), append([]string{"--root", n.root}, args...), &n.stderr, n.opts)
 	n.t.Logf("kubebake-join --root ROOT %s → exit %d\n%s", strings.Join(args, " "), code, n.stderr.String())
+	record(n.stderr.String(), n.secrets)
 	for _, s := range n.secrets {
 		if strings.Contains(n.stderr.String(), s) {
 			n.t.Errorf("the log holds a token secret:\n%s", n.stderr.String())
@@ -94,6 +97,42 @@ func (n *node) wantExit(want int, args ...string) {
 	if code != want {
 		n.t.Fatalf("exit status %d, want %d", code, want)
 	}
+}
+
+// allLogs gathers everything every agent run of this package logged, and
+// every token secret those runs knew, so that TestMain can check once more,
+// across all the scenarios, that no secret was ever logged.
+var allLogs struct {
+	sync.Mutex
+	out     bytes.Buffer
+	runs    int
+	secrets map[string]bool
+}
+
+func record(out string, secrets []string) {
+	allLogs.Lock()
+	defer allLogs.Unlock()
+	if allLogs.secrets == nil {
+		allLogs.secrets = map[string]bool{}
+	}
+	allLogs.out.WriteString(out)
+	allLogs.runs++
+	for _, s := range secrets {
+		allLogs.secrets[s] = true
+	}
+}
+
+// checkAllLogs is TestMain's final check: no secret in any run's log.
+func checkAllLogs() error {
+	allLogs.Lock()
+	defer allLogs.Unlock()
+	out := allLogs.out.String()
+	for s := range allLogs.secrets {
+		if strings.Contains(out, s) {
+			return fmt.Errorf("a token secret appears in the agent's log (over %d runs)", allLogs.runs)
+		}
+	}
+	return nil
 }
 
 func (n *node) wantLog(substr string) {
@@ -131,47 +170,27 @@ func (n *node) wantJoined(endpoint string, bundle []byte) {
 		n.t.Errorf("ca.crt:\n%s\nwant:\n%s", ca, bundle)
 	}
 	kc := n.readFile(n.cfg.Paths.BootstrapKubeconfig, 0o600)
-	var got struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Clusters   []struct {
-			Name    string `json:"name"`
-			Cluster struct {
-				Server string `json:"server"`
-				CAData []byte `json:"certificate-authority-data"`
-			} `json:"cluster"`
-		} `json:"clusters"`
-		Contexts []struct {
-			Name    string `json:"name"`
-			Context struct{ Cluster, User string }
-		} `json:"contexts"`
-		CurrentContext string `json:"current-context"`
-		Users          []struct {
-			Name string `json:"name"`
-			User struct {
-				Token string `json:"token"`
-			} `json:"user"`
-		} `json:"users"`
+	// Read it as the kubelet does, and compare with what the renderer wrote:
+	// only the cluster's server and CA may differ.
+	got, err := clientcmd.Load(kc)
+	if err != nil {
+		n.t.Fatalf("clientcmd cannot load the bootstrap kubeconfig: %v", err)
 	}
-	if err := yaml.UnmarshalStrict(kc, &got, yaml.DisallowUnknownFields); err != nil {
-		// preferences: {} is the only other field.
-		if err := yaml.Unmarshal(kc, &got); err != nil {
-			n.t.Fatalf("bootstrap kubeconfig: %v", err)
-		}
+	src, err := os.ReadFile(n.path(n.cfg.Paths.BootstrapKubeconfigSource))
+	if err != nil {
+		n.t.Fatal(err)
 	}
-	if got.APIVersion != "v1" || got.Kind != "Config" || got.CurrentContext != "tls-bootstrap@kubernetes" ||
-		len(got.Clusters) != 1 || got.Clusters[0].Name != "kubernetes" ||
-		len(got.Contexts) != 1 || got.Contexts[0].Context.Cluster != "kubernetes" || got.Contexts[0].Context.User != "tls-bootstrap" ||
-		len(got.Users) != 1 || got.Users[0].User.Token != n.cfg.Token {
-		n.t.Errorf("the bootstrap kubeconfig lost what the renderer wrote:\n%s", redact(kc, n.secrets))
+	want, err := clientcmd.Load(src)
+	if err != nil {
+		n.t.Fatal(err)
 	}
-	if len(got.Clusters) > 0 {
-		if s := got.Clusters[0].Cluster.Server; s != "https://"+endpoint {
-			n.t.Errorf("server %q, want https://%s", s, endpoint)
-		}
-		if !bytes.Equal(got.Clusters[0].Cluster.CAData, bundle) {
-			n.t.Errorf("certificate-authority-data is not the verified bundle")
-		}
+	cl := want.Clusters[want.Contexts[want.CurrentContext].Cluster]
+	cl.Server, cl.CertificateAuthorityData = "https://"+endpoint, bundle
+	if !reflect.DeepEqual(got, want) {
+		n.t.Errorf("bootstrap kubeconfig:\n%s\nwant the rendered one with server https://%s and the verified bundle", redact(kc, n.secrets), endpoint)
+	}
+	if err := clientcmd.Validate(*got); err != nil {
+		n.t.Errorf("clientcmd.Validate: %v", err)
 	}
 }
 

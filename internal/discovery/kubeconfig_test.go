@@ -75,6 +75,7 @@ func TestRewriteBootstrapKubeconfig(t *testing.T) {
 	// Fields this package does not know must survive.
 	src = append(src, []byte("extensions:\n- name: kept\n  extension: {kind: Anything, answer: 42}\n")...)
 	src = bytes.Replace(src, []byte("    server:"), []byte("    tls-server-name: api.example\n    server:"), 1)
+	t.Logf("rendered:\n%s", bytes.ReplaceAll(src, []byte(tok.Secret()), []byte("<secret>")))
 	kc, err := discovery.ParseBootstrapKubeconfig(src, tok.Value())
 	if err != nil {
 		t.Fatal(err)
@@ -116,10 +117,10 @@ func TestParseBootstrapKubeconfigRefuses(t *testing.T) {
 	good := string(discoverytest.BootstrapKubeconfig(t, "https://a:6443", ca.PEM, tok))
 	for _, tc := range []struct{ name, kc, want string }{
 		{"empty", "", "is empty"},
-		{"no current context", strings.Replace(good, "current-context: tls-bootstrap@kubernetes", "current-context: \"\"", 1), "sets no current-context"},
-		{"dangling context", strings.Replace(good, "current-context: tls-bootstrap@kubernetes", "current-context: x", 1), `has no context "x"`},
-		{"no user", strings.Replace(good, "- name: tls-bootstrap\n", "- name: somebody\n", 1), `has no user "tls-bootstrap"`},
-		{"no cluster", strings.Replace(good, "name: kubernetes\n", "name: k8s\n", 1), `has no cluster "kubernetes"`},
+		{"no current context", strings.Replace(good, "current-context: kubelet-bootstrap@kubernetes", "current-context: \"\"", 1), "sets no current-context"},
+		{"dangling context", strings.Replace(good, "current-context: kubelet-bootstrap@kubernetes", "current-context: x", 1), `has no context "x"`},
+		{"no user", strings.Replace(good, "- name: kubelet-bootstrap\n", "- name: somebody\n", 1), `has no user "kubelet-bootstrap"`},
+		{"no cluster", strings.Replace(good, "  name: kubernetes\n", "  name: k8s\n", 1), `has no cluster "kubernetes"`},
 		{"other token", string(discoverytest.BootstrapKubeconfig(t, "https://a:6443", ca.PEM, other)), "is not the token of join.yaml"},
 		{"no token", strings.Replace(good, "token: "+tok.Value(), "tokenFile: /x", 1), "has no token"},
 		{"broken", good + "\n\t: [", "not valid YAML"},

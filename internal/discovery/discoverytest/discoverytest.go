@@ -31,6 +31,8 @@ import (
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/cluster-bootstrap/token/jws"
 	"sigs.k8s.io/yaml"
 )
@@ -351,28 +353,31 @@ func Config(endpoints, pins []string, tok token.Token) *joinconfig.Config {
 	}
 }
 
+// Names in the rendered bootstrap kubeconfig.
+const (
+	ClusterName = "kubernetes"
+	UserName    = "kubelet-bootstrap"
+	ContextName = UserName + "@" + ClusterName
+)
+
 // BootstrapKubeconfig is the bootstrap kubeconfig as the renderer lays it
-// down: one cluster (server https://<first endpoint>, the CA bundle), one
-// user with the token, one context, current-context set.
+// down, written with client-go as the renderer writes it: one cluster
+// (server https://<first endpoint>, the CA bundle), one user with the
+// token, one context, current-context set.
 func BootstrapKubeconfig(t testing.TB, server string, caPEM []byte, tok token.Token) []byte {
 	t.Helper()
-	type cluster struct {
-		Server string `json:"server"`
-		CAData []byte `json:"certificate-authority-data"`
-	}
-	type context struct {
-		Cluster string `json:"cluster"`
-		User    string `json:"user"`
-	}
-	out, err := yaml.Marshal(map[string]any{
-		"apiVersion":      "v1",
-		"kind":            "Config",
-		"clusters":        []any{map[string]any{"name": "kubernetes", "cluster": cluster{Server: server, CAData: caPEM}}},
-		"contexts":        []any{map[string]any{"name": "tls-bootstrap@kubernetes", "context": context{Cluster: "kubernetes", User: "tls-bootstrap"}}},
-		"current-context": "tls-bootstrap@kubernetes",
-		"preferences":     map[string]any{},
-		"users":           []any{map[string]any{"name": "tls-bootstrap", "user": map[string]string{"token": tok.Value()}}},
-	})
+	cfg := clientcmdapi.NewConfig()
+	cl := clientcmdapi.NewCluster()
+	cl.Server, cl.CertificateAuthorityData = server, caPEM
+	cfg.Clusters[ClusterName] = cl
+	u := clientcmdapi.NewAuthInfo()
+	u.Token = tok.Value()
+	cfg.AuthInfos[UserName] = u
+	ctx := clientcmdapi.NewContext()
+	ctx.Cluster, ctx.AuthInfo = ClusterName, UserName
+	cfg.Contexts[ContextName] = ctx
+	cfg.CurrentContext = ContextName
+	out, err := clientcmd.Write(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
