@@ -175,6 +175,11 @@ func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, 
 	}
 	change.Action = Configured
 	change.Fields = fields
+	if len(fields) == 0 {
+		// Same content, new owner: kubebake took over fields another
+		// manager (kubectl apply, an edit) had set.
+		change.Fields = []string{"metadata.managedFields"}
+	}
 	return change, nil
 }
 

@@ -42,7 +42,7 @@ type kubeFlags struct {
 func (f *kubeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "admin kubeconfig `FILE` (default $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&f.context, "context", "", "kubeconfig context to use (default its current context)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the API server after this long")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a request to the API server after this long")
 }
 
 // client builds a clientset from the kubeconfig.

@@ -70,7 +70,7 @@ func runCheck(env *cliEnv, args []string) error {
 		CA:         in.spec.CA,
 		Endpoints:  in.spec.Endpoints,
 		MinTTL:     *minTTL,
-		Timeout:    10 * time.Second,
+		Timeout:    min(kf.timeout, 10*time.Second),
 		FixCommand: fixCommand(&kf, &cf),
 	}
 	if u, err := url.Parse(cfg.Host); err == nil {
@@ -78,9 +78,9 @@ func runCheck(env *cliEnv, args []string) error {
 			spec.Fallback = ep
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), kf.timeout)
-	defer cancel()
-	report := cluster.Check(ctx, cs, spec)
+	// Each request has its own deadline (--timeout for the API, at most 10 s
+	// for an endpoint): a slow endpoint must not starve the checks after it.
+	report := cluster.Check(context.Background(), cs, spec)
 	if *output == "json" {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
