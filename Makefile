@@ -11,6 +11,8 @@ AGENT_SRC := $(shell find cmd/kubebake-join internal -name '*.go' -not -name '*_
 export KUBEBAKE_CACHE ?= $(CURDIR)/.cache
 
 .PHONY: all embed build test test-unit bench example clean fmt vet
+# Keep the uncompressed agents: tests compare them with what a config lays down.
+.PRECIOUS: bin/kubebake-join-linux-%
 
 all: build
 
