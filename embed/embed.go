@@ -38,7 +38,9 @@ type Agent struct {
 func FileName(arch string) string { return "kubebake-join-linux-" + arch + ".gz" }
 
 // Load returns the embedded agent for arch.
-func Load(arch string) (Agent, error) {
+func Load(arch string) (Agent, error) { return load(dist, arch) }
+
+func load(dist fs.FS, arch string) (Agent, error) {
 	if !known(arch) {
 		return Agent{}, fmt.Errorf("no kubebake-join for architecture %q (have %s)", arch, strings.Join(Arches, ", "))
 	}
