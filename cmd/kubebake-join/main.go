@@ -44,9 +44,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
-	root := fs.String("root", "", "prefix every path read or written with `DIR` (image builds, chroots)")
+	root := fs.String("root", "", "prefix every path read or written, --config's too, with `DIR` (image builds, chroots)")
 	timeout := fs.Duration("timeout", 0, "overall discovery `deadline`, overriding the config's (default 10m)")
-	check := fs.Bool("check", false, "verify discovery and report, but write nothing")
+	check := fs.Bool("check", false, "verify discovery and report, but write nothing (also on a node that has joined)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kubebake-join [--config FILE] [--root DIR] [--timeout DURATION] [--check]")
 		fmt.Fprintln(stderr, "\nVerifies the cluster by bootstrap token discovery with CA pinning and installs the kubelet's bootstrap kubeconfig.")

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,61 @@ func FuzzReadResponse(f *testing.F) {
 			t.Fatalf("a body of %d bytes passed the cap", len(body))
 		}
 	})
+}
+
+func TestGetRefusesOldTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a request was made over TLS < 1.2")
+	}))
+	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	ep := srv.Listener.Addr().String()
+	_, err := newClient(ep, nil, nil).get(context.Background(), ep, 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "protocol version") {
+		t.Errorf("error %v, want a refused protocol version", err)
+	}
+}
+
+func TestGetProxyErrors(t *testing.T) {
+	ep := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+	// A proxy that refuses the tunnel.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct{ proxy, want string }{
+		{"socks5://127.0.0.1:1080", "only http:// and https:// proxies"},
+		{"http://" + l.Addr().String(), "refused to connect to " + ep + ": HTTP 407"},
+		{"http://" + deadAddr(t), "cannot reach proxy"},
+	} {
+		u, _ := url.Parse(tc.proxy)
+		c := newClient(ep, nil, func(*url.URL) (*url.URL, error) { return u, nil })
+		_, err := c.get(context.Background(), ep, 5*time.Second)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("proxy %s: error %v, want %q", tc.proxy, err, tc.want)
+		}
+	}
+}
+
+func deadAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Addr().String()
+	l.Close()
+	return a
 }
