@@ -7,9 +7,14 @@
 package embed
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha512"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 )
@@ -68,4 +73,30 @@ func known(arch string) bool {
 		}
 	}
 	return false
+}
+
+// Gunzip returns the uncompressed bytes of gz, checked against sha512hex
+// (lowercase hex), as Ignition checks them on the node.
+func Gunzip(gz []byte, sha512hex string) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha512.Sum512(data); hex.EncodeToString(sum[:]) != sha512hex {
+		return nil, errors.New("does not match its SHA-512: rebuild kubebake with make")
+	}
+	return data, nil
+}
+
+// Binary returns the agent uncompressed and verified.
+func (a Agent) Binary() ([]byte, error) {
+	b, err := Gunzip(a.Gzip, a.SHA512)
+	if err != nil {
+		return nil, fmt.Errorf("the embedded kubebake-join for %s: %v", a.Arch, err)
+	}
+	return b, nil
 }

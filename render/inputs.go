@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/certs"
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
@@ -155,9 +155,9 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		warns = append(warns, ws...)
 		s.CAs = append(s.CAs, certs...)
 	}
+	s.CABundle = certs.EncodePEM(s.CAs)
 	seen := map[string]bool{}
 	for _, c := range s.CAs {
-		s.CABundle = append(s.CABundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 		if h := pin.Hash(c); !seen[h] {
 			seen[h] = true
 			s.Pins = append(s.Pins, h)
@@ -272,28 +272,14 @@ func fileError(err error) error {
 	return err
 }
 
-// parseCAs reads every PEM block of a --ca file; each must be a CA
-// certificate valid now.
+// parseCAs reads a --ca file; each certificate must be a CA valid now.
 func parseCAs(name string, data []byte, now time.Time) ([]*x509.Certificate, []Warning, error) {
-	var certs []*x509.Certificate
+	all, err := certs.ParsePEM(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %v", name, err)
+	}
 	var warns []Warning
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if strings.Contains(b.Type, "PRIVATE KEY") {
-			return nil, nil, fmt.Errorf("%s holds a private key (%s): give the CA certificate (ca.crt), never a key; a key does not belong on a node", name, b.Type)
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, nil, fmt.Errorf("%s holds a %q PEM block: want CERTIFICATE blocks only", name, b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: certificate %d does not parse: %v", name, len(certs)+1, err)
-		}
+	for _, c := range all {
 		desc := fmt.Sprintf("%s: certificate %q", name, c.Subject.String())
 		if !c.BasicConstraintsValid || !c.IsCA {
 			return nil, nil, fmt.Errorf("%s is not a CA certificate (basicConstraints CA:FALSE); give the cluster CA, not a leaf certificate", desc)
@@ -310,15 +296,8 @@ func parseCAs(name string, data []byte, now time.Time) ([]*x509.Certificate, []W
 		if c.NotAfter.Sub(now) < 30*24*time.Hour {
 			warns = append(warns, Warning(fmt.Sprintf("%s expires on %s, within 30 days: nodes built from this output stop trusting the cluster then; rotate the CA and pin the next one with --ca-cert-hash", desc, c.NotAfter.UTC().Format(time.RFC3339))))
 		}
-		certs = append(certs, c)
 	}
-	if len(certs) == 0 {
-		return nil, nil, fmt.Errorf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", name)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, nil, fmt.Errorf("%s has data after its last PEM block", name)
-	}
-	return certs, warns, nil
+	return all, warns, nil
 }
 
 func resolveToken(in Inputs, env Env) (token.Token, error) {

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
+	"github.com/kubebake/kubebake/internal/certs"
 	"github.com/kubebake/kubebake/internal/pin"
 )
 
@@ -27,24 +26,12 @@ func runHash(env *cliEnv, args []string) error {
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
-		n := 0
-		for rest := data; ; {
-			var b *pem.Block
-			if b, rest = pem.Decode(rest); b == nil {
-				break
-			}
-			if b.Type != "CERTIFICATE" {
-				return usageErrorf("%s holds a %q PEM block: want certificates only", name, b.Type)
-			}
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return usageErrorf("%s: certificate %d does not parse: %v", name, n+1, err)
-			}
-			fmt.Fprintln(env.stdout, pin.Hash(c))
-			n++
+		all, err := certs.ParsePEM(data)
+		if err != nil {
+			return usageErrorf("%s %v", name, err)
 		}
-		if n == 0 {
-			return usageErrorf("%s holds no PEM certificate", name)
+		for _, c := range all {
+			fmt.Fprintln(env.stdout, pin.Hash(c))
 		}
 	}
 	return nil
