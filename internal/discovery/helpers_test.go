@@ -1,6 +1,9 @@
 package discovery_test
 
 import (
+	"fmt"
+	"net/url"
+
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,3 +16,9 @@ func macOver(secret, header, content string) string {
 	m.Write([]byte(header + "." + base64.RawURLEncoding.EncodeToString([]byte(content))))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
+
+func sprintf(f string, a ...any) string { return fmt.Sprintf(f, a...) }
+
+// noProxy keeps the environment's proxy settings out of tests that talk to
+// loopback servers.
+func noProxy(*url.URL) (*url.URL, error) { return nil, nil }
