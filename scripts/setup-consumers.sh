@@ -71,6 +71,12 @@ install_packages() {
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  if grep -qx cloud-init <<<"$missing"; then
+    # Installed here only for `cloud-init schema`: never let it configure
+    # this host at boot.
+    echo "kubebake: cloud-init is installed on this host only for \`cloud-init schema\` in the tests (scripts/setup-consumers.sh); this file keeps it from configuring the host at boot." \
+      >/etc/cloud/cloud-init.disabled
+  fi
   for tool in systemd-analyze systemctl cloud-init debootstrap gcc; do
     command -v "$tool" >/dev/null || { echo "setup-consumers: $tool missing after apt-get install" >&2; exit 1; }
   done

@@ -111,13 +111,17 @@ func TestHandMadeConfigsAgree(t *testing.T) {
 
 	ciRoot := filepath.Join(t.TempDir(), "root")
 	var ciBefore Tree
-	ApplyCloudInit(t, handCloudConfig(goodRuncmd), ciRoot, func(root string) {
+	run := ApplyCloudInit(t, handCloudConfig(goodRuncmd), ciRoot, func(root string) {
 		for _, u := range imageUnits {
 			StubUnit(t, root, u)
 		}
 		ciBefore, err = Snapshot(root, append(plan.Dirs(), UnitDir)...)
 		must(t, err)
 	})
+	wantCalls := "[daemon-reload enable containerd.service demo.service start containerd.service start demo.service]"
+	if fmt.Sprint(run.Systemctl) != wantCalls {
+		t.Errorf("systemctl calls recorded: %q, want %s", run.Systemctl, wantCalls)
+	}
 	ciAfter, err := Snapshot(ciRoot, append(plan.Dirs(), UnitDir)...)
 	must(t, err)
 	ciFiles := Changes(ciBefore, ciAfter).Filter(func(_ string, e Entry) bool { return e.Type == "file" })
