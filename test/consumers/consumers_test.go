@@ -280,3 +280,36 @@ func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan) {
 		t.Errorf("runcmd starts %q, the plan says %q", started, plan.Start)
 	}
 }
+
+// TestButane translates every rendered Butane config with the Butane
+// library and applies the result with the real Ignition applier: the same
+// machine state as the Ignition kubebake renders directly.
+func TestButane(t *testing.T) {
+	ct.Tools(t)
+	for _, v := range variants {
+		for _, r := range runtimes {
+			for _, j := range joinBinarys {
+				in := inputs{variant: v, runtime: r, joinBinary: j}
+				t.Run(in.String(), func(t *testing.T) {
+					plan := renderPlan(t, in)
+					cfg := filepath.Join(t.TempDir(), "butane.ign")
+					if err := os.WriteFile(cfg, ct.TranslateButane(t, render(t, in, "butane")), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					root := t.TempDir()
+					ct.ImageRoot(t, root, plan.ImageUnits()...)
+					before := snapshot(t, root)
+					ct.ApplyIgnition(t, cfg, root)
+					bu := applied{root: root, changes: ct.Changes(before, snapshot(t, root)).Without(ct.IgnitionResultFile, ct.IgnitionPresetFile)}
+					checkTree(t, "butane", bu, plan)
+					checkAgent(t, in, plan, root)
+
+					ig := applyIgnition(t, in, plan)
+					if d := ct.Diff("ignition", ig.changes, "butane", bu.changes); len(d) > 0 {
+						t.Errorf("the Ignition kubebake renders and the one Butane makes of its Butane leave different trees:\n%s", strings.Join(d, "\n"))
+					}
+				})
+			}
+		}
+	}
+}
