@@ -158,6 +158,10 @@ func Start(t testing.TB) *Cluster {
 		"--profiling=false",
 	))
 
+	// The controller-manager reads kube-system configmaps at start-up, which
+	// RBAC allows only once the API server has made its bootstrap roles.
+	c.waitReady(t, 90*time.Second)
+
 	flexDir := filepath.Join(dir, "flexvolume")
 	if err := os.MkdirAll(flexDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -182,7 +186,7 @@ func Start(t testing.TB) *Cluster {
 		"--profiling=false",
 	))
 
-	c.waitReady(t, 90*time.Second)
+	c.waitControllerManager(t, 60*time.Second)
 	return c
 }
 
@@ -198,7 +202,7 @@ func (c *Cluster) waitReady(t testing.TB, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
-		for _, p := range []*Process{c.Etcd, c.APIServer, c.ControllerManager} {
+		for _, p := range []*Process{c.Etcd, c.APIServer} {
 			if exited, err := p.Exited(); exited {
 				t.Fatalf("%s exited while the control plane was starting (%v); last lines:\n%s", p.Name, err, tail(p.LogFile, logTailLines))
 			}
@@ -215,6 +219,24 @@ func (c *Cluster) waitReady(t testing.TB, timeout time.Duration) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("kube-apiserver at %s not ready after %v: %s", c.Endpoint, timeout, last)
+}
+
+// waitControllerManager waits until the controller-manager's controllers
+// run: the kube-root-ca.crt ConfigMap it publishes in every namespace exists
+// in kube-public.
+func (c *Cluster) waitControllerManager(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if exited, err := c.ControllerManager.Exited(); exited {
+			t.Fatalf("kube-controller-manager exited while starting (%v); last lines:\n%s", err, tail(c.ControllerManager.LogFile, logTailLines))
+		}
+		if c.Get(t, "/api/v1/namespaces/kube-public/configmaps/kube-root-ca.crt", nil) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("kube-controller-manager did not publish kube-public/kube-root-ca.crt within %v; last lines:\n%s", timeout, tail(c.ControllerManager.LogFile, logTailLines))
 }
 
 // Kubectl runs kubectl with the admin kubeconfig and returns its stdout; it

@@ -25,8 +25,8 @@ type CA struct {
 	KeyPEM  []byte
 }
 
-// NewCA makes a self-signed CA with an RSA 2048 key, as kubeadm does. Tests
-// also use it for "another cluster's CA".
+// NewCA makes a self-signed CA with an RSA 2048 key, valid for ten years, as
+// kubeadm does. Tests also use it for "another cluster's CA".
 func NewCA(t testing.TB, commonName string) *CA {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -38,7 +38,7 @@ func NewCA(t testing.TB, commonName string) *CA {
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
