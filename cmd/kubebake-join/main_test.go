@@ -389,6 +389,21 @@ func TestHostnameMismatch(t *testing.T) {
 	}
 }
 
+func TestClockBehindCertificateIsRetried(t *testing.T) {
+	// The node's clock is behind (no NTP yet at first boot): the server
+	// certificate looks not yet valid. That is no sign of an impostor; the
+	// agent retries and explains, and systemd restarts it after the deadline.
+	srv := discoverytest.NewServer(t, discoverytest.Options{NotBefore: time.Now().Add(time.Hour)})
+	n := joinNode(t, srv)
+	n.wantExit(1, "--timeout", "20s")
+	n.wantNothingWritten()
+	n.wantLog("is expired or not yet valid at this node's clock")
+	n.wantLog("check the node's time (NTP)")
+	if srv.Requests() < 2 {
+		t.Errorf("%d requests: want retries", srv.Requests())
+	}
+}
+
 func TestContentSwapped(t *testing.T) {
 	srv := discoverytest.NewServer(t, discoverytest.Options{})
 	signed := srv.ClusterInfo(true)

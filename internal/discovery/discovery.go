@@ -307,6 +307,12 @@ func tryEndpoint(ctx context.Context, ep string, insecure *client, tok token.Tok
 	if err != nil {
 		var fe *fetchError
 		if errors.As(err, &fe) && fe.verify != nil {
+			var ci x509.CertificateInvalidError
+			if errors.As(fe.verify, &ci) && ci.Reason == x509.Expired {
+				// At first boot the clock may be wrong until NTP has
+				// synced: no sign of an impostor, and worth retrying.
+				return nil, err
+			}
 			return nil, &Error{Class: Identity, Err: err}
 		}
 		return nil, fmt.Errorf("on the verified connection: %w", err)

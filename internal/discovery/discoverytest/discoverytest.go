@@ -111,16 +111,19 @@ func NewCA(t testing.TB, kt KeyType) *CA {
 func (ca *CA) Pin() string { return pin.Hash(ca.Cert) }
 
 // ServerCert issues an API server certificate for hosts (IP addresses or
-// DNS names).
+// DNS names), valid from an hour ago for a year.
 func (ca *CA) ServerCert(t testing.TB, hosts ...string) tls.Certificate {
+	return ca.serverCert(t, time.Now().Add(-time.Hour), hosts...)
+}
+
+func (ca *CA) serverCert(t testing.TB, notBefore time.Time, hosts ...string) tls.Certificate {
 	t.Helper()
 	key := newKey(t, ECDSA)
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: nextSerial(),
 		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notBefore.Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -225,6 +228,9 @@ type Options struct {
 	Token token.Token
 	// Listen is the address to listen on; empty means 127.0.0.1:0.
 	Listen string
+	// NotBefore starts the server certificate's validity; zero means an
+	// hour ago.
+	NotBefore time.Time
 }
 
 // NewServer starts a fake API server on 127.0.0.1.
@@ -245,7 +251,10 @@ func NewServer(t testing.TB, o Options) *Server {
 	}
 	s := &Server{CA: o.CA, Token: o.Token, Kubeconfig: Kubeconfig(t, "https://control-plane.example:6443", o.CA.PEM)}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Server.TLS = &tls.Config{Certificates: []tls.Certificate{o.CA.ServerCert(t, o.Hosts...)}}
+	if o.NotBefore.IsZero() {
+		o.NotBefore = time.Now().Add(-time.Hour)
+	}
+	s.Server.TLS = &tls.Config{Certificates: []tls.Certificate{o.CA.serverCert(t, o.NotBefore, o.Hosts...)}}
 	s.Server.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if o.Listen != "" {
 		l, err := net.Listen("tcp", o.Listen)
