@@ -200,14 +200,25 @@ func TestManifestsKubectlApply(t *testing.T) {
 	t.Logf("bootstrapsigner signed cluster-info %v after kubectl apply", took)
 	e.requireCheckPasses()
 
-	// kubebake apply over kubectl's objects takes them over and changes
-	// nothing: the Secret's expiration differs only if --ttl moved it.
-	changes := e.apply("--expires", expirationOf(t, e))
+	// kubebake apply over kubectl's objects (same expiry) changes no
+	// content: it only takes the fields over. Then it is idempotent.
+	exp := expirationOf(t, e)
+	changes := e.apply("--expires", exp)
+	if len(changes) != nObjects {
+		t.Fatalf("apply after kubectl apply: %v", changes)
+	}
 	for _, c := range changes {
-		if c.Action == cluster.Created {
-			t.Errorf("%s created again after kubectl apply", c.Object)
+		t.Logf("kubebake apply after kubectl apply: %s", c)
+		if c.Action != cluster.Configured || len(c.Fields) != 1 || c.Fields[0] != "metadata.managedFields" {
+			t.Errorf("apply after kubectl apply: %s; want configured (metadata.managedFields)", c)
 		}
 	}
+	for _, c := range e.apply("--expires", exp) {
+		if c.Action != cluster.Unchanged {
+			t.Errorf("apply again: %s", c)
+		}
+	}
+	e.requireCheckPasses()
 }
 
 func expirationOf(t *testing.T, e *env) string {
@@ -285,6 +296,7 @@ func TestApplyThenCheck(t *testing.T) {
 		t.Fatalf("check without %s failed %v, want [%s]", b.Name, f, cluster.BindingCheckID(b))
 	}
 	text, _, code := e.run(append([]string{"check", "--kubeconfig", e.c.AdminKubeconfig}, e.inputs()...)...)
+	t.Logf("kubebake check without %s:\n%s", b.Name, text)
 	if code != 1 || !strings.Contains(text, "✗ "+cluster.BindingCheckID(b)+": no ClusterRoleBinding grants ClusterRole "+b.Role) ||
 		!strings.Contains(text, "kubectl create clusterrolebinding "+b.Name) {
 		t.Errorf("check text output (exit %d) does not name the missing binding and its fix:\n%s", code, text)
