@@ -307,6 +307,22 @@ func TestApplyThenCheck(t *testing.T) {
 	}
 	e.requireCheckPasses()
 
+	// Without the RoleBinding for system:anonymous, the API server answers
+	// the anonymous GET with 403: check says so and skips discovery.
+	e.c.Kubectl(t, "-n", "kube-public", "delete", "rolebinding", cluster.ClusterInfoRoleName)
+	r, code = e.check()
+	if f := failed(r); code != 1 || len(f) != 1 || f[0] != cluster.CheckAnonymousGet {
+		logReport(t, r)
+		t.Fatalf("check without the anonymous RoleBinding: exit %d, failed %v", code, f)
+	}
+	for _, c := range r.Checks {
+		if c.ID == cluster.CheckAnonymousGet && !strings.Contains(c.Message, "403") {
+			t.Errorf("anonymous-get: %s", c.Message)
+		}
+	}
+	e.apply("--expires", expires)
+	e.requireCheckPasses()
+
 	// A token expiring sooner than --min-ttl: apply configures the Secret,
 	// check names the expiry; a smaller --min-ttl passes.
 	soon := time.Now().Add(3 * time.Hour).UTC().Format(time.RFC3339)
