@@ -174,12 +174,16 @@ func contains(list []string, s string) bool {
 // and verifies every rendered unit and drop-in with systemd-analyze.
 func TestIgnition(t *testing.T) {
 	ct.Tools(t)
+	ready(t)
 	for _, v := range variants {
 		for _, r := range runtimes {
 			for _, j := range joinBinarys {
 				in := inputs{variant: v, runtime: r, joinBinary: j}
 				t.Run(in.String(), func(t *testing.T) {
 					plan := renderPlan(t, in)
+					if len(plan.Units()) == 0 {
+						t.Fatal("the plan has no units")
+					}
 					ig := applyIgnition(t, in, plan)
 					checkTree(t, "ignition", ig, plan)
 					checkAgent(t, in, plan, ig.root)
@@ -197,6 +201,7 @@ func TestIgnition(t *testing.T) {
 // machine state with what Ignition makes of the same inputs.
 func TestCloudInit(t *testing.T) {
 	ct.Tools(t)
+	ready(t)
 	for _, r := range runtimes {
 		for _, j := range joinBinarys {
 			in := inputs{runtime: r, joinBinary: j}
@@ -286,6 +291,7 @@ func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan) {
 // machine state as the Ignition kubebake renders directly.
 func TestButane(t *testing.T) {
 	ct.Tools(t)
+	ready(t)
 	for _, v := range variants {
 		for _, r := range runtimes {
 			for _, j := range joinBinarys {
