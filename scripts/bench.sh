@@ -20,7 +20,7 @@ if [ ! -x "$butane" ]; then
   rm -rf "$tmp"
 fi
 go run ./internal/tools/benchrender -kubebake bin/kubebake -butane "$butane" "$@"
-go test -run '^$' -bench . -benchtime 20x ./internal/discovery/ 2>/dev/null | grep -E '^Benchmark' || true
+go test -run "^$" -bench . -benchtime 20x ./render/ ./internal/discovery/ 2>/dev/null | grep -E "^Benchmark" || true
 if [ -x scripts/bench-e2e.sh ] && [ -x "$KUBEBAKE_CACHE/k8s/bin/kubeadm" ]; then
   echo
   scripts/bench-e2e.sh
