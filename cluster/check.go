@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/certs"
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/pin"
@@ -372,18 +373,18 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 
 // checkCA checks that cluster-info's CA bundle matches the pins of --ca.
 func (c *checker) checkCA(caData []byte) {
-	certs, err := ParseCertificatesPEM(caData)
+	bundle, err := certs.ParsePEM(caData)
 	if err != nil {
 		c.fail(CheckClusterInfoCA, c.applyFix("cluster-info again"), "cluster-info's certificate-authority-data: %v", err)
 		return
 	}
 	pins := c.spec.CA.Pins()
-	if cert, ok := pins.Match(certs); ok {
+	if cert, ok := pins.Match(bundle); ok {
 		c.pass(CheckClusterInfoCA, "cluster-info's CA %q matches pin %s of --ca", cert.Subject.CommonName, pin.Hash(cert))
 		return
 	}
 	var theirs, ours []string
-	for _, x := range certs {
+	for _, x := range bundle {
 		theirs = append(theirs, pin.Hash(x))
 	}
 	for _, x := range c.spec.CA.Certs {

@@ -1,13 +1,14 @@
 package cluster
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
+	"github.com/kubebake/kubebake/internal/certs"
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
@@ -36,11 +37,11 @@ func (b *CABundle) Pins() pin.Set {
 	return s
 }
 
-// ReadCABundle reads PEM certificate files. Each file must hold at least one
-// CERTIFICATE block and nothing else; a private key is refused, so that a
-// mistyped --ca ca.key cannot end up in a world-readable ConfigMap. Errors
-// name the file.
-func ReadCABundle(paths []string) (*CABundle, error) {
+// ReadCABundle reads PEM certificate files (internal/certs: CERTIFICATE
+// blocks only; a private key is refused, so that a mistyped --ca ca.key
+// cannot end up in a world-readable ConfigMap). Every certificate must be a
+// CA valid at now. Errors name the file.
+func ReadCABundle(paths []string, now time.Time) (*CABundle, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no CA certificate given")
 	}
@@ -51,52 +52,35 @@ func ReadCABundle(paths []string) (*CABundle, error) {
 		if err != nil {
 			return nil, err
 		}
-		certs, err := ParseCertificatesPEM(data)
+		all, err := certs.ParsePEM(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", p, err)
+			return nil, fmt.Errorf("%s %v", p, err)
 		}
-		for _, c := range certs {
+		for _, c := range all {
+			if err := checkCA(c, now); err != nil {
+				return nil, fmt.Errorf("%s: certificate %q %v", p, c.Subject.String(), err)
+			}
 			if seen[string(c.Raw)] {
 				continue
 			}
 			seen[string(c.Raw)] = true
 			b.Certs = append(b.Certs, c)
-			b.PEM = append(b.PEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 		}
 	}
+	b.PEM = certs.EncodePEM(b.Certs)
 	return &b, nil
 }
 
-// ParseCertificatesPEM parses a PEM bundle that holds only certificates.
-func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := data
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		switch block.Type {
-		case "CERTIFICATE":
-		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
-			return nil, fmt.Errorf("PEM block %d is a %s: give the CA certificate (ca.crt), never its key", n, block.Type)
-		default:
-			return nil, fmt.Errorf("PEM block %d is a %q, not a CERTIFICATE", n, block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %v", n, err)
-		}
-		certs = append(certs, c)
+func checkCA(c *x509.Certificate, now time.Time) error {
+	switch {
+	case !c.BasicConstraintsValid || !c.IsCA:
+		return errors.New("is not a CA certificate (basicConstraints CA:FALSE): give the cluster CA, not a leaf certificate")
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("is not valid before %s (check this machine's clock)", c.NotBefore.UTC().Format(time.RFC3339))
+	case now.After(c.NotAfter):
+		return fmt.Errorf("expired on %s", c.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if len(bytes.TrimSpace(rest)) > 0 && len(certs) > 0 {
-		return nil, errors.New("holds text after its last certificate that is not PEM")
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("holds no PEM CERTIFICATE block")
-	}
-	return certs, nil
+	return nil
 }
 
 // TokenSource names where a token came from, for error messages: the flag or
@@ -111,12 +95,21 @@ type TokenSource struct {
 const EnvToken = "KUBEBAKE_TOKEN"
 
 // ReadToken returns the token from exactly one of --token-file, --token or
-// $KUBEBAKE_TOKEN (the flags win over the variable; both flags at once is an
-// error). Errors name the flag or variable and never quote the secret.
+// $KUBEBAKE_TOKEN (as kubebake render: more than one is an error, so that a
+// forgotten variable never silently wins or loses). Errors name the flag or
+// variable and never quote the secret.
 func ReadToken(src TokenSource) (token.Token, error) {
+	var set []string
+	for _, s := range []struct{ name, v string }{{"--token-file", src.File}, {"--token", src.Value}, {"$" + EnvToken, src.Env}} {
+		if s.v != "" {
+			set = append(set, s.name)
+		}
+	}
 	switch {
-	case src.File != "" && src.Value != "":
-		return token.Token{}, errors.New("--token-file and --token both given: give one")
+	case len(set) == 0:
+		return token.Token{}, fmt.Errorf("no bootstrap token: give --token-file FILE (kubebake token generate > FILE makes one), --token, or $%s", EnvToken)
+	case len(set) > 1:
+		return token.Token{}, fmt.Errorf("give the token once: %s are all set", strings.Join(set, " and "))
 	case src.File != "":
 		data, err := os.ReadFile(src.File)
 		if err != nil {
@@ -133,14 +126,12 @@ func ReadToken(src TokenSource) (token.Token, error) {
 			return token.Token{}, fmt.Errorf("--token: %v", err)
 		}
 		return t, nil
-	case src.Env != "":
-		t, err := token.Parse(src.Env)
-		if err != nil {
-			return token.Token{}, fmt.Errorf("$%s: %v", EnvToken, err)
-		}
-		return t, nil
 	}
-	return token.Token{}, fmt.Errorf("no bootstrap token: give --token-file FILE (kubebake token generate > token makes one), --token, or $%s", EnvToken)
+	t, err := token.Parse(src.Env)
+	if err != nil {
+		return token.Token{}, fmt.Errorf("$%s: %v", EnvToken, err)
+	}
+	return t, nil
 }
 
 // ParseEndpoints canonicalizes API server addresses (host:port), dropping

@@ -37,7 +37,7 @@ func mustCA(t testing.TB, files ...string) *CABundle {
 	for _, f := range files {
 		paths = append(paths, filepath.Join("testdata", f))
 	}
-	ca, err := ReadCABundle(paths)
+	ca, err := ReadCABundle(paths, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,14 +209,14 @@ func TestBuildRefuses(t *testing.T) {
 	}
 }
 
-func TestReadCABundleRefusesKeys(t *testing.T) {
+func TestReadCABundleRefuses(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "ca.key")
 	os.WriteFile(key, []byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"), 0o600)
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("not pem\n"), 0o644)
-	for _, p := range []string{key, empty, filepath.Join(dir, "missing")} {
-		if _, err := ReadCABundle([]string{p}); err == nil {
+	for _, p := range []string{key, empty, filepath.Join(dir, "missing"), "../testdata/bad/leaf.crt", "../testdata/bad/expired-ca.crt"} {
+		if _, err := ReadCABundle([]string{p}, time.Now()); err == nil {
 			t.Errorf("ReadCABundle(%s) succeeded", p)
 		} else if !strings.Contains(err.Error(), p) {
 			t.Errorf("error does not name the file: %v", err)

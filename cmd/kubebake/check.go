@@ -25,10 +25,16 @@ The preflight to run before baking images. Checks that
   - ClusterRoleBindings let the token's groups create node CSRs and have them
     auto-approved, and let nodes renew their certificates;
   - kube-public/cluster-info exists, carries a jws-kubeconfig-<id> signature
-    valid for this token, and its CA matches the pins of --ca;
+    valid for this token, its CA matches the pins of --ca, and it names one
+    of the --api-server addresses;
   - at every --api-server (default: the server cluster-info names), the API
-    server certificate is signed by --ca and valid for that name, and an
-    anonymous GET of cluster-info works.
+    server certificate is signed by --ca and valid for that name, an
+    anonymous GET of cluster-info works, and kubebake-join's own token
+    discovery verifies the cluster.
+
+--min-ttl defaults to a week, well inside the 720h that manifests and apply
+give a token by default; set it to how long the images you are about to bake
+will keep booting new nodes.
 
 Prints a checklist, a fix under every failure; exits 1 if any check fails,
 2 on bad flags. --output json prints {"ok": ..., "checks": [...]} instead.

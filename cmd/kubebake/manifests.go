@@ -68,7 +68,7 @@ func (f *clusterFlags) load(env *cliEnv, needEndpoint bool) (cluster.TokenSource
 	if len(f.ca) == 0 {
 		return src, nil, usageErrorf("--ca: the cluster CA certificate is needed (kubeadm: /etc/kubernetes/pki/ca.crt)")
 	}
-	ca, err := cluster.ReadCABundle(f.ca)
+	ca, err := cluster.ReadCABundle(f.ca, time.Now())
 	if err != nil {
 		return src, nil, usageErrorf("--ca: %v", err)
 	}
