@@ -340,7 +340,7 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
 	} else if err := discovery.VerifyJWS(sig, []byte(kubeconfig), id, c.spec.Token.Secret()); err != nil {
 		c.fail(CheckClusterInfoSigned,
-			"the cluster's token Secret holds another secret for this id: use the cluster's token, or apply this one and wait for the bootstrapsigner to sign again",
+			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token, or apply this one",
 			"cluster-info's %s is not valid for this token: %v", key, err)
 	} else {
 		c.signed = true
