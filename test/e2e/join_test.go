@@ -34,20 +34,24 @@ func TestRenderedNodeJoins(t *testing.T) {
 
 	t.Run("ignition", func(t *testing.T) {
 		tok := newToken(t, c)
-		cfg := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "ignition")
-		root := t.TempDir()
-		consumertest.ApplyIgnition(t, cfg, root)
+		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
 		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-ignition", tok: tok}, fakecri)
 	})
 
 	t.Run("cloud-init", func(t *testing.T) {
 		tok := newToken(t, c)
-		userData := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "cloud-init", "--runtime", "containerd")
-		root := t.TempDir()
-		consumertest.ApplyCloudInit(t, mustRead(t, userData), root, func(root string) { recordSystemctl(t, root) })
+		extra := []string{"--runtime", "containerd"}
+		userData := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "cloud-init", extra...)
+		plan := renderPlan(t, kubebake, c.Endpoint, c.CACertFile, tok, extra...)
+		root := filepath.Join(t.TempDir(), "root")
+		run := consumertest.ApplyCloudInit(t, mustRead(t, userData), root, func(root string) {
+			for _, u := range plan.ImageUnits() {
+				consumertest.StubUnit(t, root, u)
+			}
+		})
 		// cloud-init's runcmd asked systemd to start the join before the
 		// kubelet; this test plays systemd in that order.
-		starts := systemctlStarts(t, root)
+		starts := startedUnits(run.Systemctl)
 		ji, ki := indexOf(starts, "kubebake-join.service"), indexOf(starts, "kubelet.service")
 		if ji < 0 || ki < 0 || ji > ki {
 			t.Fatalf("cloud-init must start kubebake-join.service before kubelet.service; it started %v", starts)
@@ -62,9 +66,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 		if err := os.WriteFile(otherFile, other.CertPEM, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg := render(t, kubebake, c.Endpoint, otherFile, tok, "ignition")
-		root := t.TempDir()
-		consumertest.ApplyIgnition(t, cfg, root)
+		root := ignitionNode(t, kubebake, c.Endpoint, otherFile, tok)
 		n := &node{root: root, hostname: "kubebake-e2e-wrong-ca", tok: tok}
 		r := n.join(t, "--timeout", shortTimeout.String())
 		if r.code != 3 {
@@ -84,9 +86,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "ignition")
-		root := t.TempDir()
-		consumertest.ApplyIgnition(t, cfg, root)
+		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
 		n := &node{root: root, hostname: "kubebake-e2e-unknown-token", tok: tok}
 		assertRetriesUntilDeadline(t, n)
 		assertNotJoined(t, c, n, true)
@@ -94,12 +94,10 @@ func TestRenderedNodeJoins(t *testing.T) {
 
 	t.Run("token deleted after rendering", func(t *testing.T) {
 		tok := newToken(t, c)
-		cfg := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "ignition")
+		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
 		c.DeleteToken(t, tok.ID())
 		took := c.WaitJWS(t, tok.ID(), false, 30*time.Second)
 		t.Logf("the bootstrapsigner removed jws-kubeconfig-%s %v after the token was deleted", tok.ID(), took)
-		root := t.TempDir()
-		consumertest.ApplyIgnition(t, cfg, root)
 		n := &node{root: root, hostname: "kubebake-e2e-deleted-token", tok: tok}
 		assertRetriesUntilDeadline(t, n)
 		assertNotJoined(t, c, n, true)
@@ -172,7 +170,7 @@ func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri str
 	waitFile(t, n.root, "/var/lib/kubelet/pki/kubelet-client-current.pem", 10*time.Second, k.proc.Done())
 
 	// The kubelet's client certificate is the cluster CA's, for this node.
-	certPEM := mustRead(t, filepath.Join(n.root, "/var/lib/kubelet/pki/kubelet-client-current.pem"))
+	certPEM := readInRoot(t, n.root, "/var/lib/kubelet/pki/kubelet-client-current.pem")
 	cert := firstCert(t, certPEM)
 	wantCN := "system:node:" + n.hostname
 	if cert.Subject.CommonName != wantCN || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "system:nodes" {
@@ -275,6 +273,19 @@ func firstCert(t *testing.T, data []byte) *x509.Certificate {
 			return cert
 		}
 	}
+}
+
+// startedUnits returns the units a recorded systemctl call list (re)started,
+// in order.
+func startedUnits(calls []string) []string {
+	var units []string
+	for _, call := range calls {
+		f := strings.Fields(call)
+		if len(f) >= 2 && (f[0] == "start" || f[0] == "restart") {
+			units = append(units, f[1:]...)
+		}
+	}
+	return units
 }
 
 func indexOf(list []string, s string) int {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/consumertest"
 	"github.com/kubebake/kubebake/internal/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
@@ -36,6 +37,30 @@ func render(t *testing.T, kubebake, ep, caFile string, tok token.Token, format s
 		t.Errorf("kubebake render printed the token secret:\n%s", stderr.String())
 	}
 	return out
+}
+
+// renderPlan runs `kubebake render --format plan` with the same inputs.
+func renderPlan(t *testing.T, kubebake, ep, caFile string, tok token.Token, extra ...string) *consumertest.Plan {
+	t.Helper()
+	plan, err := consumertest.ParsePlan(mustRead(t, render(t, kubebake, ep, caFile, tok, "plan", extra...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// ignitionNode renders Ignition for the inputs and applies it with the real
+// applier to a root that looks like the image (its vendor units, stubs for
+// the units the image ships that the plan only enables or extends), as
+// consumertest does. It returns the root.
+func ignitionNode(t *testing.T, kubebake, ep, caFile string, tok token.Token, extra ...string) string {
+	t.Helper()
+	cfg := render(t, kubebake, ep, caFile, tok, "ignition", extra...)
+	plan := renderPlan(t, kubebake, ep, caFile, tok, extra...)
+	root := t.TempDir()
+	consumertest.ImageRoot(t, root, plan.ImageUnits()...)
+	consumertest.ApplyIgnition(t, cfg, root)
+	return root
 }
 
 // node is a node's root as an applier left it, run as systemd would boot it:
@@ -178,12 +203,13 @@ func (n *node) startKubelet(t *testing.T, fakecri string) *kubelet {
 	return &kubelet{proc: proc, changed: changed}
 }
 
-// waitFile waits until root/path exists, failing if stop closes first.
+// waitFile waits until root/path exists (a link need not resolve on the
+// host), failing if stop closes first.
 func waitFile(t *testing.T, root, path string, timeout time.Duration, stop <-chan struct{}) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
-		if _, err := os.Stat(filepath.Join(root, path)); err == nil {
+		if _, err := os.Lstat(filepath.Join(root, path)); err == nil {
 			return time.Since(start)
 		}
 		select {
@@ -195,6 +221,23 @@ func waitFile(t *testing.T, root, path string, timeout time.Duration, stop <-cha
 			t.Fatalf("%s did not appear within %v", path, timeout)
 		}
 	}
+}
+
+// readInRoot reads path in the node's root, following symbolic links as the
+// node would (an absolute target is inside the root).
+func readInRoot(t *testing.T, root, path string) []byte {
+	t.Helper()
+	for i := 0; i < 8; i++ {
+		target, err := os.Readlink(filepath.Join(root, path))
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return mustRead(t, filepath.Join(root, path))
 }
 
 func mustRead(t *testing.T, path string) []byte {
