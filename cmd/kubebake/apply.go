@@ -24,7 +24,10 @@ apply (field manager "kubebake"), and prints for each whether it was created,
 configured (with the fields that changed, never their values) or unchanged.
 Running it again with the same flags changes nothing, except that --ttl counts
 from now: pass --expires for a fixed expiry. Fields other managers own, such as
-the jws-kubeconfig-* signatures in cluster-info, are left alone.
+the jws-kubeconfig-* signatures in cluster-info, are left alone. On a kubeadm
+cluster, apply takes over cluster-info's kubeconfig (CA bundle of --ca, server
+https://<first --api-server>) and kubeadm's default token group is bound again
+under kubebake's names: run with --dry-run first to see what would change.
 
 The kubeconfig is --kubeconfig, else $KUBECONFIG, else ~/.kube/config, as
 kubectl finds it; it needs rights to create Secrets in kube-system,
