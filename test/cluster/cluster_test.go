@@ -357,6 +357,22 @@ func TestCheckKubeadmStyleCluster(t *testing.T) {
 		t.Errorf("binding checks do not name kubeadm's bindings: %v", bound)
 	}
 
+	// apply --dry-run says what apply would take over (kubeadm's
+	// cluster-info kubeconfig is written differently) and changes nothing.
+	before := e.c.ClusterInfo(t).Data["kubeconfig"]
+	var cmChange *cluster.Change
+	for _, c := range e.apply("--dry-run") {
+		if c.Object == "ConfigMap kube-public/cluster-info" {
+			cmChange = &c
+		}
+	}
+	if cmChange == nil || cmChange.Action != cluster.Configured || len(cmChange.Fields) != 1 || cmChange.Fields[0] != "data.kubeconfig" {
+		t.Errorf("apply --dry-run on kubeadm's cluster-info: %v, want configured (data.kubeconfig)", cmChange)
+	}
+	if after := e.c.ClusterInfo(t).Data["kubeconfig"]; after != before {
+		t.Error("apply --dry-run changed cluster-info")
+	}
+
 	// Deleting the token: check says the cluster does not know it.
 	e.c.DeleteToken(t, e.tok.ID())
 	r, code := e.check()
