@@ -114,13 +114,17 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 		t.Fatalf("%s\n\nstages:\n%s\ncloud-init-output.log:\n%s\ncloud-init.log (last 60 lines):\n%s",
 			fmt.Sprintf(format, a...), transcript.String(), indent(run.Output), indent(lastLines(run.Log, 60)))
 	}
+	var took []string
 	for _, stage := range CloudInitStages {
+		start := time.Now()
 		r := inChroot(ts, root, append([]string{"cloud-init"}, stage...)...)
+		took = append(took, fmt.Sprintf("%s %.1fs", strings.Join(stage, " "), time.Since(start).Seconds()))
 		transcript.WriteString(r.String())
 		if r.err != nil {
 			fail("cloud-init %s failed", strings.Join(stage, " "))
 		}
 	}
+	t.Logf("cloud-init stages: %s", strings.Join(took, ", "))
 	status := inChroot(ts, root, "cloud-init", "status", "--long")
 	transcript.WriteString(status.String())
 	if status.err != nil || !regexp.MustCompile(`(?m)^status: done$`).MatchString(status.stdout) {
