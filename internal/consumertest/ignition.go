@@ -42,6 +42,14 @@ func ApplyIgnition(t testing.TB, configPath, root string) {
 	t.Helper()
 	ts := Tools(t)
 	ValidateIgnition(t, configPath)
+	// The applier merges system configs from these host directories into
+	// the config under test; a host with any of them would test something
+	// else than the config.
+	for _, d := range []string{"/run/ignition", "/etc/ignition", "/usr/lib/ignition"} {
+		if _, err := os.Stat(d); err == nil {
+			t.Fatalf("%s exists on this host: the Ignition applier would merge its configs into %s; run the tests on a host without it", d, configPath)
+		}
+	}
 	state := t.TempDir()
 	cache := filepath.Join(state, "config.json")
 	stateFile := filepath.Join(state, "state")
