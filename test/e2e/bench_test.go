@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -55,19 +56,7 @@ func BenchmarkDiscovery(b *testing.B) {
 
 	// The node as Ignition lays it down; each run gets a fresh copy of the
 	// files kubebake-join reads.
-	dir := b.TempDir()
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(tok.Value()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	ign := filepath.Join(dir, "node.ign")
-	out, err := exec.Command(kubebake, "render", "--ca", c.CACertFile, "--token-file", tokenFile, "--api-server", c.Endpoint,
-		"--format", "ignition", "--join-binary", "embedded", "-o", ign).CombinedOutput()
-	if err != nil {
-		b.Fatalf("kubebake render: %v\n%s", err, out)
-	}
-	template := filepath.Join(dir, "root")
-	consumertest.ApplyIgnition(b, ign, template)
+	template := ignitionNode(b, kubebake, c.Endpoint, c.CACertFile, tok)
 	u, err := loadUnit(template, "kubebake-join.service")
 	if err != nil {
 		b.Fatal(err)
@@ -93,6 +82,9 @@ func BenchmarkDiscovery(b *testing.B) {
 			b.StartTimer()
 			r := runStamped(b, cmd, agentDiscoveryDone, false)
 			b.StopTimer()
+			if i == 0 {
+				b.Logf("kubebake-join's output, stamped from its start:\n%s", r.timeline())
+			}
 			discovery += r.span(b, agentDiscoveryStart, agentDiscoveryDone)
 			if !exists(filepath.Join(root, paths.BootstrapKubeconfig)) {
 				b.Fatalf("kubebake-join wrote no %s:\n%s", paths.BootstrapKubeconfig, r.output())
@@ -116,6 +108,9 @@ func BenchmarkDiscovery(b *testing.B) {
 			b.StartTimer()
 			r := runStamped(b, cmd, kubeadmDiscoveryDone, true)
 			b.StopTimer()
+			if i == 0 {
+				b.Logf("kubeadm's output, stamped from its start:\n%s", r.timeline())
+			}
 			discovery += r.span(b, kubeadmDiscoveryStart, kubeadmDiscoveryDone)
 			b.StartTimer()
 		}
@@ -131,6 +126,15 @@ type stamped struct {
 }
 
 func (s *stamped) output() string { return strings.Join(s.lines, "\n") }
+
+// timeline is the output with each line's arrival after the start.
+func (s *stamped) timeline() string {
+	var b strings.Builder
+	for i, l := range s.lines {
+		fmt.Fprintf(&b, "%8.1fms %s\n", float64(s.at[i].Sub(s.start).Microseconds())/1000, l)
+	}
+	return b.String()
+}
 
 // span is the time between the first lines containing from and to.
 func (s *stamped) span(b *testing.B, from, to string) time.Duration {
@@ -193,6 +197,7 @@ func runStamped(b *testing.B, cmd *exec.Cmd, done string, stop bool) *stamped {
 
 func reportSizes(b *testing.B, bin string, discovery time.Duration) {
 	b.Helper()
+	b.StopTimer()
 	b.ReportMetric(float64(discovery.Microseconds())/1000/float64(b.N), "discovery-ms")
 	fi, err := os.Stat(bin)
 	if err != nil {

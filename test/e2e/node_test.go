@@ -17,7 +17,7 @@ import (
 
 // render runs `kubebake render` for the cluster endpoint with the CA file
 // and token given, and returns the output file's path.
-func render(t *testing.T, kubebake, ep, caFile string, tok token.Token, format string, extra ...string) string {
+func render(t testing.TB, kubebake, ep, caFile string, tok token.Token, format string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
@@ -40,7 +40,7 @@ func render(t *testing.T, kubebake, ep, caFile string, tok token.Token, format s
 }
 
 // renderPlan runs `kubebake render --format plan` with the same inputs.
-func renderPlan(t *testing.T, kubebake, ep, caFile string, tok token.Token, extra ...string) *consumertest.Plan {
+func renderPlan(t testing.TB, kubebake, ep, caFile string, tok token.Token, extra ...string) *consumertest.Plan {
 	t.Helper()
 	plan, err := consumertest.ParsePlan(mustRead(t, render(t, kubebake, ep, caFile, tok, "plan", extra...)))
 	if err != nil {
@@ -53,7 +53,7 @@ func renderPlan(t *testing.T, kubebake, ep, caFile string, tok token.Token, extr
 // applier to a root that looks like the image (its vendor units, stubs for
 // the units the image ships that the plan only enables or extends), as
 // consumertest does. It returns the root.
-func ignitionNode(t *testing.T, kubebake, ep, caFile string, tok token.Token, extra ...string) string {
+func ignitionNode(t testing.TB, kubebake, ep, caFile string, tok token.Token, extra ...string) string {
 	t.Helper()
 	cfg := render(t, kubebake, ep, caFile, tok, "ignition", extra...)
 	plan := renderPlan(t, kubebake, ep, caFile, tok, extra...)
@@ -240,7 +240,7 @@ func readInRoot(t *testing.T, root, path string) []byte {
 	return mustRead(t, filepath.Join(root, path))
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
