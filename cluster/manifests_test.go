@@ -37,7 +37,7 @@ func mustCA(t testing.TB, files ...string) *CABundle {
 	for _, f := range files {
 		paths = append(paths, filepath.Join("testdata", f))
 	}
-	ca, err := ReadCABundle(paths, time.Now())
+	ca, _, err := ReadCABundle(paths, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestReadCABundleRefuses(t *testing.T) {
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("not pem\n"), 0o644)
 	for _, p := range []string{key, empty, filepath.Join(dir, "missing"), "../testdata/bad/leaf.crt", "../testdata/bad/expired-ca.crt"} {
-		if _, err := ReadCABundle([]string{p}, time.Now()); err == nil {
+		if _, _, err := ReadCABundle([]string{p}, time.Now()); err == nil {
 			t.Errorf("ReadCABundle(%s) succeeded", p)
 		} else if !strings.Contains(err.Error(), p) {
 			t.Errorf("error does not name the file: %v", err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"path"
 	"regexp"
@@ -14,7 +13,7 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/certs"
-	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
 	corev1 "k8s.io/api/core/v1"
@@ -139,22 +138,14 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 
 	// CA certificates and pins.
-	if len(in.CA) == 0 {
-		return nil, nil, inputErrorf("--ca", "the cluster CA certificate is required (on a kubeadm control plane: /etc/kubernetes/pki/ca.crt)")
+	cas, caWarns, err := inputs.CAs(in.CA, env.ReadFile, env.Now())
+	if err != nil {
+		return nil, nil, err
 	}
-	now := env.Now()
-	for _, name := range in.CA {
-		data, err := env.ReadFile(name)
-		if err != nil {
-			return nil, nil, inputErrorf("--ca", "%v", fileError(err))
-		}
-		certs, ws, err := parseCAs(name, data, now)
-		if err != nil {
-			return nil, nil, inputErrorf("--ca", "%v", err)
-		}
-		warns = append(warns, ws...)
-		s.CAs = append(s.CAs, certs...)
+	for _, w := range caWarns {
+		warns = append(warns, Warning(w))
 	}
+	s.CAs = cas
 	s.CABundle = certs.EncodePEM(s.CAs)
 	seen := map[string]bool{}
 	for _, c := range s.CAs {
@@ -175,26 +166,16 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 
 	// The token: exactly one source.
-	tok, err := resolveToken(in, env)
-	if err != nil {
+	if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.ReadFile); err != nil {
 		return nil, nil, err
 	}
-	s.Token = tok
 
 	// API server endpoints.
 	if len(in.APIServer) == 0 {
 		return nil, nil, inputErrorf("--api-server", "at least one API server address is required, e.g. --api-server 10.0.0.10:6443")
 	}
-	dup := map[string]bool{}
-	for _, a := range in.APIServer {
-		e, err := endpoint.Parse(a)
-		if err != nil {
-			return nil, nil, inputErrorf("--api-server", "%v", err)
-		}
-		if !dup[e] {
-			dup[e] = true
-			s.Endpoints = append(s.Endpoints, e)
-		}
+	if s.Endpoints, err = inputs.Endpoints(in.APIServer); err != nil {
+		return nil, nil, err
 	}
 
 	// Node options.
@@ -226,7 +207,7 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	if in.KubeletConfig != "" {
 		data, err := env.ReadFile(in.KubeletConfig)
 		if err != nil {
-			return nil, nil, inputErrorf("--kubelet-config", "%v", fileError(err))
+			return nil, nil, inputErrorf("--kubelet-config", "%v", inputs.FileError(err))
 		}
 		if s.KubeletConfig, err = parseKubeletConfig(data); err != nil {
 			return nil, nil, inputErrorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
@@ -262,86 +243,6 @@ func (s *Spec) AgentPath() string {
 		return binDir(VariantFCOS) + "/kubebake-join"
 	}
 	return binDir(s.Variant) + "/kubebake-join"
-}
-
-func fileError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
-	}
-	return err
-}
-
-// parseCAs reads a --ca file; each certificate must be a CA valid now.
-func parseCAs(name string, data []byte, now time.Time) ([]*x509.Certificate, []Warning, error) {
-	all, err := certs.ParsePEM(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s %v", name, err)
-	}
-	var warns []Warning
-	for _, c := range all {
-		desc := fmt.Sprintf("%s: certificate %q", name, c.Subject.String())
-		if !c.BasicConstraintsValid || !c.IsCA {
-			return nil, nil, fmt.Errorf("%s is not a CA certificate (basicConstraints CA:FALSE); give the cluster CA, not a leaf certificate", desc)
-		}
-		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return nil, nil, fmt.Errorf("%s may not sign certificates (its key usage lacks keyCertSign)", desc)
-		}
-		if now.Before(c.NotBefore) {
-			return nil, nil, fmt.Errorf("%s is not valid before %s (check this machine's clock)", desc, c.NotBefore.UTC().Format(time.RFC3339))
-		}
-		if now.After(c.NotAfter) {
-			return nil, nil, fmt.Errorf("%s expired on %s", desc, c.NotAfter.UTC().Format(time.RFC3339))
-		}
-		if c.NotAfter.Sub(now) < 30*24*time.Hour {
-			warns = append(warns, Warning(fmt.Sprintf("%s expires on %s, within 30 days: nodes built from this output stop trusting the cluster then; rotate the CA and pin the next one with --ca-cert-hash", desc, c.NotAfter.UTC().Format(time.RFC3339))))
-		}
-	}
-	return all, warns, nil
-}
-
-func resolveToken(in Inputs, env Env) (token.Token, error) {
-	var set []string
-	if in.Token != "" {
-		set = append(set, "--token")
-	}
-	if in.TokenFile != "" {
-		set = append(set, "--token-file")
-	}
-	if in.TokenEnv != "" {
-		set = append(set, "KUBEBAKE_TOKEN")
-	}
-	switch len(set) {
-	case 0:
-		return token.Token{}, inputErrorf("--token-file", "a bootstrap token is required: --token-file FILE (kubebake token generate > FILE), --token or $KUBEBAKE_TOKEN")
-	case 1:
-	default:
-		return token.Token{}, inputErrorf(set[0], "give the token once: %s are all set", strings.Join(set, " and "))
-	}
-	switch set[0] {
-	case "--token-file":
-		data, err := env.ReadFile(in.TokenFile)
-		if err != nil {
-			return token.Token{}, inputErrorf("--token-file", "%v", fileError(err))
-		}
-		t, err := token.ParseFile(data)
-		if err != nil {
-			return token.Token{}, inputErrorf("--token-file", "%s %v", in.TokenFile, err)
-		}
-		return t, nil
-	case "--token":
-		t, err := token.Parse(in.Token)
-		if err != nil {
-			return token.Token{}, inputErrorf("--token", "%v", err)
-		}
-		return t, nil
-	default:
-		t, err := token.Parse(in.TokenEnv)
-		if err != nil {
-			return token.Token{}, inputErrorf("KUBEBAKE_TOKEN", "%v", err)
-		}
-		return t, nil
-	}
 }
 
 // splitList splits comma-separated values, so that a list flag may be given

@@ -1,6 +1,10 @@
 package render
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kubebake/kubebake/internal/inputs"
+)
 
 // Format is an output format.
 type Format string
@@ -62,13 +66,8 @@ func oneOf[T ~string](flag string, v T, all []T) error {
 
 // InputError is a problem with one input: Field names the flag (or the
 // --config key), Msg says what is wrong and how to fix it.
-type InputError struct {
-	Field string
-	Msg   string
-}
-
-func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
+type InputError = inputs.Error
 
 func inputErrorf(field, format string, a ...any) error {
-	return &InputError{Field: field, Msg: fmt.Sprintf(format, a...)}
+	return inputs.Errorf(field, format, a...)
 }

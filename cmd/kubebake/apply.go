@@ -87,7 +87,7 @@ func runApply(env *cliEnv, args []string) error {
 	if *output != "text" && *output != "json" {
 		return usageErrorf("--output: %q is not text or json", *output)
 	}
-	_, in, err := cf.load(env, true)
+	in, err := cf.load(env, true)
 	if err != nil {
 		return err
 	}

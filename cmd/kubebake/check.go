@@ -63,7 +63,7 @@ func runCheck(env *cliEnv, args []string) error {
 	if *minTTL < 0 {
 		return usageErrorf("--min-ttl: %s is negative", *minTTL)
 	}
-	_, in, err := cf.load(env, false)
+	in, err := cf.load(env, false)
 	if err != nil {
 		return err
 	}

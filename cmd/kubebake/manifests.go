@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/spf13/pflag"
 )
 
@@ -58,31 +60,31 @@ func (f *clusterFlags) register(fs *pflag.FlagSet, apiServerHelp string) {
 	fs.StringArrayVar(&f.apiServer, "api-server", nil, apiServerHelp)
 }
 
-// load reads and checks the shared inputs. Every error names its flag.
-func (f *clusterFlags) load(env *cliEnv, needEndpoint bool) (cluster.TokenSource, *inputs, error) {
-	src := cluster.TokenSource{File: f.tokenFile, Value: f.token, Env: env.getenv(cluster.EnvToken)}
-	tok, err := cluster.ReadToken(src)
+// load reads and checks the shared inputs, as render does (internal/inputs).
+// Every error names its flag.
+func (f *clusterFlags) load(env *cliEnv, needEndpoint bool) (*clusterInputs, error) {
+	tok, err := inputs.Token(inputs.TokenSource{File: f.tokenFile, Value: f.token, Env: env.getenv(inputs.EnvToken)}, os.ReadFile)
 	if err != nil {
-		return src, nil, usageErrorf("%v", err)
+		return nil, asUsage(err)
 	}
-	if len(f.ca) == 0 {
-		return src, nil, usageErrorf("--ca: the cluster CA certificate is needed (kubeadm: /etc/kubernetes/pki/ca.crt)")
-	}
-	ca, err := cluster.ReadCABundle(f.ca, time.Now())
+	ca, warns, err := cluster.ReadCABundle(f.ca, time.Now())
 	if err != nil {
-		return src, nil, usageErrorf("--ca: %v", err)
+		return nil, asUsage(err)
+	}
+	for _, w := range warns {
+		fmt.Fprintln(env.stderr, "kubebake: warning:", w)
 	}
 	if needEndpoint && len(f.apiServer) == 0 {
-		return src, nil, usageErrorf("--api-server: the address nodes reach the API server at is needed (host, host:port or https://host:port)")
+		return nil, usageErrorf("--api-server: the address nodes reach the API server at is needed (host, host:port or https://host:port)")
 	}
-	eps, err := cluster.ParseEndpoints(f.apiServer)
+	eps, err := inputs.Endpoints(f.apiServer)
 	if err != nil {
-		return src, nil, usageErrorf("--api-server: %v", err)
+		return nil, asUsage(err)
 	}
-	return src, &inputs{spec: cluster.Spec{Token: tok, CA: ca, Endpoints: eps}}, nil
+	return &clusterInputs{spec: cluster.Spec{Token: tok, CA: ca, Endpoints: eps}}, nil
 }
 
-type inputs struct{ spec cluster.Spec }
+type clusterInputs struct{ spec cluster.Spec }
 
 // expiryFlags choose when the token expires.
 type expiryFlags struct {
@@ -157,7 +159,7 @@ func runManifests(env *cliEnv, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	_, in, err := cf.load(env, true)
+	in, err := cf.load(env, true)
 	if err != nil {
 		return err
 	}

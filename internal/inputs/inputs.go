@@ -1,0 +1,153 @@
+// Package inputs reads the inputs every kubebake command that touches a
+// cluster shares: the bootstrap token, the CA certificates and the API server
+// addresses. render, manifests, apply and check all use it, so a flag means
+// the same and fails the same way everywhere. Every error is an *Error naming
+// the flag; none quotes a token secret.
+package inputs
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/certs"
+	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/internal/token"
+)
+
+// Error is a problem with one input: Field names the flag (or variable or
+// config key), Msg says what is wrong and how to fix it.
+type Error struct {
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string { return e.Field + ": " + e.Msg }
+
+// Errorf makes an *Error.
+func Errorf(field, format string, a ...any) error {
+	return &Error{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// ReadFile is how inputs reads files (os.ReadFile, or a stand-in in tests).
+type ReadFile func(name string) ([]byte, error)
+
+// EnvToken is the environment variable that may hold the token.
+const EnvToken = "KUBEBAKE_TOKEN"
+
+// TokenSource is where the token may come from: exactly one must be set.
+type TokenSource struct {
+	File  string // --token-file
+	Value string // --token
+	Env   string // $KUBEBAKE_TOKEN
+}
+
+// Token returns the token from exactly one source. More than one is an
+// error, so that a forgotten variable never silently wins or loses.
+func Token(src TokenSource, read ReadFile) (token.Token, error) {
+	var set []string
+	for _, s := range []struct{ name, v string }{{"--token-file", src.File}, {"--token", src.Value}, {EnvToken, src.Env}} {
+		if s.v != "" {
+			set = append(set, s.name)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		return token.Token{}, Errorf("--token-file", "a bootstrap token is required: --token-file FILE (kubebake token generate > FILE), --token or $%s", EnvToken)
+	case len(set) > 1:
+		return token.Token{}, Errorf(set[0], "give the token once: %s are all set", strings.Join(set, " and "))
+	case src.File != "":
+		data, err := read(src.File)
+		if err != nil {
+			return token.Token{}, Errorf("--token-file", "%v", FileError(err))
+		}
+		t, err := token.ParseFile(data)
+		if err != nil {
+			return token.Token{}, Errorf("--token-file", "%s: %v", src.File, err)
+		}
+		return t, nil
+	case src.Value != "":
+		t, err := token.Parse(src.Value)
+		if err != nil {
+			return token.Token{}, Errorf("--token", "%v", err)
+		}
+		return t, nil
+	}
+	t, err := token.Parse(src.Env)
+	if err != nil {
+		return token.Token{}, Errorf(EnvToken, "%v", err)
+	}
+	return t, nil
+}
+
+// CAs reads --ca files: every certificate must be a CA that may sign
+// certificates and is valid at now. Duplicates are dropped, order kept.
+// The warnings name CAs that expire within 30 days.
+func CAs(paths []string, read ReadFile, now time.Time) ([]*x509.Certificate, []string, error) {
+	if len(paths) == 0 {
+		return nil, nil, Errorf("--ca", "the cluster CA certificate is required (on a kubeadm control plane: /etc/kubernetes/pki/ca.crt)")
+	}
+	var out []*x509.Certificate
+	var warns []string
+	seen := map[string]bool{}
+	for _, name := range paths {
+		data, err := read(name)
+		if err != nil {
+			return nil, nil, Errorf("--ca", "%v", FileError(err))
+		}
+		all, err := certs.ParsePEM(data)
+		if err != nil {
+			return nil, nil, Errorf("--ca", "%s %v", name, err)
+		}
+		for _, c := range all {
+			desc := fmt.Sprintf("%s: certificate %q", name, c.Subject.String())
+			switch {
+			case !c.BasicConstraintsValid || !c.IsCA:
+				return nil, nil, Errorf("--ca", "%s is not a CA certificate (basicConstraints CA:FALSE); give the cluster CA, not a leaf certificate", desc)
+			case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
+				return nil, nil, Errorf("--ca", "%s may not sign certificates (its key usage lacks keyCertSign)", desc)
+			case now.Before(c.NotBefore):
+				return nil, nil, Errorf("--ca", "%s is not valid before %s (check this machine's clock)", desc, c.NotBefore.UTC().Format(time.RFC3339))
+			case now.After(c.NotAfter):
+				return nil, nil, Errorf("--ca", "%s expired on %s", desc, c.NotAfter.UTC().Format(time.RFC3339))
+			case c.NotAfter.Sub(now) < 30*24*time.Hour:
+				warns = append(warns, fmt.Sprintf("%s expires on %s, within 30 days: nodes built now stop trusting the cluster then; rotate the CA and pin the next one with --ca-cert-hash", desc, c.NotAfter.UTC().Format(time.RFC3339)))
+			}
+			if !seen[string(c.Raw)] {
+				seen[string(c.Raw)] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out, warns, nil
+}
+
+// Endpoints canonicalizes --api-server addresses to host:port, dropping
+// duplicates and keeping the order.
+func Endpoints(addrs []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		ep, err := endpoint.Parse(a)
+		if err != nil {
+			return nil, Errorf("--api-server", "%v", err)
+		}
+		if !seen[ep] {
+			seen[ep] = true
+			out = append(out, ep)
+		}
+	}
+	return out, nil
+}
+
+// FileError shortens an *fs.PathError to "path: reason".
+func FileError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
