@@ -1,0 +1,57 @@
+package joinconfig
+
+import (
+	"strings"
+	"testing"
+)
+
+func valid() *Config {
+	return &Config{
+		APIVersion: APIVersion, Kind: Kind,
+		Endpoints:    []string{"10.0.0.10:6443", "[fd00::10]:6443"},
+		CACertHashes: []string{"sha256:" + strings.Repeat("ab", 32)},
+		Token:        "abcdef.0123456789abcdef",
+		Timeout:      "5m",
+		Paths:        DefaultPaths(),
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	data, err := valid().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Deadline().String() != "5m0s" || c.ParsedToken().ID() != "abcdef" || len(c.Endpoints) != 2 {
+		t.Errorf("round trip lost something: %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for name, mutate := range map[string]func(*Config){
+		"kind":         func(c *Config) { c.Kind = "Other" },
+		"no endpoint":  func(c *Config) { c.Endpoints = nil },
+		"endpoint":     func(c *Config) { c.Endpoints = []string{"10.0.0.10"} }, // not canonical host:port
+		"no pins":      func(c *Config) { c.CACertHashes = nil },
+		"pin":          func(c *Config) { c.CACertHashes = []string{"sha256:abc"} },
+		"token":        func(c *Config) { c.Token = "abcdef.0123456789ABCDEF" },
+		"timeout":      func(c *Config) { c.Timeout = "-1s" },
+		"relative":     func(c *Config) { c.Paths.CACert = "etc/ca.crt" },
+		"unclean path": func(c *Config) { c.Paths.BootstrapKubeconfig = "/etc/../etc/x" },
+	} {
+		c := valid()
+		mutate(c)
+		err := c.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "0123456789") {
+			t.Errorf("%s: error quotes the secret: %v", name, err)
+		}
+	}
+	if _, err := Parse([]byte("apiVersion: kubebake.dev/v1alpha1\nkind: JoinConfiguration\nendpoint: [x]\n")); err == nil {
+		t.Error("unknown fields must be refused")
+	}
+}
