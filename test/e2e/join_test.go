@@ -4,8 +4,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,22 +30,24 @@ func TestRenderedNodeJoins(t *testing.T) {
 	consumertest.Tools(t)
 
 	c := testcluster.Start(t)
-	// Until `kubebake apply` prepares the cluster side, the test does it as
-	// kubeadm init would.
-	c.PrepareBootstrap(t)
+	// The cluster side is kubebake's own: each token's Secret, the
+	// TLS-bootstrap bindings, cluster-info and its anonymous Role come from
+	// `kubebake apply` (see newToken).
+	newToken := func(t *testing.T) token.Token { return applyToken(t, kubebake, c) }
 
 	t.Run("ignition", func(t *testing.T) {
-		tok := newToken(t, c)
+		tok := newToken(t)
 		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
 		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-ignition", tok: tok}, fakecri)
 	})
 
 	t.Run("cloud-init", func(t *testing.T) {
-		tok := newToken(t, c)
+		tok := newToken(t)
 		extra := []string{"--runtime", "containerd"}
 		userData := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "cloud-init", extra...)
 		plan := renderPlan(t, kubebake, c.Endpoint, c.CACertFile, tok, extra...)
 		root := filepath.Join(t.TempDir(), "root")
+		keepHostname(t)
 		run := consumertest.ApplyCloudInit(t, mustRead(t, userData), root, func(root string) {
 			for _, u := range plan.ImageUnits() {
 				consumertest.StubUnit(t, root, u)
@@ -60,7 +64,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 	})
 
 	t.Run("pinned to another CA", func(t *testing.T) {
-		tok := newToken(t, c)
+		tok := newToken(t)
 		other := testcluster.NewCA(t, "not-this-cluster")
 		otherFile := filepath.Join(t.TempDir(), "other-ca.crt")
 		if err := os.WriteFile(otherFile, other.CertPEM, 0o644); err != nil {
@@ -93,7 +97,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 	})
 
 	t.Run("token deleted after rendering", func(t *testing.T) {
-		tok := newToken(t, c)
+		tok := newToken(t)
 		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
 		c.DeleteToken(t, tok.ID())
 		took := c.WaitJWS(t, tok.ID(), false, 30*time.Second)
@@ -104,18 +108,32 @@ func TestRenderedNodeJoins(t *testing.T) {
 	})
 }
 
-// newToken creates a bootstrap token in the cluster and waits for the
-// bootstrapsigner to sign cluster-info with it, as it would have long before
-// a node boots.
-func newToken(t *testing.T, c *testcluster.Cluster) token.Token {
+// applyToken makes a bootstrap token and prepares the cluster for it with
+// `kubebake apply` (token Secret, bindings, cluster-info, anonymous Role),
+// then waits for the bootstrapsigner to sign cluster-info with it, as it
+// would have long before a node boots.
+func applyToken(t *testing.T, kubebake string, c *testcluster.Cluster) token.Token {
 	t.Helper()
 	tok, err := token.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.CreateToken(t, tok, time.Hour)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(tok.Value()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"apply", "--kubeconfig", c.AdminKubeconfig, "--token-file", tokenFile, "--ca", c.CACertFile,
+		"--api-server", c.Endpoint, "--ttl", "1h", "--description", "kubebake e2e"}
+	out, err := exec.Command(kubebake, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubebake %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if strings.Contains(string(out), tok.Secret()) {
+		t.Errorf("kubebake apply printed the token secret")
+	}
+	t.Logf("kubebake apply:\n%s", out)
 	took := c.WaitJWS(t, tok.ID(), true, 30*time.Second)
-	t.Logf("token %s: cluster-info signed %v after the Secret was created", tok.ID(), took.Round(time.Millisecond))
+	t.Logf("token %s: cluster-info signed %v after kubebake apply", tok.ID(), took.Round(time.Millisecond))
 	return tok
 }
 
@@ -273,6 +291,25 @@ func firstCert(t *testing.T, data []byte) *x509.Certificate {
 			return cert
 		}
 	}
+}
+
+// keepHostname puts the host's hostname back if it changes during the test:
+// cloud-init's set_hostname runs `hostname` in consumertest's chroot, which
+// shares the host's UTS namespace.
+func keepHostname(t *testing.T) {
+	t.Helper()
+	before, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if now, _ := os.Hostname(); now != before {
+			t.Logf("the host's hostname changed from %q to %q during the cloud-init run (set_hostname in a chroot that shares the host's UTS namespace); restoring it", before, now)
+			if err := syscall.Sethostname([]byte(before)); err != nil {
+				t.Errorf("restoring the hostname %q: %v", before, err)
+			}
+		}
+	})
 }
 
 // startedUnits returns the units a recorded systemctl call list (re)started,
