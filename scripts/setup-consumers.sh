@@ -137,7 +137,7 @@ cleanup_build_root() {
 # (the mounts die with it even if this script is killed), mounting /proc,
 # /sys and /dev only for the install and unmounting them on any exit.
 install_in_root() {
-  unshare --mount --propagation private bash -euo pipefail -c '
+  unshare --mount --uts --propagation private bash -euo pipefail -c '
     root=$1; shift
     unmount() { umount "$root/dev/pts" 2>/dev/null || true; umount "$root/dev" 2>/dev/null || true
                 umount "$root/sys" 2>/dev/null || true;     umount "$root/proc" 2>/dev/null || true; }

@@ -87,9 +87,10 @@ func ExtractDebianRoot(t testing.TB, dir string) {
 
 // ApplyCloudInit extracts the Debian root into root, calls prepare (if not
 // nil) to add what the image would ship, seeds user-data through NoCloud and
-// runs cloud-init's four stages in a chroot. /proc, /sys and a read-only /dev
+// runs cloud-init's four stages in a chroot. Read-only /proc, /sys and /dev
 // are mounted in a private mount namespace that dies with each stage, so no
-// mount outlives it even if the test is killed. The test fails if a stage
+// mount outlives it even if the test is killed; private UTS and network
+// namespaces keep cloud-init from renaming the host or reaching a network. The test fails if a stage
 // fails, if `cloud-init status --long` or result.json/status.json report any
 // error, or if cloud-init's log holds any WARNING, ERROR or traceback.
 func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(root string)) *CloudInitRun {
@@ -106,6 +107,13 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 	writeChrootConfig(t, root)
 	installSystemctlShim(t, root)
 	t.Cleanup(func() { assertNothingMounted(t, root) })
+	if host, err := os.Hostname(); err == nil {
+		defer func() {
+			if now, _ := os.Hostname(); now != host {
+				t.Errorf("the host's hostname changed from %q to %q while cloud-init ran: its UTS namespace leaked", host, now)
+			}
+		}()
+	}
 
 	var transcript strings.Builder
 	fail := func(format string, a ...any) {
@@ -140,17 +148,20 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 	return run
 }
 
-// inChroot runs argv in root with /proc, /sys and a read-only /dev mounted in
-// a private mount namespace, in a clean environment.
+// inChroot runs argv in root with read-only /proc, /sys and /dev mounted, in
+// private mount, UTS and network namespaces (cloud-init sets the hostname;
+// the host's must not change), in a clean environment.
 func inChroot(ts *Toolset, root string, argv ...string) result {
 	const script = `set -u
 root=$1; shift
 trap 'umount "$root/dev" "$root/sys" "$root/proc" 2>/dev/null' EXIT
-mount -t proc proc "$root/proc" && mount -t sysfs sysfs "$root/sys" &&
+mount -t proc -o ro proc "$root/proc" && mount -t sysfs -o ro sysfs "$root/sys" &&
   mount --bind /dev "$root/dev" && mount -o remount,bind,ro "$root/dev" || exit 111
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root "$@"
 `
-	args := append([]string{"--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", root}, argv...)
+	// Own mount, UTS and network namespaces: the mounts die with the process,
+	// set_hostname renames only this namespace, and nothing reaches a network.
+	args := append([]string{"--mount", "--uts", "--net", "--propagation", "private", "/bin/sh", "-c", script, "sh", root}, argv...)
 	r := run(3*time.Minute, nil, ts.Unshare, args...)
 	r.cmd = "chroot ROOT " + strings.Join(argv, " ")
 	return r
