@@ -82,7 +82,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 		if !strings.Contains(r.stderr, c.CAPin()) || !strings.Contains(r.stderr, pin.Hash(other.Cert)) {
 			t.Errorf("kubebake-join should name the cluster's CA pin %s and the pinned %s", c.CAPin(), pin.Hash(other.Cert))
 		}
-		assertNotJoined(t, c, n, true)
+		assertNotJoined(t, c, n, r)
 	})
 
 	t.Run("unknown token", func(t *testing.T) {
@@ -92,8 +92,8 @@ func TestRenderedNodeJoins(t *testing.T) {
 		}
 		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
 		n := &node{root: root, hostname: "kubebake-e2e-unknown-token", tok: tok}
-		assertRetriesUntilDeadline(t, n)
-		assertNotJoined(t, c, n, true)
+		r := assertRetriesUntilDeadline(t, n)
+		assertNotJoined(t, c, n, r)
 	})
 
 	t.Run("token deleted after rendering", func(t *testing.T) {
@@ -103,8 +103,8 @@ func TestRenderedNodeJoins(t *testing.T) {
 		took := c.WaitJWS(t, tok.ID(), false, 30*time.Second)
 		t.Logf("the bootstrapsigner removed jws-kubeconfig-%s %v after the token was deleted", tok.ID(), took)
 		n := &node{root: root, hostname: "kubebake-e2e-deleted-token", tok: tok}
-		assertRetriesUntilDeadline(t, n)
-		assertNotJoined(t, c, n, true)
+		r := assertRetriesUntilDeadline(t, n)
+		assertNotJoined(t, c, n, r)
 	})
 }
 
@@ -156,13 +156,7 @@ func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri str
 	if ev := c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID()); len(ev) > 0 {
 		t.Fatalf("requests authenticated with token %s before the kubelet started (kubebake-join must never send it):%s", n.tok.ID(), describe(ev))
 	}
-	anon := 0
-	for _, e := range c.AuditEventsBy(t, "system:anonymous") {
-		if strings.HasPrefix(e.RequestURI, "/api/v1/namespaces/kube-public/configmaps/cluster-info") && ts(t, e).After(r.start) {
-			anon++
-		}
-	}
-	if anon < 2 {
+	if anon := anonymousClusterInfoReads(t, c, r); anon < 2 {
 		t.Errorf("the audit log has %d anonymous reads of cluster-info during kubebake-join, want 2 (unverified, then over the pinned CA)", anon)
 	}
 
@@ -215,7 +209,11 @@ func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri str
 	if !csr.Approved() || len(csr.Status.Certificate) == 0 {
 		t.Errorf("CSR %s: approved=%v, certificate %d bytes; want approved and signed", csr.Metadata.Name, csr.Approved(), len(csr.Status.Certificate))
 	}
-	for _, e := range c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID()) {
+	withToken := c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID())
+	if len(withToken) == 0 {
+		t.Errorf("the audit log shows no request as system:bootstrap:%s although the kubelet bootstrapped with the token: the audit checks of this test would prove nothing", n.tok.ID())
+	}
+	for _, e := range withToken {
 		if ts(t, e).Before(r.finish) {
 			t.Errorf("request with token %s before kubebake-join had finished: %s %s", n.tok.ID(), e.Verb, e.RequestURI)
 		}
@@ -230,7 +228,7 @@ func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri str
 // assertRetriesUntilDeadline runs kubebake-join with a short deadline on a
 // node whose token the cluster does not know: it must retry, say so plainly,
 // and give up with the transient status 1 at the deadline.
-func assertRetriesUntilDeadline(t *testing.T, n *node) {
+func assertRetriesUntilDeadline(t *testing.T, n *node) joinResult {
 	t.Helper()
 	r := n.join(t, "--timeout", shortTimeout.String())
 	if r.code != 1 {
@@ -246,12 +244,14 @@ func assertRetriesUntilDeadline(t *testing.T, n *node) {
 	if !strings.Contains(r.stderr, "attempt 2") {
 		t.Errorf("kubebake-join should have retried (no \"attempt 2\" in its output)")
 	}
+	return r
 }
 
 // assertNotJoined checks that a failed join left no way for the kubelet to
 // send the token, that systemd would not start the kubelet, and that no
-// request ever carried the token.
-func assertNotJoined(t *testing.T, c *testcluster.Cluster, n *node, tokenExists bool) {
+// request ever carried the token, although kubebake-join did reach the
+// cluster (anonymously).
+func assertNotJoined(t *testing.T, c *testcluster.Cluster, n *node, r joinResult) {
 	t.Helper()
 	paths := joinconfig.DefaultPaths()
 	for _, p := range []string{paths.BootstrapKubeconfig, paths.KubeletKubeconfig} {
@@ -260,10 +260,26 @@ func assertNotJoined(t *testing.T, c *testcluster.Cluster, n *node, tokenExists 
 		}
 	}
 	n.kubeletRequiresJoin(t)
+	if anon := anonymousClusterInfoReads(t, c, r); anon == 0 {
+		t.Errorf("the audit log shows no anonymous read of cluster-info while kubebake-join ran: it never reached the cluster, so the test proves nothing")
+	}
 	if ev := c.AuditEventsBy(t, "system:bootstrap:"+n.tok.ID()); len(ev) > 0 {
 		t.Errorf("requests authenticated with token %s:%s", n.tok.ID(), describe(ev))
 	}
-	_ = tokenExists
+}
+
+// anonymousClusterInfoReads counts the anonymous GETs of cluster-info the
+// API server received while kubebake-join ran.
+func anonymousClusterInfoReads(t *testing.T, c *testcluster.Cluster, r joinResult) int {
+	t.Helper()
+	n := 0
+	for _, e := range c.AuditEventsBy(t, "system:anonymous") {
+		when := ts(t, e)
+		if strings.HasPrefix(e.RequestURI, "/api/v1/namespaces/kube-public/configmaps/cluster-info") && !when.Before(r.start) && !when.After(r.finish) {
+			n++
+		}
+	}
+	return n
 }
 
 func ts(t *testing.T, e testcluster.AuditEvent) time.Time {
