@@ -220,9 +220,26 @@ func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri str
 	}
 
 	node, took := c.WaitNodeReady(t, n.hostname, 90*time.Second, k.proc.Done())
+	logServingCSR(t, c, n.hostname)
 	t.Logf("node %s Ready %v after the kubelet started (kubelet %s, runtime %s)", n.hostname, time.Since(kubeletStart).Round(time.Millisecond),
 		node.Status.NodeInfo.KubeletVersion, node.Status.NodeInfo.ContainerRuntimeVersion)
 	_ = took
+}
+
+// logServingCSR reports the kubelet's serving certificate request: with
+// serverTLSBootstrap the kubelet asks for one, and nothing in a kubeadm-style
+// cluster approves those, so kubectl logs/exec to the node need it approved.
+func logServingCSR(t *testing.T, c *testcluster.Cluster, hostname string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for _, r := range c.CSRs(t) {
+			if r.Spec.Username == "system:node:"+hostname && r.Spec.SignerName == "kubernetes.io/kubelet-serving" {
+				t.Logf("kubelet serving CSR %s: approved=%v", r.Metadata.Name, r.Approved())
+				return
+			}
+		}
+	}
+	t.Logf("no kubelet serving CSR from %s within 5s of the node being Ready", hostname)
 }
 
 // assertRetriesUntilDeadline runs kubebake-join with a short deadline on a
