@@ -2,7 +2,7 @@ package cluster
 
 import (
 	"bytes"
-	"flag"
+	goldenfile "github.com/kubebake/kubebake/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/ with what the code produces now")
 
 func mustToken(t testing.TB) token.Token {
 	t.Helper()
@@ -47,20 +45,7 @@ func mustCA(t testing.TB, files ...string) *CABundle {
 // golden compares got with testdata/name, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./cluster -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test ./cluster -update rewrites it after review):\n%s", path, got)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestManifestsGolden(t *testing.T) {

@@ -1,0 +1,5 @@
+package joinconfig
+
+// Every test package accepts -update, so that `go test ./... -update`
+// rewrites the golden files wherever they are.
+import _ "github.com/kubebake/kubebake/internal/golden"
