@@ -63,7 +63,8 @@ t0=$(date +%s)
 if ! k8s_ok; then
   echo "setup-k8s: building Kubernetes $K8S_VERSION into $BIN (cold: ~9 min on 2 cores)"
   t=$(date +%s)
-  upstream_gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  # Outside any module (the cache lives inside our tree, under our go.mod).
+  upstream_gomod="$(cd / && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
   if [ ! -f "$upstream_gomod" ]; then
     echo "setup-k8s: could not download k8s.io/kubernetes@$K8S_VERSION's go.mod" >&2
     exit 1
