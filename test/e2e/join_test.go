@@ -41,6 +41,13 @@ func TestRenderedNodeJoins(t *testing.T) {
 		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-ignition", tok: tok}, fakecri)
 	})
 
+	t.Run("ignition flatcar containerd", func(t *testing.T) {
+		// Flatcar's layout: kubelet and agent under /opt/bin, Ignition 3.4.0.
+		tok := newToken(t)
+		root := ignitionNode(t, kubebake, c.Endpoint, c.CACertFile, tok, "--variant", "flatcar", "--runtime", "containerd")
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-flatcar", tok: tok}, fakecri)
+	})
+
 	t.Run("cloud-init", func(t *testing.T) {
 		tok := newToken(t)
 		extra := []string{"--runtime", "containerd"}
