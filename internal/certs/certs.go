@@ -12,6 +12,9 @@ import (
 	"strings"
 )
 
+// ErrPrivateKey says a private key was given where certificates belong.
+var ErrPrivateKey = errors.New("holds a private key, not a certificate")
+
 // ParsePEM parses every certificate in data. It refuses private keys, other
 // PEM blocks, text after the last block, and data with no certificate.
 func ParsePEM(data []byte) ([]*x509.Certificate, error) {
@@ -24,7 +27,7 @@ func ParsePEM(data []byte) ([]*x509.Certificate, error) {
 			break
 		}
 		if strings.Contains(b.Type, "PRIVATE KEY") {
-			return nil, fmt.Errorf("holds a private key (%s), not a certificate: give the CA certificate (ca.crt), never its key", b.Type)
+			return nil, fmt.Errorf("%w (%s)", ErrPrivateKey, b.Type)
 		}
 		if b.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("holds a %q PEM block: want CERTIFICATE blocks only", b.Type)

@@ -5,9 +5,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	pemcerts "github.com/kubebake/kubebake/internal/certs"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -78,38 +78,17 @@ func ParseKubeconfigCA(data []byte) ([]*x509.Certificate, []byte, error) {
 	return certs, bundle, nil
 }
 
-// parseCABundle parses PEM certificates and returns them, re-encoded, as a
-// clean bundle. Anything but CERTIFICATE blocks is an error.
+// parseCABundle parses PEM certificates (internal/certs) and returns them,
+// re-encoded, as a clean bundle, capped at maxCACerts.
 func parseCABundle(data []byte) ([]*x509.Certificate, []byte, error) {
-	var certs []*x509.Certificate
-	var bundle []byte
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, nil, fmt.Errorf("holds a %q PEM block, want only CERTIFICATE", b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("certificate %d: %v", len(certs)+1, err)
-		}
-		if len(certs) == maxCACerts {
-			return nil, nil, fmt.Errorf("holds more than %d certificates", maxCACerts)
-		}
-		certs = append(certs, c)
-		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.Bytes})...)
+	all, err := pemcerts.ParsePEM(data)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(strings.TrimSpace(string(rest))) != 0 {
-		return nil, nil, errors.New("holds data that is not a PEM certificate")
+	if len(all) > maxCACerts {
+		return nil, nil, fmt.Errorf("holds more than %d certificates", maxCACerts)
 	}
-	if len(certs) == 0 {
-		return nil, nil, errors.New("holds no PEM certificate")
-	}
-	return certs, bundle, nil
+	return all, pemcerts.EncodePEM(all), nil
 }
 
 // BootstrapKubeconfig is the rendered bootstrap kubeconfig the agent starts

@@ -48,8 +48,8 @@ current-context: c
 		{"no cluster", "apiVersion: v1\nkind: Config\n", "names no cluster"},
 		{"no CA", "clusters: [{name: a, cluster: {server: https://x}}]", "no certificate-authority-data"},
 		{"not base64", "clusters: [{name: a, cluster: {certificate-authority-data: '!!'}}]", "does not parse"},
-		{"not PEM", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std([]byte("hello")) + "}}]", "not a PEM certificate"},
-		{"a key", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")) + "}}]", `"PRIVATE KEY" PEM block`},
+		{"not PEM", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std([]byte("hello")) + "}}]", "holds no PEM certificate"},
+		{"a key", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")) + "}}]", "holds a private key"},
 		{"bad cert", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")) + "}}]", "certificate 1"},
 		{"dangling context", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std(a.PEM) + "}}]\ncurrent-context: nope", `current context "nope"`},
 	} {

@@ -99,7 +99,9 @@ func CAs(paths []string, read ReadFile, now time.Time) ([]*x509.Certificate, []s
 			return nil, nil, Errorf("--ca", "%v", FileError(err))
 		}
 		all, err := certs.ParsePEM(data)
-		if err != nil {
+		if errors.Is(err, certs.ErrPrivateKey) {
+			return nil, nil, Errorf("--ca", "%s %v: give the CA certificate (ca.crt), never its key; a key does not belong on a node", name, err)
+		} else if err != nil {
 			return nil, nil, Errorf("--ca", "%s %v", name, err)
 		}
 		for _, c := range all {
