@@ -48,6 +48,22 @@ func TestRenderedNodeJoins(t *testing.T) {
 		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-flatcar", tok: tok}, fakecri)
 	})
 
+	t.Run("ignition with kubebake-join baked into the image", func(t *testing.T) {
+		// The thin output for small user-data limits: the image ships the
+		// agent (kubebake join-binary), the config only configures it.
+		tok := newToken(t)
+		root := ignitionImageNode(t, kubebake, c.Endpoint, c.CACertFile, tok, func(root string) {
+			bin := filepath.Join(root, "usr/local/bin/kubebake-join")
+			if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(kubebake, "join-binary", "-o", bin).CombinedOutput(); err != nil {
+				t.Fatalf("kubebake join-binary: %v\n%s", err, out)
+			}
+		}, "--join-binary", "baked")
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-baked", tok: tok}, fakecri)
+	})
+
 	t.Run("cloud-init", func(t *testing.T) {
 		tok := newToken(t)
 		extra := []string{"--runtime", "containerd"}

@@ -36,6 +36,9 @@ func render(t testing.TB, kubebake, ep, caFile string, tok token.Token, format s
 	if strings.Contains(stderr.String(), tok.Secret()) {
 		t.Errorf("kubebake render printed the token secret:\n%s", stderr.String())
 	}
+	if fi, err := os.Stat(out); err == nil && format != "plan" {
+		t.Logf("kubebake render --format %s %s: %d bytes", format, strings.Join(extra, " "), fi.Size())
+	}
 	return out
 }
 
@@ -55,10 +58,20 @@ func renderPlan(t testing.TB, kubebake, ep, caFile string, tok token.Token, extr
 // consumertest does. It returns the root.
 func ignitionNode(t testing.TB, kubebake, ep, caFile string, tok token.Token, extra ...string) string {
 	t.Helper()
+	return ignitionImageNode(t, kubebake, ep, caFile, tok, nil, extra...)
+}
+
+// ignitionImageNode is ignitionNode with bake adding what the image ships
+// (such as a baked kubebake-join) to the root before Ignition runs.
+func ignitionImageNode(t testing.TB, kubebake, ep, caFile string, tok token.Token, bake func(root string), extra ...string) string {
+	t.Helper()
 	cfg := render(t, kubebake, ep, caFile, tok, "ignition", extra...)
 	plan := renderPlan(t, kubebake, ep, caFile, tok, extra...)
 	root := t.TempDir()
 	consumertest.ImageRoot(t, root, plan.ImageUnits()...)
+	if bake != nil {
+		bake(root)
+	}
 	consumertest.ApplyIgnition(t, cfg, root)
 	return root
 }
