@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/kubebake/kubebake/embed"
@@ -21,6 +22,8 @@ const (
 	KubeletConfigPath       = "/var/lib/kubelet/config.yaml"
 	ContainerdConfigPath    = "/etc/containerd/config.toml"
 	SysctlPath              = "/etc/sysctl.d/90-kubebake.conf"
+	DockerDaemonConfigPath  = "/etc/docker/daemon.json"
+	ResolvConfPath          = "/run/kubebake/resolv.conf"
 	ModulesPath             = "/etc/modules-load.d/kubebake.conf"
 	ZramGeneratorPath       = "/etc/systemd/zram-generator.conf"
 	containerdEndpoint      = "unix:///run/containerd/containerd.sock"
@@ -28,7 +31,12 @@ const (
 	kubeletUnit             = "kubelet.service"
 	joinUnit                = "kubebake-join.service"
 	swapoffUnit             = "kubebake-swapoff.service"
-	dropinName              = "10-kubebake.conf"
+	resolvConfUnit          = "kubebake-resolvconf.service"
+	cleanupPath             = "kubebake-cleanup.path"
+	cleanupUnit             = "kubebake-cleanup.service"
+	// 90-: after a distribution's own drop-ins (kubeadm's package ships
+	// 10-kubeadm.conf), so that ours decides ExecStart.
+	dropinName = "90-kubebake.conf"
 	bootstrapKubeconfigUser = "kubelet-bootstrap"
 )
 
@@ -71,13 +79,22 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Units = append(p.Units, Unit{Name: swapoffUnit, Contents: swapoff, Enabled: true})
-	p.Start = append(p.Start, "systemd-modules-load.service", "systemd-sysctl.service", swapoffUnit)
+	resolv, err := templates.Execute(resolvConfUnit, struct{ Path string }{ResolvConfPath})
+	if err != nil {
+		return nil, err
+	}
+	p.Units = append(p.Units,
+		Unit{Name: swapoffUnit, Contents: swapoff, Enabled: true},
+		Unit{Name: resolvConfUnit, Contents: resolv, Enabled: true})
+	p.Start = append(p.Start, "systemd-modules-load.service", "systemd-sysctl.service", swapoffUnit, resolvConfUnit)
 
 	// The container runtime.
 	runtimeUnits, endpoint, err := runtimePlan(s, p)
 	if err != nil {
 		return nil, err
+	}
+	if ep, ok := s.KubeletConfig["containerRuntimeEndpoint"].(string); ok && ep != "" {
+		endpoint = ep
 	}
 
 	// The agent.
@@ -97,13 +114,14 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 		"--kubeconfig=" + paths.KubeletKubeconfig,
 		"--config=" + KubeletConfigPath,
 		// Also in config.yaml (containerRuntimeEndpoint); the flag keeps
-		// kubelets older than 1.27, which ignored the field, working.
+		// kubelets older than 1.27, which ignored the field, working. It
+		// wins over the file, so it follows the user's --kubelet-config.
 		"--container-runtime-endpoint=" + endpoint,
 	}
 	if len(s.NodeLabels) > 0 {
 		args = append(args, "--node-labels="+strings.Join(s.NodeLabels, ","))
 	}
-	after := append([]string{swapoffUnit}, runtimeUnits...)
+	after := append([]string{swapoffUnit, resolvConfUnit}, runtimeUnits...)
 	dropinData := struct {
 		KubeletPath string
 		Wants       []string
@@ -123,9 +141,42 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	if useAgent {
 		p.Start = append(p.Start, joinUnit)
 	}
+	if err := cleanupPlan(p, paths); err != nil {
+		return nil, err
+	}
 	p.Start = append(p.Start, kubeletUnit)
 	p.sort()
 	return p, nil
+}
+
+// cleanupPlan removes every file holding the token once the node has its
+// own kubeconfig (the agent's installed copy included), as kubeadm join
+// removes the bootstrap kubeconfig.
+func cleanupPlan(p *Plan, paths joinconfig.Paths) error {
+	files := []string{paths.BootstrapKubeconfig}
+	for _, f := range p.Files {
+		if f.Secret && f.Path != paths.BootstrapKubeconfig {
+			files = append(files, f.Path)
+		}
+	}
+	sort.Strings(files)
+	data := struct {
+		KubeletKubeconfig string
+		Files             []string
+	}{paths.KubeletKubeconfig, files}
+	watch, err := templates.Execute(cleanupPath, data)
+	if err != nil {
+		return err
+	}
+	svc, err := templates.Execute(cleanupUnit, data)
+	if err != nil {
+		return err
+	}
+	p.Units = append(p.Units,
+		Unit{Name: cleanupPath, Contents: watch, Enabled: true},
+		Unit{Name: cleanupUnit, Contents: svc})
+	p.Start = append(p.Start, cleanupPath)
+	return nil
 }
 
 func (p *Plan) add(f File) { p.Files = append(p.Files, f) }
@@ -148,10 +199,18 @@ func runtimePlan(s *Spec, p *Plan) ([]string, string, error) {
 		p.Start = append(p.Start, "containerd.service")
 		return []string{"containerd.service"}, containerdEndpoint, nil
 	default:
-		dropin, err := templates.Execute("docker-dropin.conf", struct{ DockerdPath string }{"/usr/bin/dockerd"})
+		// The flags of REFERENCE §3 go into daemon.json, which every docker
+		// reads, rather than into a drop-in that replaces ExecStart: dockerd
+		// is /usr/sbin/dockerd on Debian's docker.io, and FCOS and Flatcar
+		// pass flags of their own (SELinux, their containerd) that such a
+		// drop-in would drop. No exec-opts: FCOS passes the systemd cgroup
+		// driver on the command line already, dockerd refuses an option
+		// given both ways, and on cgroup v2 it is docker's default.
+		conf, err := json.MarshalIndent(dockerDaemonConfig{Bridge: "none", IPTables: false, IPMasq: false}, "", "  ")
 		if err != nil {
 			return nil, "", err
 		}
+		p.add(File{Path: DockerDaemonConfigPath, Mode: 0o644, Contents: append(conf, '\n')})
 		svc, err := templates.Execute("cri-docker.service", struct{ CRIDockerdPath string }{s.CRIDockerdPath})
 		if err != nil {
 			return nil, "", err
@@ -161,7 +220,7 @@ func runtimePlan(s *Spec, p *Plan) ([]string, string, error) {
 			return nil, "", err
 		}
 		p.Units = append(p.Units,
-			Unit{Name: "docker.service", Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true},
+			Unit{Name: "docker.service", Enabled: true},
 			Unit{Name: "cri-docker.service", Contents: svc, Enabled: true},
 			Unit{Name: "cri-docker.socket", Contents: sock, Enabled: true},
 		)
@@ -199,6 +258,14 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 	}
 	p.Units = append(p.Units, Unit{Name: joinUnit, Contents: unit, Enabled: true})
 	return nil
+}
+
+// dockerDaemonConfig is the part of /etc/docker/daemon.json kubebake sets:
+// a CNI plugin, not docker, does pod networking.
+type dockerDaemonConfig struct {
+	Bridge   string `json:"bridge"`
+	IPTables bool   `json:"iptables"`
+	IPMasq   bool   `json:"ip-masq"`
 }
 
 // bootstrapKubeconfig is the kubeconfig the kubelet TLS-bootstraps with: the
@@ -241,6 +308,7 @@ func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
 		ContainerRuntimeEndpoint: endpoint,
 		MaxPods:                  s.MaxPods,
 		RegisterWithTaints:       s.Taints,
+		ResolverConfig:           ptr.To(ResolvConfPath),
 		RotateCertificates:       true,
 		ServerTLSBootstrap:       true,
 		FailSwapOn:               ptr.To(true),

@@ -187,7 +187,6 @@ func FuzzRender(f *testing.F) {
 func TestKubeletConfigOverride(t *testing.T) {
 	in := sampleInputs()
 	in.KubeletConfig = "kubelet.yaml"
-	in.MaxPods = 50
 	files := map[string][]byte{"kubelet.yaml": []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPods: 250\nserializeImagePulls: false\nauthentication:\n  webhook:\n    cacheTTL: 30s\n")}
 	read := func(name string) ([]byte, error) {
 		if b, ok := files[name]; ok {
@@ -216,5 +215,31 @@ func TestKubeletConfigOverride(t *testing.T) {
 	}
 	if !bytes.Contains(kc, []byte("rotateCertificates: true")) {
 		t.Errorf("our fields the user did not set must stay")
+	}
+
+	// A flag and the file setting the same field is refused, not resolved silently.
+	in.MaxPods = 50
+	if _, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }}); err == nil || !strings.Contains(err.Error(), "--max-pods: kubelet.yaml sets maxPods too") {
+		t.Errorf("want a conflict error, got %v", err)
+	}
+	// The user's runtime endpoint reaches the kubelet's command line too.
+	in.MaxPods = Defaults.MaxPods
+	files["kubelet.yaml"] = []byte("containerRuntimeEndpoint: unix:///run/crio/crio.sock\n")
+	s, _, err = NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(s, standIn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range p.Units {
+		if u.Name == kubeletUnit && !strings.Contains(u.Dropins[0].Contents, "--container-runtime-endpoint=unix:///run/crio/crio.sock") {
+			t.Errorf("the flag must follow the user's containerRuntimeEndpoint:\n%s", u.Dropins[0].Contents)
+		}
+	}
+	files["kubelet.yaml"] = []byte("containerRuntimeEndpoint: unix:///run/x.sock --v=9\n")
+	if _, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }}); err == nil {
+		t.Errorf("a runtime endpoint that would inject a flag must be refused")
 	}
 }

@@ -212,6 +212,24 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		if s.KubeletConfig, err = parseKubeletConfig(data); err != nil {
 			return nil, nil, inputErrorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
 		}
+		// A flag and the file setting the same field: refuse rather than
+		// let one silently lose.
+		for _, c := range []struct {
+			flag, field string
+			set         bool
+		}{
+			{"--max-pods", "maxPods", in.MaxPods != Defaults.MaxPods},
+			{"--cluster-dns", "clusterDNS", strings.Join(in.ClusterDNS, ",") != strings.Join(Defaults.ClusterDNS, ",")},
+			{"--cluster-domain", "clusterDomain", in.ClusterDomain != Defaults.ClusterDomain},
+			{"--register-with-taints", "registerWithTaints", len(in.RegisterWithTaints) > 0},
+		} {
+			if _, inFile := s.KubeletConfig[c.field]; inFile && c.set {
+				return nil, nil, inputErrorf(c.flag, "%s sets %s too; keep one of them", in.KubeletConfig, c.field)
+			}
+		}
+	}
+	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 {
+		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
 	}
 	if s.Format == FormatCloudInit && s.Variant != VariantFCOS && in.Variant != "" {
 		warns = append(warns, "--variant only applies to Ignition and Butane output; cloud-init ignores it")
@@ -336,6 +354,9 @@ func parseTaints(vals []string) ([]corev1.Taint, error) {
 	return out, nil
 }
 
+// criEndpoint is a CRI socket address that may stand in ExecStart unquoted.
+var criEndpoint = regexp.MustCompile(`^unix:///[A-Za-z0-9._+/-]+$`)
+
 // safePath is what may stand in a unit file's ExecStart unquoted.
 var safePath = regexp.MustCompile(`^/[A-Za-z0-9._+/-]+$`)
 
@@ -365,6 +386,12 @@ func parseKubeletConfig(data []byte) (map[string]any, error) {
 	}
 	if k, ok := m["kind"]; ok && k != "KubeletConfiguration" {
 		return nil, fmt.Errorf("kind %v: want KubeletConfiguration", k)
+	}
+	// The runtime endpoint also goes on the kubelet's command line.
+	if ep, ok := m["containerRuntimeEndpoint"]; ok {
+		if str, _ := ep.(string); !criEndpoint.MatchString(str) {
+			return nil, fmt.Errorf("containerRuntimeEndpoint %v: want unix:///path/to.sock", ep)
+		}
 	}
 	// Unknown fields are errors now rather than a kubelet that refuses its
 	// config at first boot.
