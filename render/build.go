@@ -19,24 +19,24 @@ import (
 
 // Paths on the node.
 const (
-	KubeletConfigPath       = "/var/lib/kubelet/config.yaml"
-	ContainerdConfigPath    = "/etc/containerd/config.toml"
-	SysctlPath              = "/etc/sysctl.d/90-kubebake.conf"
-	DockerDaemonConfigPath  = "/etc/docker/daemon.json"
-	ResolvConfPath          = "/run/kubebake/resolv.conf"
-	ModulesPath             = "/etc/modules-load.d/kubebake.conf"
-	ZramGeneratorPath       = "/etc/systemd/zram-generator.conf"
-	containerdEndpoint      = "unix:///run/containerd/containerd.sock"
-	criDockerdEndpoint      = "unix:///run/cri-dockerd.sock"
-	kubeletUnit             = "kubelet.service"
-	joinUnit                = "kubebake-join.service"
-	swapoffUnit             = "kubebake-swapoff.service"
-	resolvConfUnit          = "kubebake-resolvconf.service"
-	cleanupPath             = "kubebake-cleanup.path"
-	cleanupUnit             = "kubebake-cleanup.service"
+	KubeletConfigPath      = "/var/lib/kubelet/config.yaml"
+	ContainerdConfigPath   = "/etc/containerd/config.toml"
+	SysctlPath             = "/etc/sysctl.d/90-kubebake.conf"
+	DockerDaemonConfigPath = "/etc/docker/daemon.json"
+	ResolvConfPath         = "/run/kubebake/resolv.conf"
+	ModulesPath            = "/etc/modules-load.d/kubebake.conf"
+	ZramGeneratorPath      = "/etc/systemd/zram-generator.conf"
+	containerdEndpoint     = "unix:///run/containerd/containerd.sock"
+	criDockerdEndpoint     = "unix:///run/cri-dockerd.sock"
+	kubeletUnit            = "kubelet.service"
+	joinUnit               = "kubebake-join.service"
+	swapoffUnit            = "kubebake-swapoff.service"
+	resolvConfUnit         = "kubebake-resolvconf.service"
+	cleanupPath            = "kubebake-cleanup.path"
+	cleanupUnit            = "kubebake-cleanup.service"
 	// 90-: after a distribution's own drop-ins (kubeadm's package ships
 	// 10-kubeadm.conf), so that ours decides ExecStart.
-	dropinName = "90-kubebake.conf"
+	dropinName              = "90-kubebake.conf"
 	bootstrapKubeconfigUser = "kubelet-bootstrap"
 )
 
