@@ -87,14 +87,7 @@ func runApply(env *cliEnv, args []string) error {
 	if *output != "text" && *output != "json" {
 		return usageErrorf("--output: %q is not text or json", *output)
 	}
-	in, err := cf.load(env, true)
-	if err != nil {
-		return err
-	}
-	if err := ef.apply(env, fs, &in.spec, time.Now()); err != nil {
-		return err
-	}
-	objs, err := cluster.Build(in.spec)
+	objs, err := buildObjects(env, fs, &cf, &ef)
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,19 @@ func (f *expiryFlags) apply(env *cliEnv, fs *pflag.FlagSet, spec *cluster.Spec, 
 	return nil
 }
 
+// buildObjects reads the inputs and expiry flags manifests and apply share
+// and builds the objects one prints and the other applies.
+func buildObjects(env *cliEnv, fs *pflag.FlagSet, cf *clusterFlags, ef *expiryFlags) (*cluster.Objects, error) {
+	in, err := cf.load(env, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := ef.apply(env, fs, &in.spec, time.Now()); err != nil {
+		return nil, err
+	}
+	return cluster.Build(in.spec)
+}
+
 func runManifests(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "manifests", manifestsUsage)
 	var cf clusterFlags
@@ -159,14 +172,7 @@ func runManifests(env *cliEnv, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	in, err := cf.load(env, true)
-	if err != nil {
-		return err
-	}
-	if err := ef.apply(env, fs, &in.spec, time.Now()); err != nil {
-		return err
-	}
-	objs, err := cluster.Build(in.spec)
+	objs, err := buildObjects(env, fs, &cf, &ef)
 	if err != nil {
 		return err
 	}
