@@ -83,23 +83,8 @@ func TestGetParsesAnswers(t *testing.T) {
 }
 
 func TestGetFromPlainTCP(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"))
-			c.Close()
-		}
-	}()
-	ep := l.Addr().String()
-	_, err = newClient(ep, nil, nil).get(context.Background(), ep, 5*time.Second)
+	ep := plainServer(t, "HTTP/1.1 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+	_, err := newClient(ep, nil, nil).get(context.Background(), ep, 5*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "does not speak TLS") {
 		t.Errorf("error %v", err)
 	}
@@ -151,24 +136,10 @@ func TestGetRefusesOldTLS(t *testing.T) {
 func TestGetProxyErrors(t *testing.T) {
 	ep := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 	// A proxy that refuses the tunnel.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"))
-			c.Close()
-		}
-	}()
+	refusing := plainServer(t, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
 	for _, tc := range []struct{ proxy, want string }{
 		{"socks5://127.0.0.1:1080", "only http:// and https:// proxies"},
-		{"http://" + l.Addr().String(), "refused to connect to " + ep + ": HTTP 407"},
+		{"http://" + refusing, "refused to connect to " + ep + ": HTTP 407"},
 		{"http://" + deadAddr(t), "cannot reach proxy"},
 	} {
 		u, _ := url.Parse(tc.proxy)
@@ -178,6 +149,28 @@ func TestGetProxyErrors(t *testing.T) {
 			t.Errorf("proxy %s: error %v, want %q", tc.proxy, err, tc.want)
 		}
 	}
+}
+
+// plainServer answers every plain-TCP connection on loopback with answer
+// and closes it; it returns the address.
+func plainServer(t *testing.T, answer string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(answer))
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
 }
 
 func deadAddr(t *testing.T) string {

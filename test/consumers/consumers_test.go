@@ -175,22 +175,28 @@ func contains(list []string, s string) bool {
 func TestIgnition(t *testing.T) {
 	ct.Tools(t)
 	ready(t)
+	forEachIgnitionInput(t, func(t *testing.T, in inputs) {
+		plan := renderPlan(t, in)
+		if len(plan.Units()) == 0 {
+			t.Fatal("the plan has no units")
+		}
+		ig := applyIgnition(t, in, plan)
+		checkTree(t, "ignition", ig, plan)
+		checkAgent(t, in, plan, ig.root)
+
+		vroot := ct.VerifyRoot(t, ig.root, plan.ImageUnits()...)
+		ct.VerifyUnits(t, vroot, plan.Units()...)
+	})
+}
+
+// forEachIgnitionInput runs f as a subtest for every variant × runtime ×
+// join-binary mode.
+func forEachIgnitionInput(t *testing.T, f func(t *testing.T, in inputs)) {
 	for _, v := range variants {
 		for _, r := range runtimes {
 			for _, j := range joinBinarys {
 				in := inputs{variant: v, runtime: r, joinBinary: j}
-				t.Run(in.String(), func(t *testing.T) {
-					plan := renderPlan(t, in)
-					if len(plan.Units()) == 0 {
-						t.Fatal("the plan has no units")
-					}
-					ig := applyIgnition(t, in, plan)
-					checkTree(t, "ignition", ig, plan)
-					checkAgent(t, in, plan, ig.root)
-
-					vroot := ct.VerifyRoot(t, ig.root, plan.ImageUnits()...)
-					ct.VerifyUnits(t, vroot, plan.Units()...)
-				})
+				t.Run(in.String(), func(t *testing.T) { f(t, in) })
 			}
 		}
 	}
@@ -295,30 +301,23 @@ func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan) {
 func TestButane(t *testing.T) {
 	ct.Tools(t)
 	ready(t)
-	for _, v := range variants {
-		for _, r := range runtimes {
-			for _, j := range joinBinarys {
-				in := inputs{variant: v, runtime: r, joinBinary: j}
-				t.Run(in.String(), func(t *testing.T) {
-					plan := renderPlan(t, in)
-					cfg := filepath.Join(t.TempDir(), "butane.ign")
-					if err := os.WriteFile(cfg, ct.TranslateButane(t, render(t, in, "butane")), 0o600); err != nil {
-						t.Fatal(err)
-					}
-					root := t.TempDir()
-					ct.ImageRoot(t, root, plan.ImageUnits()...)
-					before := snapshot(t, root)
-					ct.ApplyIgnition(t, cfg, root)
-					bu := applied{root: root, changes: ct.Changes(before, snapshot(t, root)).Without(ct.IgnitionResultFile, ct.IgnitionPresetFile)}
-					checkTree(t, "butane", bu, plan)
-					checkAgent(t, in, plan, root)
-
-					ig := applyIgnition(t, in, plan)
-					if d := ct.Diff("ignition", ig.changes, "butane", bu.changes); len(d) > 0 {
-						t.Errorf("the Ignition kubebake renders and the one Butane makes of its Butane leave different trees:\n%s", strings.Join(d, "\n"))
-					}
-				})
-			}
+	forEachIgnitionInput(t, func(t *testing.T, in inputs) {
+		plan := renderPlan(t, in)
+		cfg := filepath.Join(t.TempDir(), "butane.ign")
+		if err := os.WriteFile(cfg, ct.TranslateButane(t, render(t, in, "butane")), 0o600); err != nil {
+			t.Fatal(err)
 		}
-	}
+		root := t.TempDir()
+		ct.ImageRoot(t, root, plan.ImageUnits()...)
+		before := snapshot(t, root)
+		ct.ApplyIgnition(t, cfg, root)
+		bu := applied{root: root, changes: ct.Changes(before, snapshot(t, root)).Without(ct.IgnitionResultFile, ct.IgnitionPresetFile)}
+		checkTree(t, "butane", bu, plan)
+		checkAgent(t, in, plan, root)
+
+		ig := applyIgnition(t, in, plan)
+		if d := ct.Diff("ignition", ig.changes, "butane", bu.changes); len(d) > 0 {
+			t.Errorf("the Ignition kubebake renders and the one Butane makes of its Butane leave different trees:\n%s", strings.Join(d, "\n"))
+		}
+	})
 }
