@@ -13,8 +13,8 @@ import (
 type butaneConfig struct {
 	Variant string        `yaml:"variant"`
 	Version string        `yaml:"version"`
-	Storage butaneStorage `yaml:"storage"`
-	Systemd butaneSystemd `yaml:"systemd"`
+	Storage butaneStorage `yaml:"storage,omitempty"`
+	Systemd butaneSystemd `yaml:"systemd,omitempty"`
 }
 
 type butaneStorage struct {
@@ -111,7 +111,7 @@ func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
 		doc.Systemd.Units = append(doc.Systemd.Units, bu)
 	}
 	var b bytes.Buffer
-	b.WriteString("# Rendered by kubebake. Holds the bootstrap token: keep it private.\n")
+	b.WriteString(header(p))
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
@@ -124,3 +124,11 @@ func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// header is the comment an output starts with: whether it holds the token.
+func header(p *Plan) string {
+	if p.HasSecret() {
+		return "# Rendered by kubebake. Holds the bootstrap token: keep it private.\n"
+	}
+	return "# Rendered by kubebake. Holds no secret: the bootstrap token comes with the boot part.\n"
+}

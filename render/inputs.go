@@ -88,7 +88,9 @@ type Spec struct {
 	// Endpoints are "host:port", in the order given.
 	Endpoints []string
 
-	Format     Format
+	Format Format
+	// Part is the part of the configuration to emit (--part).
+	Part       Part
 	Variant    Variant
 	Runtime    Runtime
 	Arch       string

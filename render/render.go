@@ -12,17 +12,24 @@ import (
 // Render builds the plan for s and emits it in s.Format. agent is needed
 // only with --join-binary embedded.
 func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
-	p, err := Build(s, agent)
+	full, err := Build(s, agent)
 	if err != nil {
 		return nil, err
 	}
+	part := s.Part
+	if part == "" {
+		part = PartAll
+	}
+	p := full.Part(part)
 	switch s.Format {
 	case FormatButane:
 		return Butane(p, s.Variant)
 	case FormatCloudInit:
 		return CloudInit(p)
 	case FormatPlan:
-		return PlanJSON(p, gunzipVerified)
+		return PlanJSON(full, part, gunzipVerified)
+	case FormatTar:
+		return Tar(p, gunzipVerified)
 	default:
 		return Ignition(p, s.Variant)
 	}
