@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/userdata"
 	"sigs.k8s.io/yaml"
 )
 
@@ -182,56 +179,28 @@ func shellJoin(argv []string) string {
 // readMIME reads a MIME multipart user-data: its cloud-config parts in
 // order (cloud-init merges them), its scripts as commands.
 func readMIME(data []byte) (*Node, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	parts, err := userdata.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("MIME: %v", err)
+		return nil, err
 	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(mt, "multipart/") {
-		return nil, fmt.Errorf("MIME: Content-Type %q is not multipart", msg.Header.Get("Content-Type"))
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	n := newNode("")
-	parts := 0
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("MIME part %d: %v", parts+1, err)
-		}
-		parts++
-		body, err := io.ReadAll(io.LimitReader(p, maxUncompressed))
-		if err != nil {
-			return nil, fmt.Errorf("MIME part %d: %v", parts, err)
-		}
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "base64") {
-			if body, err = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(body)), "")); err != nil {
-				return nil, fmt.Errorf("MIME part %d: base64: %v", parts, err)
-			}
-		}
+	n := newNode(fmt.Sprintf("cloud-init (MIME multipart, %d parts)", len(parts)))
+	for _, p := range parts {
+		body := p.Body
 		if isGzip(body) {
 			if body, err = gunzip(body); err != nil {
-				return nil, fmt.Errorf("MIME part %d: gzip: %v", parts, err)
+				return nil, fmt.Errorf("MIME %s: gzip: %v", p.Filename, err)
 			}
-		}
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		name := p.FileName()
-		if name == "" {
-			name = fmt.Sprintf("part %d", parts)
 		}
 		switch {
-		case ct == "text/cloud-config" || bytes.HasPrefix(body, []byte("#cloud-config")):
+		case p.ContentType == "text/cloud-config" || bytes.HasPrefix(body, []byte("#cloud-config")):
 			if err := readCloudConfig(n, body); err != nil {
-				return nil, fmt.Errorf("MIME %s: %v", name, err)
+				return nil, fmt.Errorf("MIME %s: %v", p.Filename, err)
 			}
-		case ct == "text/x-shellscript" || bytes.HasPrefix(body, []byte("#!")):
-			n.Commands = append(n.Commands, fmt.Sprintf("script %s:\n%s", name, strings.TrimRight(string(body), "\n")))
+		case p.ContentType == "text/x-shellscript" || bytes.HasPrefix(body, []byte("#!")):
+			n.Commands = append(n.Commands, fmt.Sprintf("script %s:\n%s", p.Filename, strings.TrimRight(string(body), "\n")))
 		default:
-			n.Extra = append(n.Extra, fmt.Sprintf("MIME %s: %s, %d bytes (not read)", name, ct, len(body)))
+			n.Extra = append(n.Extra, fmt.Sprintf("MIME %s: %s, %d bytes (not read)", p.Filename, p.ContentType, len(body)))
 		}
 	}
-	n.Format = fmt.Sprintf("cloud-init (MIME multipart, %d parts)", parts)
 	return n, nil
 }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/kubebake/kubebake/internal/userdata"
 )
 
 // UnitDir is where units and drop-ins are written.
@@ -73,7 +75,7 @@ func Read(data []byte) (*Node, error) {
 	case bytes.HasPrefix(trimmed, []byte("#cloud-config")):
 		n := newNode("cloud-init")
 		return n, readCloudConfig(n, data)
-	case isMIME(trimmed):
+	case userdata.IsMIME(trimmed):
 		return readMIME(data)
 	case bytes.HasPrefix(trimmed, []byte("{")):
 		return readIgnition(data)
@@ -88,11 +90,6 @@ func isGzip(data []byte) bool { return len(data) > 2 && data[0] == 0x1f && data[
 
 func isTar(data []byte) bool {
 	return len(data) >= 512 && bytes.HasPrefix(data[257:], []byte("ustar"))
-}
-
-func isMIME(data []byte) bool {
-	head := strings.ToLower(string(data[:min(len(data), 200)]))
-	return strings.HasPrefix(head, "content-type:") || strings.HasPrefix(head, "mime-version:")
 }
 
 // maxUncompressed bounds what one gzip stream may expand to.

@@ -90,7 +90,9 @@ type Spec struct {
 
 	Format Format
 	// Part is the part of the configuration to emit (--part).
-	Part       Part
+	Part Part
+	// Merge is the user's own config to merge into the output (--merge).
+	Merge      *UserConfig
 	Variant    Variant
 	Runtime    Runtime
 	Arch       string

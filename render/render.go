@@ -21,17 +21,24 @@ func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
 		part = PartAll
 	}
 	p := full.Part(part)
+	if s.Merge != nil && (s.Format == FormatPlan || s.Format == FormatTar) {
+		return nil, inputErrorf("--merge", "merges into ignition, butane or cloud-init output, not %s", s.Format)
+	}
 	switch s.Format {
 	case FormatButane:
-		return Butane(p, s.Variant)
+		return Butane(p, s.Variant, s.Merge)
 	case FormatCloudInit:
-		return CloudInit(p)
+		out, err := CloudInit(p)
+		if err != nil || s.Merge == nil {
+			return out, err
+		}
+		return s.Merge.mergeCloudInit(p, out)
 	case FormatPlan:
 		return PlanJSON(full, part, gunzipVerified)
 	case FormatTar:
 		return Tar(p, gunzipVerified)
 	default:
-		return Ignition(p, s.Variant)
+		return Ignition(p, s.Variant, s.Merge)
 	}
 }
 
