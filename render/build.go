@@ -47,19 +47,21 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	paths := joinconfig.DefaultPaths()
 	useAgent := s.JoinBinary != JoinNone
 
-	// The CA bundle the kubelet trusts, and the bootstrap kubeconfig. With the
-	// agent, the kubeconfig waits in /etc/kubebake until the cluster has
-	// proved its identity.
+	// The token, alone in its own file: the boot part (--part boot) is this
+	// file, and everything else holds no secret and may go into an image.
+	p.add(File{Path: joinconfig.DefaultTokenFile, Mode: 0o600, Contents: []byte(s.Token.Value()), Secret: true})
+
+	// The CA bundle the kubelet trusts. Without the agent, the bootstrap
+	// kubeconfig too, which reads the token from its file; the agent writes
+	// its own once the cluster has proved its identity.
 	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
-	kc, err := bootstrapKubeconfig(s)
-	if err != nil {
-		return nil, err
+	if !useAgent {
+		kc, err := bootstrapKubeconfig(s)
+		if err != nil {
+			return nil, err
+		}
+		p.add(File{Path: paths.BootstrapKubeconfig, Mode: 0o600, Contents: kc})
 	}
-	kcPath := paths.BootstrapKubeconfig
-	if useAgent {
-		kcPath = paths.BootstrapKubeconfigSource
-	}
-	p.add(File{Path: kcPath, Mode: 0o600, Contents: kc, Secret: true})
 
 	kubeletConfig, err := kubeletConfigYAML(s, paths.CACert)
 	if err != nil {
@@ -235,7 +237,7 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 		Kind:         joinconfig.Kind,
 		Endpoints:    s.Endpoints,
 		CACertHashes: s.Pins,
-		Token:        s.Token.Value(),
+		TokenFile:    joinconfig.DefaultTokenFile,
 		Timeout:      joinconfig.DefaultTimeout.String(),
 		Paths:        paths,
 	}
@@ -243,7 +245,7 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 	if err != nil {
 		return fmt.Errorf("building %s: %v", joinconfig.DefaultPath, err)
 	}
-	p.add(File{Path: joinconfig.DefaultPath, Mode: 0o600, Contents: data, Secret: true})
+	p.add(File{Path: joinconfig.DefaultPath, Mode: 0o644, Contents: data})
 	if s.JoinBinary == JoinEmbedded {
 		if agent == nil {
 			return embed.ErrMissing
@@ -268,9 +270,9 @@ type dockerDaemonConfig struct {
 	IPMasq   bool   `json:"ip-masq"`
 }
 
-// bootstrapKubeconfig is the kubeconfig the kubelet TLS-bootstraps with: the
-// CA bundle, the first endpoint (kubebake-join replaces it with the one that
-// answered), the token.
+// bootstrapKubeconfig is the kubeconfig the kubelet TLS-bootstraps with
+// when no agent runs: the CA bundle, the first endpoint, and the token's
+// file (client-go reads it, so the kubeconfig itself holds no secret).
 func bootstrapKubeconfig(s *Spec) ([]byte, error) {
 	const name = "kubernetes"
 	cfg := clientcmdapi.NewConfig()
@@ -279,7 +281,7 @@ func bootstrapKubeconfig(s *Spec) ([]byte, error) {
 	cluster.CertificateAuthorityData = s.CABundle
 	cfg.Clusters[name] = cluster
 	user := clientcmdapi.NewAuthInfo()
-	user.Token = s.Token.Value()
+	user.TokenFile = joinconfig.DefaultTokenFile
 	cfg.AuthInfos[bootstrapKubeconfigUser] = user
 	ctx := clientcmdapi.NewContext()
 	ctx.Cluster, ctx.AuthInfo = name, bootstrapKubeconfigUser
