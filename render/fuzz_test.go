@@ -27,7 +27,7 @@ func checkMeaning(t *testing.T, s *Spec) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	ign, err := Ignition(p, VariantFCOS)
+	ign, err := Ignition(p, VariantFCOS, nil)
 	if err != nil {
 		t.Fatalf("ignition: %v", err)
 	}

@@ -120,7 +120,11 @@ type Spec struct {
 	// Endpoints are "host:port", in the order given.
 	Endpoints []string
 
-	Format     Format
+	Format Format
+	// Part is the part of the configuration to emit (--part).
+	Part Part
+	// Merge is the user's own config to merge into the output (--merge).
+	Merge      *UserConfig
 	Variant    Variant
 	Runtime    Runtime
 	Arch       string

@@ -20,10 +20,12 @@ const (
 	// FormatPlan is the neutral plan as JSON (paths, modes, digests), for
 	// reviewing what a config lays down and for tests that compare trees.
 	FormatPlan Format = "plan"
+	// FormatTar is the node as a filesystem layer for an image's root.
+	FormatTar Format = "tar"
 )
 
 // Formats lists the formats in the order --help shows them.
-var Formats = []Format{FormatIgnition, FormatButane, FormatCloudInit, FormatPlan}
+var Formats = []Format{FormatIgnition, FormatButane, FormatCloudInit, FormatPlan, FormatTar}
 
 // Variant is the Butane variant, which fixes the Ignition spec version.
 type Variant string
