@@ -110,7 +110,7 @@ var Options = options.Table[Inputs]{
 		Help: "API server address: host:port, [ipv6]:port or https://host:port (port 6443 when absent); repeatable, tried in order at boot (HA); cluster-info names the first"},
 		Field: func(in *Inputs) any { return &in.APIServer }},
 	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Config: true, Commands: renderOnly, Default: string(FormatIgnition),
-		Help:     "output format: " + joinOr(Formats) + " (what the node gets, as JSON)",
+		Help:     "output format: ignition, butane, cloud-init, plan (what the node gets, as JSON) or tar (the node's files as a layer for an image's root)",
 		Validate: enum(Formats)},
 		Field: func(in *Inputs) any { return &in.Format }},
 	{Meta: options.Meta{Name: "variant", Arg: "VARIANT", Config: true, Commands: renderOnly, Default: string(VariantFCOS),
@@ -194,14 +194,6 @@ func enum[T ~string](all []T) func(any) error {
 		}
 		return fmt.Errorf("%q is not one of %v", s, all)
 	}
-}
-
-func joinOr[T ~string](all []T) string {
-	var s []string
-	for _, a := range all {
-		s = append(s, string(a))
-	}
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 func cleanPath(v any) error {
