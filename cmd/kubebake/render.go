@@ -56,9 +56,13 @@ func runRender(env *cliEnv, args []string) error {
 	}
 	out, err := render.Render(spec, agent)
 	if err != nil {
-		return err
+		return asUsage(err) // --merge's input errors surface here
 	}
-	return writeOutput(env, in.Output, out, 0o600)
+	mode := os.FileMode(0o600)
+	if spec.Part == render.PartImage {
+		mode = 0o644 // no secret: an image build may read it as anyone
+	}
+	return writeOutput(env, in.Output, out, mode)
 }
 
 // asUsage makes input errors usage errors (exit 2).
