@@ -177,9 +177,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
 		if c.v == "" {
 			o, _ := Options.Lookup(c.name)
-			if err := o.Validate(""); err != nil {
-				return nil, nil, inputErrorf("--"+c.name, "%v", err)
-			}
+			return nil, nil, inputErrorf("--"+c.name, "is empty: want one of %v", o.Values)
 		}
 	}
 
