@@ -44,6 +44,7 @@ type Inputs struct {
 	KubeletPath        string   `json:"kubelet-path,omitempty"`
 	KubeletConfig      string   `json:"kubelet-config,omitempty"`
 	CRIDockerdPath     string   `json:"cri-dockerd-path,omitempty"`
+	Hostname           string   `json:"hostname,omitempty"`
 
 	// TokenEnv is $KUBEBAKE_TOKEN; never read from a file.
 	TokenEnv string `json:"-"`
@@ -77,6 +78,9 @@ var Defaults = Inputs{
 type Env struct {
 	ReadFile func(name string) ([]byte, error)
 	Now      func() time.Time
+	// Shared, when set, does what does not depend on the node once for
+	// many specs (a fleet): see Shared.
+	Shared *Shared
 }
 
 // Spec is the validated render input: everything the plan is built from.
@@ -104,6 +108,8 @@ type Spec struct {
 	// KubeletConfig is the user's KubeletConfiguration as a JSON object,
 	// merged over ours field by field.
 	KubeletConfig map[string]any
+	// Hostname is /etc/hostname ("": the OS or cloud decides).
+	Hostname string
 }
 
 // A Warning is something the user should know that does not stop rendering.
@@ -138,7 +144,7 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 
 	// CA certificates and pins.
-	cas, caWarns, err := inputs.CAs(in.CA, env.ReadFile, env.Now())
+	cas, caWarns, err := env.cas(in.CA)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -199,6 +205,9 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, inputErrorf("--max-pods", "%d: want a positive number", s.MaxPods)
 	}
 	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
+		return nil, nil, err
+	}
+	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
 		return nil, nil, err
 	}
 	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {

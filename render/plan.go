@@ -19,6 +19,10 @@ type Plan struct {
 	// that runs before systemd (Ignition) needs none of this: boot ordering
 	// does the same.
 	Start []string
+	// Hostname is the node's hostname when the plan sets one; /etc/hostname
+	// is among the Files then. An applier that sets the hostname itself
+	// from its own data (cloud-init) is told to use this one.
+	Hostname string
 }
 
 // File is a regular file, owned by root:root.

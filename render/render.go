@@ -16,15 +16,25 @@ func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, large, err := emit(p, s, gunzipVerified)
+	if err != nil {
+		return nil, err
+	}
+	return large.apply(doc)
+}
+
+// emit is the plan in s.Format, with placeholders for its large values.
+func emit(p *Plan, s *Spec, uncompressed func(File) ([]byte, error)) ([]byte, *largeValues, error) {
 	switch s.Format {
 	case FormatButane:
-		return Butane(p, s.Variant)
+		return butaneDoc(p, s.Variant)
 	case FormatCloudInit:
-		return CloudInit(p)
+		return cloudInitDoc(p)
 	case FormatPlan:
-		return PlanJSON(p, gunzipVerified)
+		doc, err := PlanJSON(p, uncompressed)
+		return doc, &largeValues{}, err
 	default:
-		return Ignition(p, s.Variant)
+		return ignitionDoc(p, s.Variant)
 	}
 }
 

@@ -29,6 +29,8 @@ flag may also be given in a YAML file with --config, keyed by flag name
 
 Flags:`
 
+const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
+
 func runRender(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "render", renderUsage)
 	var in render.Inputs
@@ -52,7 +54,11 @@ func runRender(env *cliEnv, args []string) error {
 	fs.StringVar(&in.KubeletPath, "kubelet-path", "", "`path` of the kubelet binary on the node (default /usr/bin/kubelet; /opt/bin/kubelet on flatcar)")
 	fs.StringVar(&in.CRIDockerdPath, "cri-dockerd-path", "", "`path` of cri-dockerd on the node (default /usr/bin/cri-dockerd; /opt/bin/cri-dockerd on flatcar)")
 	fs.StringVar(&in.KubeletConfig, "kubelet-config", "", "KubeletConfiguration `file` whose fields override kubebake's")
+	fs.StringVar(&in.Hostname, "hostname", "", "the node's `hostname` (/etc/hostname; the kubelet names its Node after it) (default: what the OS or cloud sets)")
 	fs.StringVarP(&output, "output", "o", "", "write to `file` (mode 0600, atomically) instead of stdout")
+	var nodesFile, outDir string
+	fs.StringVar(&nodesFile, "nodes", "", "YAML `file` listing nodes (name and any of these flags) and their defaults: render one output per node into --out-dir")
+	fs.StringVar(&outDir, "out-dir", "", "with --nodes: the `directory` to write <node>.<ext> and index.json to (replaced whole)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,18 +66,20 @@ func runRender(env *cliEnv, args []string) error {
 		return err
 	}
 	in.TokenEnv = env.getenv("KUBEBAKE_TOKEN")
+	var fileIn render.Inputs
 	if configFile != "" {
 		data, err := os.ReadFile(configFile)
 		if err != nil {
 			return usageErrorf("--config: %v", err)
 		}
-		fileIn, err := render.ParseInputsFile(data)
-		if err != nil {
+		if fileIn, err = render.ParseInputsFile(data); err != nil {
 			return usageErrorf("--config: %s: %v", configFile, err)
 		}
-		in = mergeInputs(fs, in, fileIn)
 	}
-	in = withDefaults(in)
+	if nodesFile != "" || outDir != "" {
+		return renderFleet(env, fs, in, fileIn, fleetArgs{nodes: nodesFile, outDir: outDir, output: output})
+	}
+	in = withDefaults(mergeInputs(fs, in, fileIn))
 
 	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: os.ReadFile, Now: time.Now})
 	if err != nil {
@@ -81,7 +89,7 @@ func runRender(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
 	}
 	if spec.JoinBinary == render.JoinNone {
-		fmt.Fprintln(env.stderr, "kubebake render: warning: --join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA")
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
 	}
 	var agent *embed.Agent
 	if spec.JoinBinary == render.JoinEmbedded {
@@ -123,7 +131,7 @@ func mergeInputs(fs *pflag.FlagSet, flags, file render.Inputs) render.Inputs {
 		{"runtime", &out.Runtime, &flags.Runtime}, {"arch", &out.Arch, &flags.Arch},
 		{"join-binary", &out.JoinBinary, &flags.JoinBinary}, {"cluster-domain", &out.ClusterDomain, &flags.ClusterDomain},
 		{"kubelet-path", &out.KubeletPath, &flags.KubeletPath}, {"cri-dockerd-path", &out.CRIDockerdPath, &flags.CRIDockerdPath},
-		{"kubelet-config", &out.KubeletConfig, &flags.KubeletConfig},
+		{"kubelet-config", &out.KubeletConfig, &flags.KubeletConfig}, {"hostname", &out.Hostname, &flags.Hostname},
 	} {
 		if set(f.name) {
 			*f.dst = *f.from
