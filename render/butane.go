@@ -80,7 +80,13 @@ func Butane(p *Plan, v Variant) ([]byte, error) {
 }
 
 // butaneDoc marshals the Butane config with placeholders for large values.
+// With forIgnition, every file's contents are placeholders too: data URLs
+// made here with Butane's own encoder (see ignitionDoc).
 func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
+	return butaneDocFor(p, v, false, nil)
+}
+
+func butaneDocFor(p *Plan, v Variant, forIgnition bool, shared *Shared) ([]byte, *largeValues, error) {
 	large := &largeValues{}
 	doc := butaneConfig{Variant: string(v), Version: butaneVersion(v)}
 	for _, f := range p.Files {
@@ -91,6 +97,13 @@ func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
 			src := large.add(f.Gzip, true)
 			gz := "gzip"
 			bf.Contents = butaneResource{Source: &src, Compression: &gz, Verification: &butaneVerification{Hash: "sha512-" + f.SHA512}}
+		} else if forIgnition {
+			uri, compression, err := shared.dataURL(f.Contents)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %v", f.Path, err)
+			}
+			src := large.addLiteral(uri)
+			bf.Contents = butaneResource{Source: &src, Compression: &compression}
 		} else {
 			s := string(f.Contents)
 			bf.Contents = butaneResource{Inline: &s}

@@ -295,11 +295,11 @@ func (f *Fleet) writeNode(dir string, n fleetNode) (e IndexEntry, err error) {
 	if err != nil {
 		return e, err
 	}
-	doc, large, err := emit(p, n.spec, f.shared.uncompressed)
+	doc, large, err := emit(p, n.spec, f.shared)
 	if err != nil {
 		return e, err
 	}
-	ch, err := configHash(p, n.spec, f.shared.uncompressed)
+	ch, err := configHash(p, n.spec)
 	if err != nil {
 		return e, err
 	}
@@ -344,18 +344,22 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // configHash is "sha256:<hex>" over the node's plan as --format plan shows
 // it, with the token replaced in the files that hold it: nodes that differ
 // only in their token (pools) hash the same, and the hash reveals nothing
-// of the token.
-func configHash(p *Plan, s *Spec, uncompressed func(File) ([]byte, error)) (string, error) {
+// of the token. A compressed file (the agent) counts by its SHA-512, which
+// the plan carries, rather than by decompressing megabytes per node.
+func configHash(p *Plan, s *Spec) (string, error) {
 	q := *p
 	q.Files = make([]File, len(p.Files))
-	tok := []byte(s.Token.Value())
+	tok := s.Token.Value()
 	for i, f := range p.Files {
-		if f.Secret && f.Contents != nil {
-			f.Contents = []byte(strings.ReplaceAll(string(f.Contents), string(tok), "<token>"))
+		switch {
+		case f.Gzip != nil:
+			f = File{Path: f.Path, Mode: f.Mode, Contents: []byte("sha512:" + f.SHA512), Secret: f.Secret}
+		case f.Secret:
+			f.Contents = []byte(strings.ReplaceAll(string(f.Contents), tok, "<token>"))
 		}
 		q.Files[i] = f
 	}
-	doc, err := PlanJSON(&q, uncompressed)
+	doc, err := PlanJSON(&q, nil)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +238,35 @@ func TestIndexJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal(data, &idx); err != nil || len(idx.Nodes) == 0 {
 		t.Fatalf("golden index.json: %v", err)
+	}
+}
+
+// BenchmarkFleet renders 100 baked nodes into a directory per iteration
+// (scripts/bench.sh prints whole-process figures: internal/tools/benchfleet).
+func BenchmarkFleet(b *testing.B) {
+	for _, mode := range []string{"baked", "embedded"} {
+		b.Run(mode, func(b *testing.B) {
+			agent, err := embed.Load("amd64")
+			if err != nil {
+				b.Skip(err)
+			}
+			var nodes []FleetNode
+			for i := range 100 {
+				in := sampleInputs()
+				in.JoinBinary = mode
+				in.Hostname = fmt.Sprintf("node-%03d", i)
+				nodes = append(nodes, FleetNode{Name: in.Hostname, Inputs: in})
+			}
+			for i := 0; i < b.N; i++ {
+				f, err := PrepareFleet(nodes, FleetOptions{Shared: NewShared(os.ReadFile, goldenNow), Agent: func(string) (embed.Agent, error) { return agent, nil }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Write(context.Background(), filepath.Join(b.TempDir(), "out")); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(nodes)), "ms/node")
+		})
 	}
 }

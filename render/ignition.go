@@ -14,7 +14,7 @@ import (
 // entry in either report is a bug in kubebake, not the user's problem, and
 // is returned as an error naming the offending field.
 func Ignition(p *Plan, v Variant) ([]byte, error) {
-	doc, large, err := ignitionDoc(p, v)
+	doc, large, err := ignitionDoc(p, v, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -22,10 +22,21 @@ func Ignition(p *Plan, v Variant) ([]byte, error) {
 }
 
 // ignitionDoc is the Ignition config with placeholders for large values.
-func ignitionDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
-	bu, large, err := butaneDoc(p, v)
+//
+// Every file's contents are placeholders: the data URL each becomes is
+// made by Butane's own util.MakeDataURL, as Butane's translation of inline
+// contents makes it (the smallest of URL-escaped, base64 and gzip+base64),
+// and spliced in afterwards. Files say nothing Butane or Ignition validate
+// beyond their URL, and the document with placeholders depends only on
+// the plan's shape (paths, modes, units): with a Shared cache, a fleet
+// translates and validates each shape once, and each node only splices.
+func ignitionDoc(p *Plan, v Variant, shared *Shared) ([]byte, *largeValues, error) {
+	bu, large, err := butaneDocFor(p, v, true, shared)
 	if err != nil {
 		return nil, nil, err
+	}
+	if ign, ok := shared.translated(bu); ok {
+		return ign, large, nil
 	}
 	ign, rpt, err := butane.TranslateBytes(bu, common.TranslateBytesOptions{})
 	if err != nil {
@@ -39,5 +50,7 @@ func ignitionDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
 	}
 	// Translated and validated with placeholders; the real contents are
 	// spliced in by the caller.
-	return append(ign, '\n'), large, nil
+	ign = append(ign, '\n')
+	shared.storeTranslated(bu, ign)
+	return ign, large, nil
 }

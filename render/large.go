@@ -32,6 +32,8 @@ type largeValues struct {
 type largeValue struct {
 	data    []byte
 	dataURL bool
+	// literal, when set, is the value as spliced, already encoded.
+	literal []byte
 }
 
 const largePlaceholder = "kubebake-large-value-"
@@ -49,6 +51,15 @@ func (l *largeValues) add(data []byte, dataURL bool) string {
 	return ph
 }
 
+// addLiteral records a value spliced in as it is, which the caller has
+// encoded for the document, and returns its placeholder, a data: URL.
+func (l *largeValues) addLiteral(value []byte) string {
+	ph := fmt.Sprintf("data:,%s%d", largePlaceholder, len(l.vals))
+	l.vals = append(l.vals, largeValue{literal: value})
+	l.placeholders = append(l.placeholders, ph)
+	return ph
+}
+
 func (v largeValue) prefix() string {
 	if v.dataURL {
 		return "data:;base64,"
@@ -58,11 +69,17 @@ func (v largeValue) prefix() string {
 
 // encodedLen is the length of the spliced value.
 func (v largeValue) encodedLen() int {
+	if v.literal != nil {
+		return len(v.literal)
+	}
 	return len(v.prefix()) + base64.StdEncoding.EncodedLen(len(v.data))
 }
 
 // encode returns the spliced value.
 func (v largeValue) encode() []byte {
+	if v.literal != nil {
+		return v.literal
+	}
 	p := v.prefix()
 	enc := make([]byte, v.encodedLen())
 	copy(enc, p)
@@ -127,8 +144,8 @@ func (l *largeValues) writeTo(w io.Writer, doc []byte, shared *Shared) error {
 		if i == len(l.vals) {
 			break
 		}
-		if shared != nil {
-			if _, err := w.Write(shared.encoded(l.vals[i])); err != nil {
+		if v := l.vals[i]; shared != nil || v.literal != nil {
+			if _, err := w.Write(shared.encoded(v)); err != nil {
 				return err
 			}
 			continue

@@ -16,7 +16,7 @@ func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, large, err := emit(p, s, gunzipVerified)
+	doc, large, err := emit(p, s, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -24,17 +24,18 @@ func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
 }
 
 // emit is the plan in s.Format, with placeholders for its large values.
-func emit(p *Plan, s *Spec, uncompressed func(File) ([]byte, error)) ([]byte, *largeValues, error) {
+// shared, when not nil, caches what nodes of a fleet have in common.
+func emit(p *Plan, s *Spec, shared *Shared) ([]byte, *largeValues, error) {
 	switch s.Format {
 	case FormatButane:
 		return butaneDoc(p, s.Variant)
 	case FormatCloudInit:
 		return cloudInitDoc(p)
 	case FormatPlan:
-		doc, err := PlanJSON(p, uncompressed)
+		doc, err := PlanJSON(p, shared.uncompressed)
 		return doc, &largeValues{}, err
 	default:
-		return ignitionDoc(p, s.Variant)
+		return ignitionDoc(p, s.Variant, shared)
 	}
 }
 

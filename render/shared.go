@@ -2,10 +2,12 @@ package render
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
 
+	butaneutil "github.com/coreos/butane/base/util"
 	"github.com/kubebake/kubebake/internal/inputs"
 )
 
@@ -23,6 +25,19 @@ type Shared struct {
 	cas     map[string]caResult
 	enc     map[largeKey][]byte
 	gunzips map[largeKey]fileResult
+	urls    map[string]dataURL
+	// ignition maps a Butane document with placeholders to its translated
+	// and validated Ignition config; at most maxShapes are kept.
+	ignition map[string][]byte
+}
+
+// maxShapes bounds the translations a fleet keeps: a fleet of many shapes
+// translates again rather than grow without bound.
+const maxShapes = 1024
+
+type dataURL struct {
+	literal     []byte
+	compression string
 }
 
 type fileResult struct {
@@ -48,7 +63,7 @@ type largeKey struct {
 // at now.
 func NewShared(read func(string) ([]byte, error), now time.Time) *Shared {
 	return &Shared{read: read, now: now, files: map[string]fileResult{}, cas: map[string]caResult{},
-		enc: map[largeKey][]byte{}, gunzips: map[largeKey]fileResult{}}
+		enc: map[largeKey][]byte{}, gunzips: map[largeKey]fileResult{}, urls: map[string]dataURL{}, ignition: map[string][]byte{}}
 }
 
 // Env is the environment of NewSpec that uses the cache.
@@ -100,7 +115,7 @@ func keyOf(data []byte, dataURL bool) (largeKey, bool) {
 // encoded is v as spliced into a document, encoded once per value.
 func (s *Shared) encoded(v largeValue) []byte {
 	k, ok := keyOf(v.data, v.dataURL)
-	if !ok {
+	if s == nil || v.literal != nil || !ok {
 		return v.encode()
 	}
 	s.mu.Lock()
@@ -116,7 +131,7 @@ func (s *Shared) encoded(v largeValue) []byte {
 // uncompressed is gunzipVerified, once per compressed file.
 func (s *Shared) uncompressed(f File) ([]byte, error) {
 	k, ok := keyOf(f.Gzip, false)
-	if !ok {
+	if s == nil || !ok {
 		return gunzipVerified(f)
 	}
 	s.mu.Lock()
@@ -127,4 +142,60 @@ func (s *Shared) uncompressed(f File) ([]byte, error) {
 		s.gunzips[k] = r
 	}
 	return r.data, r.err
+}
+
+// dataURL is contents as the data URL Butane makes of inline contents, as
+// it stands in the Ignition JSON, and the compression that goes with it.
+func (s *Shared) dataURL(contents []byte) ([]byte, string, error) {
+	if s != nil {
+		s.mu.Lock()
+		u, ok := s.urls[string(contents)]
+		s.mu.Unlock()
+		if ok {
+			return u.literal, u.compression, nil
+		}
+	}
+	uri, compression, err := butaneutil.MakeDataURL(contents, nil, true)
+	if err != nil {
+		return nil, "", err
+	}
+	quoted, err := json.Marshal(uri)
+	if err != nil {
+		return nil, "", err
+	}
+	u := dataURL{literal: quoted[1 : len(quoted)-1]}
+	if compression != nil {
+		u.compression = *compression
+	}
+	if s != nil {
+		s.mu.Lock()
+		if len(s.urls) < maxShapes*16 {
+			s.urls[string(contents)] = u
+		}
+		s.mu.Unlock()
+	}
+	return u.literal, u.compression, nil
+}
+
+// translated returns the Ignition config of a Butane document translated
+// before.
+func (s *Shared) translated(butane []byte) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ign, ok := s.ignition[string(butane)]
+	return ign, ok
+}
+
+func (s *Shared) storeTranslated(butane, ign []byte) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ignition) < maxShapes {
+		s.ignition[string(butane)] = ign
+	}
 }
