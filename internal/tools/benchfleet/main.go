@@ -3,13 +3,15 @@
 //
 //   - 1,000 baked (thin) nodes in one call against a loop of separate
 //     `kubebake render` processes (50 measured, scaled to 1,000);
+//
 //   - 1,000 embedded nodes (3.6 MB each) in one call against writing the
 //     same bytes to the same disk (as many files, as many writers, each
 //     file fsynced): the disk's own speed;
+//
 //   - the peak RSS of one call with 100 and with 1,000 nodes, which should
 //     not grow with the node count.
 //
-//	go run ./internal/tools/benchfleet -kubebake bin/kubebake [-nodes 1000] [-singles 50]
+//     go run ./internal/tools/benchfleet -kubebake bin/kubebake [-nodes 1000] [-singles 50]
 package main
 
 import (
