@@ -79,7 +79,7 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	if s.Hostname != "" {
 		// The kubelet names its Node after the hostname.
 		p.Hostname = s.Hostname
-		p.add(File{Path: HostnamePath, Mode: 0o644, Contents: []byte(s.Hostname + "\n")})
+		p.add(File{Path: HostnamePath, Mode: 0o644, Contents: []byte(s.Hostname + "\n"), PerNode: true})
 	}
 	swapoff, err := templates.Execute("kubebake-swapoff.service", nil)
 	if err != nil {

@@ -17,7 +17,7 @@ type cloudConfig struct {
 	Hostname   string      `json:"hostname,omitempty"`
 	WriteFiles []cloudFile `json:"write_files"`
 	// Runcmd entries are either a string (run by sh) or a list (exec'd).
-	Runcmd []any `json:"runcmd"`
+	Runcmd []any `json:"runcmd,omitempty"`
 }
 
 type cloudFile struct {
@@ -77,10 +77,12 @@ func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 			enable = append(enable, u.Name)
 		}
 	}
-	cc.Runcmd = append(cc.Runcmd, "set -e",
-		[]string{"systemctl", "daemon-reload"},
-		append([]string{"systemctl", "enable"}, enable...),
-	)
+	if len(p.Units) > 0 {
+		cc.Runcmd = append(cc.Runcmd, "set -e", []string{"systemctl", "daemon-reload"})
+	}
+	if len(enable) > 0 {
+		cc.Runcmd = append(cc.Runcmd, append([]string{"systemctl", "enable"}, enable...))
+	}
 	for _, u := range p.Start {
 		// restart, not start: the modules-load and sysctl services already
 		// ran at boot before these files existed, and a runtime that is up
@@ -91,7 +93,7 @@ func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	head := "#cloud-config\n# Rendered by kubebake. Holds the bootstrap token: keep it private.\n"
+	head := "#cloud-config\n" + header(p)
 	return append([]byte(head), out...), large, nil
 }
 

@@ -33,6 +33,8 @@ import (
 type FleetNode struct {
 	Name   string
 	Inputs Inputs
+	// Where is "file:line" of the node in its nodes file, for errors.
+	Where string
 }
 
 // IndexFile is the name of the fleet's index in the output directory.
@@ -148,11 +150,15 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 		if n.Name == "" {
 			return nil, fmt.Errorf("nodes[%d]: no name", i)
 		}
+		nameField := "name"
+		if n.Where != "" {
+			nameField = n.Where + ": name"
+		}
 		if errs := validation.IsDNS1123Subdomain(n.Name); len(errs) > 0 {
-			return nil, &NodeError{Node: n.Name, Err: inputErrorf("name", "%s (a node's name names its output file; use a lowercase DNS name such as worker-1)", strings.Join(errs, "; "))}
+			return nil, &NodeError{Node: n.Name, Err: inputErrorf(nameField, "%s (a node's name names its output file; use a lowercase DNS name such as worker-1)", strings.Join(errs, "; "))}
 		}
 		if names[n.Name] {
-			return nil, &NodeError{Node: n.Name, Err: inputErrorf("name", "given twice: every node needs its own name")}
+			return nil, &NodeError{Node: n.Name, Err: inputErrorf(nameField, "given twice: every node needs its own name")}
 		}
 		names[n.Name] = true
 		spec, warns, err := NewSpec(n.Inputs, env)
@@ -162,14 +168,14 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 		file := n.Name + Extension(spec.Format)
 		if other, dup := files[file]; dup {
 			if other == "" {
-				return nil, &NodeError{Node: n.Name, Err: inputErrorf("name", "its output %s would be the fleet's index; rename the node", file)}
+				return nil, &NodeError{Node: n.Name, Err: inputErrorf(nameField, "its output %s would be the fleet's index; rename the node", file)}
 			}
-			return nil, &NodeError{Node: n.Name, Err: inputErrorf("name", "its output %s is node %q's too; rename one", file, other)}
+			return nil, &NodeError{Node: n.Name, Err: inputErrorf(nameField, "its output %s is node %q's too; rename one", file, other)}
 		}
 		files[file] = n.Name
 		if spec.Hostname != "" {
 			if other, dup := hostnames[spec.Hostname]; dup {
-				return nil, &NodeError{Node: n.Name, Err: inputErrorf("hostname", "%q is node %q's hostname too: the second kubelet would take over the first one's Node", spec.Hostname, other)}
+				return nil, &NodeError{Node: n.Name, Err: inputErrorf(n.Inputs.Given.Where("hostname"), "%q is node %q's hostname too: the second kubelet would take over the first one's Node", spec.Hostname, other)}
 			}
 			hostnames[spec.Hostname] = n.Name
 		}
@@ -299,7 +305,7 @@ func (f *Fleet) writeNode(dir string, n fleetNode) (e IndexEntry, err error) {
 	if err != nil {
 		return e, err
 	}
-	ch, err := configHash(p, n.spec)
+	ch, err := configHashWith(p, f.shared.digest)
 	if err != nil {
 		return e, err
 	}
@@ -339,32 +345,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// configHash is "sha256:<hex>" over the node's plan as --format plan shows
-// it, with the token replaced in the files that hold it: nodes that differ
-// only in their token (pools) hash the same, and the hash reveals nothing
-// of the token. A compressed file (the agent) counts by its SHA-512, which
-// the plan carries, rather than by decompressing megabytes per node.
-func configHash(p *Plan, s *Spec) (string, error) {
-	q := *p
-	q.Files = make([]File, len(p.Files))
-	tok := s.Token.Value()
-	for i, f := range p.Files {
-		switch {
-		case f.Gzip != nil:
-			f = File{Path: f.Path, Mode: f.Mode, Contents: []byte("sha512:" + f.SHA512), Secret: f.Secret}
-		case f.Secret:
-			f.Contents = []byte(strings.ReplaceAll(string(f.Contents), tok, "<token>"))
-		}
-		q.Files[i] = f
-	}
-	doc, err := PlanJSON(&q, nil)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(doc)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // checkOutDir says whether dir exists and may be replaced; it refuses a

@@ -23,14 +23,13 @@ func sampleFleet(t testing.TB) []FleetNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nf, err := ParseNodesFile(data)
+	nf, err := ParseNodesFile("../testdata/fleet/nodes.yaml", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := Overlay(sampleInputs(), nf.Defaults)
-	var nodes []FleetNode
-	for _, n := range nf.Nodes {
-		nodes = append(nodes, FleetNode{Name: n.Name, Inputs: Overlay(shared, n.Inputs)})
+	nodes, err := nf.Merge(sampleInputs(), CmdRender)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return nodes
 }
@@ -109,7 +108,7 @@ func TestConfigHashIgnoresToken(t *testing.T) {
 	b.TokenFile = "../testdata/fleet/pool-b.token"
 	c := sampleInputs()
 	c.MaxPods = 12
-	idx := writeFleet(t, []FleetNode{{"a", a}, {"b", b}, {"c", c}}, filepath.Join(t.TempDir(), "out"))
+	idx := writeFleet(t, []FleetNode{{Name: "a", Inputs: a}, {Name: "b", Inputs: b}, {Name: "c", Inputs: c}}, filepath.Join(t.TempDir(), "out"))
 	na, nb, nc := idx.Nodes[0], idx.Nodes[1], idx.Nodes[2]
 	if na.ConfigHash != nb.ConfigHash || na.SHA256 == nb.SHA256 {
 		t.Errorf("token-only difference: configHash %s vs %s, sha256 %s vs %s", na.ConfigHash, nb.ConfigHash, na.SHA256, nb.SHA256)
@@ -137,12 +136,12 @@ func TestFleetErrors(t *testing.T) {
 		nodes []FleetNode
 		want  string
 	}{
-		{"duplicate", []FleetNode{{"w1", good}, {"w1", good}}, `node "w1": name: given twice`},
-		{"bad name", []FleetNode{{"W/1", good}}, `node "W/1": name: `},
-		{"bad option", []FleetNode{{"w1", good}, {"w2", bad}}, `node "w2": --max-pods: -1`},
-		{"bad hostname", []FleetNode{{"w1", badHost}}, `node "w1": --hostname: "Not_A_Host"`},
-		{"same hostname", []FleetNode{{"w1", sameHost}, {"w2", sameHost}}, `node "w2": hostname: "w" is node "w1"'s hostname too`},
-		{"index", []FleetNode{{"index", func() Inputs { i := good; i.Format = "plan"; return i }()}}, `node "index": name: its output index.json would be the fleet's index`},
+		{"duplicate", []FleetNode{{Name: "w1", Inputs: good}, {Name: "w1", Inputs: good}}, `node "w1": name: given twice`},
+		{"bad name", []FleetNode{{Name: "W/1", Inputs: good}}, `node "W/1": name: `},
+		{"bad option", []FleetNode{{Name: "w1", Inputs: good}, {Name: "w2", Inputs: bad}}, `node "w2": --max-pods: -1`},
+		{"bad hostname", []FleetNode{{Name: "w1", Inputs: badHost}}, `node "w1": --hostname: "Not_A_Host"`},
+		{"same hostname", []FleetNode{{Name: "w1", Inputs: sameHost}, {Name: "w2", Inputs: sameHost}}, `node "w2": --hostname: "w" is node "w1"'s hostname too`},
+		{"index", []FleetNode{{Name: "index", Inputs: func() Inputs { i := good; i.Format = "plan"; return i }()}}, `node "index": name: its output index.json would be the fleet's index`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := PrepareFleet(c.nodes, fleetOptions(t))
@@ -161,8 +160,8 @@ func TestFleetReplace(t *testing.T) {
 	dir := filepath.Join(base, "out")
 	in := sampleInputs()
 	in.JoinBinary = "baked"
-	writeFleet(t, []FleetNode{{"old", in}}, dir)
-	writeFleet(t, []FleetNode{{"new", in}}, dir)
+	writeFleet(t, []FleetNode{{Name: "old", Inputs: in}}, dir)
+	writeFleet(t, []FleetNode{{Name: "new", Inputs: in}}, dir)
 	if _, err := os.Stat(filepath.Join(dir, "old.ign")); err == nil {
 		t.Error("old.ign survived the replacement")
 	}
@@ -180,7 +179,7 @@ func TestFleetReplace(t *testing.T) {
 		a.SHA512 = strings.Repeat("0", 128)
 		return a, nil
 	}
-	f, err := PrepareFleet([]FleetNode{{"a", in}, {"b", broken}}, opt)
+	f, err := PrepareFleet([]FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: broken}}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +197,7 @@ func TestFleetReplace(t *testing.T) {
 	other := filepath.Join(base, "other")
 	os.Mkdir(other, 0o755)
 	os.WriteFile(filepath.Join(other, "notes.txt"), nil, 0o644)
-	f, err = PrepareFleet([]FleetNode{{"a", in}}, fleetOptions(t))
+	f, err = PrepareFleet([]FleetNode{{Name: "a", Inputs: in}}, fleetOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,19 +207,23 @@ func TestFleetReplace(t *testing.T) {
 	}
 }
 
-// TestParseNodesFile: errors name the node and the key.
+// TestParseNodesFile: errors name the node, the file, line and key.
 func TestParseNodesFile(t *testing.T) {
 	for _, c := range []struct{ doc, want string }{
-		{"nodes: [{name: a, max-pod: 3}]", `node "a": unknown key "max-pod"`},
-		{"nodes: [{name: a, max-pods: many}]", `node "a": max-pods: a string where a number is wanted`},
-		{"nodes: [{hostname: a}]", `nodes[0]: no name`},
-		{"nodes: [{name: a, token: abcdef.0123456789abcdef}]", `node "a": holds a token`},
-		{"defaults: {token: abcdef.0123456789abcdef}\nnodes: [{name: a}]", `defaults: holds a token`},
-		{"defaults: {colour: red}\nnodes: [{name: a}]", `defaults: unknown key "colour"`},
-		{"node: [{name: a}]", `unknown key "node"`},
+		{"nodes: [{name: a, max-pod: 3}]", `node "a": n.yaml:1: max-pod: unknown key (did you mean max-pods?)`},
+		{"nodes: [{name: a, max-pods: many}]", `node "a": n.yaml:1: max-pods: "many" is not a whole number`},
+		{"nodes: [{hostname: a}]", `n.yaml:1: nodes[0]: no name`},
+		{"nodes: [{name: a, token: abcdef.0123456789abcdef}]", `node "a": n.yaml:1: token: may not be set in a config file`},
+		{"defaults: {token: abcdef.0123456789abcdef}\nnodes: [{name: a}]", `n.yaml:1: token: may not be set in a config file`},
+		{"defaults: {colour: red}\nnodes: [{name: a}]", `n.yaml:1: colour: unknown key`},
+		{"nodes: [{name: a, output: x}]", `node "a": n.yaml:1: output: not in a nodes file`},
+		{"node: [{name: a}]", `n.yaml:1: node: unknown key`},
 		{"defaults: {}", `nodes: lists no node`},
 	} {
-		_, err := ParseNodesFile([]byte(c.doc))
+		nf, err := ParseNodesFile("n.yaml", []byte(c.doc))
+		if err == nil {
+			_, err = nf.Merge(sampleInputs(), CmdRender)
+		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.doc, err, c.want)
 		}

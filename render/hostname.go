@@ -3,8 +3,15 @@ package render
 import (
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/options"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
+
+func init() {
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "hostname", Arg: "NAME", Config: true, Commands: renderOnly, DefaultHelp: "what the OS or the cloud sets",
+		Help: "the node's hostname, written to /etc/hostname (the kubelet names its Node after it); in a --nodes file, a key of each node"},
+		Field: func(in *Inputs) any { return &in.Hostname }})
+}
 
 // maxHostname is Linux's HOST_NAME_MAX.
 const maxHostname = 64

@@ -13,10 +13,25 @@ import (
 // the Butane library, then parsed back with Ignition's own parser. Any
 // entry in either report is a bug in kubebake, not the user's problem, and
 // is returned as an error naming the offending field.
-func Ignition(p *Plan, v Variant) ([]byte, error) {
+//
+// With user, the user's config is merged in as Ignition merges a child
+// config into its parent (see mergeIgnition), after a check that it does
+// not overwrite anything of ours.
+func Ignition(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
 	doc, large, err := ignitionDoc(p, v, nil)
 	if err != nil {
 		return nil, err
+	}
+	if user != nil {
+		child, err := user.childIgnition(p)
+		if err != nil {
+			return nil, err
+		}
+		ign, err := mergeIgnition(doc[:len(doc)-1:len(doc)-1], child, v, user.Name)
+		if err != nil {
+			return nil, err
+		}
+		doc = append(ign, '\n')
 	}
 	return large.apply(doc)
 }
@@ -31,7 +46,7 @@ func Ignition(p *Plan, v Variant) ([]byte, error) {
 // the plan's shape (paths, modes, units): with a Shared cache, a fleet
 // translates and validates each shape once, and each node only splices.
 func ignitionDoc(p *Plan, v Variant, shared *Shared) ([]byte, *largeValues, error) {
-	bu, large, err := butaneDocFor(p, v, true, shared)
+	bu, large, err := butaneDocFor(p, v, nil, true, shared)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -37,6 +37,9 @@ type File struct {
 	SHA512   string
 	// Secret marks files holding the bootstrap token (mode 0600).
 	Secret bool
+	// PerNode marks files that differ from node to node without being
+	// secret (/etc/hostname): they go with the boot part, not the image.
+	PerNode bool
 }
 
 // Unit is a systemd unit under /etc/systemd/system. A unit with no Contents

@@ -12,30 +12,51 @@ import (
 // Render builds the plan for s and emits it in s.Format. agent is needed
 // only with --join-binary embedded.
 func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
-	p, err := Build(s, agent)
+	full, err := Build(s, agent)
 	if err != nil {
 		return nil, err
 	}
-	doc, large, err := emit(p, s, nil)
+	doc, large, err := emit(full, s, nil)
 	if err != nil {
 		return nil, err
 	}
 	return large.apply(doc)
 }
 
-// emit is the plan in s.Format, with placeholders for its large values.
-// shared, when not nil, caches what nodes of a fleet have in common.
-func emit(p *Plan, s *Spec, shared *Shared) ([]byte, *largeValues, error) {
-	switch s.Format {
-	case FormatButane:
-		return butaneDoc(p, s.Variant)
-	case FormatCloudInit:
+// emit is the plan in s.Format, with placeholders for its large values
+// (spliced in by largeValues.apply or writeTo). shared, when not nil,
+// caches what the nodes of a fleet have in common.
+func emit(full *Plan, s *Spec, shared *Shared) ([]byte, *largeValues, error) {
+	part := s.Part
+	if part == "" {
+		part = PartAll
+	}
+	p := full.Part(part)
+	if s.Merge != nil && (s.Format == FormatPlan || s.Format == FormatTar) {
+		return nil, nil, inputErrorf("--merge", "merges into ignition, butane or cloud-init output, not %s", s.Format)
+	}
+	whole := func(out []byte, err error) ([]byte, *largeValues, error) { return out, &largeValues{}, err }
+	switch {
+	case s.Format == FormatButane && s.Merge == nil:
+		return butaneDoc(p, s.Variant, nil)
+	case s.Format == FormatButane:
+		return whole(Butane(p, s.Variant, s.Merge))
+	case s.Format == FormatCloudInit && s.Merge == nil:
 		return cloudInitDoc(p)
-	case FormatPlan:
-		doc, err := PlanJSON(p, shared.uncompressed)
-		return doc, &largeValues{}, err
-	default:
+	case s.Format == FormatCloudInit:
+		out, err := CloudInit(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return whole(s.Merge.mergeCloudInit(p, out))
+	case s.Format == FormatPlan:
+		return whole(PlanJSON(full, part, shared.uncompressed))
+	case s.Format == FormatTar:
+		return whole(Tar(p, shared.uncompressed))
+	case s.Merge == nil:
 		return ignitionDoc(p, s.Variant, shared)
+	default:
+		return whole(Ignition(p, s.Variant, s.Merge))
 	}
 }
 

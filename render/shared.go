@@ -25,6 +25,7 @@ type Shared struct {
 	cas     map[string]caResult
 	enc     map[largeKey][]byte
 	gunzips map[largeKey]fileResult
+	digests map[largeKey]digestResult
 	urls    map[string]dataURL
 	// ignition maps a Butane document with placeholders to its translated
 	// and validated Ignition config; at most maxShapes are kept.
@@ -34,6 +35,12 @@ type Shared struct {
 // maxShapes bounds the translations a fleet keeps: a fleet of many shapes
 // translates again rather than grow without bound.
 const maxShapes = 1024
+
+type digestResult struct {
+	sum  string
+	size int64
+	err  error
+}
 
 type dataURL struct {
 	literal     []byte
@@ -63,7 +70,7 @@ type largeKey struct {
 // at now.
 func NewShared(read func(string) ([]byte, error), now time.Time) *Shared {
 	return &Shared{read: read, now: now, files: map[string]fileResult{}, cas: map[string]caResult{},
-		enc: map[largeKey][]byte{}, gunzips: map[largeKey]fileResult{}, urls: map[string]dataURL{}, ignition: map[string][]byte{}}
+		enc: map[largeKey][]byte{}, gunzips: map[largeKey]fileResult{}, urls: map[string]dataURL{}, digests: map[largeKey]digestResult{}, ignition: map[string][]byte{}}
 }
 
 // Env is the environment of NewSpec that uses the cache.
@@ -198,4 +205,23 @@ func (s *Shared) storeTranslated(butane, ign []byte) {
 	if len(s.ignition) < maxShapes {
 		s.ignition[string(butane)] = ign
 	}
+}
+
+// digest is a file's SHA-256 and size for the plan and its configHash; a
+// compressed file's (the agent's) is computed once.
+func (s *Shared) digest(f File) (string, int64, error) {
+	k, ok := keyOf(f.Gzip, false)
+	if !ok {
+		return digestBy(s.uncompressed)(f)
+	}
+	s.mu.Lock()
+	r, ok := s.digests[k]
+	s.mu.Unlock()
+	if !ok {
+		r.sum, r.size, r.err = digestBy(s.uncompressed)(f)
+		s.mu.Lock()
+		s.digests[k] = r
+		s.mu.Unlock()
+	}
+	return r.sum, r.size, r.err
 }

@@ -11,30 +11,21 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
-	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/render"
-	"github.com/spf13/pflag"
 )
-
-// fleetArgs are the render flags that only a fleet render uses.
-type fleetArgs struct {
-	nodes, outDir, output string
-}
 
 // renderFleet is `kubebake render --nodes FILE --out-dir DIR`: one output
 // per node, each what `kubebake render` with that node's options writes.
-// A node's own keys win over the command line, which wins over the nodes
-// file's defaults, which win over --config.
-func renderFleet(env *cliEnv, fs *pflag.FlagSet, flags, configIn render.Inputs, a fleetArgs) error {
+func renderFleet(env *cliEnv, in render.Inputs) error {
 	switch {
-	case a.nodes == "":
+	case in.Nodes == "":
 		return usageErrorf("--out-dir: only with --nodes FILE (a single node's output goes to -o)")
-	case a.outDir == "":
+	case in.OutDir == "":
 		return usageErrorf("--nodes: give --out-dir DIR: every node gets its own file there")
-	case a.output != "":
-		return usageErrorf("--output: with --nodes, outputs go to --out-dir")
+	case in.Output != "":
+		return usageErrorf("%s: with --nodes, outputs go to --out-dir", in.Given.Where("output"))
 	}
-	nodes, err := loadNodes(a.nodes, fs, flags, configIn)
+	nodes, err := loadNodes(in, render.CmdRender)
 	if err != nil {
 		return err
 	}
@@ -43,7 +34,7 @@ func renderFleet(env *cliEnv, fs *pflag.FlagSet, flags, configIn render.Inputs, 
 		Agent:  embed.Load,
 	})
 	if err != nil {
-		return fleetError(a.nodes, err)
+		return fleetError(in.Nodes, err)
 	}
 	for _, w := range fleet.Warnings() {
 		msg := string(w.Warning)
@@ -61,44 +52,47 @@ func renderFleet(env *cliEnv, fs *pflag.FlagSet, flags, configIn render.Inputs, 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	idx, err := fleet.Write(ctx, a.outDir)
+	idx, err := fleet.Write(ctx, in.OutDir)
 	if err != nil {
-		return fleetError(a.nodes, err)
+		return fleetError(in.Nodes, err)
 	}
 	var total int64
 	for _, e := range idx.Nodes {
 		total += e.Size
 	}
 	fmt.Fprintf(env.stderr, "kubebake render: wrote %d outputs (%.1f MB) and %s to %s in %s\n",
-		len(idx.Nodes), float64(total)/1e6, render.IndexFile, a.outDir, time.Since(start).Round(time.Millisecond))
+		len(idx.Nodes), float64(total)/1e6, render.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// loadNodes reads the nodes file and merges each node's inputs.
-func loadNodes(path string, fs *pflag.FlagSet, flags, configIn render.Inputs) ([]render.FleetNode, error) {
-	data, err := os.ReadFile(path)
+// loadNodes reads the nodes file and merges each node's inputs for cmd.
+func loadNodes(in render.Inputs, cmd string) ([]render.FleetNode, error) {
+	data, err := os.ReadFile(in.Nodes)
 	if err != nil {
-		return nil, usageErrorf("--nodes: %v", inputs.FileError(err))
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
 	}
-	nf, err := render.ParseNodesFile(data)
+	nf, err := render.ParseNodesFile(in.Nodes, data)
 	if err != nil {
-		return nil, usageErrorf("--nodes: %s: %v", path, err)
+		return nil, fleetError(in.Nodes, err)
 	}
-	shared := mergeInputs(fs, flags, render.Overlay(configIn, nf.Defaults))
-	nodes := make([]render.FleetNode, len(nf.Nodes))
-	for i, n := range nf.Nodes {
-		nodes[i] = render.FleetNode{Name: n.Name, Inputs: withDefaults(render.Overlay(shared, n.Inputs))}
+	nodes, err := nf.Merge(in, cmd)
+	if err != nil {
+		return nil, fleetError(in.Nodes, err)
 	}
 	return nodes, nil
 }
 
-// fleetError makes a node's bad input a usage error naming the nodes file.
+// fleetError makes bad input in a fleet a usage error (exit 2).
 func fleetError(path string, err error) error {
 	var ne *render.NodeError
 	var ie *render.InputError
 	switch {
 	case errors.As(err, &ne) && errors.As(err, &ie):
-		return usageErrorf("--nodes: %s: %v", path, err)
+		return usageErrorf("--nodes: %v", err)
 	case errors.As(err, &ie):
 		return &usageError{msg: ie.Error()}
 	}
