@@ -43,7 +43,7 @@ type NodeSpec struct {
 	Name string
 	// Where is "file:line" of the node.
 	Where string
-	keys *yamlv3.Node // the node's mapping, name left out
+	keys  *yamlv3.Node // the node's mapping, name left out
 }
 
 // perRun are options a nodes file may not set: they are the run's, not a node's.
