@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/certs"
+	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,6 +47,7 @@ type Inputs struct {
 	KubeletPath        string   `json:"kubelet-path,omitempty"`
 	KubeletConfig      string   `json:"kubelet-config,omitempty"`
 	CRIDockerdPath     string   `json:"cri-dockerd-path,omitempty"`
+	KubeletServer      string   `json:"kubelet-server,omitempty"`
 
 	// TokenEnv is $KUBEBAKE_TOKEN; never read from a file.
 	TokenEnv string `json:"-"`
@@ -87,6 +91,10 @@ type Spec struct {
 	Token    token.Token
 	// Endpoints are "host:port", in the order given.
 	Endpoints []string
+	// KubeletServer is the server the kubelet's bootstrap kubeconfig names:
+	// joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, or
+	// "https://host:port".
+	KubeletServer string
 
 	Format     Format
 	Variant    Variant
@@ -178,6 +186,10 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 
+	if s.KubeletServer, err = kubeletServer(in.KubeletServer); err != nil {
+		return nil, nil, err
+	}
+
 	// Node options.
 	if s.NodeLabels, err = parseLabels(in.NodeLabels); err != nil {
 		return nil, nil, err
@@ -228,13 +240,29 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 			}
 		}
 	}
-	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 {
+	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
 		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
 	}
 	if s.Format == FormatCloudInit && s.Variant != VariantFCOS && in.Variant != "" {
 		warns = append(warns, "--variant only applies to Ignition and Butane output; cloud-init ignores it")
 	}
 	return s, warns, nil
+}
+
+// kubeletServer validates --kubelet-server: cluster-info (the default),
+// discovered, or an address, returned as https://host:port.
+func kubeletServer(v string) (string, error) {
+	switch v {
+	case "", joinconfig.ServerClusterInfo:
+		return joinconfig.ServerClusterInfo, nil
+	case joinconfig.ServerDiscovered:
+		return v, nil
+	}
+	ep, err := endpoint.Parse(v)
+	if err != nil {
+		return "", inputErrorf("--kubelet-server", "want %s, %s or an API server address (a load balancer's): %v", joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, err)
+	}
+	return "https://" + ep, nil
 }
 
 // binDir is where binaries that are not part of the OS live: /usr is
@@ -277,17 +305,10 @@ func splitList(vals []string) []string {
 	return out
 }
 
-// The kubelet refuses --node-labels in the kubernetes.io and k8s.io
-// namespaces except these (kubelet's IsKubeletLabel): such a label would
-// crash-loop the kubelet at first boot, so refuse it now.
-var kubeletLabels = map[string]bool{
-	"kubernetes.io/hostname": true, "kubernetes.io/arch": true, "kubernetes.io/os": true,
-	"beta.kubernetes.io/arch": true, "beta.kubernetes.io/os": true, "beta.kubernetes.io/instance-type": true,
-	"node.kubernetes.io/instance-type": true, "failure-domain.beta.kubernetes.io/region": true,
-	"failure-domain.beta.kubernetes.io/zone": true, "topology.kubernetes.io/region": true,
-	"topology.kubernetes.io/zone": true,
-}
-
+// labelAllowed reports whether the kubelet accepts key in --node-labels: it
+// refuses the kubernetes.io and k8s.io namespaces except its own labels
+// (k8s.io/kubelet's IsKubeletLabel), and such a label would crash-loop the
+// kubelet at first boot, so refuse it now.
 func labelAllowed(key string) bool {
 	ns, _, found := strings.Cut(key, "/")
 	if !found {
@@ -297,11 +318,7 @@ func labelAllowed(key string) bool {
 	if !restricted("kubernetes.io") && !restricted("k8s.io") {
 		return true
 	}
-	if kubeletLabels[key] {
-		return true
-	}
-	return ns == "kubelet.kubernetes.io" || strings.HasSuffix(ns, ".kubelet.kubernetes.io") ||
-		ns == "node.kubernetes.io" || strings.HasSuffix(ns, ".node.kubernetes.io")
+	return kubeletapis.IsKubeletLabel(key)
 }
 
 func parseLabels(vals []string) ([]string, error) {

@@ -51,6 +51,7 @@ func runRender(env *cliEnv, args []string) error {
 	fs.Int32Var(&in.MaxPods, "max-pods", 0, "maximum pods on the node (default 110)")
 	fs.StringVar(&in.KubeletPath, "kubelet-path", "", "`path` of the kubelet binary on the node (default /usr/bin/kubelet; /opt/bin/kubelet on flatcar)")
 	fs.StringVar(&in.CRIDockerdPath, "cri-dockerd-path", "", "`path` of cri-dockerd on the node (default /usr/bin/cri-dockerd; /opt/bin/cri-dockerd on flatcar)")
+	fs.StringVar(&in.KubeletServer, "kubelet-server", "", "API server the kubelet talks to: cluster-info (the server the cluster's signed cluster-info names, as kubeadm join), discovered (the --api-server endpoint that answered kubebake-join), or an `address` such as a load balancer's (default cluster-info)")
 	fs.StringVar(&in.KubeletConfig, "kubelet-config", "", "KubeletConfiguration `file` whose fields override kubebake's")
 	fs.StringVarP(&output, "output", "o", "", "write to `file` (mode 0600, atomically) instead of stdout")
 	if err := parseFlags(fs, args); err != nil {
@@ -124,6 +125,7 @@ func mergeInputs(fs *pflag.FlagSet, flags, file render.Inputs) render.Inputs {
 		{"join-binary", &out.JoinBinary, &flags.JoinBinary}, {"cluster-domain", &out.ClusterDomain, &flags.ClusterDomain},
 		{"kubelet-path", &out.KubeletPath, &flags.KubeletPath}, {"cri-dockerd-path", &out.CRIDockerdPath, &flags.CRIDockerdPath},
 		{"kubelet-config", &out.KubeletConfig, &flags.KubeletConfig},
+		{"kubelet-server", &out.KubeletServer, &flags.KubeletServer},
 	} {
 		if set(f.name) {
 			*f.dst = *f.from
