@@ -11,10 +11,19 @@ import (
 // schema kubebake writes. The Butane library validates it when it
 // translates; see Ignition.
 type butaneConfig struct {
-	Variant string        `yaml:"variant"`
-	Version string        `yaml:"version"`
-	Storage butaneStorage `yaml:"storage"`
-	Systemd butaneSystemd `yaml:"systemd"`
+	Variant  string          `yaml:"variant"`
+	Version  string          `yaml:"version"`
+	Ignition *butaneIgnition `yaml:"ignition,omitempty"`
+	Storage  butaneStorage   `yaml:"storage,omitempty"`
+	Systemd  butaneSystemd   `yaml:"systemd,omitempty"`
+}
+
+// butaneIgnition carries the user's --merge config, inline, for Ignition
+// to merge into ours at boot.
+type butaneIgnition struct {
+	Config struct {
+		Merge []butaneResource `yaml:"merge"`
+	} `yaml:"config"`
 }
 
 type butaneStorage struct {
@@ -70,19 +79,38 @@ func butaneVersion(v Variant) string {
 	return "1.6.0"
 }
 
-// Butane emits the plan as a Butane config.
-func Butane(p *Plan, v Variant) ([]byte, error) {
-	doc, large, err := butaneDoc(p, v)
+// Butane emits the plan as a Butane config. With user, the user's config,
+// as Ignition, is carried inline in ignition.config.merge: Ignition merges
+// it into ours at boot, with the same code mergeIgnition runs, which checks
+// here that the merged config is valid.
+func Butane(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
+	var child []byte
+	if user != nil {
+		var err error
+		if child, err = user.childIgnition(p); err != nil {
+			return nil, err
+		}
+		if _, err := Ignition(p, v, user); err != nil {
+			return nil, err
+		}
+	}
+	doc, large, err := butaneDoc(p, v, child)
 	if err != nil {
 		return nil, err
 	}
 	return large.apply(doc)
 }
 
-// butaneDoc marshals the Butane config with placeholders for large values.
-func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
+// butaneDoc marshals the Butane config with placeholders for large values;
+// child is a config to merge at boot, or nil.
+func butaneDoc(p *Plan, v Variant, child []byte) ([]byte, *largeValues, error) {
 	large := &largeValues{}
 	doc := butaneConfig{Variant: string(v), Version: butaneVersion(v)}
+	if child != nil {
+		inline := string(child)
+		doc.Ignition = &butaneIgnition{}
+		doc.Ignition.Config.Merge = []butaneResource{{Inline: &inline}}
+	}
 	for _, f := range p.Files {
 		bf := butaneFile{Path: f.Path, Mode: octal(f.Mode.Perm()), Overwrite: true}
 		if f.Gzip != nil {
@@ -111,7 +139,7 @@ func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
 		doc.Systemd.Units = append(doc.Systemd.Units, bu)
 	}
 	var b bytes.Buffer
-	b.WriteString("# Rendered by kubebake. Holds the bootstrap token: keep it private.\n")
+	b.WriteString(header(p))
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
@@ -124,3 +152,11 @@ func butaneDoc(p *Plan, v Variant) ([]byte, *largeValues, error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// header is the comment an output starts with: whether it holds the token.
+func header(p *Plan) string {
+	if p.HasSecret() {
+		return "# Rendered by kubebake. Holds the bootstrap token: keep it private.\n"
+	}
+	return "# Rendered by kubebake. Holds no secret: the bootstrap token comes with the boot part.\n"
+}

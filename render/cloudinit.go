@@ -14,7 +14,7 @@ import (
 type cloudConfig struct {
 	WriteFiles []cloudFile `json:"write_files"`
 	// Runcmd entries are either a string (run by sh) or a list (exec'd).
-	Runcmd []any `json:"runcmd"`
+	Runcmd []any `json:"runcmd,omitempty"`
 }
 
 type cloudFile struct {
@@ -65,10 +65,12 @@ func CloudInit(p *Plan) ([]byte, error) {
 			enable = append(enable, u.Name)
 		}
 	}
-	cc.Runcmd = append(cc.Runcmd, "set -e",
-		[]string{"systemctl", "daemon-reload"},
-		append([]string{"systemctl", "enable"}, enable...),
-	)
+	if len(p.Units) > 0 {
+		cc.Runcmd = append(cc.Runcmd, "set -e", []string{"systemctl", "daemon-reload"})
+	}
+	if len(enable) > 0 {
+		cc.Runcmd = append(cc.Runcmd, append([]string{"systemctl", "enable"}, enable...))
+	}
 	for _, u := range p.Start {
 		// restart, not start: the modules-load and sysctl services already
 		// ran at boot before these files existed, and a runtime that is up
@@ -79,7 +81,7 @@ func CloudInit(p *Plan) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	head := "#cloud-config\n# Rendered by kubebake. Holds the bootstrap token: keep it private.\n"
+	head := "#cloud-config\n" + header(p)
 	return large.apply(append([]byte(head), out...))
 }
 

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"errors"
+	"github.com/kubebake/kubebake/internal/options"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func checkMeaning(t *testing.T, s *Spec) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	ign, err := Ignition(p, VariantFCOS)
+	ign, err := Ignition(p, VariantFCOS, nil)
 	if err != nil {
 		t.Fatalf("ignition: %v", err)
 	}
@@ -219,11 +220,12 @@ func TestKubeletConfigOverride(t *testing.T) {
 
 	// A flag and the file setting the same field is refused, not resolved silently.
 	in.MaxPods = 50
+	in.Given = options.Given{"max-pods": "--max-pods"}
 	if _, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }}); err == nil || !strings.Contains(err.Error(), "--max-pods: kubelet.yaml sets maxPods too") {
 		t.Errorf("want a conflict error, got %v", err)
 	}
 	// The user's runtime endpoint reaches the kubelet's command line too.
-	in.MaxPods = Defaults.MaxPods
+	in.MaxPods, in.Given = Defaults.MaxPods, nil
 	files["kubelet.yaml"] = []byte("containerRuntimeEndpoint: unix:///run/crio/crio.sock\n")
 	s, _, err = NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }})
 	if err != nil {

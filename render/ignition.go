@@ -13,8 +13,12 @@ import (
 // the Butane library, then parsed back with Ignition's own parser. Any
 // entry in either report is a bug in kubebake, not the user's problem, and
 // is returned as an error naming the offending field.
-func Ignition(p *Plan, v Variant) ([]byte, error) {
-	bu, large, err := butaneDoc(p, v)
+//
+// With user, the user's config is merged in as Ignition merges a child
+// config into its parent (see mergeIgnition), after a check that it does
+// not overwrite anything of ours.
+func Ignition(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
+	bu, large, err := butaneDoc(p, v, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -27,6 +31,15 @@ func Ignition(p *Plan, v Variant) ([]byte, error) {
 	}
 	if _, rpt, err := ignition.Parse(ign); err != nil || len(rpt.Entries) > 0 {
 		return nil, fmt.Errorf("Ignition rejects the config (a kubebake bug): %v\n%s", err, strings.TrimSpace(rpt.String()))
+	}
+	if user != nil {
+		child, err := user.childIgnition(p)
+		if err != nil {
+			return nil, err
+		}
+		if ign, err = mergeIgnition(ign, child, v, user.Name); err != nil {
+			return nil, err
+		}
 	}
 	// Translated and validated with placeholders; now the real contents.
 	ign, err = large.apply(ign)

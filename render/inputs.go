@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -16,8 +15,10 @@ import (
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
+	yamlv3 "gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
@@ -26,56 +27,87 @@ import (
 )
 
 // Inputs are the render inputs as the user gives them, on the command line
-// or in a --config YAML file whose keys are the flag names. Flags win over
-// the file: the CLI merges them with Merge before calling NewSpec.
+// or in a --config YAML file whose keys are the flag names. Each field is
+// declared as an option in Options (options.go), which makes its flag, its
+// config key and its default; the CLI fills Inputs through that table.
 type Inputs struct {
-	CA                 []string `json:"ca,omitempty"`
-	CACertHash         []string `json:"ca-cert-hash,omitempty"`
-	Token              string   `json:"token,omitempty"`
-	TokenFile          string   `json:"token-file,omitempty"`
-	APIServer          []string `json:"api-server,omitempty"`
-	Format             string   `json:"format,omitempty"`
-	Variant            string   `json:"variant,omitempty"`
-	Runtime            string   `json:"runtime,omitempty"`
-	Arch               string   `json:"arch,omitempty"`
-	JoinBinary         string   `json:"join-binary,omitempty"`
-	NodeLabels         []string `json:"node-labels,omitempty"`
-	RegisterWithTaints []string `json:"register-with-taints,omitempty"`
-	ClusterDNS         []string `json:"cluster-dns,omitempty"`
-	ClusterDomain      string   `json:"cluster-domain,omitempty"`
-	MaxPods            int32    `json:"max-pods,omitempty"`
-	KubeletPath        string   `json:"kubelet-path,omitempty"`
-	KubeletConfig      string   `json:"kubelet-config,omitempty"`
-	CRIDockerdPath     string   `json:"cri-dockerd-path,omitempty"`
-	KubeletServer      string   `json:"kubelet-server,omitempty"`
+	ConfigFile         string
+	CA                 []string
+	CACertHash         []string
+	Token              string
+	TokenFile          string
+	APIServer          []string
+	Format             string
+	Variant            string
+	Runtime            string
+	Arch               string
+	JoinBinary         string
+	NodeLabels         []string
+	RegisterWithTaints []string
+	ClusterDNS         []string
+	ClusterDomain      string
+	MaxPods            int32
+	KubeletPath        string
+	KubeletConfig      string
+	CRIDockerdPath     string
+	KubeletServer      string
+	// Output is where the CLI writes the result; NewSpec ignores it.
+	Output string
 
 	// TokenEnv is $KUBEBAKE_TOKEN; never read from a file.
-	TokenEnv string `json:"-"`
+	TokenEnv string
+	// Given says which options the user set, and where (a flag, or a
+	// config file's line): a value equal to the default still counts as
+	// set, and errors name the place it came from.
+	Given options.Given
 }
 
-// ParseInputsFile decodes a --config file. Unknown keys are errors.
-func ParseInputsFile(data []byte) (Inputs, error) {
+// Defaults are the values used when neither a flag nor the config file sets
+// one, from the Default of each entry in Options.
+var Defaults = func() Inputs {
 	var in Inputs
-	if err := yaml.UnmarshalStrict(data, &in); err != nil {
+	for i := range Options {
+		options.SetDefault(&Options[i].Meta, Options[i].Field(&in))
+	}
+	return in
+}()
+
+// WithYAML returns in with the options of the YAML mapping m (a config
+// file's top level, or one node's map in a fleet file) set over it, as for
+// command cmd; keys are option names, and errors name file:line: key.
+// Options given on the command line (in.Given "--name") keep their values.
+func (in Inputs) WithYAML(f *options.File, m *yamlv3.Node, cmd string) (Inputs, error) {
+	out := in
+	out.Given = in.Given.Clone()
+	set := options.NewSet(cmd, AllOptions(), options.Bind(Options, &out, cmd))
+	set.Given = out.Given
+	if err := set.Apply(f, m); err != nil {
 		return Inputs{}, err
 	}
-	if in.Token != "" {
-		return Inputs{}, errors.New("holds a token: a config file may name a token-file, but the token itself stays out of files that get copied around")
-	}
-	return in, nil
+	return out, nil
 }
 
-// Defaults are the values used when neither a flag nor the config file sets one.
-var Defaults = Inputs{
-	Format:        string(FormatIgnition),
-	Variant:       string(VariantFCOS),
-	Runtime:       string(RuntimeDocker),
-	Arch:          "amd64",
-	JoinBinary:    string(JoinEmbedded),
-	ClusterDNS:    []string{"10.96.0.10"},
-	ClusterDomain: "cluster.local",
-	MaxPods:       110,
+// WithDefaults sets every option of cmd that was not given to its default.
+func (in Inputs) WithDefaults(cmd string) Inputs {
+	out := in
+	for _, b := range options.Bind(Options, &out, cmd) {
+		if !in.Given.Has(b.Name) {
+			options.SetDefault(b.Meta, b.Ptr)
+		}
+	}
+	return out
 }
+
+// extraOptions are options of other tables (the cluster commands') that a
+// config file shared with render may hold.
+var extraOptions []*options.Meta
+
+// RegisterConfigKeys declares option keys that belong to another table, so
+// that a config file shared between commands may hold them.
+func RegisterConfigKeys(m ...*options.Meta) { extraOptions = append(extraOptions, m...) }
+
+// AllOptions lists every option a config file may name, for any command.
+func AllOptions() []*options.Meta { return append(Options.Metas(), extraOptions...) }
 
 // Env is what NewSpec reads besides the inputs.
 type Env struct {
@@ -96,7 +128,11 @@ type Spec struct {
 	// "https://host:port".
 	KubeletServer string
 
-	Format     Format
+	Format Format
+	// Part is the part of the configuration to emit (--part).
+	Part Part
+	// Merge is the user's own config to merge into the output (--merge).
+	Merge      *UserConfig
 	Variant    Variant
 	Runtime    Runtime
 	Arch       string
@@ -117,9 +153,22 @@ type Spec struct {
 // A Warning is something the user should know that does not stop rendering.
 type Warning string
 
-// NewSpec validates in. Every error is an *InputError naming the flag.
+// NewSpec validates in. Every error is an *InputError naming the flag, or
+// the config file, line and key the value came from.
 func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
+	s, warns, err := newSpec(in, env)
+	var ie *InputError
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
+		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
+	}
+	return s, warns, err
+}
+
+func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	var warns []Warning
+	if err := options.Check(options.Bind(Options, &in, CmdRender), in.Given); err != nil {
+		return nil, nil, err
+	}
 	s := &Spec{
 		Format:        Format(in.Format),
 		Variant:       Variant(in.Variant),
@@ -129,20 +178,17 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		ClusterDomain: in.ClusterDomain,
 		MaxPods:       in.MaxPods,
 	}
-	if err := oneOf("--format", s.Format, Formats); err != nil {
-		return nil, nil, err
-	}
-	if err := oneOf("--variant", s.Variant, Variants); err != nil {
-		return nil, nil, err
-	}
-	if err := oneOf("--runtime", s.Runtime, Runtimes); err != nil {
-		return nil, nil, err
-	}
-	if err := oneOf("--join-binary", s.JoinBinary, JoinModes); err != nil {
-		return nil, nil, err
-	}
-	if s.Arch != "amd64" && s.Arch != "arm64" {
-		return nil, nil, inputErrorf("--arch", "%q is not one of [amd64 arm64]", s.Arch)
+	// Unset (zero) enumerations: the table's checks pass empty values.
+	for _, c := range []struct {
+		name string
+		v    string
+	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
+		if c.v == "" {
+			o, _ := Options.Lookup(c.name)
+			if err := o.Validate(""); err != nil {
+				return nil, nil, inputErrorf("--"+c.name, "%v", err)
+			}
+		}
 	}
 
 	// CA certificates and pins.
@@ -187,7 +233,7 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 
 	if s.KubeletServer, err = kubeletServer(in.KubeletServer); err != nil {
-		return nil, nil, err
+		return nil, nil, inputErrorf("--kubelet-server", "%v", err)
 	}
 
 	// Node options.
@@ -204,8 +250,8 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		}
 		s.ClusterDNS = append(s.ClusterDNS, ip.String())
 	}
-	if errs := validation.IsDNS1123Subdomain(s.ClusterDomain); len(errs) > 0 {
-		return nil, nil, inputErrorf("--cluster-domain", "%q: %s", s.ClusterDomain, strings.Join(errs, "; "))
+	if s.ClusterDomain == "" {
+		return nil, nil, inputErrorf("--cluster-domain", "is empty")
 	}
 	if s.MaxPods < 1 {
 		return nil, nil, inputErrorf("--max-pods", "%d: want a positive number", s.MaxPods)
@@ -230,9 +276,9 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 			flag, field string
 			set         bool
 		}{
-			{"--max-pods", "maxPods", in.MaxPods != Defaults.MaxPods},
-			{"--cluster-dns", "clusterDNS", strings.Join(in.ClusterDNS, ",") != strings.Join(Defaults.ClusterDNS, ",")},
-			{"--cluster-domain", "clusterDomain", in.ClusterDomain != Defaults.ClusterDomain},
+			{"--max-pods", "maxPods", in.Given.Has("max-pods")},
+			{"--cluster-dns", "clusterDNS", in.Given.Has("cluster-dns")},
+			{"--cluster-domain", "clusterDomain", in.Given.Has("cluster-domain")},
 			{"--register-with-taints", "registerWithTaints", len(in.RegisterWithTaints) > 0},
 		} {
 			if _, inFile := s.KubeletConfig[c.field]; inFile && c.set {
@@ -247,22 +293,6 @@ func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		warns = append(warns, "--variant only applies to Ignition and Butane output; cloud-init ignores it")
 	}
 	return s, warns, nil
-}
-
-// kubeletServer validates --kubelet-server: cluster-info (the default),
-// discovered, or an address, returned as https://host:port.
-func kubeletServer(v string) (string, error) {
-	switch v {
-	case "", joinconfig.ServerClusterInfo:
-		return joinconfig.ServerClusterInfo, nil
-	case joinconfig.ServerDiscovered:
-		return v, nil
-	}
-	ep, err := endpoint.Parse(v)
-	if err != nil {
-		return "", inputErrorf("--kubelet-server", "want %s, %s or an API server address (a load balancer's): %v", joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, err)
-	}
-	return "https://" + ep, nil
 }
 
 // binDir is where binaries that are not part of the OS live: /usr is
@@ -293,17 +323,7 @@ func (s *Spec) AgentPath() string {
 
 // splitList splits comma-separated values, so that a list flag may be given
 // once with commas or several times.
-func splitList(vals []string) []string {
-	var out []string
-	for _, v := range vals {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
+func splitList(vals []string) []string { return options.SplitList(vals) }
 
 // labelAllowed reports whether the kubelet accepts key in --node-labels: it
 // refuses the kubernetes.io and k8s.io namespaces except its own labels
@@ -319,6 +339,22 @@ func labelAllowed(key string) bool {
 		return true
 	}
 	return kubeletapis.IsKubeletLabel(key)
+}
+
+// kubeletServer validates --kubelet-server: cluster-info (the default),
+// discovered, or an address, returned as https://host:port.
+func kubeletServer(v string) (string, error) {
+	switch v {
+	case "", joinconfig.ServerClusterInfo:
+		return joinconfig.ServerClusterInfo, nil
+	case joinconfig.ServerDiscovered:
+		return v, nil
+	}
+	ep, err := endpoint.Parse(v)
+	if err != nil {
+		return "", fmt.Errorf("want %s, %s or an API server address (a load balancer's): %v", joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, err)
+	}
+	return "https://" + ep, nil
 }
 
 func parseLabels(vals []string) ([]string, error) {
@@ -381,8 +417,8 @@ func unitPath(flag, p, def string) (string, error) {
 	if p == "" {
 		return def, nil
 	}
-	if !safePath.MatchString(p) || path.Clean(p) != p {
-		return "", inputErrorf(flag, "%q is not a clean absolute path of letters, digits and ._+-/", p)
+	if err := cleanPath(p); err != nil {
+		return "", inputErrorf(flag, "%v", err)
 	}
 	return p, nil
 }

@@ -2,8 +2,13 @@ package render
 
 import (
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/options"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Format is an output format.
@@ -16,10 +21,12 @@ const (
 	// FormatPlan is the neutral plan as JSON (paths, modes, digests), for
 	// reviewing what a config lays down and for tests that compare trees.
 	FormatPlan Format = "plan"
+	// FormatTar is the node as a filesystem layer for an image's root.
+	FormatTar Format = "tar"
 )
 
 // Formats lists the formats in the order --help shows them.
-var Formats = []Format{FormatIgnition, FormatButane, FormatCloudInit, FormatPlan}
+var Formats = []Format{FormatIgnition, FormatButane, FormatCloudInit, FormatPlan, FormatTar}
 
 // Variant is the Butane variant, which fixes the Ignition spec version.
 type Variant string
@@ -55,19 +62,153 @@ const (
 
 var JoinModes = []JoinMode{JoinEmbedded, JoinBaked, JoinNone}
 
-func oneOf[T ~string](flag string, v T, all []T) error {
-	for _, a := range all {
-		if v == a {
-			return nil
-		}
-	}
-	return &InputError{Field: flag, Msg: fmt.Sprintf("%q is not one of %v", string(v), all)}
-}
-
 // InputError is a problem with one input: Field names the flag (or the
 // --config key), Msg says what is wrong and how to fix it.
 type InputError = inputs.Error
 
 func inputErrorf(field, format string, a ...any) error {
 	return inputs.Errorf(field, format, a...)
+}
+
+// Commands that take render's options.
+const (
+	CmdRender    = "render"
+	CmdManifests = "manifests"
+	CmdApply     = "apply"
+	CmdCheck     = "check"
+)
+
+var (
+	allCommands     = []string{CmdRender, CmdManifests, CmdApply, CmdCheck}
+	renderOnly      = []string{CmdRender}
+	clusterCommands = []string{CmdManifests, CmdApply, CmdCheck}
+)
+
+// Options declares every render option once: its flag, config-file key,
+// default, help, README text and check all come from its entry here.
+// Adding an option is adding a field to Inputs and an entry here (or, from
+// another file, a call to RegisterOption in an init function).
+var Options = options.Table[Inputs]{
+	{Meta: options.Meta{Name: "config", Arg: "FILE", Commands: allCommands, NotInConfig: "a config file does not name another",
+		Help: "YAML file of options keyed by flag name (ca: [ca.crt], api-server: [...]); flags win over it, relative paths in it are relative to its folder. One file may serve render, manifests, apply and check: each takes the keys it knows"},
+		Field: func(in *Inputs) any { return &in.ConfigFile }},
+	{Meta: options.Meta{Name: "ca", Arg: "FILE", Config: true, Path: true, Commands: allCommands,
+		Help: "PEM file with the cluster CA certificate(s); repeatable (the whole bundle during a CA rotation)",
+		Doc:  "PEM with the cluster CA certificate(s); repeatable. Each must be a CA, valid now; kubebake warns when one expires within 30 days. Give the whole bundle during a CA rotation."},
+		Field: func(in *Inputs) any { return &in.CA }},
+	{Meta: options.Meta{Name: "ca-cert-hash", Arg: "sha256:HEX", Config: true, Commands: renderOnly, DefaultHelp: "the pins of the --ca certificates",
+		Help: "extra CA pin (e.g. the next CA's, so the image survives a rotation); repeatable"},
+		Field: func(in *Inputs) any { return &in.CACertHash }},
+	{Meta: options.Meta{Name: "token-file", Arg: "FILE", Config: true, Path: true, Commands: allCommands,
+		Help: "file holding the bootstrap token id.secret (kubebake token generate -o FILE); - reads stdin. Exactly one of --token-file, --token, $KUBEBAKE_TOKEN",
+		Doc:  "file holding the bootstrap token (`kubebake token generate -o FILE`); `-` reads stdin. Exactly one of `--token-file`, `--token`, `$KUBEBAKE_TOKEN`: prefer the file, a `--token` value shows in the process list to every user of the machine."},
+		Field: func(in *Inputs) any { return &in.TokenFile }},
+	{Meta: options.Meta{Name: "token", Arg: "TOKEN", Commands: allCommands,
+		NotInConfig: "the token itself stays out of files that get copied around; name a token-file instead",
+		Help:        "the bootstrap token id.secret (visible to other users in the process list: prefer --token-file or $KUBEBAKE_TOKEN)"},
+		Field: func(in *Inputs) any { return &in.Token }},
+	{Meta: options.Meta{Name: "api-server", Arg: "ADDRESS", Config: true, Commands: allCommands,
+		Help: "API server address: host:port, [ipv6]:port or https://host:port (port 6443 when absent); repeatable, tried in order at boot (HA); cluster-info names the first"},
+		Field: func(in *Inputs) any { return &in.APIServer }},
+	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Config: true, Commands: renderOnly, Default: string(FormatIgnition),
+		Help:     "output format: ignition, butane, cloud-init, plan (what the node gets, as JSON) or tar (the node's files as a layer for an image's root)",
+		Validate: enum(Formats)},
+		Field: func(in *Inputs) any { return &in.Format }},
+	{Meta: options.Meta{Name: "variant", Arg: "VARIANT", Config: true, Commands: renderOnly, Default: string(VariantFCOS),
+		Help:     "Butane variant: fcos (Ignition 3.5.0) or flatcar (Ignition 3.4.0); Ignition and Butane only",
+		Validate: enum(Variants)},
+		Field: func(in *Inputs) any { return &in.Variant }},
+	{Meta: options.Meta{Name: "runtime", Arg: "RUNTIME", Config: true, Commands: renderOnly, Default: string(RuntimeDocker),
+		Help:     "container runtime: docker (with cri-dockerd) or containerd",
+		Doc:      "`docker` (`/etc/docker/daemon.json` with `bridge: none`, `iptables: false`, `ip-masq: false`, plus cri-dockerd's units, since kubelet ≥ 1.24 has no dockershim) or `containerd`",
+		Validate: enum(Runtimes)},
+		Field: func(in *Inputs) any { return &in.Runtime }},
+	{Meta: options.Meta{Name: "arch", Arg: "ARCH", Config: true, Commands: renderOnly, Default: "amd64",
+		Help:     "architecture of the embedded kubebake-join: amd64 or arm64 (--join-binary embedded only)",
+		Validate: enum(Arches)},
+		Field: func(in *Inputs) any { return &in.Arch }},
+	{Meta: options.Meta{Name: "join-binary", Arg: "MODE", Config: true, Commands: renderOnly, Default: string(JoinEmbedded),
+		Help:     "embedded (kubebake-join inside the output), baked (already in the image: small output, see kubebake join-binary) or none (no first-boot verification: the kubelet trusts the baked CA)",
+		Doc:      "`embedded` (the agent inside the output, gzip-compressed, sha512-verified by Ignition), `baked` (the image already has it, so the output stays small; `kubebake join-binary --arch A -o FILE` writes it for your image build), `none` (no first-boot verification: the kubelet trusts the baked CA directly; kubebake warns)",
+		Validate: enum(JoinModes)},
+		Field: func(in *Inputs) any { return &in.JoinBinary }},
+	{Meta: options.Meta{Name: "kubelet-server", Arg: "SERVER", Config: true, Commands: renderOnly, Default: joinconfig.ServerClusterInfo,
+		Help: "the API server the kubelet talks to: cluster-info (the server the cluster's signed cluster-info names, as kubeadm join), discovered (the --api-server endpoint that answered kubebake-join) or an address such as a load balancer's",
+		Doc:  "which API server the kubelet talks to: `cluster-info` (as `kubeadm join`: the server named in the cluster's signed `cluster-info`), `discovered` (the `--api-server` endpoint that answered kubebake-join), or an address such as a load balancer's. See [High availability](#high-availability).",
+		Validate: func(v any) error {
+			_, err := kubeletServer(v.(string))
+			return err
+		}},
+		Field: func(in *Inputs) any { return &in.KubeletServer }},
+	{Meta: options.Meta{Name: "node-labels", Arg: "LABELS", Config: true, Commands: renderOnly,
+		Help: "node labels key=value[,key=value]; repeatable. Labels the kubelet may not set itself (node-role.kubernetes.io/*) are refused"},
+		Field: func(in *Inputs) any { return &in.NodeLabels }},
+	{Meta: options.Meta{Name: "register-with-taints", Arg: "TAINTS", Config: true, Commands: renderOnly,
+		Help: "taints key[=value]:Effect[,...] the node registers with; repeatable; one taint per key and effect"},
+		Field: func(in *Inputs) any { return &in.RegisterWithTaints }},
+	{Meta: options.Meta{Name: "cluster-dns", Arg: "IP", Config: true, Commands: renderOnly, Default: "10.96.0.10",
+		Help: "cluster DNS service IPs, comma-separated or repeated"},
+		Field: func(in *Inputs) any { return &in.ClusterDNS }},
+	{Meta: options.Meta{Name: "cluster-domain", Arg: "DOMAIN", Config: true, Commands: renderOnly, Default: "cluster.local",
+		Help: "cluster domain",
+		Validate: func(v any) error {
+			if errs := validation.IsDNS1123Subdomain(v.(string)); len(errs) > 0 {
+				return fmt.Errorf("%q: %s", v, strings.Join(errs, "; "))
+			}
+			return nil
+		}},
+		Field: func(in *Inputs) any { return &in.ClusterDomain }},
+	{Meta: options.Meta{Name: "max-pods", Arg: "N", Config: true, Commands: renderOnly, Default: "110",
+		Help: "maximum pods on the node",
+		Validate: func(v any) error {
+			if n := v.(int32); n < 1 {
+				return fmt.Errorf("%d: want a positive number", n)
+			}
+			return nil
+		}},
+		Field: func(in *Inputs) any { return &in.MaxPods }},
+	{Meta: options.Meta{Name: "kubelet-path", Arg: "PATH", Config: true, Commands: renderOnly, DefaultHelp: "/usr/bin/kubelet; /opt/bin/kubelet on flatcar",
+		Help: "path of the kubelet binary on the node", Validate: cleanPath},
+		Field: func(in *Inputs) any { return &in.KubeletPath }},
+	{Meta: options.Meta{Name: "cri-dockerd-path", Arg: "PATH", Config: true, Commands: renderOnly, DefaultHelp: "/usr/bin/cri-dockerd; /opt/bin/cri-dockerd on flatcar",
+		Help: "path of cri-dockerd on the node (--runtime docker only)", Validate: cleanPath},
+		Field: func(in *Inputs) any { return &in.CRIDockerdPath }},
+	{Meta: options.Meta{Name: "kubelet-config", Arg: "FILE", Config: true, Path: true, Commands: renderOnly,
+		Help: "KubeletConfiguration file whose fields override kubebake's, merged field by field; unknown fields are errors, and so is a field that a flag (--max-pods, --cluster-dns, ...) sets too"},
+		Field: func(in *Inputs) any { return &in.KubeletConfig }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: renderOnly,
+		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
+		Field: func(in *Inputs) any { return &in.Output }},
+}
+
+// RegisterOption adds an option to the table, for options declared next
+// to the code that uses them. Call it from an init function.
+func RegisterOption(o options.Option[Inputs]) {
+	if _, dup := Options.Lookup(o.Name); dup {
+		panic("render: option " + o.Name + " declared twice")
+	}
+	Options = append(Options, o)
+}
+
+// Arches are the architectures kubebake-join is built for.
+var Arches = []string{"amd64", "arm64"}
+
+func enum[T ~string](all []T) func(any) error {
+	return func(v any) error {
+		s := v.(string)
+		for _, a := range all {
+			if string(a) == s {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %v", s, all)
+	}
+}
+
+func cleanPath(v any) error {
+	p := v.(string)
+	if !safePath.MatchString(p) || path.Clean(p) != p {
+		return fmt.Errorf("%q is not a clean absolute path of letters, digits and ._+-/", p)
+	}
+	return nil
 }

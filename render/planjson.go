@@ -14,9 +14,15 @@ import (
 // (units and drop-ins included) with its mode and digest, never contents, so
 // it holds no secret.
 type planDoc struct {
-	Files   []planFile `json:"files"`
-	Enabled []string   `json:"enabled"`
-	Start   []string   `json:"start"`
+	// Part is the part of the configuration the files are (--part).
+	Part Part `json:"part"`
+	// ConfigHash is the SHA-256 of the whole node configuration (every part)
+	// with the token left out: it changes when anything but the token does,
+	// so equal hashes mean nodes need not be rolled for a new token.
+	ConfigHash string     `json:"configHash"`
+	Files      []planFile `json:"files"`
+	Enabled    []string   `json:"enabled"`
+	Start      []string   `json:"start"`
 }
 
 type planFile struct {
@@ -27,16 +33,57 @@ type planFile struct {
 	Secret bool   `json:"secret,omitempty"`
 }
 
-// PlanJSON emits the plan as JSON. The digest of a compressed file needs its
-// uncompressed bytes: uncompressed gives them (nil when not needed).
-func PlanJSON(p *Plan, uncompressed func(File) ([]byte, error)) ([]byte, error) {
+// PlanJSON emits part of the plan as JSON. The digest of a compressed file
+// needs its uncompressed bytes: uncompressed gives them.
+func PlanJSON(full *Plan, part Part, uncompressed func(File) ([]byte, error)) ([]byte, error) {
+	doc, err := planDocOf(full.Part(part), uncompressed)
+	if err != nil {
+		return nil, err
+	}
+	if doc.ConfigHash, err = ConfigHash(full, uncompressed); err != nil {
+		return nil, err
+	}
+	doc.Part = part
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// ConfigHash is "sha256:" and the hex SHA-256 of the plan as --format plan
+// shows it (every file's path, mode and digest, the enabled units, the start
+// order) with each Secret file's digest and size left out: the token is the
+// only thing that may change without changing it.
+func ConfigHash(full *Plan, uncompressed func(File) ([]byte, error)) (string, error) {
+	doc, err := planDocOf(full, uncompressed)
+	if err != nil {
+		return "", err
+	}
+	for i := range doc.Files {
+		if doc.Files[i].Secret {
+			doc.Files[i].SHA256, doc.Files[i].Size = "", 0
+		}
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+func planDocOf(p *Plan, uncompressed func(File) ([]byte, error)) (planDoc, error) {
 	doc := planDoc{Enabled: []string{}, Start: p.Start}
+	if doc.Start == nil {
+		doc.Start = []string{}
+	}
 	for _, f := range p.Files {
 		data := f.Contents
 		if f.Gzip != nil {
 			var err error
 			if data, err = uncompressed(f); err != nil {
-				return nil, err
+				return planDoc{}, err
 			}
 		}
 		doc.Files = append(doc.Files, fileEntry(f.Path, f.Mode.Perm(), data, f.Secret))
@@ -52,12 +99,11 @@ func PlanJSON(p *Plan, uncompressed func(File) ([]byte, error)) ([]byte, error) 
 			doc.Enabled = append(doc.Enabled, u.Name)
 		}
 	}
-	sortFiles(doc.Files)
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, err
+	if doc.Files == nil {
+		doc.Files = []planFile{}
 	}
-	return append(out, '\n'), nil
+	sortFiles(doc.Files)
+	return doc, nil
 }
 
 func fileEntry(p string, mode fs.FileMode, data []byte, secret bool) planFile {

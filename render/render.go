@@ -12,19 +12,33 @@ import (
 // Render builds the plan for s and emits it in s.Format. agent is needed
 // only with --join-binary embedded.
 func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
-	p, err := Build(s, agent)
+	full, err := Build(s, agent)
 	if err != nil {
 		return nil, err
 	}
+	part := s.Part
+	if part == "" {
+		part = PartAll
+	}
+	p := full.Part(part)
+	if s.Merge != nil && (s.Format == FormatPlan || s.Format == FormatTar) {
+		return nil, inputErrorf("--merge", "merges into ignition, butane or cloud-init output, not %s", s.Format)
+	}
 	switch s.Format {
 	case FormatButane:
-		return Butane(p, s.Variant)
+		return Butane(p, s.Variant, s.Merge)
 	case FormatCloudInit:
-		return CloudInit(p)
+		out, err := CloudInit(p)
+		if err != nil || s.Merge == nil {
+			return out, err
+		}
+		return s.Merge.mergeCloudInit(p, out)
 	case FormatPlan:
-		return PlanJSON(p, gunzipVerified)
+		return PlanJSON(full, part, gunzipVerified)
+	case FormatTar:
+		return Tar(p, gunzipVerified)
 	default:
-		return Ignition(p, s.Variant)
+		return Ignition(p, s.Variant, s.Merge)
 	}
 }
 

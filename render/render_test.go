@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/inspect"
 	"github.com/kubebake/kubebake/internal/golden"
 )
 
@@ -59,7 +60,7 @@ type combo struct {
 }
 
 func (c combo) name() string {
-	ext := map[Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml", FormatPlan: "json"}[c.format]
+	ext := map[Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml", FormatPlan: "json", FormatTar: "tar.txt"}[c.format]
 	if c.format == FormatCloudInit || c.format == FormatPlan {
 		return fmt.Sprintf("%s-%s-%s.%s", c.format, c.runtime, c.join, ext)
 	}
@@ -101,7 +102,12 @@ func renderCombo(t testing.TB, c combo) []byte {
 func TestGolden(t *testing.T) {
 	for _, c := range combos() {
 		t.Run(c.name(), func(t *testing.T) {
-			golden.Check(t, filepath.Join("..", "testdata", "golden", c.name()), renderCombo(t, c))
+			out := renderCombo(t, c)
+			if c.format == FormatTar {
+				// The tar's golden is what `kubebake inspect` shows of it.
+				out = inspectText(t, out)
+			}
+			golden.Check(t, filepath.Join("..", "testdata", "golden", c.name()), out)
 		})
 	}
 }
@@ -115,6 +121,15 @@ func TestDeterministic(t *testing.T) {
 			t.Errorf("%s: two renders of the same inputs differ", c.name())
 		}
 	}
+}
+
+func inspectText(t testing.TB, out []byte) []byte {
+	t.Helper()
+	n, err := inspect.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Text()
 }
 
 func readTestdata(name string) ([]byte, error) { return os.ReadFile(name) }

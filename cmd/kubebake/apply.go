@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/spf13/pflag"
+	"github.com/kubebake/kubebake/render"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -35,32 +34,19 @@ ClusterRoleBindings, and ConfigMaps, Roles and RoleBindings in kube-public.
 
 Flags:`
 
-// kubeFlags select the cluster to talk to.
-type kubeFlags struct {
-	kubeconfig string
-	context    string
-	timeout    time.Duration
-}
-
-func (f *kubeFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "admin kubeconfig `FILE` (default $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&f.context, "context", "", "kubeconfig context to use (default its current context)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a request to the API server after this long")
-}
-
-// client builds a clientset from the kubeconfig.
-func (f *kubeFlags) client() (kubernetes.Interface, *rest.Config, error) {
+// client builds a clientset from the kubeconfig of o.
+func client(o *clusterOpts) (kubernetes.Interface, *rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if f.kubeconfig != "" {
-		rules.ExplicitPath = f.kubeconfig
+	if o.Kubeconfig != "" {
+		rules.ExplicitPath = o.Kubeconfig
 	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context})
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, nil, usageErrorf("--kubeconfig: %v", err)
 	}
 	cfg.UserAgent = "kubebake/" + version
-	cfg.Timeout = f.timeout
+	cfg.Timeout = o.Timeout
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, usageErrorf("--kubeconfig: %v", err)
@@ -70,32 +56,25 @@ func (f *kubeFlags) client() (kubernetes.Interface, *rest.Config, error) {
 
 func runApply(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "apply", applyUsage)
-	var kf kubeFlags
-	var cf clusterFlags
-	var ef expiryFlags
-	kf.register(fs)
-	cf.register(fs, "`ADDRESS` nodes reach the API server at (host, host:port, https://host:port); cluster-info names the first")
-	ef.register(fs)
-	dryRun := fs.Bool("dry-run", false, "ask the API server what would change, and change nothing")
+	opts := newCmdOptions(render.CmdApply, fs)
 	output := fs.StringP("output", "o", "text", "`format` of the report: text or json")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
 		return usageErrorf("--output: %q is not text or json", *output)
 	}
-	objs, err := buildObjects(env, fs, &cf, &ef)
+	objs, err := buildObjects(env, opts)
 	if err != nil {
 		return err
 	}
-	cs, cfg, err := kf.client()
+	kf := &opts.co
+	dryRun := &kf.DryRun
+	cs, cfg, err := client(kf)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), kf.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), kf.Timeout)
 	defer cancel()
 	changes, err := cluster.Apply(ctx, cs, objs.List(), cluster.ApplyOptions{DryRun: *dryRun})
 	if *output == "json" {

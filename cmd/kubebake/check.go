@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/render"
 )
 
 func init() {
@@ -41,33 +42,22 @@ Prints a checklist, a fix under every failure; exits 1 if any check fails,
 
 Flags:`
 
-const defaultMinTTL = 168 * time.Hour
-
 func runCheck(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "check", checkUsage)
-	var kf kubeFlags
-	var cf clusterFlags
-	kf.register(fs)
-	cf.register(fs, "`ADDRESS` nodes will reach the API server at; repeat for each (default: the server cluster-info names)")
-	minTTL := fs.Duration("min-ttl", defaultMinTTL, "fail if the token expires sooner than this from now (set it to how long images will be used)")
+	opts := newCmdOptions(render.CmdCheck, fs)
 	output := fs.StringP("output", "o", "text", "`format` of the report: text or json")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
 		return usageErrorf("--output: %q is not text or json", *output)
 	}
-	if *minTTL < 0 {
-		return usageErrorf("--min-ttl: %s is negative", *minTTL)
-	}
-	in, err := cf.load(env, false)
+	in, err := loadCluster(env, &opts.in, false)
 	if err != nil {
 		return err
 	}
-	cs, cfg, err := kf.client()
+	kf := &opts.co
+	cs, cfg, err := client(kf)
 	if err != nil {
 		return err
 	}
@@ -75,9 +65,9 @@ func runCheck(env *cliEnv, args []string) error {
 		Token:      in.spec.Token,
 		CA:         in.spec.CA,
 		Endpoints:  in.spec.Endpoints,
-		MinTTL:     *minTTL,
-		Timeout:    min(kf.timeout, 10*time.Second),
-		FixCommand: fixCommand(&kf, &cf),
+		MinTTL:     kf.MinTTL,
+		Timeout:    min(kf.Timeout, 10*time.Second),
+		FixCommand: fixCommand(kf, &opts.in),
 	}
 	if u, err := url.Parse(cfg.Host); err == nil {
 		if ep, err := endpoint.Parse("https://" + u.Host); err == nil {
@@ -111,24 +101,33 @@ func runCheck(env *cliEnv, args []string) error {
 // fixCommand is the kubebake apply command line the fixes suggest: the same
 // inputs, the token by file only (a secret on a command line ends in shell
 // history).
-func fixCommand(kf *kubeFlags, cf *clusterFlags) string {
+func fixCommand(kf *clusterOpts, in *render.Inputs) string {
 	parts := []string{"kubebake apply"}
-	if kf.kubeconfig != "" {
-		parts = append(parts, "--kubeconfig "+kf.kubeconfig)
+	if in.ConfigFile != "" {
+		parts = append(parts, "--config "+in.ConfigFile)
 	}
-	tf := cf.tokenFile
-	if tf == "" {
-		tf = "FILE"
+	// What the config file gives, it gives apply too.
+	byFlag := func(name string) bool { return in.ConfigFile == "" || strings.HasPrefix(in.Given.Where(name), "--") }
+	if kf.Kubeconfig != "" && byFlag("kubeconfig") {
+		parts = append(parts, "--kubeconfig "+kf.Kubeconfig)
 	}
-	parts = append(parts, "--token-file "+tf)
-	for _, c := range cf.ca {
-		parts = append(parts, "--ca "+c)
+	switch {
+	case in.TokenFile == "" && in.ConfigFile == "":
+		parts = append(parts, "--token-file FILE")
+	case in.TokenFile != "" && byFlag("token-file"):
+		parts = append(parts, "--token-file "+in.TokenFile)
 	}
-	if len(cf.apiServer) == 0 {
+	if byFlag("ca") {
+		for _, c := range in.CA {
+			parts = append(parts, "--ca "+c)
+		}
+	}
+	if len(in.APIServer) == 0 {
 		parts = append(parts, "--api-server ADDRESS")
-	}
-	for _, a := range cf.apiServer {
-		parts = append(parts, "--api-server "+a)
+	} else if byFlag("api-server") {
+		for _, a := range in.APIServer {
+			parts = append(parts, "--api-server "+a)
+		}
 	}
 	return strings.Join(parts, " ")
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/options"
 	"github.com/spf13/pflag"
 )
 
@@ -129,10 +130,9 @@ func newFlagSet(env *cliEnv, name, usage string) *pflag.FlagSet {
 func parseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // pflag has printed the usage
 		}
-		return usageErrorf("%v", err)
+		return usageErrorf("%v", options.FlagError(err))
 	}
 	return nil
 }

@@ -1,26 +1,21 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/inputs"
-	"github.com/spf13/pflag"
+	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/render"
 )
 
 func init() {
 	register(command{name: "manifests", summary: "print the cluster objects nodes need to join (token Secret, RBAC, cluster-info)", run: runManifests})
 }
-
-// DefaultTTL is how long a token made by manifests or apply lasts unless told
-// otherwise. kubeadm's 24 h suits a token typed into `kubeadm join` today;
-// a token baked into an image must outlive the image's rollout, and every
-// day it lives is a day a leaked image lets anyone obtain a node identity.
-// 30 days covers a monthly image rebuild; longer-lived images should say so
-// (--ttl, --expires) or knowingly pass --no-expiry.
-const defaultTTL = 720 * time.Hour
 
 const manifestsUsage = `manifests --token-file FILE --ca ca.crt --api-server HOST[:PORT] [flags]
 
@@ -46,69 +41,50 @@ anyone holding an image create node credentials until its Secret is deleted.
 
 Flags:`
 
-// clusterFlags are the inputs manifests, apply and check share with render:
-// the token, the CA and the API server addresses.
-type clusterFlags struct {
-	tokenFile, token string
-	ca, apiServer    []string
-}
-
-func (f *clusterFlags) register(fs *pflag.FlagSet, apiServerHelp string) {
-	fs.StringVar(&f.tokenFile, "token-file", "", "`FILE` holding the bootstrap token <id>.<secret> (kubebake token generate > FILE)")
-	fs.StringVar(&f.token, "token", "", "the bootstrap token itself (visible to other users in ps; prefer --token-file or $KUBEBAKE_TOKEN)")
-	fs.StringArrayVar(&f.ca, "ca", nil, "cluster CA certificate `FILE` (PEM, several certificates allowed); repeat for a CA rotation")
-	fs.StringArrayVar(&f.apiServer, "api-server", nil, apiServerHelp)
-}
-
-// load reads and checks the shared inputs, as render does (internal/inputs).
-// Every error names its flag.
-func (f *clusterFlags) load(env *cliEnv, needEndpoint bool) (*clusterInputs, error) {
-	tok, err := inputs.Token(inputs.TokenSource{File: f.tokenFile, Value: f.token, Env: env.getenv(inputs.EnvToken)}, os.ReadFile)
+// loadCluster reads and checks the inputs manifests, apply and check share
+// with render (internal/inputs): the token, the CA and the API server
+// addresses. Every error names its flag.
+func loadCluster(env *cliEnv, in *render.Inputs, needEndpoint bool) (*clusterInputs, error) {
+	tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, os.ReadFile)
 	if err != nil {
-		return nil, asUsage(err)
+		return nil, whereFrom(in, err)
 	}
-	ca, warns, err := cluster.ReadCABundle(f.ca, time.Now())
+	ca, warns, err := cluster.ReadCABundle(in.CA, time.Now())
 	if err != nil {
-		return nil, asUsage(err)
+		return nil, whereFrom(in, err)
 	}
 	for _, w := range warns {
 		fmt.Fprintln(env.stderr, "kubebake: warning:", w)
 	}
-	if needEndpoint && len(f.apiServer) == 0 {
+	if needEndpoint && len(in.APIServer) == 0 {
 		return nil, usageErrorf("--api-server: the address nodes reach the API server at is needed (host, host:port or https://host:port)")
 	}
-	eps, err := inputs.Endpoints(f.apiServer)
+	eps, err := inputs.Endpoints(in.APIServer)
 	if err != nil {
-		return nil, asUsage(err)
+		return nil, whereFrom(in, err)
 	}
 	return &clusterInputs{spec: cluster.Spec{Token: tok, CA: ca, Endpoints: eps}}, nil
 }
 
+// whereFrom names, in an input error about a flag, the config file line
+// the value came from, and makes it a usage error.
+func whereFrom(in *render.Inputs, err error) error {
+	var ie *inputs.Error
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
+		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
+	}
+	return asUsage(err)
+}
+
 type clusterInputs struct{ spec cluster.Spec }
 
-// expiryFlags choose when the token expires.
-type expiryFlags struct {
-	ttl      time.Duration
-	expires  string
-	noExpiry bool
-	groups   []string
-	desc     string
-}
-
-func (f *expiryFlags) register(fs *pflag.FlagSet) {
-	fs.DurationVar(&f.ttl, "ttl", defaultTTL, "the token expires this long from now")
-	fs.StringVar(&f.expires, "expires", "", "the token expires at this RFC3339 `time` (2027-01-31T00:00:00Z) instead")
-	fs.BoolVar(&f.noExpiry, "no-expiry", false, "the token never expires (an image leak stays usable until you delete the Secret)")
-	fs.StringSliceVar(&f.groups, "groups", []string{cluster.DefaultGroup}, "the token's extra `groups` (system:bootstrappers:...), comma-separated or repeated; the bindings grant to these")
-	fs.StringVar(&f.desc, "description", "", "description stored in the token Secret")
-}
-
-// apply sets the expiry, groups and description of spec, warning on stderr
-// about a token that never expires.
-func (f *expiryFlags) apply(env *cliEnv, fs *pflag.FlagSet, spec *cluster.Spec, now time.Time) error {
+// expiry sets the expiry, groups and description of spec from o, warning
+// on stderr about a token that never expires.
+func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error {
+	f, g := &o.co, o.in.Given
 	set := 0
 	for _, n := range []string{"ttl", "expires", "no-expiry"} {
-		if fs.Changed(n) {
+		if g.Has(n) {
 			set++
 		}
 	}
@@ -116,45 +92,43 @@ func (f *expiryFlags) apply(env *cliEnv, fs *pflag.FlagSet, spec *cluster.Spec, 
 		return usageErrorf("--ttl, --expires and --no-expiry exclude each other: give one")
 	}
 	switch {
-	case f.noExpiry:
+	case f.NoExpiry:
 		fmt.Fprintln(env.stderr, "kubebake: warning: --no-expiry: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.")
-	case f.expires != "":
-		t, err := time.Parse(time.RFC3339, f.expires)
+	case f.Expires != "":
+		t, err := time.Parse(time.RFC3339, f.Expires)
 		if err != nil {
-			return usageErrorf("--expires: %q is not an RFC3339 time such as 2027-01-31T00:00:00Z", f.expires)
+			return usageErrorf("%s: %q is not an RFC3339 time such as 2027-01-31T00:00:00Z", g.Where("expires"), f.Expires)
 		}
 		if !t.After(now) {
-			return usageErrorf("--expires: %s is already past", t.UTC().Format(time.RFC3339))
+			return usageErrorf("%s: %s is already past", g.Where("expires"), t.UTC().Format(time.RFC3339))
 		}
 		spec.Expires = t.UTC().Truncate(time.Second)
 	default:
-		if f.ttl <= 0 {
-			return usageErrorf("--ttl: %s is not a positive duration (use --no-expiry for a token that never expires)", f.ttl)
+		if f.TTL < time.Minute {
+			return usageErrorf("%s: %s is shorter than a minute: no node could join in time", g.Where("ttl"), f.TTL)
 		}
-		if f.ttl < time.Minute {
-			return usageErrorf("--ttl: %s is shorter than a minute: no node could join in time", f.ttl)
-		}
-		spec.Expires = now.Add(f.ttl).UTC().Truncate(time.Second)
+		spec.Expires = now.Add(f.TTL).UTC().Truncate(time.Second)
 	}
-	if err := cluster.ValidateGroups(f.groups); err != nil {
-		return usageErrorf("--groups: %v", err)
+	groups := options.SplitList(f.Groups)
+	if err := cluster.ValidateGroups(groups); err != nil {
+		return usageErrorf("%s: %v", g.Where("groups"), err)
 	}
-	if len(f.groups) == 0 {
-		return usageErrorf("--groups: at least one group is needed (default %s)", cluster.DefaultGroup)
+	if len(groups) == 0 {
+		return usageErrorf("%s: at least one group is needed (default %s)", g.Where("groups"), cluster.DefaultGroup)
 	}
-	spec.Groups = f.groups
-	spec.Description = f.desc
+	spec.Groups = groups
+	spec.Description = f.Description
 	return nil
 }
 
-// buildObjects reads the inputs and expiry flags manifests and apply share
-// and builds the objects one prints and the other applies.
-func buildObjects(env *cliEnv, fs *pflag.FlagSet, cf *clusterFlags, ef *expiryFlags) (*cluster.Objects, error) {
-	in, err := cf.load(env, true)
+// buildObjects reads the inputs and expiry options manifests and apply
+// share and builds the objects one prints and the other applies.
+func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, error) {
+	in, err := loadCluster(env, &o.in, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := ef.apply(env, fs, &in.spec, time.Now()); err != nil {
+	if err := expiry(env, o, &in.spec, time.Now()); err != nil {
 		return nil, err
 	}
 	return cluster.Build(in.spec)
@@ -162,17 +136,11 @@ func buildObjects(env *cliEnv, fs *pflag.FlagSet, cf *clusterFlags, ef *expiryFl
 
 func runManifests(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "manifests", manifestsUsage)
-	var cf clusterFlags
-	var ef expiryFlags
-	cf.register(fs, "`ADDRESS` nodes reach the API server at (host, host:port, https://host:port); cluster-info names the first")
-	ef.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	opts := newCmdOptions(render.CmdManifests, fs)
+	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	objs, err := buildObjects(env, fs, &cf, &ef)
+	objs, err := buildObjects(env, opts)
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,12 @@ import (
 // and drop-ins included) with its mode and the SHA-256 of its uncompressed
 // contents, the units enabled, and the order a late applier starts units in.
 type Plan struct {
-	Files   []PlanFile `json:"files"`
-	Enabled []string   `json:"enabled"`
-	Start   []string   `json:"start"`
+	// Part is the --part the plan shows; ConfigHash leaves the token out.
+	Part       string     `json:"part"`
+	ConfigHash string     `json:"configHash"`
+	Files      []PlanFile `json:"files"`
+	Enabled    []string   `json:"enabled"`
+	Start      []string   `json:"start"`
 }
 
 // PlanFile is one file of a Plan.

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kubebake/kubebake/cluster"
+	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/render"
+	"github.com/spf13/pflag"
+)
+
+// clusterOpts are the options of manifests, apply and check beyond the ones
+// they share with render (render.Options: --config, --ca, --token-file,
+// --token, --api-server).
+type clusterOpts struct {
+	Kubeconfig  string
+	Context     string
+	Timeout     time.Duration
+	TTL         time.Duration
+	Expires     string
+	NoExpiry    bool
+	Groups      []string
+	Description string
+	MinTTL      time.Duration
+	DryRun      bool
+}
+
+// DefaultTTL is how long a token made by manifests or apply lasts unless told
+// otherwise. kubeadm's 24 h suits a token typed into `kubeadm join` today;
+// a token baked into an image must outlive the image's rollout, and every
+// day it lives is a day a leaked image lets anyone obtain a node identity.
+// 30 days covers a monthly image rebuild; longer-lived images should say so
+// (--ttl, --expires) or knowingly pass --no-expiry.
+const defaultTTL = 720 * time.Hour
+
+var (
+	cmdsApplyCheck = []string{render.CmdApply, render.CmdCheck}
+	cmdsToken      = []string{render.CmdManifests, render.CmdApply}
+)
+
+// clusterOptions declares the cluster commands' own options once, as
+// render.Options does render's.
+var clusterOptions = options.Table[clusterOpts]{
+	{Meta: options.Meta{Name: "kubeconfig", Arg: "FILE", Config: true, Path: true, Commands: cmdsApplyCheck, DefaultHelp: "$KUBECONFIG, then ~/.kube/config",
+		Help: "admin kubeconfig"},
+		Field: func(o *clusterOpts) any { return &o.Kubeconfig }},
+	{Meta: options.Meta{Name: "context", Arg: "NAME", Config: true, Commands: cmdsApplyCheck, DefaultHelp: "the kubeconfig's current context",
+		Help: "kubeconfig context to use"},
+		Field: func(o *clusterOpts) any { return &o.Context }},
+	{Meta: options.Meta{Name: "timeout", Arg: "DURATION", Config: true, Commands: cmdsApplyCheck, Default: "30s",
+		Help: "give up on a request to the API server after this long", Validate: positive},
+		Field: func(o *clusterOpts) any { return &o.Timeout }},
+	{Meta: options.Meta{Name: "ttl", Arg: "DURATION", Config: true, Commands: cmdsToken, Default: "720h",
+		Help: "the token expires this long from now (at least a minute)", Validate: positive},
+		Field: func(o *clusterOpts) any { return &o.TTL }},
+	{Meta: options.Meta{Name: "expires", Arg: "TIME", Config: true, Commands: cmdsToken,
+		Help: "the token expires at this RFC3339 time (2027-01-31T00:00:00Z) instead"},
+		Field: func(o *clusterOpts) any { return &o.Expires }},
+	{Meta: options.Meta{Name: "no-expiry", Config: true, Commands: cmdsToken,
+		Help: "the token never expires (an image leak stays usable until you delete the Secret)"},
+		Field: func(o *clusterOpts) any { return &o.NoExpiry }},
+	{Meta: options.Meta{Name: "groups", Arg: "GROUPS", Config: true, Commands: cmdsToken, Default: cluster.DefaultGroup,
+		Help: "the token's extra groups (system:bootstrappers:...), comma-separated or repeated; the bindings grant to these"},
+		Field: func(o *clusterOpts) any { return &o.Groups }},
+	{Meta: options.Meta{Name: "description", Arg: "TEXT", Config: true, Commands: cmdsToken,
+		Help: "description stored in the token Secret"},
+		Field: func(o *clusterOpts) any { return &o.Description }},
+	{Meta: options.Meta{Name: "min-ttl", Arg: "DURATION", Config: true, Commands: []string{render.CmdCheck}, Default: "168h",
+		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
+		Validate: func(v any) error {
+			if d := v.(time.Duration); d < 0 {
+				return fmt.Errorf("%s is negative", d)
+			}
+			return nil
+		}},
+		Field: func(o *clusterOpts) any { return &o.MinTTL }},
+	{Meta: options.Meta{Name: "dry-run", Commands: []string{render.CmdApply}, NotInConfig: "say it on the command line, each time",
+		Help: "ask the API server what would change, and change nothing"},
+		Field: func(o *clusterOpts) any { return &o.DryRun }},
+}
+
+func init() { render.RegisterConfigKeys(clusterOptions.Metas()...) }
+
+func positive(v any) error {
+	if d := v.(time.Duration); d <= 0 {
+		return fmt.Errorf("%s is not a positive duration", d)
+	}
+	return nil
+}
+
+// cmdOptions are one command's table-declared options and their values.
+type cmdOptions struct {
+	cmd string
+	in  render.Inputs
+	co  clusterOpts
+	set *options.Set
+}
+
+// newCmdOptions defines cmd's flags from the option tables on fs.
+func newCmdOptions(cmd string, fs *pflag.FlagSet) *cmdOptions {
+	o := &cmdOptions{cmd: cmd}
+	o.set = options.NewSet(cmd, render.AllOptions(),
+		options.Bind(render.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
+	o.set.AddFlags(fs)
+	return o
+}
+
+// load parses args, then fills what the flags left unset from --config,
+// then from the defaults, and checks every value. Errors name the flag or
+// the file, line and key.
+func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	o.set.FromFlags(fs)
+	if o.in.ConfigFile != "" {
+		f, err := options.ReadFile(o.in.ConfigFile)
+		if err != nil {
+			return asUsage(err)
+		}
+		if err := o.set.Apply(f, nil); err != nil {
+			return asUsage(err)
+		}
+	}
+	if err := o.set.Defaults(); err != nil {
+		return err
+	}
+	o.in.Given = o.set.Given
+	o.in.TokenEnv = env.getenv("KUBEBAKE_TOKEN")
+	return asUsage(options.Check(o.set.Bindings(), o.set.Given))
+}

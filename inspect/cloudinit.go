@@ -1,0 +1,206 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kubebake/kubebake/internal/userdata"
+	"sigs.k8s.io/yaml"
+)
+
+// cloudFile is one write_files entry, as cloud-init reads it.
+type cloudFile struct {
+	Path        string `json:"path"`
+	Content     string `json:"content"`
+	Encoding    string `json:"encoding"`
+	Permissions any    `json:"permissions"`
+	Owner       string `json:"owner"`
+	Append      bool   `json:"append"`
+	Defer       bool   `json:"defer"`
+}
+
+// readCloudConfig adds a #cloud-config document's files, enablement, start
+// order and other settings to n.
+func readCloudConfig(n *Node, data []byte) error {
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("cloud-config: %v", err)
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case "write_files":
+			raw, _ := yaml.Marshal(doc[k])
+			var files []cloudFile
+			if err := yaml.Unmarshal(raw, &files); err != nil {
+				return fmt.Errorf("cloud-config write_files: %v", err)
+			}
+			for _, f := range files {
+				if err := addCloudFile(n, f); err != nil {
+					return err
+				}
+			}
+		case "runcmd":
+			items, _ := doc[k].([]any)
+			readRuncmd(n, items)
+		default:
+			out, err := yaml.Marshal(map[string]any{k: doc[k]})
+			if err != nil {
+				return err
+			}
+			n.Extra = append(n.Extra, strings.TrimRight(string(out), "\n"))
+		}
+	}
+	return nil
+}
+
+func addCloudFile(n *Node, f cloudFile) error {
+	data, err := decodeCloudContent(f.Content, f.Encoding)
+	if err != nil {
+		return fmt.Errorf("write_files %s: %v", f.Path, err)
+	}
+	mode := uint32(0o644)
+	switch p := f.Permissions.(type) {
+	case string:
+		m, err := strconv.ParseUint(p, 8, 32)
+		if err != nil {
+			return fmt.Errorf("write_files %s: permissions %q are not octal", f.Path, p)
+		}
+		mode = uint32(m)
+	case float64:
+		// YAML read an unquoted 0644 as a decimal number: cloud-init reads
+		// its digits as octal.
+		m, err := strconv.ParseUint(strconv.Itoa(int(p)), 8, 32)
+		if err != nil {
+			return fmt.Errorf("write_files %s: permissions %v are not octal", f.Path, p)
+		}
+		mode = uint32(m)
+	}
+	if f.Owner != "" && f.Owner != "root:root" && f.Owner != "root" {
+		n.Extra = append(n.Extra, fmt.Sprintf("%s is owned by %s", f.Path, f.Owner))
+	}
+	if f.Defer {
+		n.Extra = append(n.Extra, fmt.Sprintf("%s is written late (defer: true)", f.Path))
+	}
+	p := path.Clean(f.Path)
+	if f.Append {
+		prev := n.Entries[p]
+		data = append(append([]byte{}, prev.Data...), data...)
+	}
+	n.Entries[p] = Entry{Mode: mode, Data: data}
+	return nil
+}
+
+func decodeCloudContent(content, encoding string) ([]byte, error) {
+	data := []byte(content)
+	var err error
+	switch strings.ToLower(encoding) {
+	case "", "text/plain":
+		return data, nil
+	case "b64", "base64":
+		return base64.StdEncoding.DecodeString(strings.TrimSpace(content))
+	case "gz", "gzip":
+		return gunzip(data)
+	case "gz+b64", "gzip+base64", "gz+base64", "gzip+b64":
+		if data, err = base64.StdEncoding.DecodeString(strings.TrimSpace(content)); err != nil {
+			return nil, err
+		}
+		return gunzip(data)
+	}
+	return nil, fmt.Errorf("encoding %q is not one cloud-init knows", encoding)
+}
+
+// readRuncmd records runcmd: `systemctl enable` and `systemctl (re)start`
+// as enablement and start order, the rest as commands.
+func readRuncmd(n *Node, items []any) {
+	enabled := map[string]bool{}
+	for _, e := range n.Enabled {
+		enabled[e] = true
+	}
+	for _, it := range items {
+		var argv []string
+		switch v := it.(type) {
+		case string:
+			argv = strings.Fields(v)
+		case []any:
+			for _, a := range v {
+				argv = append(argv, fmt.Sprint(a))
+			}
+		}
+		if len(argv) >= 2 && path.Base(argv[0]) == "systemctl" {
+			var units []string
+			for _, a := range argv[2:] {
+				if !strings.HasPrefix(a, "-") {
+					units = append(units, a)
+				}
+			}
+			switch argv[1] {
+			case "enable":
+				for _, u := range units {
+					enabled[u] = true
+				}
+				continue
+			case "start", "restart":
+				n.Start = append(n.Start, units...)
+				continue
+			case "daemon-reload":
+				continue
+			}
+		}
+		if s, ok := it.(string); ok {
+			n.Commands = append(n.Commands, s)
+		} else {
+			n.Commands = append(n.Commands, shellJoin(argv))
+		}
+	}
+	n.Enabled = sortedSet(enabled)
+}
+
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`;&|<>*?()[]{}#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+// readMIME reads a MIME multipart user-data: its cloud-config parts in
+// order (cloud-init merges them), its scripts as commands.
+func readMIME(data []byte) (*Node, error) {
+	parts, err := userdata.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	n := newNode(fmt.Sprintf("cloud-init (MIME multipart, %d parts)", len(parts)))
+	for _, p := range parts {
+		body := p.Body
+		if isGzip(body) {
+			if body, err = gunzip(body); err != nil {
+				return nil, fmt.Errorf("MIME %s: gzip: %v", p.Filename, err)
+			}
+		}
+		switch {
+		case p.ContentType == "text/cloud-config" || bytes.HasPrefix(body, []byte("#cloud-config")):
+			if err := readCloudConfig(n, body); err != nil {
+				return nil, fmt.Errorf("MIME %s: %v", p.Filename, err)
+			}
+		case p.ContentType == "text/x-shellscript" || bytes.HasPrefix(body, []byte("#!")):
+			n.Commands = append(n.Commands, fmt.Sprintf("script %s:\n%s", p.Filename, strings.TrimRight(string(body), "\n")))
+		default:
+			n.Extra = append(n.Extra, fmt.Sprintf("MIME %s: %s, %d bytes (not read)", p.Filename, p.ContentType, len(body)))
+		}
+	}
+	return n, nil
+}

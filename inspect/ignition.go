@@ -1,0 +1,245 @@
+package inspect
+
+import (
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	butane "github.com/coreos/butane/config"
+	"github.com/coreos/butane/config/common"
+	ignition "github.com/coreos/ignition/v2/config"
+	"github.com/coreos/ignition/v2/config/merge"
+	"github.com/coreos/ignition/v2/config/v3_7_experimental/types"
+	"github.com/vincent-petithory/dataurl"
+	"sigs.k8s.io/yaml"
+)
+
+// readButane translates a Butane config with the Butane library and reads
+// the Ignition config it makes.
+func readButane(data []byte) (*Node, error) {
+	var head struct {
+		Variant string `json:"variant"`
+		Version string `json:"version"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil || head.Variant == "" {
+		return nil, fmt.Errorf("not an output of kubebake: neither Ignition (JSON), Butane (YAML with a variant), #cloud-config, MIME multipart, gzip nor tar")
+	}
+	ign, rpt, err := butane.TranslateBytes(data, common.TranslateBytesOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("butane: %v\n%s", err, rpt.String())
+	}
+	if rpt.IsFatal() {
+		return nil, fmt.Errorf("butane:\n%s", rpt.String())
+	}
+	n, err := readIgnition(ign)
+	if err != nil {
+		return nil, err
+	}
+	n.Format = fmt.Sprintf("butane %s %s (%s)", head.Variant, head.Version, n.Format)
+	return n, nil
+}
+
+// readIgnition parses an Ignition config of any version, merges the child
+// configs it carries inline (data: URLs) as Ignition would, and reads the
+// result.
+func readIgnition(data []byte) (*Node, error) {
+	cfg, rpt, err := ignition.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("ignition: %v\n%s", err, rpt.String())
+	}
+	var head struct {
+		Ignition struct {
+			Version string `json:"version"`
+		} `json:"ignition"`
+	}
+	_ = json.Unmarshal(data, &head)
+	n := newNode("ignition " + head.Ignition.Version)
+	if cfg, err = mergeInline(n, cfg, 0); err != nil {
+		return nil, err
+	}
+	for _, f := range cfg.Storage.Files {
+		mode := uint32(0o644)
+		if f.Mode != nil {
+			mode = uint32(*f.Mode)
+		}
+		e := Entry{Mode: mode}
+		res := append([]types.Resource{f.Contents}, f.Append...)
+		for _, r := range res {
+			if r.Source == nil {
+				continue
+			}
+			body, src, err := resource(r)
+			if err != nil {
+				return nil, fmt.Errorf("ignition storage.files %s: %v", f.Path, err)
+			}
+			e.Data = append(e.Data, body...)
+			if src != "" {
+				e.Source = src
+			}
+		}
+		owner(n, f.Path, f.User, f.Group)
+		n.Entries[path.Clean(f.Path)] = e
+	}
+	for _, l := range cfg.Storage.Links {
+		target := ""
+		if l.Target != nil {
+			target = *l.Target
+		}
+		if l.Hard != nil && *l.Hard {
+			n.Extra = append(n.Extra, fmt.Sprintf("hard link %s -> %s", l.Path, target))
+			continue
+		}
+		n.Entries[path.Clean(l.Path)] = Entry{Target: target}
+	}
+	for _, d := range cfg.Storage.Directories {
+		mode := "0755"
+		if d.Mode != nil {
+			mode = fmt.Sprintf("%04o", *d.Mode)
+		}
+		n.Extra = append(n.Extra, fmt.Sprintf("directory %s %s", d.Path, mode))
+	}
+	enabled, masked := map[string]bool{}, map[string]bool{}
+	for _, u := range cfg.Systemd.Units {
+		if u.Contents != nil {
+			n.Entries[path.Join(UnitDir, u.Name)] = Entry{Mode: 0o644, Data: []byte(*u.Contents)}
+		}
+		for _, d := range u.Dropins {
+			if d.Contents != nil {
+				n.Entries[path.Join(UnitDir, u.Name+".d", d.Name)] = Entry{Mode: 0o644, Data: []byte(*d.Contents)}
+			}
+		}
+		if u.Enabled != nil && *u.Enabled {
+			enabled[u.Name] = true
+		}
+		if u.Mask != nil && *u.Mask {
+			masked[u.Name] = true
+		}
+	}
+	n.Enabled, n.Masked = sortedSet(enabled), sortedSet(masked)
+	// Everything else (users, SSH keys, kernel arguments, disks) as JSON.
+	rest := cfg
+	rest.Ignition = types.Ignition{}
+	rest.Storage.Files, rest.Storage.Links, rest.Storage.Directories = nil, nil, nil
+	rest.Systemd = types.Systemd{}
+	if out, err := json.Marshal(rest); err == nil {
+		var m map[string]any
+		_ = json.Unmarshal(out, &m)
+		delete(m, "ignition")
+		for _, k := range sortedKeys(m) {
+			if y, err := yaml.Marshal(map[string]any{k: m[k]}); err == nil && !isEmptyJSON(m[k]) {
+				n.Extra = append(n.Extra, strings.TrimRight(string(y), "\n"))
+			}
+		}
+	}
+	return n, nil
+}
+
+// mergeInline merges the config's inline children (ignition.config.merge
+// with data: URLs) into it, parent first, as Ignition does at boot.
+func mergeInline(n *Node, cfg types.Config, depth int) (types.Config, error) {
+	if depth > 4 {
+		return cfg, fmt.Errorf("ignition: config.merge nests deeper than 4")
+	}
+	children := cfg.Ignition.Config.Merge
+	if cfg.Ignition.Config.Replace.Source != nil {
+		n.Extra = append(n.Extra, "ignition.config.replace: "+*cfg.Ignition.Config.Replace.Source)
+	}
+	cfg.Ignition.Config.Merge = nil
+	for i, r := range children {
+		body, src, err := resource(r)
+		if err != nil {
+			return cfg, fmt.Errorf("ignition.config.merge[%d]: %v", i, err)
+		}
+		if src != "" {
+			n.Extra = append(n.Extra, "ignition.config.merge (not fetched): "+src)
+			continue
+		}
+		child, rpt, err := ignition.Parse(body)
+		if err != nil {
+			return cfg, fmt.Errorf("ignition.config.merge[%d]: %v\n%s", i, err, rpt.String())
+		}
+		if child, err = mergeInline(n, child, depth+1); err != nil {
+			return cfg, err
+		}
+		merged, _ := merge.MergeStructTranscribe(cfg, child)
+		cfg = merged.(types.Config)
+		n.Format += fmt.Sprintf(" + inline child config %d", i+1)
+	}
+	return cfg, nil
+}
+
+// resource returns a resource's bytes (decompressed and checked against its
+// verification hash) when it is a data: URL; else its source, not fetched.
+func resource(r types.Resource) ([]byte, string, error) {
+	src := *r.Source
+	if !strings.HasPrefix(src, "data:") {
+		return nil, src, nil
+	}
+	du, err := dataurl.DecodeString(src)
+	if err != nil {
+		return nil, "", fmt.Errorf("data URL: %v", err)
+	}
+	body := du.Data
+	if r.Compression != nil && *r.Compression == "gzip" {
+		if body, err = gunzip(body); err != nil {
+			return nil, "", fmt.Errorf("gzip: %v", err)
+		}
+	}
+	if r.Verification.Hash != nil {
+		algo, want, _ := strings.Cut(*r.Verification.Hash, "-")
+		if algo == "sha512" {
+			sum := sha512.Sum512(body)
+			if hex.EncodeToString(sum[:]) != want {
+				return nil, "", fmt.Errorf("contents do not match verification.hash")
+			}
+		}
+	}
+	return body, "", nil
+}
+
+func owner(n *Node, p string, u types.NodeUser, g types.NodeGroup) {
+	var who []string
+	if u.ID != nil && *u.ID != 0 {
+		who = append(who, fmt.Sprintf("user id %d", *u.ID))
+	}
+	if u.Name != nil && *u.Name != "root" {
+		who = append(who, "user "+*u.Name)
+	}
+	if g.ID != nil && *g.ID != 0 {
+		who = append(who, fmt.Sprintf("group id %d", *g.ID))
+	}
+	if g.Name != nil && *g.Name != "root" {
+		who = append(who, "group "+*g.Name)
+	}
+	if len(who) > 0 {
+		n.Extra = append(n.Extra, fmt.Sprintf("%s is owned by %s", p, strings.Join(who, ", ")))
+	}
+}
+
+func isEmptyJSON(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !isEmptyJSON(e) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	set := map[string]bool{}
+	for k := range m {
+		set[k] = true
+	}
+	return sortedSet(set)
+}

@@ -1,0 +1,619 @@
+// Package options declares command-line options once and derives from each
+// declaration its flag, its config-file key, its default, its help line and
+// its README row. A table of Option values (render.Options is the main one)
+// is the single source of truth: adding an option is adding one entry.
+//
+// Precedence is flag, then config file, then default, and "set" means set:
+// a flag given on the command line counts even when its value equals the
+// default, and an explicitly empty value is an error (unless the option says
+// what empty means), never a silent default.
+package options
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Meta is everything about an option except where its value is stored.
+type Meta struct {
+	// Name is the long flag name and the config-file key.
+	Name string
+	// Short is an optional one-letter flag.
+	Short string
+	// Arg names the value in help: FILE, ADDRESS, N.
+	Arg string
+	// Help is one sentence (or a few) on what the option does.
+	Help string
+	// Default is the value when neither a flag nor a config file sets it,
+	// written as on the command line (lists comma-separated). "" is none.
+	Default string
+	// DefaultHelp replaces Default in help when the default depends on
+	// other options (e.g. "/usr/bin/kubelet; /opt/bin/kubelet on flatcar").
+	DefaultHelp string
+	// Config says a --config file may set it.
+	Config bool
+	// NotInConfig says why a config file may not set it (when !Config).
+	NotInConfig string
+	// Doc is the README's description, when it says more than Help.
+	Doc string
+	// Path says the value (each value, for a list) is a file path: in a
+	// config file a relative path is resolved against the file's folder.
+	Path bool
+	// AllowEmpty says an explicit empty value means something (the help
+	// says what); otherwise it is an error.
+	AllowEmpty bool
+	// Commands are the commands that take it.
+	Commands []string
+	// Validate checks a value; the message needs no option name (the
+	// caller prefixes where the value came from). May be nil.
+	Validate func(v any) error
+}
+
+// Option is one declared option whose value lives in a field of T.
+type Option[T any] struct {
+	Meta
+	// Field returns a pointer to the field: *string, *[]string, *int32,
+	// *bool or *time.Duration.
+	Field func(*T) any
+}
+
+// Table is the options of one input struct, in help order.
+type Table[T any] []Option[T]
+
+// Lookup returns the option named name.
+func (t Table[T]) Lookup(name string) (*Option[T], bool) {
+	for i := range t {
+		if t[i].Name == name {
+			return &t[i], true
+		}
+	}
+	return nil, false
+}
+
+// Metas lists the options' descriptions.
+func (t Table[T]) Metas() []*Meta {
+	out := make([]*Meta, len(t))
+	for i := range t {
+		out[i] = &t[i].Meta
+	}
+	return out
+}
+
+// Binding is an option bound to where its value goes.
+type Binding struct {
+	*Meta
+	Ptr any
+}
+
+// Bind binds the options of t that cmd takes to the fields of dst.
+func Bind[T any](t Table[T], dst *T, cmd string) []Binding {
+	var out []Binding
+	for i := range t {
+		if t[i].UsedBy(cmd) {
+			out = append(out, Binding{Meta: &t[i].Meta, Ptr: t[i].Field(dst)})
+		}
+	}
+	return out
+}
+
+// UsedBy says whether command cmd takes the option.
+func (m *Meta) UsedBy(cmd string) bool {
+	for _, c := range m.Commands {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// Given records which options were set and where: the value is how an
+// error names it, "--max-pods" or "pool.yaml:7: max-pods".
+type Given map[string]string
+
+// Has says whether the option was set by a flag or a config file.
+func (g Given) Has(name string) bool { _, ok := g[name]; return ok }
+
+// Where names the place the option was set, or its flag when it was not.
+func (g Given) Where(name string) string {
+	if w, ok := g[name]; ok {
+		return w
+	}
+	return "--" + name
+}
+
+// Clone copies g, so a per-node copy can be marked without touching the base.
+func (g Given) Clone() Given {
+	out := make(Given, len(g))
+	for k, v := range g {
+		out[k] = v
+	}
+	return out
+}
+
+// Error is a problem with one option's value. Field is "--name" or
+// "file:line: name".
+type Error = inputs.Error
+
+// Set is the options of one command: its flags and the keys a config file
+// may hold for it.
+type Set struct {
+	cmd      string
+	bindings []Binding
+	known    map[string]*Meta // every config key of every table, used by cmd or not
+	Given    Given
+}
+
+// NewSet makes a set for cmd from bindings (see Bind). all lists every
+// option a config file may hold (for any command): a shared file may hold
+// keys this command ignores, but not keys no command knows.
+func NewSet(cmd string, all []*Meta, bindings ...[]Binding) *Set {
+	s := &Set{cmd: cmd, known: map[string]*Meta{}, Given: Given{}}
+	for _, m := range all {
+		s.known[m.Name] = m
+	}
+	for _, b := range bindings {
+		s.bindings = append(s.bindings, b...)
+	}
+	return s
+}
+
+// Bindings returns the set's options in help order.
+func (s *Set) Bindings() []Binding { return s.bindings }
+
+// AddFlags defines a flag for each option on fs.
+func (s *Set) AddFlags(fs *pflag.FlagSet) {
+	for _, b := range s.bindings {
+		v := &flagValue{b: b}
+		f := fs.VarPF(v, b.Name, b.Short, b.Usage())
+		f.DefValue = "" // Usage says the default; the field is filled after parsing
+		if kind(b.Ptr) == "bool" {
+			f.NoOptDefVal = "true"
+		}
+	}
+}
+
+// Usage is the option's help line, with its default.
+func (m *Meta) Usage() string {
+	u := m.Help
+	switch {
+	case m.DefaultHelp != "":
+		u += " (default " + m.DefaultHelp + ")"
+	case m.Default != "":
+		u += " (default " + m.Default + ")"
+	}
+	return u
+}
+
+// FromFlags records the flags the user gave (pflag's Changed: a flag set to
+// its default value still counts).
+func (s *Set) FromFlags(fs *pflag.FlagSet) {
+	for _, b := range s.bindings {
+		if fs.Changed(b.Name) {
+			s.Given[b.Name] = "--" + b.Name
+		}
+	}
+}
+
+// flagValue is a pflag.Value over a bound field, parsing as config files do.
+type flagValue struct {
+	b   Binding
+	set bool
+}
+
+func (v *flagValue) String() string {
+	if v == nil || v.b.Ptr == nil {
+		return ""
+	}
+	return format(v.b.Ptr)
+}
+
+func (v *flagValue) Type() string {
+	if v.b.Arg != "" {
+		return v.b.Arg
+	}
+	return kind(v.b.Ptr)
+}
+
+func (v *flagValue) Set(s string) error {
+	if p, ok := v.b.Ptr.(*[]string); ok {
+		// Repeated flags accumulate; the first replaces whatever was there.
+		if !v.set {
+			*p = nil
+		}
+		*p = append(*p, s)
+		v.set = true
+		return nil
+	}
+	v.set = true
+	return parseInto(v.b.Ptr, s)
+}
+
+func kind(p any) string {
+	switch p.(type) {
+	case *string:
+		return "string"
+	case *[]string:
+		return "strings"
+	case *int32:
+		return "int"
+	case *bool:
+		return "bool"
+	case *time.Duration:
+		return "duration"
+	}
+	panic(fmt.Sprintf("options: unsupported field type %T", p))
+}
+
+func format(p any) string {
+	switch p := p.(type) {
+	case *string:
+		return *p
+	case *[]string:
+		return strings.Join(*p, ",")
+	case *int32:
+		return strconv.Itoa(int(*p))
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *time.Duration:
+		return p.String()
+	}
+	panic(fmt.Sprintf("options: unsupported field type %T", p))
+}
+
+// parseInto parses one textual value into p. Messages quote the value and
+// say what was wanted, with no Go internals.
+func parseInto(p any, s string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = s
+	case *[]string:
+		*p = append(*p, s)
+	case *int32:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		*p = int32(n)
+	case *bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30s, 90m or 720h", s)
+		}
+		*p = d
+	default:
+		panic(fmt.Sprintf("options: unsupported field type %T", p))
+	}
+	return nil
+}
+
+// FlagError turns pflag's error about a bad flag value into one naming the
+// flag and what was wrong, without pflag's wrapping.
+func FlagError(err error) error {
+	var ive *pflag.InvalidValueError
+	if errors.As(err, &ive) {
+		return &Error{Field: "--" + ive.GetFlag().Name, Msg: errors.Unwrap(ive).Error()}
+	}
+	return err
+}
+
+// Defaults sets every option of the set that was not given to its default
+// (or leaves it zero when it has none).
+func (s *Set) Defaults() error {
+	for _, b := range s.bindings {
+		if !s.Given.Has(b.Name) {
+			if err := SetDefault(b.Meta, b.Ptr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SetDefault sets the field p of option m to m's default.
+func SetDefault(m *Meta, p any) error {
+	if m.Default == "" {
+		return nil
+	}
+	if l, ok := p.(*[]string); ok {
+		*l = strings.Split(m.Default, ",")
+		return nil
+	}
+	if err := parseInto(p, m.Default); err != nil {
+		panic(fmt.Sprintf("options: default of %s: %v", m.Name, err))
+	}
+	return nil
+}
+
+// Check checks every bound value: an explicitly given empty value is an
+// error unless the option allows it, and a non-empty value must pass the
+// option's Validate. Errors name where the value came from.
+func Check(bindings []Binding, given Given) error {
+	for _, b := range bindings {
+		if err := CheckValue(b.Meta, b.Ptr, given.Has(b.Name), given.Where(b.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckValue checks one value of option m; given says the user set it.
+func CheckValue(m *Meta, p any, given bool, where string) error {
+	if isEmpty(p) {
+		if !given || m.AllowEmpty {
+			return nil
+		}
+		def := ""
+		switch {
+		case m.DefaultHelp != "":
+			def = " (" + m.DefaultHelp + ")"
+		case m.Default != "":
+			def = " (" + m.Default + ")"
+		}
+		return &Error{Field: where, Msg: "is empty: give a value, or leave it out for the default" + def}
+	}
+	if m.Validate != nil {
+		if err := m.Validate(value(p)); err != nil {
+			return &Error{Field: where, Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+func isEmpty(p any) bool {
+	switch p := p.(type) {
+	case *string:
+		return strings.TrimSpace(*p) == ""
+	case *[]string:
+		for _, v := range *p {
+			if strings.Trim(v, ", \t") != "" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func value(p any) any {
+	switch p := p.(type) {
+	case *string:
+		return *p
+	case *[]string:
+		return *p
+	case *int32:
+		return *p
+	case *bool:
+		return *p
+	case *time.Duration:
+		return *p
+	}
+	return nil
+}
+
+// File is a decoded config file: its top-level mapping with positions.
+type File struct {
+	Path string
+	Dir  string // for resolving relative paths
+	Root *yaml.Node
+}
+
+// ReadFile reads and parses a config file. Errors name the file and, where
+// the YAML library gives it, the line.
+func ReadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, &Error{Field: "--config", Msg: fmt.Sprintf("%s: %v", path, pe.Err)}
+		}
+		return nil, &Error{Field: "--config", Msg: err.Error()}
+	}
+	return ParseFile(path, data)
+}
+
+// ParseFile parses data as the config file path.
+func ParseFile(path string, data []byte) (*File, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&doc); err != nil {
+		if err.Error() == "EOF" {
+			return &File{Path: path, Dir: filepath.Dir(path), Root: &yaml.Node{Kind: yaml.MappingNode}}, nil
+		}
+		return nil, &Error{Field: path, Msg: "not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{Field: fmt.Sprintf("%s:%d", path, extra.Line), Msg: "a second YAML document: a config file is one mapping of option keys"}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		root = &yaml.Node{Kind: yaml.MappingNode}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &Error{Field: fmt.Sprintf("%s:%d", path, root.Line), Msg: "want a mapping of option keys (api-server: [...], ca: [...])"}
+	}
+	return &File{Path: path, Dir: filepath.Dir(path), Root: root}, nil
+}
+
+// Apply sets, from the mapping m (a config file's top level, or a node's
+// map in a fleet file), every option not already given. Keys no option
+// knows, duplicate keys, values of the wrong shape and keys a config file
+// may not set are errors naming file:line: key. Keys of options this
+// command does not take are ignored, so one file can serve every command.
+func (s *Set) Apply(f *File, m *yaml.Node) error {
+	if m == nil {
+		m = f.Root
+	}
+	seen := map[string]int{}
+	bound := map[string]Binding{}
+	for _, b := range s.bindings {
+		bound[b.Name] = b
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		where := fmt.Sprintf("%s:%d: %s", f.Path, k.Line, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			return &Error{Field: where, Msg: fmt.Sprintf("given twice (first on line %d)", first)}
+		}
+		seen[k.Value] = k.Line
+		meta, ok := s.known[k.Value]
+		if !ok {
+			return &Error{Field: where, Msg: "unknown key" + suggest(k.Value, s.known)}
+		}
+		if !meta.Config {
+			why := meta.NotInConfig
+			if why == "" {
+				why = "give it on the command line"
+			}
+			return &Error{Field: where, Msg: "may not be set in a config file: " + why}
+		}
+		b, ok := bound[k.Value]
+		if !ok || s.Given.Has(k.Value) && strings.HasPrefix(s.Given[k.Value], "--") {
+			continue // not this command's, or the flag wins
+		}
+		if err := decode(b, v, f.Dir); err != nil {
+			return &Error{Field: where, Msg: err.Error()}
+		}
+		s.Given[k.Value] = where
+	}
+	return nil
+}
+
+// decode sets b's field from a YAML value: a scalar, or for a list a
+// scalar or a sequence of scalars. null is an explicit empty value.
+func decode(b Binding, v *yaml.Node, dir string) error {
+	resolve := func(s string) string {
+		if b.Path && s != "" && s != "-" && !filepath.IsAbs(s) {
+			return filepath.Join(dir, s)
+		}
+		return s
+	}
+	scalar := func(n *yaml.Node) (string, error) {
+		if n.Kind != yaml.ScalarNode {
+			return "", fmt.Errorf("want a single value, not a %s", shape(n))
+		}
+		if n.Tag == "!!null" {
+			return "", nil
+		}
+		return n.Value, nil
+	}
+	if p, ok := b.Ptr.(*[]string); ok {
+		var vals []string
+		switch v.Kind {
+		case yaml.SequenceNode:
+			for _, e := range v.Content {
+				s, err := scalar(e)
+				if err != nil {
+					return fmt.Errorf("line %d: %v", e.Line, err)
+				}
+				vals = append(vals, resolve(s))
+			}
+		default:
+			s, err := scalar(v)
+			if err != nil {
+				return fmt.Errorf("want a value or a list of values, not a %s", shape(v))
+			}
+			if s != "" {
+				vals = []string{resolve(s)}
+			}
+		}
+		*p = vals
+		return nil
+	}
+	s, err := scalar(v)
+	if err != nil {
+		return err
+	}
+	if sp, ok := b.Ptr.(*string); ok {
+		*sp = resolve(s)
+		return nil
+	}
+	if s == "" {
+		return fmt.Errorf("is empty: give a value, or leave the key out for the default")
+	}
+	return parseInto(b.Ptr, s)
+}
+
+func shape(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
+}
+
+// suggest offers the nearest known key for a typo.
+func suggest(key string, known map[string]*Meta) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := distance(key, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return ""
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// SplitList splits comma-separated values, so that a list option may be
+// given once with commas or several times. Empty items are dropped.
+func SplitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package render
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubebake/kubebake/internal/golden"
+	"github.com/kubebake/kubebake/internal/token"
+)
+
+func sampleSecret(t testing.TB) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := token.ParseFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Secret()
+}
+
+// TestInspectGolden shows what `kubebake inspect` prints of each kind of
+// output kubebake writes, and that it never prints the token's secret.
+func TestInspectGolden(t *testing.T) {
+	secret := sampleSecret(t)
+	cloudInit := renderCombo(t, combo{FormatCloudInit, VariantFCOS, RuntimeContainerd, JoinEmbedded})
+	gz, err := gzipBytes(cloudInit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mime, err := renderMerged(t, FormatCloudInit, VariantFCOS, userConfig(t, "user-mime.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string][]byte{
+		"ignition":        renderCombo(t, combo{FormatIgnition, VariantFCOS, RuntimeDocker, JoinEmbedded}),
+		"butane":          renderCombo(t, combo{FormatButane, VariantFlatcar, RuntimeContainerd, JoinBaked}),
+		"cloud-init":      cloudInit,
+		"cloud-init-gz":   gz,
+		"cloud-init-mime": mime,
+		"tar":             renderCombo(t, combo{FormatTar, VariantFCOS, RuntimeDocker, JoinNone}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			view := inspectText(t, out)
+			if bytes.Contains(view, []byte(secret)) {
+				t.Fatal("inspect prints the token's secret")
+			}
+			if !strings.Contains(string(view), "abcdef.<secret>") {
+				t.Error("inspect does not show where the token is")
+			}
+			golden.Check(t, filepath.Join("..", "testdata", "golden", "inspect", name+".txt"), view)
+		})
+	}
+}

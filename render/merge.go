@@ -1,0 +1,283 @@
+package render
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	butane "github.com/coreos/butane/config"
+	"github.com/coreos/butane/config/common"
+	"github.com/coreos/ignition/v2/config/merge"
+	"github.com/coreos/ignition/v2/config/shared/errors"
+	v34 "github.com/coreos/ignition/v2/config/v3_4"
+	v35 "github.com/coreos/ignition/v2/config/v3_5"
+	"github.com/coreos/vcontext/report"
+	"github.com/kubebake/kubebake/internal/userdata"
+	"sigs.k8s.io/yaml"
+)
+
+// UserConfig is the user's own config given with --merge: their SSH keys,
+// users, files and units, to go into the same first-boot config as ours.
+type UserConfig struct {
+	// Name is the file it came from, for messages.
+	Name string
+	Data []byte
+}
+
+// ours is what the plan writes and owns, to refuse a user config that would
+// overwrite it: path → what it is.
+type ours struct {
+	paths map[string]string
+	// units kubebake writes the unit file of (a user's would replace it),
+	// and units it enables (a user's enabled: false or mask would undo it).
+	owned, enabled map[string]bool
+}
+
+func ownedBy(p *Plan) ours {
+	o := ours{paths: map[string]string{}, owned: map[string]bool{}, enabled: map[string]bool{}}
+	for _, f := range p.Files {
+		o.paths[f.Path] = "a file kubebake writes"
+		if f.Secret {
+			o.paths[f.Path] = "the file kubebake writes the bootstrap token to"
+		}
+	}
+	for _, u := range p.Units {
+		if u.Contents != "" {
+			o.paths[path.Join(UnitDir, u.Name)] = "kubebake's unit " + u.Name
+			o.owned[u.Name] = true
+		}
+		for _, d := range u.Dropins {
+			o.paths[path.Join(UnitDir, u.Name+".d", d.Name)] = "kubebake's drop-in for " + u.Name
+		}
+		if u.Enabled {
+			o.enabled[u.Name] = true
+		}
+	}
+	return o
+}
+
+// conflict is the error for a user entry that collides with one of ours.
+func (u *UserConfig) conflict(entry, ourPart string) error {
+	return inputErrorf("--merge", "%s: %s collides with %s; remove it from %s (kubebake must own it for the node to join)", u.Name, entry, ourPart, u.Name)
+}
+
+// --- Ignition and Butane ---------------------------------------------------
+
+// ignitionOf returns the user's config as Ignition JSON: a Butane config is
+// translated with the Butane library, as the butane command would.
+func (u *UserConfig) ignitionOf() ([]byte, error) {
+	data := bytes.TrimSpace(u.Data)
+	if bytes.HasPrefix(data, []byte("{")) {
+		return data, nil
+	}
+	ign, rpt, err := butane.TranslateBytes(u.Data, common.TranslateBytesOptions{})
+	if err != nil {
+		return nil, inputErrorf("--merge", "%s is neither Ignition (JSON) nor valid Butane: %v", u.Name, err)
+	}
+	if rpt.IsFatal() {
+		return nil, inputErrorf("--merge", "%s: Butane refuses it: %s", u.Name, oneLine(rpt.String()))
+	}
+	return ign, nil
+}
+
+// ignitionChild is the subset of an Ignition config (any 3.x version) that
+// the conflict check reads.
+type ignitionChild struct {
+	Storage struct {
+		Files       []struct{ Path string } `json:"files"`
+		Links       []struct{ Path string } `json:"links"`
+		Directories []struct{ Path string } `json:"directories"`
+	} `json:"storage"`
+	Systemd struct {
+		Units []struct {
+			Name     string  `json:"name"`
+			Contents *string `json:"contents"`
+			Enabled  *bool   `json:"enabled"`
+			Mask     *bool   `json:"mask"`
+			Dropins  []struct {
+				Name string `json:"name"`
+			} `json:"dropins"`
+		} `json:"units"`
+	} `json:"systemd"`
+}
+
+// checkIgnition refuses a user Ignition config that writes a path we write
+// or replaces, disables or masks a unit we own or enable.
+func (u *UserConfig) checkIgnition(ign []byte, o ours) error {
+	var c ignitionChild
+	if err := json.Unmarshal(ign, &c); err != nil {
+		return inputErrorf("--merge", "%s: not an Ignition config: %v", u.Name, err)
+	}
+	check := func(kind, p string) error {
+		if what, ok := o.paths[path.Clean(p)]; ok {
+			return u.conflict(fmt.Sprintf("storage.%s path %s", kind, p), what)
+		}
+		return nil
+	}
+	for _, f := range c.Storage.Files {
+		if err := check("files", f.Path); err != nil {
+			return err
+		}
+	}
+	for _, l := range c.Storage.Links {
+		if err := check("links", l.Path); err != nil {
+			return err
+		}
+	}
+	for _, d := range c.Storage.Directories {
+		if err := check("directories", d.Path); err != nil {
+			return err
+		}
+	}
+	for _, un := range c.Systemd.Units {
+		entry := "systemd.units " + un.Name
+		switch {
+		case un.Contents != nil && o.owned[un.Name]:
+			return u.conflict(entry+" (contents)", "kubebake's unit "+un.Name)
+		case un.Mask != nil && *un.Mask && (o.owned[un.Name] || o.enabled[un.Name]):
+			return u.conflict(entry+" (mask: true)", "kubebake's unit "+un.Name)
+		case un.Enabled != nil && !*un.Enabled && o.enabled[un.Name]:
+			return u.conflict(entry+" (enabled: false)", "kubebake enabling "+un.Name)
+		}
+		for _, d := range un.Dropins {
+			if what, ok := o.paths[path.Join(UnitDir, un.Name+".d", d.Name)]; ok {
+				return u.conflict(entry+" drop-in "+d.Name, what)
+			}
+		}
+	}
+	return nil
+}
+
+// mergeIgnition merges the user's config (child) into ours (parent) with
+// Ignition's own merge, at the spec version of variant v, and validates the
+// result with Ignition's parser.
+func mergeIgnition(parent, child []byte, v Variant, name string) ([]byte, error) {
+	if v == VariantFlatcar {
+		return mergeAt(parent, child, v34.ParseCompatibleVersion, "3.4.0", name)
+	}
+	return mergeAt(parent, child, v35.ParseCompatibleVersion, "3.5.0", name)
+}
+
+func mergeAt[C any](parent, child []byte, parse func([]byte) (C, report.Report, error), version, name string) ([]byte, error) {
+	pc, rpt, err := parse(parent)
+	if err != nil || len(rpt.Entries) > 0 {
+		return nil, fmt.Errorf("internal error: our own Ignition does not parse: %v %s", err, rpt.String())
+	}
+	cc, rpt, err := parse(child)
+	if err == errors.ErrUnknownVersion || err == errors.ErrInvalidVersion {
+		return nil, inputErrorf("--merge", "%s: its Ignition version is not one Ignition %s can merge (write it for spec %s or lower, or in a Butane version that translates to it)", name, version, version)
+	}
+	if err != nil || rpt.IsFatal() {
+		return nil, inputErrorf("--merge", "%s: Ignition refuses it: %v %s", name, err, oneLine(rpt.String()))
+	}
+	merged, _ := merge.MergeStructTranscribe(pc, cc)
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nil, err
+	}
+	if _, rpt, err := parse(out); err != nil || rpt.IsFatal() {
+		return nil, inputErrorf("--merge", "the config merged from %s is not valid Ignition: %v %s", name, err, oneLine(rpt.String()))
+	}
+	return out, nil
+}
+
+// childIgnition is the user's config as Ignition JSON, checked against
+// ours.
+func (u *UserConfig) childIgnition(p *Plan) ([]byte, error) {
+	ign, err := u.ignitionOf()
+	if err != nil {
+		return nil, err
+	}
+	if err := u.checkIgnition(ign, ownedBy(p)); err != nil {
+		return nil, err
+	}
+	return ign, nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// --- cloud-init ------------------------------------------------------------
+
+// cloudInitMergeType makes our part's lists append to the user's (their
+// write_files and runcmd first, ours after) and keeps their other keys:
+// cloud-init's default would let one part's write_files replace the
+// other's.
+const cloudInitMergeType = "list(append)+dict(no_replace,recurse_list)+str()"
+
+// userParts splits the user's cloud-init user-data into MIME parts: a
+// #cloud-config, a script, a boothook or an include file is one part; a MIME
+// multipart gives its parts; gzip is undone first.
+func (u *UserConfig) userParts() ([]userdata.Part, error) {
+	data := u.Data
+	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, inputErrorf("--merge", "%s: gzip: %v", u.Name, err)
+		}
+		if data, err = io.ReadAll(io.LimitReader(zr, 64<<20)); err != nil {
+			return nil, inputErrorf("--merge", "%s: gzip: %v", u.Name, err)
+		}
+	}
+	base := path.Base(u.Name)
+	for _, k := range []struct{ prefix, ct string }{
+		{"#cloud-config", "text/cloud-config"},
+		{"#!", "text/x-shellscript"},
+		{"#cloud-boothook", "text/cloud-boothook"},
+		{"#include", "text/x-include-url"},
+	} {
+		if bytes.HasPrefix(data, []byte(k.prefix)) {
+			return []userdata.Part{{ContentType: k.ct, Filename: base, Body: data}}, nil
+		}
+	}
+	if userdata.IsMIME(data) {
+		parts, err := userdata.Parse(data)
+		if err != nil {
+			return nil, inputErrorf("--merge", "%s: %v", u.Name, err)
+		}
+		return parts, nil
+	}
+	return nil, inputErrorf("--merge", "%s is not cloud-init user-data kubebake can merge: want #cloud-config, a #! script, #cloud-boothook, #include or MIME multipart", u.Name)
+}
+
+// checkCloudInit refuses user parts whose write_files write a path we
+// write; it also checks that each cloud-config part is a YAML mapping.
+func (u *UserConfig) checkCloudInit(parts []userdata.Part, o ours) error {
+	for _, part := range parts {
+		if part.ContentType != "text/cloud-config" {
+			continue
+		}
+		var doc struct {
+			WriteFiles []struct {
+				Path string `json:"path"`
+			} `json:"write_files"`
+		}
+		if err := yaml.Unmarshal(part.Body, &doc); err != nil {
+			return inputErrorf("--merge", "%s: %s is not a cloud-config mapping: %v", u.Name, part.Filename, err)
+		}
+		for _, f := range doc.WriteFiles {
+			if what, ok := o.paths[path.Clean(f.Path)]; ok {
+				return u.conflict("write_files path "+f.Path, what)
+			}
+		}
+	}
+	return nil
+}
+
+// mergeCloudInit returns a MIME multipart user-data holding the user's parts
+// and then ours (a #cloud-config), which cloud-init merges with
+// cloudInitMergeType.
+func (u *UserConfig) mergeCloudInit(p *Plan, ourConfig []byte) ([]byte, error) {
+	parts, err := u.userParts()
+	if err != nil {
+		return nil, err
+	}
+	if err := u.checkCloudInit(parts, ownedBy(p)); err != nil {
+		return nil, err
+	}
+	parts = append(parts, userdata.Part{ContentType: "text/cloud-config", Filename: "kubebake.cfg", MergeType: cloudInitMergeType, Body: ourConfig})
+	return userdata.Write(parts)
+}

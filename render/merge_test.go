@@ -1,0 +1,112 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubebake/kubebake/inspect"
+	"github.com/kubebake/kubebake/internal/golden"
+)
+
+func userConfig(t testing.TB, name string) *UserConfig {
+	t.Helper()
+	p := filepath.Join("..", "testdata", "merge", name)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &UserConfig{Name: name, Data: data}
+}
+
+func renderMerged(t testing.TB, format Format, variant Variant, user *UserConfig) ([]byte, error) {
+	t.Helper()
+	in := sampleInputs()
+	in.Format, in.Variant = string(format), string(variant)
+	s := mustSpec(t, in)
+	s.Merge = user
+	return Render(s, standIn(t))
+}
+
+// TestMergeGolden merges each sample user config into the output of its
+// format; the goldens are the output and what inspect shows of it, which
+// holds both the user's entries and ours.
+func TestMergeGolden(t *testing.T) {
+	for _, c := range []struct {
+		format  Format
+		variant Variant
+		user    string
+		ext     string
+	}{
+		{FormatIgnition, VariantFCOS, "user.bu", "ign"},
+		{FormatIgnition, VariantFlatcar, "user.ign", "ign"},
+		{FormatButane, VariantFCOS, "user.bu", "bu"},
+		{FormatButane, VariantFlatcar, "user.ign", "bu"},
+		{FormatCloudInit, VariantFCOS, "user-cloud-config.yaml", "mime"},
+		{FormatCloudInit, VariantFCOS, "user-mime.txt", "mime"},
+	} {
+		name := strings.Join([]string{"merge", string(c.format), string(c.variant), strings.ReplaceAll(c.user, ".", "-")}, "-")
+		t.Run(name, func(t *testing.T) {
+			out, err := renderMerged(t, c.format, c.variant, userConfig(t, c.user))
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := renderMerged(t, c.format, c.variant, userConfig(t, c.user))
+			if !bytes.Equal(out, again) {
+				t.Error("two merged renders of the same inputs differ")
+			}
+			golden.Check(t, filepath.Join("..", "testdata", "golden", "merge", name+"."+c.ext), out)
+			view := inspectText(t, out)
+			golden.Check(t, filepath.Join("..", "testdata", "golden", "merge", name+".inspect.txt"), view)
+			n, err := inspect.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"/etc/motd", "/etc/kubebake/join.yaml", "/etc/systemd/system/kubelet.service"} {
+				if _, ok := n.Entries[p]; !ok {
+					t.Errorf("the merged output lacks %s", p)
+				}
+			}
+			if !strings.Contains(string(view), "AAAAC3NzaC1lZDI1NTE5AAAAIKubebakeExampleKeyOnlyForTests") {
+				t.Error("the merged output lacks the user's SSH key")
+			}
+		})
+	}
+}
+
+// TestMergeConflicts refuses, in every format, a user config that writes a
+// path kubebake writes or replaces a unit it owns, naming both.
+func TestMergeConflicts(t *testing.T) {
+	for _, c := range []struct {
+		format  Format
+		variant Variant
+		user    string
+		want    []string
+	}{
+		{FormatIgnition, VariantFCOS, "conflict-file.bu", []string{"conflict-file.bu", "storage.files path /var/lib/kubelet/config.yaml", "a file kubebake writes"}},
+		{FormatIgnition, VariantFlatcar, "conflict-unit.ign", []string{"conflict-unit.ign", "systemd.units kubelet.service (contents)", "kubebake's unit kubelet.service"}},
+		{FormatButane, VariantFCOS, "conflict-unit.ign", []string{"conflict-unit.ign", "systemd.units kubelet.service", "kubebake's unit kubelet.service"}},
+		{FormatButane, VariantFlatcar, "conflict-file.bu", []string{"storage.files path /var/lib/kubelet/config.yaml"}},
+		{FormatCloudInit, VariantFCOS, "conflict.yaml", []string{"conflict.yaml", "write_files path /etc/systemd/system/kubelet.service", "kubebake's unit kubelet.service"}},
+		{FormatTar, VariantFCOS, "user.bu", []string{"--merge", "not tar"}},
+	} {
+		t.Run(string(c.format)+"-"+c.user, func(t *testing.T) {
+			out, err := renderMerged(t, c.format, c.variant, userConfig(t, c.user))
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("want an input error, got %v (%d bytes of output)", err, len(out))
+			}
+			if ie.Field != "--merge" {
+				t.Errorf("the error names %s, want --merge", ie.Field)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,70 @@
+package render
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/options"
+)
+
+// A fleet file's per-node map is merged over the base inputs through the
+// same table: flags keep winning, node keys win over the shared file, and
+// errors name the file, line and key.
+func TestWithYAMLPerNode(t *testing.T) {
+	f, err := options.ParseFile("fleet.yaml", []byte("max-pods: 50\nnode-labels: example.com/a=b\nruntime: containerd\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := sampleInputs()
+	base.Given = options.Given{"runtime": "--runtime"}
+	base.Runtime = "docker"
+	got, err := base.WithYAML(f, nil, CmdRender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MaxPods != 50 || strings.Join(got.NodeLabels, ",") != "example.com/a=b" || got.Runtime != "docker" {
+		t.Errorf("merged: max-pods %d, labels %v, runtime %s (the flag must win)", got.MaxPods, got.NodeLabels, got.Runtime)
+	}
+	if got.Given.Where("max-pods") != "fleet.yaml:1: max-pods" || base.Given.Has("max-pods") {
+		t.Errorf("given: %v; the base must stay untouched: %v", got.Given, base.Given)
+	}
+	// Errors found later, in NewSpec, still name the line.
+	bad, _ := options.ParseFile("fleet.yaml", []byte("max-pods: 0\n"))
+	in, err := base.WithYAML(bad, nil, CmdRender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := NewSpec(in, Env{ReadFile: readTestdata, Now: func() time.Time { return goldenNow }}); err == nil || err.Error() != "fleet.yaml:1: max-pods: 0: want a positive number" {
+		t.Errorf("want the error to name fleet.yaml:1: max-pods, got %v", err)
+	}
+	if _, err := base.WithYAML(mustParse(t, "max-podz: 3\n"), nil, CmdRender); err == nil || err.Error() != "fleet.yaml:1: max-podz: unknown key (did you mean max-pods?)" {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+func mustParse(t *testing.T, s string) *options.File {
+	f, err := options.ParseFile("fleet.yaml", []byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Every option of the table is well-formed: a field of a supported type,
+// a default its own check accepts, a command that takes it.
+func TestOptionTable(t *testing.T) {
+	var in Inputs
+	for i := range Options {
+		o := &Options[i]
+		if len(o.Commands) == 0 || o.Help == "" {
+			t.Errorf("%s: no commands or no help", o.Name)
+		}
+		if err := options.SetDefault(&o.Meta, o.Field(&in)); err != nil {
+			t.Errorf("%s: %v", o.Name, err)
+		}
+		if err := options.CheckValue(&o.Meta, o.Field(&in), o.Default != "", "--"+o.Name); err != nil {
+			t.Errorf("%s: the default fails its own check: %v", o.Name, err)
+		}
+	}
+}
