@@ -25,6 +25,7 @@ const (
 	ResolvConfPath         = "/run/kubebake/resolv.conf"
 	ModulesPath            = "/etc/modules-load.d/kubebake.conf"
 	ZramGeneratorPath      = "/etc/systemd/zram-generator.conf"
+	HostnamePath           = "/etc/hostname"
 	containerdEndpoint     = "unix:///run/containerd/containerd.sock"
 	criDockerdEndpoint     = "unix:///run/cri-dockerd.sock"
 	kubeletUnit            = "kubelet.service"
@@ -72,6 +73,11 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 		"net.ipv4.ip_forward":                 "1",
 	})})
 	p.add(File{Path: ZramGeneratorPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: no zram swap device; the kubelet wants swap off.\n")})
+	if s.Hostname != "" {
+		// The kubelet names its Node after the hostname.
+		p.Hostname = s.Hostname
+		p.add(File{Path: HostnamePath, Mode: 0o644, Contents: []byte(s.Hostname + "\n"), PerNode: true})
+	}
 	swapoff, err := templates.Execute("kubebake-swapoff.service", nil)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,10 @@ type Inputs struct {
 	KubeletConfig      string
 	CRIDockerdPath     string
 	KubeletServer      string
+	Hostname           string
+	// Nodes is a fleet's nodes file, OutDir where render writes it.
+	Nodes  string
+	OutDir string
 	// Output is where the CLI writes the result; NewSpec ignores it.
 	Output string
 
@@ -113,6 +117,9 @@ func AllOptions() []*options.Meta { return append(Options.Metas(), extraOptions.
 type Env struct {
 	ReadFile func(name string) ([]byte, error)
 	Now      func() time.Time
+	// Shared, when set, does what does not depend on the node once for
+	// many specs (a fleet): see Shared.
+	Shared *Shared
 }
 
 // Spec is the validated render input: everything the plan is built from.
@@ -148,6 +155,8 @@ type Spec struct {
 	// KubeletConfig is the user's KubeletConfiguration as a JSON object,
 	// merged over ours field by field.
 	KubeletConfig map[string]any
+	// Hostname is /etc/hostname ("": the OS or cloud decides).
+	Hostname string
 }
 
 // A Warning is something the user should know that does not stop rendering.
@@ -192,7 +201,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 
 	// CA certificates and pins.
-	cas, caWarns, err := inputs.CAs(in.CA, env.ReadFile, env.Now())
+	cas, caWarns, err := env.cas(in.CA)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -257,6 +266,9 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, inputErrorf("--max-pods", "%d: want a positive number", s.MaxPods)
 	}
 	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
+		return nil, nil, err
+	}
+	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
 		return nil, nil, err
 	}
 	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {

@@ -30,15 +30,15 @@ func (p *Plan) Part(part Part) *Plan {
 	case PartImage:
 		out := &Plan{Units: p.Units}
 		for _, f := range p.Files {
-			if !f.Secret {
+			if !f.Secret && !f.PerNode {
 				out.Files = append(out.Files, f)
 			}
 		}
 		return out
 	case PartBoot:
-		out := &Plan{}
+		out := &Plan{Hostname: p.Hostname}
 		for _, f := range p.Files {
-			if f.Secret {
+			if f.Secret || f.PerNode {
 				out.Files = append(out.Files, f)
 			}
 		}

@@ -28,6 +28,8 @@ flag name (ca: [ca.crt], api-server: [...], ...); flags win over the file.
 
 Flags:`
 
+const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
+
 func runRender(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "render", renderUsage)
 	opts := newCmdOptions(render.CmdRender, fs)
@@ -35,6 +37,9 @@ func runRender(env *cliEnv, args []string) error {
 		return err
 	}
 	in := opts.in
+	if in.Nodes != "" || in.OutDir != "" {
+		return renderFleet(env, in)
+	}
 
 	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: os.ReadFile, Now: time.Now})
 	if err != nil {
@@ -44,7 +49,7 @@ func runRender(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
 	}
 	if spec.JoinBinary == render.JoinNone {
-		fmt.Fprintln(env.stderr, "kubebake render: warning: --join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA")
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
 	}
 	var agent *embed.Agent
 	if spec.JoinBinary == render.JoinEmbedded {
