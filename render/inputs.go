@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/certs"
+	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
@@ -20,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 	"sigs.k8s.io/yaml"
 )
 
@@ -47,6 +50,7 @@ type Inputs struct {
 	KubeletPath        string
 	KubeletConfig      string
 	CRIDockerdPath     string
+	KubeletServer      string
 	Hostname           string
 	// Nodes is a fleet's nodes file, OutDir where render writes it.
 	Nodes  string
@@ -126,6 +130,10 @@ type Spec struct {
 	Token    token.Token
 	// Endpoints are "host:port", in the order given.
 	Endpoints []string
+	// KubeletServer is the server the kubelet's bootstrap kubeconfig names:
+	// joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, or
+	// "https://host:port".
+	KubeletServer string
 
 	Format Format
 	// Part is the part of the configuration to emit (--part).
@@ -231,6 +239,10 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 
+	if s.KubeletServer, err = kubeletServer(in.KubeletServer); err != nil {
+		return nil, nil, inputErrorf("--kubelet-server", "%v", err)
+	}
+
 	// Node options.
 	if s.NodeLabels, err = parseLabels(in.NodeLabels); err != nil {
 		return nil, nil, err
@@ -284,7 +296,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 			}
 		}
 	}
-	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 {
+	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
 		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
 	}
 	if s.Format == FormatCloudInit && s.Variant != VariantFCOS && in.Variant != "" {
@@ -323,17 +335,10 @@ func (s *Spec) AgentPath() string {
 // once with commas or several times.
 func splitList(vals []string) []string { return options.SplitList(vals) }
 
-// The kubelet refuses --node-labels in the kubernetes.io and k8s.io
-// namespaces except these (kubelet's IsKubeletLabel): such a label would
-// crash-loop the kubelet at first boot, so refuse it now.
-var kubeletLabels = map[string]bool{
-	"kubernetes.io/hostname": true, "kubernetes.io/arch": true, "kubernetes.io/os": true,
-	"beta.kubernetes.io/arch": true, "beta.kubernetes.io/os": true, "beta.kubernetes.io/instance-type": true,
-	"node.kubernetes.io/instance-type": true, "failure-domain.beta.kubernetes.io/region": true,
-	"failure-domain.beta.kubernetes.io/zone": true, "topology.kubernetes.io/region": true,
-	"topology.kubernetes.io/zone": true,
-}
-
+// labelAllowed reports whether the kubelet accepts key in --node-labels: it
+// refuses the kubernetes.io and k8s.io namespaces except its own labels
+// (k8s.io/kubelet's IsKubeletLabel), and such a label would crash-loop the
+// kubelet at first boot, so refuse it now.
 func labelAllowed(key string) bool {
 	ns, _, found := strings.Cut(key, "/")
 	if !found {
@@ -343,11 +348,23 @@ func labelAllowed(key string) bool {
 	if !restricted("kubernetes.io") && !restricted("k8s.io") {
 		return true
 	}
-	if kubeletLabels[key] {
-		return true
+	return kubeletapis.IsKubeletLabel(key)
+}
+
+// kubeletServer validates --kubelet-server: cluster-info (the default),
+// discovered, or an address, returned as https://host:port.
+func kubeletServer(v string) (string, error) {
+	switch v {
+	case "", joinconfig.ServerClusterInfo:
+		return joinconfig.ServerClusterInfo, nil
+	case joinconfig.ServerDiscovered:
+		return v, nil
 	}
-	return ns == "kubelet.kubernetes.io" || strings.HasSuffix(ns, ".kubelet.kubernetes.io") ||
-		ns == "node.kubernetes.io" || strings.HasSuffix(ns, ".node.kubernetes.io")
+	ep, err := endpoint.Parse(v)
+	if err != nil {
+		return "", fmt.Errorf("want %s, %s or an API server address (a load balancer's): %v", joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, err)
+	}
+	return "https://" + ep, nil
 }
 
 func parseLabels(vals []string) ([]string, error) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/options"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -131,6 +132,14 @@ var Options = options.Table[Inputs]{
 		Doc:    "`embedded` (the agent inside the output, gzip-compressed, sha512-verified by Ignition), `baked` (the image already has it, so the output stays small; `kubebake join-binary --arch A -o FILE` writes it for your image build), `none` (no first-boot verification: the kubelet trusts the baked CA directly; kubebake warns)",
 		Values: options.Strings(JoinModes)},
 		Field: func(in *Inputs) any { return &in.JoinBinary }},
+	{Meta: options.Meta{Name: "kubelet-server", Arg: "SERVER", Config: true, Commands: renderOnly, Default: joinconfig.ServerClusterInfo,
+		Help: "the API server the kubelet talks to: cluster-info (the server the cluster's signed cluster-info names, as kubeadm join), discovered (the --api-server endpoint that answered kubebake-join) or an address such as a load balancer's",
+		Doc:  "which API server the kubelet talks to: `cluster-info` (as `kubeadm join`: the server named in the cluster's signed `cluster-info`), `discovered` (the `--api-server` endpoint that answered kubebake-join), or an address such as a load balancer's. See [High availability](#high-availability).",
+		Validate: func(v any) error {
+			_, err := kubeletServer(v.(string))
+			return err
+		}},
+		Field: func(in *Inputs) any { return &in.KubeletServer }},
 	{Meta: options.Meta{Name: "node-labels", Arg: "LABELS", Config: true, Commands: renderOnly,
 		Help: "node labels key=value[,key=value]; repeatable. Labels the kubelet may not set itself (node-role.kubernetes.io/*) are refused"},
 		Field: func(in *Inputs) any { return &in.NodeLabels }},

@@ -184,3 +184,32 @@ func reason(err error) error {
 	}
 	return err
 }
+
+// RemoveStale removes the temporary files WriteFile may have left next to
+// name when a crash or power cut came between writing and renaming. Call
+// it before writing a secret: a leftover would hold one too.
+func RemoveStale(name string) error {
+	leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(name), "."+escapeGlob(filepath.Base(name))+".tmp-*"))
+	if err != nil {
+		return err
+	}
+	for _, p := range leftovers {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// escapeGlob quotes filepath.Match's special characters.
+func escapeGlob(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
