@@ -7,11 +7,10 @@ import (
 	"strings"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -26,6 +25,7 @@ const (
 	ResolvConfPath         = "/run/kubebake/resolv.conf"
 	ModulesPath            = "/etc/modules-load.d/kubebake.conf"
 	ZramGeneratorPath      = "/etc/systemd/zram-generator.conf"
+	HostnamePath           = "/etc/hostname"
 	containerdEndpoint     = "unix:///run/containerd/containerd.sock"
 	criDockerdEndpoint     = "unix:///run/cri-dockerd.sock"
 	kubeletUnit            = "kubelet.service"
@@ -36,8 +36,7 @@ const (
 	cleanupUnit            = "kubebake-cleanup.service"
 	// 90-: after a distribution's own drop-ins (kubeadm's package ships
 	// 10-kubeadm.conf), so that ours decides ExecStart.
-	dropinName              = "90-kubebake.conf"
-	bootstrapKubeconfigUser = "kubelet-bootstrap"
+	dropinName = "90-kubebake.conf"
 )
 
 // Build turns a spec into the node plan. agent is the kubebake-join binary
@@ -51,12 +50,14 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	// file, and everything else holds no secret and may go into an image.
 	p.add(File{Path: joinconfig.DefaultTokenFile, Mode: 0o600, Contents: []byte(s.Token.Value()), Secret: true})
 
-	// The CA bundle the kubelet trusts. Without the agent, the bootstrap
-	// kubeconfig too, which reads the token from its file; the agent writes
-	// its own once the cluster has proved its identity.
+	// The CA bundle the kubelet trusts, and, without the agent, the
+	// bootstrap kubeconfig, which names the token's file (client-go reads
+	// it). The agent writes both itself once the cluster has proved its
+	// identity: the pinned CAs it verified, and a kubeconfig built from
+	// join.yaml.
 	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
 	if !useAgent {
-		kc, err := bootstrapKubeconfig(s)
+		kc, err := discovery.BootstrapKubeconfigTokenFile(noAgentServer(s), s.CABundle, joinconfig.DefaultTokenFile)
 		if err != nil {
 			return nil, err
 		}
@@ -77,6 +78,11 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 		"net.ipv4.ip_forward":                 "1",
 	})})
 	p.add(File{Path: ZramGeneratorPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: no zram swap device; the kubelet wants swap off.\n")})
+	if s.Hostname != "" {
+		// The kubelet names its Node after the hostname.
+		p.Hostname = s.Hostname
+		p.add(File{Path: HostnamePath, Mode: 0o644, Contents: []byte(s.Hostname + "\n"), PerNode: true})
+	}
 	swapoff, err := templates.Execute("kubebake-swapoff.service", nil)
 	if err != nil {
 		return nil, err
@@ -239,6 +245,7 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 		CACertHashes: s.Pins,
 		TokenFile:    joinconfig.DefaultTokenFile,
 		Timeout:      joinconfig.DefaultTimeout.String(),
+		Server:       s.KubeletServer,
 		Paths:        paths,
 	}
 	data, err := jc.Marshal()
@@ -270,24 +277,13 @@ type dockerDaemonConfig struct {
 	IPMasq   bool   `json:"ip-masq"`
 }
 
-// bootstrapKubeconfig is the kubeconfig the kubelet TLS-bootstraps with
-// when no agent runs: the CA bundle, the first endpoint, and the token's
-// file (client-go reads it, so the kubeconfig itself holds no secret).
-func bootstrapKubeconfig(s *Spec) ([]byte, error) {
-	const name = "kubernetes"
-	cfg := clientcmdapi.NewConfig()
-	cluster := clientcmdapi.NewCluster()
-	cluster.Server = "https://" + s.Endpoints[0]
-	cluster.CertificateAuthorityData = s.CABundle
-	cfg.Clusters[name] = cluster
-	user := clientcmdapi.NewAuthInfo()
-	user.TokenFile = joinconfig.DefaultTokenFile
-	cfg.AuthInfos[bootstrapKubeconfigUser] = user
-	ctx := clientcmdapi.NewContext()
-	ctx.Cluster, ctx.AuthInfo = name, bootstrapKubeconfigUser
-	cfg.Contexts[bootstrapKubeconfigUser+"@"+name] = ctx
-	cfg.CurrentContext = bootstrapKubeconfigUser + "@" + name
-	return clientcmd.Write(*cfg)
+// noAgentServer is the server of the bootstrap kubeconfig when no agent
+// runs: --kubelet-server's address, or else the first endpoint.
+func noAgentServer(s *Spec) string {
+	if strings.HasPrefix(s.KubeletServer, "https://") {
+		return s.KubeletServer
+	}
+	return "https://" + s.Endpoints[0]
 }
 
 // kubeletConfigYAML is our KubeletConfiguration with the user's fields merged

@@ -107,6 +107,13 @@ func Butane(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
 // butaneDoc marshals the Butane config with placeholders for large values;
 // child is a config to merge at boot, or nil.
 func butaneDoc(p *Plan, v Variant, child []byte) ([]byte, *largeValues, error) {
+	return butaneDocFor(p, v, child, false, nil)
+}
+
+// butaneDocFor is butaneDoc; with forIgnition, every file's contents are
+// placeholders too: data URLs made with Butane's own encoder (see
+// ignitionDoc), memoized in shared when it is not nil.
+func butaneDocFor(p *Plan, v Variant, child []byte, forIgnition bool, shared *Shared) ([]byte, *largeValues, error) {
 	large := &largeValues{}
 	doc := butaneConfig{Variant: string(v), Version: butaneVersion(v)}
 	if child != nil {
@@ -122,6 +129,13 @@ func butaneDoc(p *Plan, v Variant, child []byte) ([]byte, *largeValues, error) {
 			src := large.add(f.Gzip, true)
 			gz := "gzip"
 			bf.Contents = butaneResource{Source: &src, Compression: &gz, Verification: &butaneVerification{Hash: "sha512-" + f.SHA512}}
+		} else if forIgnition {
+			uri, compression, err := shared.dataURL(f.Contents)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %v", f.Path, err)
+			}
+			src := large.addLiteral(uri)
+			bf.Contents = butaneResource{Source: &src, Compression: &compression}
 		} else {
 			s := string(f.Contents)
 			bf.Contents = butaneResource{Inline: &s}

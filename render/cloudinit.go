@@ -12,6 +12,9 @@ import (
 
 // The #cloud-config document, typed.
 type cloudConfig struct {
+	// Hostname: cloud-init's set_hostname runs after write_files and would
+	// replace /etc/hostname with the datasource's name.
+	Hostname   string      `json:"hostname,omitempty"`
 	WriteFiles []cloudFile `json:"write_files"`
 	// Runcmd entries are either a string (run by sh) or a list (exec'd).
 	Runcmd []any `json:"runcmd,omitempty"`
@@ -35,7 +38,16 @@ const cloudInitGzipOver = 512
 // so `set -e` makes a failed step, a failed join above all, stop it before
 // the kubelet is started.
 func CloudInit(p *Plan) ([]byte, error) {
-	var cc cloudConfig
+	doc, large, err := cloudInitDoc(p)
+	if err != nil {
+		return nil, err
+	}
+	return large.apply(doc)
+}
+
+// cloudInitDoc is the #cloud-config with placeholders for large values.
+func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
+	cc := cloudConfig{Hostname: p.Hostname}
 	large := &largeValues{}
 	for _, f := range p.Files {
 		cf := cloudFile{Path: f.Path, Permissions: fmt.Sprintf("0%o", f.Mode.Perm()), Owner: "root:root"}
@@ -45,7 +57,7 @@ func CloudInit(p *Plan) ([]byte, error) {
 		case len(f.Contents) > cloudInitGzipOver:
 			gz, err := gzipBytes(f.Contents)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			cf.Encoding, cf.Content = "gz+b64", base64.StdEncoding.EncodeToString(gz)
 		default:
@@ -79,10 +91,10 @@ func CloudInit(p *Plan) ([]byte, error) {
 	}
 	out, err := yaml.Marshal(cc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	head := "#cloud-config\n" + header(p)
-	return large.apply(append([]byte(head), out...))
+	return append([]byte(head), out...), large, nil
 }
 
 func unitFile(p, contents string) cloudFile {

@@ -18,33 +18,54 @@ import (
 // config into its parent (see mergeIgnition), after a check that it does
 // not overwrite anything of ours.
 func Ignition(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
-	bu, large, err := butaneDoc(p, v, nil)
+	doc, large, err := ignitionDoc(p, v, nil)
 	if err != nil {
 		return nil, err
-	}
-	ign, rpt, err := butane.TranslateBytes(bu, common.TranslateBytesOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("translating Butane (a kubebake bug): %v\n%s", err, rpt.String())
-	}
-	if len(rpt.Entries) > 0 {
-		return nil, fmt.Errorf("translating Butane (a kubebake bug):\n%s", strings.TrimSpace(rpt.String()))
-	}
-	if _, rpt, err := ignition.Parse(ign); err != nil || len(rpt.Entries) > 0 {
-		return nil, fmt.Errorf("Ignition rejects the config (a kubebake bug): %v\n%s", err, strings.TrimSpace(rpt.String()))
 	}
 	if user != nil {
 		child, err := user.childIgnition(p)
 		if err != nil {
 			return nil, err
 		}
-		if ign, err = mergeIgnition(ign, child, v, user.Name); err != nil {
+		ign, err := mergeIgnition(doc[:len(doc)-1:len(doc)-1], child, v, user.Name)
+		if err != nil {
 			return nil, err
 		}
+		doc = append(ign, '\n')
 	}
-	// Translated and validated with placeholders; now the real contents.
-	ign, err = large.apply(ign)
+	return large.apply(doc)
+}
+
+// ignitionDoc is the Ignition config with placeholders for large values.
+//
+// Every file's contents are placeholders: the data URL each becomes is
+// made by Butane's own util.MakeDataURL, as Butane's translation of inline
+// contents makes it (the smallest of URL-escaped, base64 and gzip+base64),
+// and spliced in afterwards. Files say nothing Butane or Ignition validate
+// beyond their URL, and the document with placeholders depends only on
+// the plan's shape (paths, modes, units): with a Shared cache, a fleet
+// translates and validates each shape once, and each node only splices.
+func ignitionDoc(p *Plan, v Variant, shared *Shared) ([]byte, *largeValues, error) {
+	bu, large, err := butaneDocFor(p, v, nil, true, shared)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(ign, '\n'), nil
+	if ign, ok := shared.translated(bu); ok {
+		return ign, large, nil
+	}
+	ign, rpt, err := butane.TranslateBytes(bu, common.TranslateBytesOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("translating Butane (a kubebake bug): %v\n%s", err, rpt.String())
+	}
+	if len(rpt.Entries) > 0 {
+		return nil, nil, fmt.Errorf("translating Butane (a kubebake bug):\n%s", strings.TrimSpace(rpt.String()))
+	}
+	if _, rpt, err := ignition.Parse(ign); err != nil || len(rpt.Entries) > 0 {
+		return nil, nil, fmt.Errorf("Ignition rejects the config (a kubebake bug): %v\n%s", err, strings.TrimSpace(rpt.String()))
+	}
+	// Translated and validated with placeholders; the real contents are
+	// spliced in by the caller.
+	ign = append(ign, '\n')
+	shared.storeTranslated(bu, ign)
+	return ign, large, nil
 }

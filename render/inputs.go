@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/certs"
+	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
@@ -20,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 	"sigs.k8s.io/yaml"
 )
 
@@ -47,6 +50,11 @@ type Inputs struct {
 	KubeletPath        string
 	KubeletConfig      string
 	CRIDockerdPath     string
+	KubeletServer      string
+	Hostname           string
+	// Nodes is a fleet's nodes file, OutDir where render writes it.
+	Nodes  string
+	OutDir string
 	// Part and Merge are --part and --merge (part.go).
 	Part  string
 	Merge string
@@ -112,6 +120,9 @@ func AllOptions() []*options.Meta { return append(Options.Metas(), extraOptions.
 type Env struct {
 	ReadFile func(name string) ([]byte, error)
 	Now      func() time.Time
+	// Shared, when set, does what does not depend on the node once for
+	// many specs (a fleet): see Shared.
+	Shared *Shared
 }
 
 // Spec is the validated render input: everything the plan is built from.
@@ -122,6 +133,10 @@ type Spec struct {
 	Token    token.Token
 	// Endpoints are "host:port", in the order given.
 	Endpoints []string
+	// KubeletServer is the server the kubelet's bootstrap kubeconfig names:
+	// joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, or
+	// "https://host:port".
+	KubeletServer string
 
 	Format Format
 	// Part is the part of the configuration to emit (--part).
@@ -143,6 +158,8 @@ type Spec struct {
 	// KubeletConfig is the user's KubeletConfiguration as a JSON object,
 	// merged over ours field by field.
 	KubeletConfig map[string]any
+	// Hostname is /etc/hostname ("": the OS or cloud decides).
+	Hostname string
 }
 
 // A Warning is something the user should know that does not stop rendering.
@@ -180,14 +197,12 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
 		if c.v == "" {
 			o, _ := Options.Lookup(c.name)
-			if err := o.Validate(""); err != nil {
-				return nil, nil, inputErrorf("--"+c.name, "%v", err)
-			}
+			return nil, nil, inputErrorf("--"+c.name, "is empty: want one of %v", o.Values)
 		}
 	}
 
 	// CA certificates and pins.
-	cas, caWarns, err := inputs.CAs(in.CA, env.ReadFile, env.Now())
+	cas, caWarns, err := env.cas(in.CA)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,6 +247,10 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 
+	if s.KubeletServer, err = kubeletServer(in.KubeletServer); err != nil {
+		return nil, nil, inputErrorf("--kubelet-server", "%v", err)
+	}
+
 	// Node options.
 	if s.NodeLabels, err = parseLabels(in.NodeLabels); err != nil {
 		return nil, nil, err
@@ -253,6 +272,9 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, inputErrorf("--max-pods", "%d: want a positive number", s.MaxPods)
 	}
 	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
+		return nil, nil, err
+	}
+	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
 		return nil, nil, err
 	}
 	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
@@ -282,7 +304,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 			}
 		}
 	}
-	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 {
+	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
 		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
 	}
 	if s.Format == FormatCloudInit && s.Variant != VariantFCOS && in.Variant != "" {
@@ -321,17 +343,10 @@ func (s *Spec) AgentPath() string {
 // once with commas or several times.
 func splitList(vals []string) []string { return options.SplitList(vals) }
 
-// The kubelet refuses --node-labels in the kubernetes.io and k8s.io
-// namespaces except these (kubelet's IsKubeletLabel): such a label would
-// crash-loop the kubelet at first boot, so refuse it now.
-var kubeletLabels = map[string]bool{
-	"kubernetes.io/hostname": true, "kubernetes.io/arch": true, "kubernetes.io/os": true,
-	"beta.kubernetes.io/arch": true, "beta.kubernetes.io/os": true, "beta.kubernetes.io/instance-type": true,
-	"node.kubernetes.io/instance-type": true, "failure-domain.beta.kubernetes.io/region": true,
-	"failure-domain.beta.kubernetes.io/zone": true, "topology.kubernetes.io/region": true,
-	"topology.kubernetes.io/zone": true,
-}
-
+// labelAllowed reports whether the kubelet accepts key in --node-labels: it
+// refuses the kubernetes.io and k8s.io namespaces except its own labels
+// (k8s.io/kubelet's IsKubeletLabel), and such a label would crash-loop the
+// kubelet at first boot, so refuse it now.
 func labelAllowed(key string) bool {
 	ns, _, found := strings.Cut(key, "/")
 	if !found {
@@ -341,11 +356,23 @@ func labelAllowed(key string) bool {
 	if !restricted("kubernetes.io") && !restricted("k8s.io") {
 		return true
 	}
-	if kubeletLabels[key] {
-		return true
+	return kubeletapis.IsKubeletLabel(key)
+}
+
+// kubeletServer validates --kubelet-server: cluster-info (the default),
+// discovered, or an address, returned as https://host:port.
+func kubeletServer(v string) (string, error) {
+	switch v {
+	case "", joinconfig.ServerClusterInfo:
+		return joinconfig.ServerClusterInfo, nil
+	case joinconfig.ServerDiscovered:
+		return v, nil
 	}
-	return ns == "kubelet.kubernetes.io" || strings.HasSuffix(ns, ".kubelet.kubernetes.io") ||
-		ns == "node.kubernetes.io" || strings.HasSuffix(ns, ".node.kubernetes.io")
+	ep, err := endpoint.Parse(v)
+	if err != nil {
+		return "", fmt.Errorf("want %s, %s or an API server address (a load balancer's): %v", joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered, err)
+	}
+	return "https://" + ep, nil
 }
 
 func parseLabels(vals []string) ([]string, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 )
 
 // largeValues keeps megabytes of base64 out of the serializers and
@@ -16,44 +17,82 @@ import (
 // This is safe because of what the values are: base64 (and a data: URL
 // prefix), an alphabet that is a plain scalar in YAML and needs no escaping
 // in JSON, so the spliced document means exactly what the validated one
-// means with that string in place. add does the encoding itself, so the
-// alphabet is certain; apply checks that each placeholder stands exactly
+// means with that string in place. The encoding is done here, so the
+// alphabet is certain; splicing checks that each placeholder stands exactly
 // once.
+//
+// The values are encoded only when spliced in: apply builds the whole
+// document, writeTo streams it, taking the encoding from a Shared cache
+// when a fleet renders the same agent into many documents.
 type largeValues struct {
 	placeholders []string
-	vals         [][]byte
+	vals         []largeValue
+}
+
+type largeValue struct {
+	data    []byte
+	dataURL bool
+	// literal, when set, is the value as spliced, already encoded.
+	literal []byte
 }
 
 const largePlaceholder = "kubebake-large-value-"
 
-// add records data, base64-encoded, and returns the placeholder to marshal
-// in its place. With dataURL, the value is a data: URL and so is the
+// add records data, to be base64-encoded, and returns the placeholder to
+// marshal in its place. With dataURL, the value is a data: URL and so is the
 // placeholder (validators check that a source is a URL).
 func (l *largeValues) add(data []byte, dataURL bool) string {
-	prefix, ph := "", fmt.Sprintf("%s%d", largePlaceholder, len(l.vals))
+	ph := fmt.Sprintf("%s%d", largePlaceholder, len(l.vals))
 	if dataURL {
-		prefix, ph = "data:;base64,", "data:,"+ph
+		ph = "data:," + ph
 	}
-	enc := make([]byte, len(prefix)+base64.StdEncoding.EncodedLen(len(data)))
-	copy(enc, prefix)
-	base64.StdEncoding.Encode(enc[len(prefix):], data)
-	l.vals = append(l.vals, enc)
+	l.vals = append(l.vals, largeValue{data: data, dataURL: dataURL})
 	l.placeholders = append(l.placeholders, ph)
 	return ph
 }
 
-// apply replaces each placeholder in doc with its value.
-func (l *largeValues) apply(doc []byte) ([]byte, error) {
-	if len(l.vals) == 0 {
-		return doc, nil
+// addLiteral records a value spliced in as it is, which the caller has
+// encoded for the document, and returns its placeholder, a data: URL.
+func (l *largeValues) addLiteral(value []byte) string {
+	ph := fmt.Sprintf("data:,%s%d", largePlaceholder, len(l.vals))
+	l.vals = append(l.vals, largeValue{literal: value})
+	l.placeholders = append(l.placeholders, ph)
+	return ph
+}
+
+func (v largeValue) prefix() string {
+	if v.dataURL {
+		return "data:;base64,"
 	}
-	size := len(doc)
-	for _, v := range l.vals {
-		size += len(v)
+	return ""
+}
+
+// encodedLen is the length of the spliced value.
+func (v largeValue) encodedLen() int {
+	if v.literal != nil {
+		return len(v.literal)
 	}
-	out := make([]byte, 0, size)
+	return len(v.prefix()) + base64.StdEncoding.EncodedLen(len(v.data))
+}
+
+// encode returns the spliced value.
+func (v largeValue) encode() []byte {
+	if v.literal != nil {
+		return v.literal
+	}
+	p := v.prefix()
+	enc := make([]byte, v.encodedLen())
+	copy(enc, p)
+	base64.StdEncoding.Encode(enc[len(p):], v.data)
+	return enc
+}
+
+// split cuts doc at the placeholders: len(l.vals)+1 pieces, the value i
+// goes between pieces i and i+1.
+func (l *largeValues) split(doc []byte) ([][]byte, error) {
+	pieces := make([][]byte, 0, len(l.vals)+1)
 	rest := doc
-	for i, v := range l.vals {
+	for i := range l.vals {
 		ph := []byte(l.placeholders[i])
 		at := bytes.Index(rest, ph)
 		if at < 0 || bytes.Contains(rest[at+len(ph):], ph) {
@@ -63,9 +102,65 @@ func (l *largeValues) apply(doc []byte) ([]byte, error) {
 		if n := at + len(ph); n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 			return nil, fmt.Errorf("internal error: placeholder %d is ambiguous", i)
 		}
-		out = append(out, rest[:at]...)
-		out = append(out, v...)
+		pieces = append(pieces, rest[:at])
 		rest = rest[at+len(ph):]
 	}
-	return append(out, rest...), nil
+	return append(pieces, rest), nil
+}
+
+// apply replaces each placeholder in doc with its value.
+func (l *largeValues) apply(doc []byte) ([]byte, error) {
+	if len(l.vals) == 0 {
+		return doc, nil
+	}
+	pieces, err := l.split(doc)
+	if err != nil {
+		return nil, err
+	}
+	size := len(doc)
+	for _, v := range l.vals {
+		size += v.encodedLen()
+	}
+	out := make([]byte, 0, size)
+	for i, v := range l.vals {
+		out = append(out, pieces[i]...)
+		out = append(out, v.encode()...)
+	}
+	return append(out, pieces[len(pieces)-1]...), nil
+}
+
+// writeTo writes doc with each placeholder replaced by its value to w,
+// never holding the whole document: the encoded values come from shared
+// (encoded once per fleet) or are encoded as they are written.
+func (l *largeValues) writeTo(w io.Writer, doc []byte, shared *Shared) error {
+	pieces, err := l.split(doc)
+	if err != nil {
+		return err
+	}
+	for i, p := range pieces {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+		if i == len(l.vals) {
+			break
+		}
+		if v := l.vals[i]; shared != nil || v.literal != nil {
+			if _, err := w.Write(shared.encoded(v)); err != nil {
+				return err
+			}
+			continue
+		}
+		v := l.vals[i]
+		if _, err := io.WriteString(w, v.prefix()); err != nil {
+			return err
+		}
+		enc := base64.NewEncoder(base64.StdEncoding, w)
+		if _, err := enc.Write(v.data); err != nil {
+			return err
+		}
+		if err := enc.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,9 +7,9 @@ import (
 
 func init() {
 	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "part", Arg: "PART", Config: true, Commands: renderOnly, Default: string(PartAll),
-		Help:     "all (everything), image (everything but the token: no secret, the same bytes whatever the token, for a golden image) or boot (only the token, a few hundred bytes of user-data for a machine built from the image part)",
-		Doc:      "`all`, `image` (everything but the token: holds no secret in any encoding and does not change when the token does, so its sha256 identifies the image; needs no token) or `boot` (only `/etc/kubebake/token`: the user-data, under 1 KB, for a machine built from the image part; kubebake-join waits for it). See [Golden images](#golden-images-no-secret-inside)",
-		Validate: enum(Parts)},
+		Help:   "all (everything), image (everything but the token: no secret, the same bytes whatever the token, for a golden image) or boot (only the token, a few hundred bytes of user-data for a machine built from the image part)",
+		Doc:    "`all`, `image` (everything but the token: holds no secret in any encoding and does not change when the token does, so its sha256 identifies the image; needs no token) or `boot` (only `/etc/kubebake/token`: the user-data, under 1 KB, for a machine built from the image part; kubebake-join waits for it). See [Golden images](#golden-images-no-secret-inside)",
+		Values: options.Strings(Parts)},
 		Field: func(in *Inputs) any { return &in.Part }})
 	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "merge", Arg: "FILE", Config: true, Path: true, Commands: renderOnly,
 		Help: "the user's own config to merge into the output: Butane or Ignition (merged as Ignition merges configs) for ignition and butane, #cloud-config, a script or MIME multipart for cloud-init (a MIME multipart out); a path or unit kubebake writes is an error"},
@@ -22,8 +22,12 @@ func partAndMerge(s *Spec, in Inputs, env Env) error {
 	if s.Part == "" {
 		s.Part = PartAll
 	}
-	if err := enum(Parts)(string(s.Part)); err != nil {
-		return inputErrorf("--part", "%v", err)
+	known := false
+	for _, p := range Parts {
+		known = known || s.Part == p
+	}
+	if !known {
+		return inputErrorf("--part", "%q is not one of %v", s.Part, Parts)
 	}
 	if in.Merge != "" {
 		data, err := env.ReadFile(in.Merge)
@@ -65,15 +69,15 @@ func (p *Plan) Part(part Part) *Plan {
 	case PartImage:
 		out := &Plan{Units: p.Units}
 		for _, f := range p.Files {
-			if !f.Secret {
+			if !f.Secret && !f.PerNode {
 				out.Files = append(out.Files, f)
 			}
 		}
 		return out
 	case PartBoot:
-		out := &Plan{}
+		out := &Plan{Hostname: p.Hostname}
 		for _, f := range p.Files {
-			if f.Secret {
+			if f.Secret || f.PerNode {
 				out.Files = append(out.Files, f)
 			}
 		}

@@ -19,6 +19,10 @@ type Plan struct {
 	// that runs before systemd (Ignition) needs none of this: boot ordering
 	// does the same.
 	Start []string
+	// Hostname is the node's hostname when the plan sets one; /etc/hostname
+	// is among the Files then. An applier that sets the hostname itself
+	// from its own data (cloud-init) is told to use this one.
+	Hostname string
 }
 
 // File is a regular file, owned by root:root.
@@ -33,6 +37,9 @@ type File struct {
 	SHA512   string
 	// Secret marks files holding the bootstrap token (mode 0600).
 	Secret bool
+	// PerNode marks files that differ from node to node without being
+	// secret (/etc/hostname): they go with the boot part, not the image.
+	PerNode bool
 }
 
 // Unit is a systemd unit under /etc/systemd/system. A unit with no Contents

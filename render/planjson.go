@@ -36,11 +36,12 @@ type planFile struct {
 // PlanJSON emits part of the plan as JSON. The digest of a compressed file
 // needs its uncompressed bytes: uncompressed gives them.
 func PlanJSON(full *Plan, part Part, uncompressed func(File) ([]byte, error)) ([]byte, error) {
-	doc, err := planDocOf(full.Part(part), uncompressed)
+	digest := digestBy(uncompressed)
+	doc, err := planDocOf(full.Part(part), digest)
 	if err != nil {
 		return nil, err
 	}
-	if doc.ConfigHash, err = ConfigHash(full, uncompressed); err != nil {
+	if doc.ConfigHash, err = configHashWith(full, digest); err != nil {
 		return nil, err
 	}
 	doc.Part = part
@@ -56,7 +57,30 @@ func PlanJSON(full *Plan, part Part, uncompressed func(File) ([]byte, error)) ([
 // order) with each Secret file's digest and size left out: the token is the
 // only thing that may change without changing it.
 func ConfigHash(full *Plan, uncompressed func(File) ([]byte, error)) (string, error) {
-	doc, err := planDocOf(full, uncompressed)
+	return configHashWith(full, digestBy(uncompressed))
+}
+
+// digestFunc gives a file's SHA-256 (hex) and size; a fleet computes the
+// agent's once (Shared.digest).
+type digestFunc func(File) (string, int64, error)
+
+// digestBy digests a file's bytes, decompressing with uncompressed.
+func digestBy(uncompressed func(File) ([]byte, error)) digestFunc {
+	return func(f File) (string, int64, error) {
+		data := f.Contents
+		if f.Gzip != nil {
+			var err error
+			if data, err = uncompressed(f); err != nil {
+				return "", 0, err
+			}
+		}
+		sum := sha256.Sum256(data)
+		return hex.EncodeToString(sum[:]), int64(len(data)), nil
+	}
+}
+
+func configHashWith(full *Plan, digest digestFunc) (string, error) {
+	doc, err := planDocOf(full, digest)
 	if err != nil {
 		return "", err
 	}
@@ -73,20 +97,17 @@ func ConfigHash(full *Plan, uncompressed func(File) ([]byte, error)) (string, er
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
-func planDocOf(p *Plan, uncompressed func(File) ([]byte, error)) (planDoc, error) {
+func planDocOf(p *Plan, digest digestFunc) (planDoc, error) {
 	doc := planDoc{Enabled: []string{}, Start: p.Start}
 	if doc.Start == nil {
 		doc.Start = []string{}
 	}
 	for _, f := range p.Files {
-		data := f.Contents
-		if f.Gzip != nil {
-			var err error
-			if data, err = uncompressed(f); err != nil {
-				return planDoc{}, err
-			}
+		sum, size, err := digest(f)
+		if err != nil {
+			return planDoc{}, err
 		}
-		doc.Files = append(doc.Files, fileEntry(f.Path, f.Mode.Perm(), data, f.Secret))
+		doc.Files = append(doc.Files, planFile{Path: f.Path, Mode: fmt.Sprintf("%04o", uint32(f.Mode.Perm())), SHA256: sum, Size: size, Secret: f.Secret})
 	}
 	for _, u := range p.Units {
 		if u.Contents != "" {

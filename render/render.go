@@ -16,29 +16,47 @@ func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, large, err := emit(full, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	return large.apply(doc)
+}
+
+// emit is the plan in s.Format, with placeholders for its large values
+// (spliced in by largeValues.apply or writeTo). shared, when not nil,
+// caches what the nodes of a fleet have in common.
+func emit(full *Plan, s *Spec, shared *Shared) ([]byte, *largeValues, error) {
 	part := s.Part
 	if part == "" {
 		part = PartAll
 	}
 	p := full.Part(part)
 	if s.Merge != nil && (s.Format == FormatPlan || s.Format == FormatTar) {
-		return nil, inputErrorf("--merge", "merges into ignition, butane or cloud-init output, not %s", s.Format)
+		return nil, nil, inputErrorf("--merge", "merges into ignition, butane or cloud-init output, not %s", s.Format)
 	}
-	switch s.Format {
-	case FormatButane:
-		return Butane(p, s.Variant, s.Merge)
-	case FormatCloudInit:
+	whole := func(out []byte, err error) ([]byte, *largeValues, error) { return out, &largeValues{}, err }
+	switch {
+	case s.Format == FormatButane && s.Merge == nil:
+		return butaneDoc(p, s.Variant, nil)
+	case s.Format == FormatButane:
+		return whole(Butane(p, s.Variant, s.Merge))
+	case s.Format == FormatCloudInit && s.Merge == nil:
+		return cloudInitDoc(p)
+	case s.Format == FormatCloudInit:
 		out, err := CloudInit(p)
-		if err != nil || s.Merge == nil {
-			return out, err
+		if err != nil {
+			return nil, nil, err
 		}
-		return s.Merge.mergeCloudInit(p, out)
-	case FormatPlan:
-		return PlanJSON(full, part, gunzipVerified)
-	case FormatTar:
-		return Tar(p, gunzipVerified)
+		return whole(s.Merge.mergeCloudInit(p, out))
+	case s.Format == FormatPlan:
+		return whole(PlanJSON(full, part, shared.uncompressed))
+	case s.Format == FormatTar:
+		return whole(Tar(p, shared.uncompressed))
+	case s.Merge == nil:
+		return ignitionDoc(p, s.Variant, shared)
 	default:
-		return Ignition(p, s.Variant, s.Merge)
+		return whole(Ignition(p, s.Variant, s.Merge))
 	}
 }
 

@@ -44,7 +44,8 @@ func TestTokenArrivesLater(t *testing.T) {
 		}
 	}()
 	n.wantExit(0)
-	n.wantJoined(srv.Endpoint(), srv.CA.PEM)
+	n.cfg.Token = tok // what the agent read, to compare its kubeconfig with
+	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
 	n.wantLog("waiting for the bootstrap token at " + n.path(joinconfig.DefaultTokenFile))
 	n.wantLog("the bootstrap token (id " + srv.Token.ID() + ") has arrived")
 	if c := strings.Count(n.stderr.String(), "waiting for the bootstrap token"); c != 1 {

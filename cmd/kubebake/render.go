@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
+	iofs "io/fs"
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/render"
 )
 
@@ -25,8 +25,17 @@ pin and the token's JWS signature) before the kubelet may send the token.
 The output holds the bootstrap token: it is written with mode 0600. Every
 flag but --token may also be given in a YAML file with --config, keyed by
 flag name (ca: [ca.crt], api-server: [...], ...); flags win over the file.
+On a terminal, give -o FILE: the output is not for a screen.
+
+Examples:
+  kubebake render --ca ca.crt --token-file token --api-server 10.0.0.10:6443 -o worker.ign
+  kubebake render --ca ca.crt --token-file token --api-server lb.example.com \
+      --format cloud-init --runtime containerd --join-binary baked -o user-data
+  kubebake render --config pool.yaml --format plan | less
 
 Flags:`
+
+const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
 
 func runRender(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "render", renderUsage)
@@ -35,16 +44,22 @@ func runRender(env *cliEnv, args []string) error {
 		return err
 	}
 	in := opts.in
+	if in.Nodes != "" || in.OutDir != "" {
+		return renderFleet(env, in)
+	}
 
-	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: os.ReadFile, Now: time.Now})
+	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: env.readFile, Now: time.Now})
 	if err != nil {
 		return asUsage(err)
+	}
+	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
+		warns = append(warns, render.Warning(w))
 	}
 	for _, w := range warns {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
 	}
 	if spec.JoinBinary == render.JoinNone {
-		fmt.Fprintln(env.stderr, "kubebake render: warning: --join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA")
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
 	}
 	var agent *embed.Agent
 	if spec.JoinBinary == render.JoinEmbedded {
@@ -58,11 +73,15 @@ func runRender(env *cliEnv, args []string) error {
 	if err != nil {
 		return asUsage(err) // --merge's input errors surface here
 	}
-	mode := os.FileMode(0o600)
-	if spec.Part == render.PartImage {
-		mode = 0o644 // no secret: an image build may read it as anyone
+	mode, secret := iofs.FileMode(0o600), "holds the bootstrap token"
+	if spec.Format == render.FormatPlan {
+		secret = "" // the plan holds no secret: fine on a screen
 	}
-	return writeOutput(env, in.Output, out, mode)
+	if spec.Part == render.PartImage {
+		// No secret: an image build may read it as anyone.
+		mode, secret = 0o644, ""
+	}
+	return writeOutput(env, in.Output, out, mode, secret)
 }
 
 // asUsage makes input errors usage errors (exit 2).
@@ -72,20 +91,4 @@ func asUsage(err error) error {
 		return &usageError{msg: ie.Error()}
 	}
 	return err
-}
-
-// writeOutput writes data to path atomically with perm, or to stdout when
-// path is "" or "-".
-func writeOutput(env *cliEnv, path string, data []byte, perm os.FileMode) error {
-	if path == "" || path == "-" {
-		_, err := env.stdout.Write(data)
-		return err
-	}
-	if strings.HasSuffix(path, "/") {
-		return usageErrorf("--output: %q is a directory; name a file", path)
-	}
-	if err := writeFileAtomic(path, data, perm); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

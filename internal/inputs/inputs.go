@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -98,11 +99,9 @@ func CAs(paths []string, read ReadFile, now time.Time) ([]*x509.Certificate, []s
 		if err != nil {
 			return nil, nil, Errorf("--ca", "%v", FileError(err))
 		}
-		all, err := certs.ParsePEM(data)
-		if errors.Is(err, certs.ErrPrivateKey) {
-			return nil, nil, Errorf("--ca", "%s %v: give the CA certificate (ca.crt), never its key; a key does not belong on a node", name, err)
-		} else if err != nil {
-			return nil, nil, Errorf("--ca", "%s %v", name, err)
+		all, err := ParseCAFile(name, data)
+		if err != nil {
+			return nil, nil, Errorf("--ca", "%v", err)
 		}
 		for _, c := range all {
 			desc := fmt.Sprintf("%s: certificate %q", name, c.Subject.String())
@@ -152,4 +151,33 @@ func FileError(err error) error {
 		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
 	}
 	return err
+}
+
+// TokenFileWarning says, when the token file may be read by its group or
+// by others, that it should not be; "" otherwise (and for "-", stdin).
+func TokenFileWarning(name string) string {
+	if name == "" || name == "-" {
+		return ""
+	}
+	fi, err := os.Stat(name)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("--token-file: %s has mode %04o: other users can read the token; chmod 600 %s", name, fi.Mode().Perm(), name)
+}
+
+// ParseCAFile parses a CA file's PEM certificates; a DER certificate gets a
+// hint on how to convert it. Errors start with the file name.
+func ParseCAFile(name string, data []byte) ([]*x509.Certificate, error) {
+	all, err := certs.ParsePEM(data)
+	if err == nil {
+		return all, nil
+	}
+	if _, derr := x509.ParseCertificate(data); derr == nil {
+		return nil, fmt.Errorf("%s is a DER (binary) certificate; kubebake reads PEM: openssl x509 -inform DER -in %s -out ca.pem", name, name)
+	}
+	if errors.Is(err, certs.ErrPrivateKey) {
+		return nil, fmt.Errorf("%s %w: give the CA certificate (ca.crt), never its key; a key does not belong on a node", name, err)
+	}
+	return nil, fmt.Errorf("%s %w", name, err)
 }

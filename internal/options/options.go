@@ -52,6 +52,9 @@ type Meta struct {
 	// AllowEmpty says an explicit empty value means something (the help
 	// says what); otherwise it is an error.
 	AllowEmpty bool
+	// Values, when set, are the only values allowed (each value, for a
+	// list); they also feed shell completion.
+	Values []string
 	// Commands are the commands that take it.
 	Commands []string
 	// Validate checks a value; the message needs no option name (the
@@ -367,6 +370,11 @@ func CheckValue(m *Meta, p any, given bool, where string) error {
 		}
 		return &Error{Field: where, Msg: "is empty: give a value, or leave it out for the default" + def}
 	}
+	if len(m.Values) > 0 {
+		if err := oneOf(m.Values, value(p)); err != nil {
+			return &Error{Field: where, Msg: err.Error()}
+		}
+	}
 	if m.Validate != nil {
 		if err := m.Validate(value(p)); err != nil {
 			return &Error{Field: where, Msg: err.Error()}
@@ -614,6 +622,32 @@ func SplitList(vals []string) []string {
 				out = append(out, p)
 			}
 		}
+	}
+	return out
+}
+
+func oneOf(allowed []string, v any) error {
+	vals, ok := v.([]string)
+	if !ok {
+		vals = []string{fmt.Sprint(v)}
+	}
+	for _, v := range vals {
+		found := false
+		for _, a := range allowed {
+			found = found || a == v
+		}
+		if !found {
+			return fmt.Errorf("%q is not one of [%s]", v, strings.Join(allowed, " "))
+		}
+	}
+	return nil
+}
+
+// Strings converts a list of string-like values, for Values.
+func Strings[T ~string](all []T) []string {
+	out := make([]string, len(all))
+	for i, a := range all {
+		out[i] = string(a)
 	}
 	return out
 }

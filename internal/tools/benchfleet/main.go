@@ -1,0 +1,175 @@
+// Command benchfleet prints the figures of `kubebake render --nodes`, each
+// as a ratio measured in one run on this machine:
+//
+//   - 1,000 baked (thin) nodes in one call against a loop of separate
+//     `kubebake render` processes (50 measured, scaled to 1,000);
+//
+//   - 1,000 embedded nodes (3.6 MB each) in one call against writing the
+//     same bytes to the same disk (as many files, as many writers, each
+//     file fsynced): the disk's own speed;
+//
+//   - the peak RSS of one call with 100 and with 1,000 nodes, which should
+//     not grow with the node count.
+//
+//     go run ./internal/tools/benchfleet -kubebake bin/kubebake [-nodes 1000] [-singles 50]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	kb := flag.String("kubebake", "bin/kubebake", "the kubebake binary")
+	nodes := flag.Int("nodes", 1000, "nodes in the large fleets")
+	singles := flag.Int("singles", 50, "separate processes to measure and scale")
+	testdata := flag.String("testdata", "testdata", "the testdata directory (sample CA and token)")
+	workdir := flag.String("dir", "", "directory to write in (default: a temporary one under $TMPDIR)")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp(*workdir, "benchfleet-")
+	check(err)
+	defer os.RemoveAll(dir)
+	ca, tok := abs(filepath.Join(*testdata, "ca.crt")), abs(filepath.Join(*testdata, "token"))
+	shared := []string{"render", "--ca", ca, "--token-file", tok, "--api-server", "10.0.0.10:6443"}
+
+	// Separate processes, as a shell loop runs them: one per node.
+	start := time.Now()
+	for i := range *singles {
+		args := append(append([]string{}, shared...), "--join-binary", "baked", "--hostname", fmt.Sprintf("node-%04d", i),
+			"--node-labels", fmt.Sprintf("example.com/rack=r%d", i%40), "-o", filepath.Join(dir, "single.ign"))
+		run(*kb, args...)
+	}
+	perProcess := time.Since(start) / time.Duration(*singles)
+	loop := perProcess * time.Duration(*nodes)
+
+	baked := fleet(*kb, dir, "baked", *nodes, shared, "baked")
+	embedded := fleet(*kb, dir, "embedded", *nodes, shared, "embedded")
+	small := fleet(*kb, dir, "embedded-small", *nodes/10, shared, "embedded")
+
+	disk := diskWrite(dir, embedded.files, embedded.bytes/int64(embedded.files), runtime.GOMAXPROCS(0))
+
+	fmt.Printf("kubebake render --nodes (%d CPUs; every output fsynced, index.json, directory renamed into place)\n\n", runtime.NumCPU())
+	fmt.Printf("| %-46s | %10s | %12s | %10s |\n", "what", "wall", "per node", "peak RSS")
+	fmt.Printf("|%s|%s|%s|%s|\n", dash(48), dash(12), dash(14), dash(12))
+	row := func(name string, d time.Duration, n int, rss int64) {
+		r := "-"
+		if rss > 0 {
+			r = fmt.Sprintf("%.0f MB", float64(rss)/1e6)
+		}
+		fmt.Printf("| %-46s | %9.2fs | %10.2fms | %10s |\n", name, d.Seconds(), ms(d)/float64(n), r)
+	}
+	row(fmt.Sprintf("%d separate processes, baked (scaled from %d)", *nodes, *singles), loop, *nodes, 0)
+	row(fmt.Sprintf("%d baked nodes in one call", *nodes), baked.wall, *nodes, baked.rss)
+	row(fmt.Sprintf("%d embedded nodes in one call (%.1f GB)", *nodes, float64(embedded.bytes)/1e9), embedded.wall, *nodes, embedded.rss)
+	row(fmt.Sprintf("%d embedded nodes in one call", small.files), small.wall, small.files, small.rss)
+	row(fmt.Sprintf("the same %.1f GB written raw (%d writers, fsync)", float64(embedded.bytes)/1e9, runtime.GOMAXPROCS(0)), disk, *nodes, 0)
+	fmt.Println()
+	fmt.Printf("one call vs separate processes (baked):      %.0f× faster (goal ≥ 50×)\n", loop.Seconds()/baked.wall.Seconds())
+	fmt.Printf("embedded fleet vs raw disk writes:           %.2f× the disk's time (%.0f MB/s vs %.0f MB/s)\n",
+		embedded.wall.Seconds()/disk.Seconds(), float64(embedded.bytes)/1e6/embedded.wall.Seconds(), float64(embedded.bytes)/1e6/disk.Seconds())
+	fmt.Printf("peak RSS, %d vs %d embedded nodes:         %.2f×\n", *nodes, small.files, float64(embedded.rss)/float64(small.rss))
+}
+
+type fleetResult struct {
+	wall  time.Duration
+	rss   int64 // bytes
+	files int
+	bytes int64
+}
+
+// fleet renders n nodes of one join-binary mode in one process.
+func fleet(kb, dir, name string, n int, shared []string, mode string) fleetResult {
+	var b bytes.Buffer
+	b.WriteString("defaults:\n  join-binary: " + mode + "\nnodes:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- name: node-%04d\n  hostname: node-%04d\n  node-labels: [example.com/rack=r%d]\n", i, i, i%40)
+	}
+	nodesFile := filepath.Join(dir, name+".yaml")
+	check(os.WriteFile(nodesFile, b.Bytes(), 0o600))
+	out := filepath.Join(dir, name)
+	cmd := exec.Command(kb, append(append([]string{}, shared...), "--nodes", nodesFile, "--out-dir", out)...)
+	cmd.Stderr = os.Stderr
+	cmd.Stdout = os.Stdout
+	start := time.Now()
+	check(cmd.Run())
+	r := fleetResult{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rss = ru.Maxrss * 1024
+	}
+	entries, err := os.ReadDir(out)
+	check(err)
+	for _, e := range entries {
+		fi, err := e.Info()
+		check(err)
+		if e.Name() != "index.json" {
+			r.files++
+			r.bytes += fi.Size()
+		}
+	}
+	check(os.RemoveAll(out))
+	return r
+}
+
+// diskWrite writes files files of size bytes each with writers goroutines,
+// each file fsynced, as the fleet does: what the disk alone allows.
+func diskWrite(dir string, files int, size int64, writers int) time.Duration {
+	out := filepath.Join(dir, "raw")
+	check(os.Mkdir(out, 0o700))
+	defer os.RemoveAll(out)
+	data := bytes.Repeat([]byte("kubebake"), int(size/8)+1)[:size]
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				f, err := os.OpenFile(filepath.Join(out, fmt.Sprint(i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+				check(err)
+				_, err = f.Write(data)
+				check(err)
+				check(f.Sync())
+				check(f.Close())
+			}
+		}()
+	}
+	for i := range files {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(start)
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	check(cmd.Run())
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	check(err)
+	return a
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func dash(n int) string { return string(bytes.Repeat([]byte("-"), n)) }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchfleet:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,275 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/golden"
+)
+
+// sampleFleet is testdata/fleet/nodes.yaml over sampleInputs, as the CLI
+// merges them.
+func sampleFleet(t testing.TB) []FleetNode {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/fleet/nodes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf, err := ParseNodesFile("../testdata/fleet/nodes.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := nf.Merge(sampleInputs(), CmdRender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+func fleetOptions(t testing.TB) FleetOptions {
+	agent := standIn(t)
+	return FleetOptions{
+		Shared: NewShared(os.ReadFile, goldenNow),
+		Agent:  func(string) (embed.Agent, error) { return *agent, nil },
+	}
+}
+
+func writeFleet(t testing.TB, nodes []FleetNode, dir string) *Index {
+	t.Helper()
+	f, err := PrepareFleet(nodes, fleetOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := f.Write(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// TestFleetGolden writes the sample fleet and compares every output and
+// index.json with testdata/golden/fleet, and every output with the single
+// render of that node's inputs.
+func TestFleetGolden(t *testing.T) {
+	nodes := sampleFleet(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	idx := writeFleet(t, nodes, dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(nodes)+1 {
+		t.Errorf("%s holds %d files, want %d outputs and %s", dir, len(entries), len(nodes), IndexFile)
+	}
+	for i, n := range nodes {
+		e := idx.Nodes[i]
+		got, err := os.ReadFile(filepath.Join(dir, e.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(filepath.Join(dir, e.File))
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %o, want 0600", e.File, fi.Mode().Perm())
+		}
+		single, err := Render(mustSpec(t, n.Inputs), standIn(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, single) {
+			t.Errorf("%s differs from the single render of node %s", e.File, n.Name)
+		}
+		if e.Size != int64(len(got)) {
+			t.Errorf("%s: index says %d bytes, file has %d", e.File, e.Size, len(got))
+		}
+		golden.Check(t, filepath.Join("..", "testdata", "golden", "fleet", e.File), got)
+	}
+	index, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("..", "testdata", "golden", "fleet", IndexFile), index)
+	if bytes.Contains(index, []byte("0123456789abcdef")) {
+		t.Error("index.json holds a token secret")
+	}
+}
+
+// TestConfigHashIgnoresToken: nodes that differ only in their token have
+// the same configHash and different outputs.
+func TestConfigHashIgnoresToken(t *testing.T) {
+	a, b := sampleInputs(), sampleInputs()
+	b.TokenFile = "../testdata/fleet/pool-b.token"
+	c := sampleInputs()
+	c.MaxPods = 12
+	idx := writeFleet(t, []FleetNode{{Name: "a", Inputs: a}, {Name: "b", Inputs: b}, {Name: "c", Inputs: c}}, filepath.Join(t.TempDir(), "out"))
+	na, nb, nc := idx.Nodes[0], idx.Nodes[1], idx.Nodes[2]
+	if na.ConfigHash != nb.ConfigHash || na.SHA256 == nb.SHA256 {
+		t.Errorf("token-only difference: configHash %s vs %s, sha256 %s vs %s", na.ConfigHash, nb.ConfigHash, na.SHA256, nb.SHA256)
+	}
+	if na.ConfigHash == nc.ConfigHash {
+		t.Error("nodes with different max-pods have the same configHash")
+	}
+	if na.TokenID != "abcdef" || nb.TokenID != "poolbb" {
+		t.Errorf("token ids %s, %s", na.TokenID, nb.TokenID)
+	}
+}
+
+// TestFleetErrors: each kind of bad fleet names the node and the option,
+// and nothing is written.
+func TestFleetErrors(t *testing.T) {
+	good := sampleInputs()
+	bad := sampleInputs()
+	bad.MaxPods = -1
+	badHost := sampleInputs()
+	badHost.Hostname = "Not_A_Host"
+	sameHost := sampleInputs()
+	sameHost.Hostname = "w"
+	for _, c := range []struct {
+		name  string
+		nodes []FleetNode
+		want  string
+	}{
+		{"duplicate", []FleetNode{{Name: "w1", Inputs: good}, {Name: "w1", Inputs: good}}, `node "w1": name: given twice`},
+		{"bad name", []FleetNode{{Name: "W/1", Inputs: good}}, `node "W/1": name: `},
+		{"bad option", []FleetNode{{Name: "w1", Inputs: good}, {Name: "w2", Inputs: bad}}, `node "w2": --max-pods: -1`},
+		{"bad hostname", []FleetNode{{Name: "w1", Inputs: badHost}}, `node "w1": --hostname: "Not_A_Host"`},
+		{"same hostname", []FleetNode{{Name: "w1", Inputs: sameHost}, {Name: "w2", Inputs: sameHost}}, `node "w2": --hostname: "w" is node "w1"'s hostname too`},
+		{"index", []FleetNode{{Name: "index", Inputs: func() Inputs { i := good; i.Format = "plan"; return i }()}}, `node "index": name: its output index.json would be the fleet's index`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := PrepareFleet(c.nodes, fleetOptions(t))
+			var ne *NodeError
+			if err == nil || !errors.As(err, &ne) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want a NodeError with %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestFleetReplace: a fleet directory is replaced whole; a directory that
+// is not one is refused; a failure while writing leaves the old one.
+func TestFleetReplace(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "out")
+	in := sampleInputs()
+	in.JoinBinary = "baked"
+	writeFleet(t, []FleetNode{{Name: "old", Inputs: in}}, dir)
+	writeFleet(t, []FleetNode{{Name: "new", Inputs: in}}, dir)
+	if _, err := os.Stat(filepath.Join(dir, "old.ign")); err == nil {
+		t.Error("old.ign survived the replacement")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.ign")); err != nil {
+		t.Error(err)
+	}
+
+	// A failure in a worker: an agent whose checksum is wrong fails the
+	// plan format's verification.
+	broken := in
+	broken.JoinBinary, broken.Format = "embedded", "plan"
+	opt := fleetOptions(t)
+	opt.Agent = func(string) (embed.Agent, error) {
+		a := *standIn(t)
+		a.SHA512 = strings.Repeat("0", 128)
+		return a, nil
+	}
+	f, err := PrepareFleet([]FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: broken}}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(context.Background(), dir); err == nil || !strings.Contains(err.Error(), `node "b"`) {
+		t.Fatalf("got %v, want node b's error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.ign")); err != nil {
+		t.Errorf("the previous fleet is gone after a failed write: %v", err)
+	}
+	left, _ := os.ReadDir(base)
+	if len(left) != 1 {
+		t.Errorf("%s holds %d entries after a failed write, want only out/", base, len(left))
+	}
+
+	other := filepath.Join(base, "other")
+	os.Mkdir(other, 0o755)
+	os.WriteFile(filepath.Join(other, "notes.txt"), nil, 0o644)
+	f, err = PrepareFleet([]FleetNode{{Name: "a", Inputs: in}}, fleetOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ie *InputError
+	if _, err := f.Write(context.Background(), other); !errors.As(err, &ie) || ie.Field != "--out-dir" {
+		t.Errorf("writing over a directory that is no fleet's: got %v, want an --out-dir error", err)
+	}
+}
+
+// TestParseNodesFile: errors name the node, the file, line and key.
+func TestParseNodesFile(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{"nodes: [{name: a, max-pod: 3}]", `node "a": n.yaml:1: max-pod: unknown key (did you mean max-pods?)`},
+		{"nodes: [{name: a, max-pods: many}]", `node "a": n.yaml:1: max-pods: "many" is not a whole number`},
+		{"nodes: [{hostname: a}]", `n.yaml:1: nodes[0]: no name`},
+		{"nodes: [{name: a, token: abcdef.0123456789abcdef}]", `node "a": n.yaml:1: token: may not be set in a config file`},
+		{"defaults: {token: abcdef.0123456789abcdef}\nnodes: [{name: a}]", `n.yaml:1: token: may not be set in a config file`},
+		{"defaults: {colour: red}\nnodes: [{name: a}]", `n.yaml:1: colour: unknown key`},
+		{"nodes: [{name: a, output: x}]", `node "a": n.yaml:1: output: not in a nodes file`},
+		{"node: [{name: a}]", `n.yaml:1: node: unknown key`},
+		{"defaults: {}", `nodes: lists no node`},
+	} {
+		nf, err := ParseNodesFile("n.yaml", []byte(c.doc))
+		if err == nil {
+			_, err = nf.Merge(sampleInputs(), CmdRender)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.doc, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "0123456789abcdef") {
+			t.Errorf("%q: the error quotes the token", c.doc)
+		}
+	}
+}
+
+func TestIndexJSON(t *testing.T) {
+	var idx Index
+	data, err := os.ReadFile("../testdata/golden/fleet/index.json")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := json.Unmarshal(data, &idx); err != nil || len(idx.Nodes) == 0 {
+		t.Fatalf("golden index.json: %v", err)
+	}
+}
+
+// BenchmarkFleet renders 100 baked nodes into a directory per iteration
+// (scripts/bench.sh prints whole-process figures: internal/tools/benchfleet).
+func BenchmarkFleet(b *testing.B) {
+	for _, mode := range []string{"baked", "embedded"} {
+		b.Run(mode, func(b *testing.B) {
+			agent, err := embed.Load("amd64")
+			if err != nil {
+				b.Skip(err)
+			}
+			var nodes []FleetNode
+			for i := range 100 {
+				in := sampleInputs()
+				in.JoinBinary = mode
+				in.Hostname = fmt.Sprintf("node-%03d", i)
+				nodes = append(nodes, FleetNode{Name: in.Hostname, Inputs: in})
+			}
+			for i := 0; i < b.N; i++ {
+				f, err := PrepareFleet(nodes, FleetOptions{Shared: NewShared(os.ReadFile, goldenNow), Agent: func(string) (embed.Agent, error) { return agent, nil }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Write(context.Background(), filepath.Join(b.TempDir(), "out")); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(nodes)), "ms/node")
+		})
+	}
+}

@@ -1,0 +1,179 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kubebake/kubebake/internal/options"
+	yamlv3 "gopkg.in/yaml.v3"
+)
+
+func init() {
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "nodes", Arg: "FILE", Commands: renderOnly, NotInConfig: "give it on the command line",
+		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir"},
+		Field: func(in *Inputs) any { return &in.Nodes }})
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "out-dir", Arg: "DIR", Commands: renderOnly, NotInConfig: "give it on the command line",
+		Help: "with --nodes: the directory that gets <node>.<ext> (0600) and index.json; replaced whole, or left as it was on an error"},
+		Field: func(in *Inputs) any { return &in.OutDir }})
+}
+
+// NodesFile is a --nodes file: the options every node shares (defaults),
+// and the nodes, each with a name and its own options, keyed as in
+// --config (relative paths are relative to the file's folder).
+//
+//	defaults:
+//	  node-labels: [example.com/pool=a]
+//	nodes:
+//	- name: worker-1
+//	  hostname: worker-1
+//	- name: worker-2
+//	  hostname: worker-2
+//	  token-file: pool-b.token
+//
+// A node's own keys win over the command line, which wins over the
+// defaults, which win over --config.
+type NodesFile struct {
+	file     *options.File
+	defaults *yamlv3.Node
+	Nodes    []NodeSpec
+}
+
+// NodeSpec is one node as the file gives it.
+type NodeSpec struct {
+	Name string
+	// Where is "file:line" of the node.
+	Where string
+	keys  *yamlv3.Node // the node's mapping, name left out
+}
+
+// perRun are options a nodes file may not set: they are the run's, not a node's.
+var perRun = map[string]string{
+	"output": "outputs go to --out-dir, one per node",
+}
+
+// ParseNodesFile parses the nodes file path. Errors name the file, line and
+// key, and the node.
+func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
+	f, err := options.ParseFile(path, data)
+	if err != nil {
+		return nil, err
+	}
+	nf := &NodesFile{file: f}
+	root := f.Root
+	var nodes *yamlv3.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		where := fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value)
+		switch k.Value {
+		case "defaults":
+			if v.Kind != yamlv3.MappingNode && v.Tag != "!!null" {
+				return nil, inputErrorf(where, "want a mapping of option keys (node-labels: [...], token-file: ...)")
+			}
+			if err := checkNodeKeys(path, v, true); err != nil {
+				return nil, err
+			}
+			nf.defaults = v
+		case "nodes":
+			nodes = v
+		default:
+			return nil, inputErrorf(where, "unknown key: a nodes file has defaults: and nodes:")
+		}
+	}
+	if nodes == nil || nodes.Kind != yamlv3.SequenceNode || len(nodes.Content) == 0 {
+		return nil, inputErrorf(path, "nodes: lists no node (nodes: [{name: worker-1}, ...])")
+	}
+	for i, n := range nodes.Content {
+		if n.Kind != yamlv3.MappingNode {
+			return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "want a mapping with a name and option keys")
+		}
+		keys := &yamlv3.Node{Kind: yamlv3.MappingNode, Line: n.Line}
+		spec := NodeSpec{Where: fmt.Sprintf("%s:%d", path, n.Line)}
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			k, v := n.Content[j], n.Content[j+1]
+			if k.Value == "name" {
+				if v.Kind != yamlv3.ScalarNode || v.Value == "" {
+					return nil, inputErrorf(fmt.Sprintf("%s:%d: name", path, k.Line), "want the node's name, such as worker-1")
+				}
+				spec.Name = v.Value
+				continue
+			}
+			keys.Content = append(keys.Content, k, v)
+		}
+		if spec.Name == "" {
+			return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "no name")
+		}
+		if err := checkNodeKeys(path, keys, false); err != nil {
+			return nil, &NodeError{Node: spec.Name, Err: err}
+		}
+		spec.keys = keys
+		nf.Nodes = append(nf.Nodes, spec)
+	}
+	return nf, nil
+}
+
+// checkNodeKeys refuses the keys only a run may set.
+func checkNodeKeys(path string, m *yamlv3.Node, defaults bool) error {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if why, ok := perRun[k.Value]; ok {
+			return inputErrorf(fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value), "not in a nodes file: %s", why)
+		}
+		if k.Value == "name" && defaults {
+			return inputErrorf(fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value), "a name belongs to each node, not to the defaults")
+		}
+	}
+	return nil
+}
+
+// Merge returns each node's inputs for command cmd: base (the command line
+// over --config, with defaults filled in), under the file's defaults for
+// what the command line did not give, under the node's own keys.
+func (nf *NodesFile) Merge(base Inputs, cmd string) ([]FleetNode, error) {
+	shared := base
+	if nf.defaults != nil && nf.defaults.Kind == yamlv3.MappingNode {
+		var err error
+		if shared, err = base.WithYAML(nf.file, nf.defaults, cmd); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]FleetNode, len(nf.Nodes))
+	for i, n := range nf.Nodes {
+		in, err := shared.withNode(nf.file, n.keys, cmd)
+		if err != nil {
+			return nil, &NodeError{Node: n.Name, Err: err}
+		}
+		out[i] = FleetNode{Name: n.Name, Inputs: in, Where: n.Where}
+	}
+	return out, nil
+}
+
+// withNode sets the options of a node's mapping m over in, over the
+// command line's too. A token-file of the node replaces the token from
+// any source.
+func (in Inputs) withNode(f *options.File, m *yamlv3.Node, cmd string) (Inputs, error) {
+	out := in
+	given := in.Given.Clone()
+	flags := options.Given{}
+	for k, w := range given {
+		if strings.HasPrefix(w, "--") {
+			flags[k] = w
+			delete(given, k)
+		}
+	}
+	set := options.NewSet(cmd, AllOptions(), options.Bind(Options, &out, cmd))
+	set.Given = given
+	if err := set.Apply(f, m); err != nil {
+		return Inputs{}, err
+	}
+	if w, ok := given["token-file"]; ok && !strings.HasPrefix(w, "--") {
+		out.Token, out.TokenEnv = "", ""
+		delete(flags, "token")
+	}
+	for k, w := range flags {
+		if !given.Has(k) {
+			given[k] = w
+		}
+	}
+	out.Given = given
+	return out, nil
+}
