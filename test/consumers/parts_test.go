@@ -77,35 +77,14 @@ func withAccounts(t *testing.T, root string) {
 	}
 }
 
-// TestTarMatchesIgnition lays the tar output into an image root, runs the
-// presets as the image's first boot does, and compares the tree with the
-// one the real Ignition applier lays down from the Ignition output of the
-// same inputs: files, modes, owners, directories and enablement links.
-func TestTarMatchesIgnition(t *testing.T) {
-	ct.Tools(t)
-	ready(t)
-	forEachIgnitionInput(t, func(t *testing.T, in inputs) {
-		plan := renderPlan(t, in)
-		ig := applyIgnition(t, in, plan)
-
-		root := t.TempDir()
-		ct.ImageRoot(t, root, plan.ImageUnits()...)
-		before := snapshot(t, root)
-		extractTar(t, render(t, in, "tar"), root, nil)
-		ct.PresetAll(t, root)
-		tar := applied{root: root, changes: ct.Changes(before, snapshot(t, root)).Without(kb.PresetPath)}
-		checkTree(t, "tar", tar, plan)
-		checkAgent(t, in, plan, root)
-		if d := ct.Diff("ignition", ig.changes, "tar", tar.changes); len(d) > 0 {
-			t.Errorf("the tar and the Ignition applier leave different trees:\n%s", strings.Join(d, "\n"))
-		}
-	})
-}
-
-// TestPartsIgnition applies the image part and then the boot part with the
-// real Ignition applier, as a golden image's build and a machine's first
-// boot would, and compares the tree with --part all's.
-func TestPartsIgnition(t *testing.T) {
+// TestTarAndPartsIgnition checks, for every variant × runtime × join
+// mode, two trees against the one the real Ignition applier lays down from
+// the Ignition output (--part all): the tar output laid into an image root
+// with the presets run as the image's first boot does (files, modes, owners,
+// directories, enablement links); and the image part then the boot part
+// applied by the real applier, as a golden image's build and a machine's
+// first boot would.
+func TestTarAndPartsIgnition(t *testing.T) {
 	ct.Tools(t)
 	ready(t)
 	forEachIgnitionInput(t, func(t *testing.T, in inputs) {
@@ -115,6 +94,18 @@ func TestPartsIgnition(t *testing.T) {
 		root := t.TempDir()
 		ct.ImageRoot(t, root, plan.ImageUnits()...)
 		before := snapshot(t, root)
+		extractTar(t, render(t, in, "tar"), root, nil)
+		ct.PresetAll(t, root)
+		tar := applied{root: root, changes: ct.Changes(before, snapshot(t, root)).Without(kb.PresetPath)}
+		checkTree(t, "tar", tar, plan)
+		checkAgent(t, in, plan, root)
+		if d := ct.Diff("ignition", all.changes, "tar", tar.changes); len(d) > 0 {
+			t.Errorf("the tar and the Ignition applier leave different trees:\n%s", strings.Join(d, "\n"))
+		}
+
+		root = t.TempDir()
+		ct.ImageRoot(t, root, plan.ImageUnits()...)
+		before = snapshot(t, root)
 		for _, part := range []string{"image", "boot"} {
 			cfg := filepath.Join(t.TempDir(), part+".ign")
 			out := render(t, in, "ignition", "--part", part)
@@ -146,37 +137,31 @@ func TestPartsIgnition(t *testing.T) {
 func TestPartsCloudInit(t *testing.T) {
 	ct.Tools(t)
 	ready(t)
-	for _, r := range runtimes {
-		for _, j := range joinBinarys {
-			in := inputs{runtime: r, joinBinary: j}
-			t.Run(in.String(), func(t *testing.T) {
-				t.Parallel()
-				plan := renderPlan(t, in)
-				image := render(t, in, "tar", "--part", "image")
-				boot := render(t, in, "cloud-init", "--part", "boot")
-				if len(boot) >= 1024 {
-					t.Errorf("the boot part has %d bytes, want under 1 KB", len(boot))
-				}
-				ct.SchemaCheck(t, boot)
-				watch := watched(plan)
-				root := filepath.Join(t.TempDir(), "root")
-				var before ct.Tree
-				ct.ApplyCloudInit(t, boot, root, func(root string) {
-					for _, u := range plan.ImageUnits() {
-						ct.StubUnit(t, root, u)
-					}
-					before = snapshot(t, root, watch...)
-					extractTar(t, image, root, watch)
-				})
-				// The first boot's presets, for the units the OS ships (the
-				// tar links ours itself); preset-all would touch all of
-				// Debian's units, which the test root does not boot.
-				presetUnits(t, root, plan.ImageUnits()...)
-				got := applied{root: root, changes: ct.Changes(before, snapshot(t, root, watch...)).Without(kb.PresetPath)}
-				checkTree(t, "tar image + cloud-init boot", got, plan)
-			})
+	forEachCloudInitInput(t, func(t *testing.T, in inputs) {
+		plan := renderPlan(t, in)
+		image := render(t, in, "tar", "--part", "image")
+		boot := render(t, in, "cloud-init", "--part", "boot")
+		if len(boot) >= 1024 {
+			t.Errorf("the boot part has %d bytes, want under 1 KB", len(boot))
 		}
-	}
+		ct.SchemaCheck(t, boot)
+		watch := watched(plan)
+		root := filepath.Join(t.TempDir(), "root")
+		var before ct.Tree
+		ct.ApplyCloudInit(t, boot, root, func(root string) {
+			for _, u := range plan.ImageUnits() {
+				ct.StubUnit(t, root, u)
+			}
+			before = snapshot(t, root, watch...)
+			extractTar(t, image, root, watch)
+		})
+		// The first boot's presets, for the units the OS ships (the
+		// tar links ours itself); preset-all would touch all of
+		// Debian's units, which the test root does not boot.
+		presetUnits(t, root, plan.ImageUnits()...)
+		got := applied{root: root, changes: ct.Changes(before, snapshot(t, root, watch...)).Without(kb.PresetPath)}
+		checkTree(t, "tar image + cloud-init boot", got, plan)
+	})
 }
 
 // TestMergeConsumers: the real consumers accept merged outputs and lay down
@@ -209,9 +194,12 @@ func TestMergeConsumers(t *testing.T) {
 	}
 	plan := renderPlan(t, in)
 
-	t.Run("ignition", func(t *testing.T) {
+	// applyMerged applies a merged Ignition config to an image root with
+	// accounts, and checks our files and the user's /etc/motd and user.
+	applyMerged := func(t *testing.T, ign []byte, motd string) string {
+		t.Helper()
 		cfg := filepath.Join(t.TempDir(), "merged.ign")
-		if err := os.WriteFile(cfg, render(t, in, "ignition", "--merge", user("user.bu")), 0o600); err != nil {
+		if err := os.WriteFile(cfg, ign, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		root := t.TempDir()
@@ -219,8 +207,12 @@ func TestMergeConsumers(t *testing.T) {
 		withAccounts(t, root)
 		ct.ApplyIgnition(t, cfg, root)
 		wantOurs(t, root, plan)
-		wantFile(t, root, "/etc/motd", "user's config merged in")
+		wantFile(t, root, "/etc/motd", motd)
 		wantFile(t, root, "/etc/passwd", "core:")
+		return root
+	}
+	t.Run("ignition", func(t *testing.T) {
+		root := applyMerged(t, render(t, in, "ignition", "--merge", user("user.bu")), "user's config merged in")
 		if s := ct.IsEnabled(t, root, "hello.service"); s != "enabled" {
 			t.Errorf("the user's hello.service is %s", s)
 		}
@@ -228,17 +220,7 @@ func TestMergeConsumers(t *testing.T) {
 	t.Run("butane", func(t *testing.T) {
 		// The user's config rides inline in ignition.config.merge: the
 		// applier's fetch stage merges it.
-		cfg := filepath.Join(t.TempDir(), "merged.ign")
-		if err := os.WriteFile(cfg, ct.TranslateButane(t, render(t, in, "butane", "--merge", user("user.ign"))), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		root := t.TempDir()
-		ct.ImageRoot(t, root, plan.ImageUnits()...)
-		withAccounts(t, root)
-		ct.ApplyIgnition(t, cfg, root)
-		wantOurs(t, root, plan)
-		wantFile(t, root, "/etc/motd", "rendered by kubebake")
-		wantFile(t, root, "/etc/passwd", "core:")
+		root := applyMerged(t, ct.TranslateButane(t, render(t, in, "butane", "--merge", user("user.ign"))), "rendered by kubebake")
 		wantFile(t, root, "/etc/systemd/system/containerd.service.d/50-user.conf", "LimitNOFILE")
 	})
 	for _, c := range []struct{ user, file, text string }{
