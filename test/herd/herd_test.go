@@ -120,4 +120,3 @@ func memoryWave(agents int) int {
 	}
 	return agents
 }
-
