@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/certs"
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/pin"
@@ -24,7 +22,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
@@ -324,30 +321,47 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 		return ""
 	}
 	kubeconfig := cm.Data[bootstrapapi.KubeConfigKey]
-	server, caData, err := clusterOf([]byte(kubeconfig))
+	if kubeconfig == "" {
+		c.fail(CheckClusterInfo, c.applyFix("it again"), "ConfigMap %s: no kubeconfig key", name)
+		skipRest("no usable kubeconfig in cluster-info")
+		return ""
+	}
+	cluster, bundle, err := discovery.ReadCluster([]byte(kubeconfig))
 	if err != nil {
 		c.fail(CheckClusterInfo, c.applyFix("it again"), "ConfigMap %s: %v", name, err)
 		skipRest("no usable kubeconfig in cluster-info")
 		return ""
 	}
+	server := cluster.Server
 	c.pass(CheckClusterInfo, "ConfigMap %s holds a kubeconfig for %s", name, server)
 
+	// The agent's own verification step, on what the cluster holds.
 	id := c.spec.Token.ID()
 	key := bootstrapapi.JWSSignatureKeyPrefix + id
-	if sig, ok := cm.Data[key]; !ok {
+	sigs := map[string]string{}
+	for k, v := range cm.Data {
+		if tid, ok := strings.CutPrefix(k, bootstrapapi.JWSSignatureKeyPrefix); ok {
+			sigs[tid] = v
+		}
+	}
+	_, verr := discovery.VerifyData(kubeconfig, sigs, c.spec.Token, c.spec.CA.Pins())
+	var ve *discovery.VerifyError
+	errors.As(verr, &ve)
+	switch {
+	case ve != nil && ve.Failure == discovery.Unsigned:
 		c.fail(CheckClusterInfoSigned,
 			"the bootstrapsigner controller adds it seconds after the token Secret appears: run kube-controller-manager with --controllers=*,bootstrapsigner,tokencleaner, and give the token usage-bootstrap-signing",
 			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
-	} else if err := discovery.VerifyJWS(sig, []byte(kubeconfig), id, c.spec.Token.Secret()); err != nil {
+	case ve != nil && ve.Failure == discovery.BadSignature:
 		c.fail(CheckClusterInfoSigned,
 			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token, or apply this one",
-			"cluster-info's %s is not valid for this token: %v", key, err)
-	} else {
+			"cluster-info's %s is not valid for this token: %v", key, verr)
+	default:
 		c.signed = true
 		c.pass(CheckClusterInfoSigned, "cluster-info carries %s, valid for this token", key)
 	}
 
-	c.checkCA(caData)
+	c.checkCA(bundle)
 
 	if ep, err := endpoint.Parse(server); err == nil {
 		c.clusterInfoServer = ep
@@ -363,8 +377,8 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 			c.pass(CheckClusterInfoServer, "cluster-info names %s, one of the --api-server endpoints", server)
 		} else {
 			c.fail(CheckClusterInfoServer,
-				fmt.Sprintf("%s to make cluster-info name https://%s, or bake images with --api-server %s", c.spec.FixCommand, c.spec.Endpoints[0], endpoint.Host(c.clusterInfoServer)),
-				"cluster-info names server %s, none of the --api-server endpoints (%s): clients that follow cluster-info, as kubeadm join does, talk to it",
+				fmt.Sprintf("%s to make cluster-info name https://%s, or bake images with --api-server %s, or render with --kubelet-server discovered or a load balancer's address", c.spec.FixCommand, c.spec.Endpoints[0], endpoint.Host(c.clusterInfoServer)),
+				"cluster-info names server %s, none of the --api-server endpoints (%s): kubelets rendered with the default --kubelet-server cluster-info talk to it, as kubeadm join does",
 				server, strings.Join(c.spec.Endpoints, ", "))
 		}
 	}
@@ -372,15 +386,22 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 }
 
 // checkCA checks that cluster-info's CA bundle matches the pins of --ca.
-func (c *checker) checkCA(caData []byte) {
-	bundle, err := certs.ParsePEM(caData)
-	if err != nil {
-		c.fail(CheckClusterInfoCA, c.applyFix("cluster-info again"), "cluster-info's certificate-authority-data: %v", err)
-		return
-	}
+func (c *checker) checkCA(bundle []*x509.Certificate) {
 	pins := c.spec.CA.Pins()
-	if cert, ok := pins.Match(bundle); ok {
-		c.pass(CheckClusterInfoCA, "cluster-info's CA %q matches pin %s of --ca", cert.Subject.CommonName, pin.Hash(cert))
+	var pinned, unpinned []string
+	for _, x := range bundle {
+		if pins.Has(x) {
+			pinned = append(pinned, fmt.Sprintf("%q (%s)", x.Subject.CommonName, pin.Hash(x)))
+		} else {
+			unpinned = append(unpinned, discovery.DescribeCert(x))
+		}
+	}
+	if len(pinned) > 0 {
+		msg := fmt.Sprintf("cluster-info's CA %s matches a pin of --ca", strings.Join(pinned, ", "))
+		if len(unpinned) > 0 {
+			msg += fmt.Sprintf("; nodes will not trust nor install its other CAs %s", strings.Join(unpinned, ", "))
+		}
+		c.pass(CheckClusterInfoCA, "%s", msg)
 		return
 	}
 	var theirs, ours []string
@@ -394,37 +415,6 @@ func (c *checker) checkCA(caData []byte) {
 		"give --ca the cluster's CA certificate (kubeadm: /etc/kubernetes/pki/ca.crt); if cluster-info is stale, "+c.spec.FixCommand+" rewrites it",
 		"cluster-info's CA (%s) matches none of --ca's pins (%s): nodes pinning --ca would refuse this cluster",
 		strings.Join(theirs, ", "), strings.Join(ours, ", "))
-}
-
-// clusterOf returns the server and CA data of a kubeconfig's cluster: the
-// current context's, or else the only one.
-func clusterOf(kubeconfig []byte) (server string, ca []byte, err error) {
-	if len(kubeconfig) == 0 {
-		return "", nil, errors.New("no kubeconfig key")
-	}
-	cfg, err := clientcmd.Load(kubeconfig)
-	if err != nil {
-		return "", nil, fmt.Errorf("kubeconfig does not parse: %v", err)
-	}
-	name := ""
-	if ctx, ok := cfg.Contexts[cfg.CurrentContext]; ok {
-		name = ctx.Cluster
-	} else if len(cfg.Clusters) == 1 {
-		for n := range cfg.Clusters {
-			name = n
-		}
-	}
-	cl, ok := cfg.Clusters[name]
-	if !ok {
-		return "", nil, fmt.Errorf("kubeconfig has %d clusters and no current context naming one", len(cfg.Clusters))
-	}
-	if cl.Server == "" {
-		return "", nil, errors.New("kubeconfig's cluster has no server")
-	}
-	if len(cl.CertificateAuthorityData) == 0 {
-		return "", nil, errors.New("kubeconfig's cluster has no certificate-authority-data")
-	}
-	return cl.Server, cl.CertificateAuthorityData, nil
 }
 
 // checkEndpoints checks every endpoint's certificate and anonymous access to
@@ -471,7 +461,7 @@ func (c *checker) checkDiscovery(ctx context.Context, ep string, anonOK bool) {
 		res.Fix = "see the checks above; nodes baked with these inputs would not join"
 		return
 	}
-	res.Status, res.Message = Pass, fmt.Sprintf("kubebake-join's token discovery against %s verifies the cluster (CA pin %s)", ep, d.Pin)
+	res.Status, res.Message = Pass, fmt.Sprintf("kubebake-join's token discovery against %s verifies the cluster (CA pin %s)", ep, strings.Join(d.Pins, ", "))
 }
 
 func (c *checker) checkCertificate(ctx context.Context, ep string, roots *x509.CertPool) bool {
@@ -480,7 +470,7 @@ func (c *checker) checkCertificate(ctx context.Context, ep string, roots *x509.C
 	dctx, cancel := context.WithTimeout(ctx, c.spec.Timeout)
 	defer cancel()
 	// Verification is done below, by hand, to say what is wrong.
-	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, ServerName: tlsServerName(ep)}}
+	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, ServerName: discovery.ServerName(ep)}}
 	conn, err := d.DialContext(dctx, "tcp", ep)
 	if err != nil {
 		res.Status, res.Message = Fail, fmt.Sprintf("cannot connect to %s: %v", ep, err)
@@ -503,32 +493,13 @@ func (c *checker) checkCertificate(ctx context.Context, ep string, roots *x509.C
 	}
 	if err := leaf.VerifyHostname(host); err != nil {
 		res.Status = Fail
-		res.Message = fmt.Sprintf("the certificate of %s is not valid for %q; it names %s", ep, host, strings.Join(certNames(leaf), ", "))
+		res.Message = fmt.Sprintf("the certificate of %s is not valid for %q; it names %s", ep, host, strings.Join(discovery.CertNames(leaf), ", "))
 		res.Fix = fmt.Sprintf("add %q to the API server certificate's subject alternative names (kubeadm: apiServer.certSANs, then kubeadm init phase certs apiserver), or use one of the names it has", host)
 		return false
 	}
 	res.Status = Pass
 	res.Message = fmt.Sprintf("the certificate of %s is signed by --ca and valid for %q until %s", ep, host, leaf.NotAfter.UTC().Format(time.RFC3339))
 	return true
-}
-
-func tlsServerName(ep string) string {
-	h := endpoint.Host(ep)
-	if net.ParseIP(h) != nil {
-		return ""
-	}
-	return h
-}
-
-func certNames(c *x509.Certificate) []string {
-	names := append([]string{}, c.DNSNames...)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 {
-		return []string{"no subject alternative names"}
-	}
-	return names
 }
 
 func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.CertPool, kubeconfig string, certOK bool) bool {

@@ -162,16 +162,15 @@ func TestClusterInfoReadByAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc := objs.ClusterInfo.Data["kubeconfig"]
-	certs, bundle, err := discovery.ParseKubeconfigCA([]byte(kc))
+	cl, certs, err := discovery.ReadCluster([]byte(kc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(certs) != 2 || !bytes.Equal(bundle, ca.PEM) {
-		t.Errorf("agent read %d certificates, bundle equal %v", len(certs), bytes.Equal(bundle, ca.PEM))
+	if len(certs) != 2 || !bytes.Equal(cl.CAData, ca.PEM) {
+		t.Errorf("agent read %d certificates, bundle equal %v", len(certs), bytes.Equal(cl.CAData, ca.PEM))
 	}
-	server, _, err := clusterOf([]byte(kc))
-	if err != nil || server != "https://[fd00::1]:6443" {
-		t.Errorf("server %q, %v", server, err)
+	if cl.Server != "https://[fd00::1]:6443" {
+		t.Errorf("server %q", cl.Server)
 	}
 }
 

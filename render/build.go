@@ -7,11 +7,10 @@ import (
 	"strings"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -37,8 +36,7 @@ const (
 	cleanupUnit            = "kubebake-cleanup.service"
 	// 90-: after a distribution's own drop-ins (kubeadm's package ships
 	// 10-kubeadm.conf), so that ours decides ExecStart.
-	dropinName              = "90-kubebake.conf"
-	bootstrapKubeconfigUser = "kubelet-bootstrap"
+	dropinName = "90-kubebake.conf"
 )
 
 // Build turns a spec into the node plan. agent is the kubebake-join binary
@@ -48,19 +46,18 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	paths := joinconfig.DefaultPaths()
 	useAgent := s.JoinBinary != JoinNone
 
-	// The CA bundle the kubelet trusts, and the bootstrap kubeconfig. With the
-	// agent, the kubeconfig waits in /etc/kubebake until the cluster has
-	// proved its identity.
+	// The CA bundle the kubelet trusts, and, without the agent, the
+	// bootstrap kubeconfig. The agent writes both itself once the cluster
+	// has proved its identity: the pinned CAs it verified, and a
+	// kubeconfig built from join.yaml.
 	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
-	kc, err := bootstrapKubeconfig(s)
-	if err != nil {
-		return nil, err
+	if !useAgent {
+		kc, err := discovery.BootstrapKubeconfig(noAgentServer(s), s.CABundle, s.Token.Value())
+		if err != nil {
+			return nil, err
+		}
+		p.add(File{Path: paths.BootstrapKubeconfig, Mode: 0o600, Contents: kc, Secret: true})
 	}
-	kcPath := paths.BootstrapKubeconfig
-	if useAgent {
-		kcPath = paths.BootstrapKubeconfigSource
-	}
-	p.add(File{Path: kcPath, Mode: 0o600, Contents: kc, Secret: true})
 
 	kubeletConfig, err := kubeletConfigYAML(s, paths.CACert)
 	if err != nil {
@@ -243,6 +240,7 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 		CACertHashes: s.Pins,
 		Token:        s.Token.Value(),
 		Timeout:      joinconfig.DefaultTimeout.String(),
+		Server:       s.KubeletServer,
 		Paths:        paths,
 	}
 	data, err := jc.Marshal()
@@ -274,24 +272,13 @@ type dockerDaemonConfig struct {
 	IPMasq   bool   `json:"ip-masq"`
 }
 
-// bootstrapKubeconfig is the kubeconfig the kubelet TLS-bootstraps with: the
-// CA bundle, the first endpoint (kubebake-join replaces it with the one that
-// answered), the token.
-func bootstrapKubeconfig(s *Spec) ([]byte, error) {
-	const name = "kubernetes"
-	cfg := clientcmdapi.NewConfig()
-	cluster := clientcmdapi.NewCluster()
-	cluster.Server = "https://" + s.Endpoints[0]
-	cluster.CertificateAuthorityData = s.CABundle
-	cfg.Clusters[name] = cluster
-	user := clientcmdapi.NewAuthInfo()
-	user.Token = s.Token.Value()
-	cfg.AuthInfos[bootstrapKubeconfigUser] = user
-	ctx := clientcmdapi.NewContext()
-	ctx.Cluster, ctx.AuthInfo = name, bootstrapKubeconfigUser
-	cfg.Contexts[bootstrapKubeconfigUser+"@"+name] = ctx
-	cfg.CurrentContext = bootstrapKubeconfigUser + "@" + name
-	return clientcmd.Write(*cfg)
+// noAgentServer is the server of the bootstrap kubeconfig when no agent
+// runs: --kubelet-server's address, or else the first endpoint.
+func noAgentServer(s *Spec) string {
+	if strings.HasPrefix(s.KubeletServer, "https://") {
+		return s.KubeletServer
+	}
+	return "https://" + s.Endpoints[0]
 }
 
 // kubeletConfigYAML is our KubeletConfiguration with the user's fields merged

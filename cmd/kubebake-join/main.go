@@ -2,19 +2,23 @@
 // kubebake-join.service, before the kubelet: it proves that the cluster at
 // the configured endpoints is the one whose CA was pinned when the node was
 // rendered and that it knows the node's bootstrap token, then installs the
-// verified CA bundle and bootstrap kubeconfig for the kubelet — or refuses,
-// so the kubelet never sends the token anywhere.
+// pinned CAs and a bootstrap kubeconfig for the kubelet — or refuses, so
+// the kubelet never sends the token anywhere.
 //
 //	kubebake-join [--config /etc/kubebake/join.yaml] [--root DIR] [--timeout DURATION] [--check]
 //
-// Exit status: 0 joined (or verified with --check, or joined already);
-// 1 transient failure (deadline passed, I/O error): systemd restarts it;
-// 2 bad configuration or usage; 3 the cluster's identity could not be
-// proven or was disproven: never retried.
+// Exit status (see exitStatusHelp): 0 joined (or verified with --check, or
+// joined already); 1 transient (systemd restarts it); 2 bad configuration
+// or usage (final); 3 refused: every endpoint served, until the deadline, a
+// cluster-info signed with the token whose CA matches no pin (final); 4
+// unproven: until the deadline no endpoint proved to be the pinned
+// cluster, in ways anyone on the path can cause (restarted).
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +31,27 @@ import (
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 )
+
+// exitStatusHelp is --help's account of the exit statuses; the unit's
+// RestartPreventExitStatus= lists the final ones, 2 and 3.
+const exitStatusHelp = `
+Every endpoint is tried in each round; rounds repeat with backoff until one
+endpoint passes every check or the deadline passes. Nothing that arrived
+over the unverified connection ends a run early.
+
+Exit status:
+  0  joined: the CA file and bootstrap kubeconfig are written (or verified
+     with --check, or the node has joined already)
+  1  transient: the deadline passed with an endpoint unreachable or not
+     ready (no signature for the token yet), or interrupted; retried
+  2  bad configuration or usage; final
+  3  refused: until the deadline every endpoint served a cluster-info
+     signed with the token whose CAs match no pin: another cluster, or
+     its CA was replaced; final (render the node again)
+  4  unproven: until the deadline every endpoint answered but none proved
+     to be the pinned cluster (wrong or garbled signature, certificate not
+     from a pinned CA); anyone on the path can cause that, so retried
+`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,10 +72,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	root := fs.String("root", "", "prefix every path read or written, --config's too, with `DIR` (image builds, chroots)")
 	timeout := fs.Duration("timeout", 0, "overall discovery `deadline`, overriding the config's (default 10m)")
 	check := fs.Bool("check", false, "verify discovery and report, but write nothing (also on a node that has joined)")
+	showVersion := fs.Bool("version", false, "print this binary's sha256 and the join.yaml schema it reads (compare with `kubebake version`)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kubebake-join [--config FILE] [--root DIR] [--timeout DURATION] [--check]")
 		fmt.Fprintln(stderr, "\nVerifies the cluster by bootstrap token discovery with CA pinning and installs the kubelet's bootstrap kubeconfig.")
-		fmt.Fprintln(stderr, "Exit status: 0 done, 1 transient failure (retry later), 2 bad configuration, 3 cluster identity not proven.")
+		fmt.Fprint(stderr, exitStatusHelp)
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -59,6 +85,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 			return 0
 		}
 		return 2 // the flag package has printed the error and the usage
+	}
+	if *showVersion {
+		return printVersion(os.Stdout)
 	}
 	if fs.NArg() > 0 {
 		logf("unexpected argument %q: all inputs are flags (see --help)", fs.Arg(0))
@@ -85,7 +114,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	}
 	cfg, err := joinconfig.Parse(data)
 	if err != nil {
-		logf("%s: %v", *config, err)
+		logf("%s: %v", *config, err) // Parse redacts the token
 		return 2
 	}
 	opts.Root = *root
@@ -98,8 +127,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		code := discovery.ExitStatus(err)
 		switch code {
 		case 3:
-			// Discovery has logged why; say what it means.
-			logf("refusing to join: the cluster's identity is not proven, so the kubelet gets no bootstrap kubeconfig; not retried")
+			logf("refusing to join: %v; the kubelet gets no bootstrap kubeconfig; final: render the node with the cluster's CA pin", err)
+		case 4:
+			logf("not joined: %v; the kubelet gets no bootstrap kubeconfig; will be retried", err)
 		case 1:
 			logf("failed, will be retried: %v", err)
 		default:
@@ -107,5 +137,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		}
 		return code
 	}
+	return 0
+}
+
+// printVersion prints what `kubebake version` prints about the agent: its
+// sha256 and the join.yaml schema, so an image's agent can be matched to
+// the renderer that expects it.
+func printVersion(w io.Writer) int {
+	sum := "unknown"
+	if exe, err := os.Executable(); err == nil {
+		if b, err := os.ReadFile(exe); err == nil {
+			h := sha256.Sum256(b)
+			sum = "sha256:" + hex.EncodeToString(h[:])
+		}
+	}
+	fmt.Fprintf(w, "kubebake-join %s\njoin.yaml schema: %s %s\n", sum, joinconfig.APIVersion, joinconfig.Kind)
 	return 0
 }

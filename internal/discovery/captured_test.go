@@ -40,7 +40,7 @@ func TestCapturedClusterInfo(t *testing.T) {
 	}
 	sig, ok := ci.Signatures[tok.ID()]
 	if !ok {
-		t.Fatalf("no signature for %s; have %v", tok.ID(), ci.signedIDs())
+		t.Fatalf("no signature for %s; have %v", tok.ID(), signedIDs(ci.Signatures))
 	}
 	if err := VerifyJWS(sig, []byte(ci.Kubeconfig), tok.ID(), tok.Secret()); err != nil {
 		t.Errorf("the real bootstrapsigner's JWS does not verify: %v", err)
@@ -48,13 +48,13 @@ func TestCapturedClusterInfo(t *testing.T) {
 	if err := VerifyJWS(sig, []byte(ci.Kubeconfig+"\n"), tok.ID(), tok.Secret()); err == nil {
 		t.Error("a changed kubeconfig verifies")
 	}
-	certs, _, err := ParseKubeconfigCA([]byte(ci.Kubeconfig))
-	if err != nil {
-		t.Fatal(err)
-	}
 	set, _ := pin.NewSet(wantPin)
-	if _, ok := set.Match(certs); !ok {
-		t.Errorf("the real cluster CA does not match its pin %s", wantPin)
+	v, err := Verify(body, tok, set)
+	if err != nil {
+		t.Fatalf("the real cluster-info does not verify with its pin %s: %v", wantPin, err)
+	}
+	if len(v.CAs) != 1 || v.Pins[0] != wantPin || !strings.HasPrefix(v.Server, "https://") {
+		t.Errorf("verified %+v", v)
 	}
 }
 

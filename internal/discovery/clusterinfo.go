@@ -47,9 +47,9 @@ func parseClusterInfo(body []byte) (*clusterInfo, error) {
 }
 
 // signedIDs lists the token ids cluster-info carries signatures for, sorted.
-func (ci *clusterInfo) signedIDs() []string {
-	ids := make([]string, 0, len(ci.Signatures))
-	for id := range ci.Signatures {
+func signedIDs(signatures map[string]string) []string {
+	ids := make([]string, 0, len(signatures))
+	for id := range signatures {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)

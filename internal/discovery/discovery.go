@@ -1,18 +1,50 @@
 // Package discovery is kubeadm-style bootstrap token discovery with CA
 // pinning: it finds the API server among the configured endpoints, proves
 // that the cluster behind it is the one whose CA was pinned and that it
-// knows the bootstrap token, and (Run) installs the verified CA bundle and
+// knows the bootstrap token, and (Run) installs the pinned CAs and a
 // bootstrap kubeconfig for the kubelet.
 //
-// The steps, for each endpoint in order and then again with backoff:
+// The layers, each in its own file:
 //
-//  1. GET kube-public/cluster-info over TLS without verification and without
-//     credentials: the token is never sent to a server not yet verified.
-//  2. Verify the detached JWS jws-kubeconfig-<token id> over its kubeconfig
-//     with the token secret (HS256, constant time).
-//  3. Take the CA bundle from that kubeconfig; one certificate must match a pin.
-//  4. GET cluster-info again over TLS trusting only that bundle, with host
-//     name verification, and require the same kubeconfig bytes.
+//   - fetch.go: GET kube-public/cluster-info with net/http, without
+//     credentials: no redirects, capped body and headers, a deadline per
+//     request, cancelled with the context (SIGTERM).
+//   - verify.go: the pure step, Verify: the answer's detached JWS
+//     jws-kubeconfig-<token id> must verify with the token secret (HS256,
+//     constant time), and a CA of its kubeconfig must match a pin. Only
+//     the pinned CAs are kept.
+//   - discovery.go (this file): the rounds over the endpoints with backoff,
+//     the second GET over TLS that trusts only the pinned CAs, with host
+//     name verification, which must return the same kubeconfig; and the
+//     failure policy below.
+//   - install.go: Run, which writes the CA file and the bootstrap kubeconfig.
+//
+// Failure policy. Nothing that arrived over the unverified connection can
+// end a run early or keep another endpoint from being tried: each round
+// tries every endpoint, whatever the others answered, and rounds repeat
+// with backoff until one endpoint passes every check or the deadline
+// passes. At the deadline the exit status says what the endpoints last
+// answered:
+//
+//   - 3 (Refused, final): every endpoint answered with a cluster-info
+//     correctly signed with the token but whose CAs match no pin (or whose
+//     kubeconfig is unusable). Only a holder of the token can produce that,
+//     and a real cluster does so only when it is not the pinned one or its
+//     CA was replaced: a person must render the node again.
+//   - 4 (Unproven, retried): every endpoint answered, but none proved to be
+//     the cluster: a wrong or garbled signature, or a verified connection
+//     that failed (certificate not from a pinned CA, or not for the
+//     endpoint's name; a different cluster-info). Anyone on the path can
+//     cause that, so it is never final.
+//   - 1 (Transient, retried): anything else: unreachable, HTTP errors, no
+//     signature for the token yet, the clock behind the certificate.
+//
+// Backoff: the first try is at once; between rounds the agent sleeps a
+// full-jitter delay whose ceiling doubles from InitialBackoff to
+// MaxBackoff, plus the largest Retry-After a server sent with a 429 or 503
+// in that round (capped at 5 minutes), and never past the deadline. A herd
+// of nodes booting together thus spreads out, and an API server that sheds
+// load is left alone for as long as it asked.
 //
 // The package parses no flags and never exits: kubebake-join and kubebake
 // check both drive it. Its errors carry a Class that maps to the agent's
@@ -26,33 +58,33 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
-	"golang.org/x/net/http/httpproxy"
 )
 
 // Class says what kind of failure an Error is, and so what to do about it.
 type Class int
 
-// The classes are the agent's exit statuses.
+// The classes are the agent's exit statuses (see the package comment).
 const (
-	// Transient: the deadline passed or an I/O error happened; trying again
-	// later may work (systemd restarts the agent).
+	// Transient: the deadline passed with some endpoint unreachable or not
+	// ready, or the run was interrupted, or an I/O error happened; systemd
+	// restarts the agent.
 	Transient Class = 1
-	// BadConfig: the configuration or the installed files are wrong; trying
-	// again cannot help.
+	// BadConfig: the configuration is wrong; trying again cannot help.
 	BadConfig Class = 2
-	// Identity: the cluster could not be proven to be the pinned one, or it
-	// proved not to be. Never retried: the token must not go there.
-	Identity Class = 3
+	// Refused: until the deadline every endpoint served cluster-info signed
+	// with the token whose CAs match no pin. Final.
+	Refused Class = 3
+	// Unproven: until the deadline every endpoint answered but none proved
+	// to be the pinned cluster, in ways anyone on the path can cause.
+	// Retried.
+	Unproven Class = 4
 )
 
 // Error is a failed discovery or installation.
@@ -106,8 +138,7 @@ type Options struct {
 	// RequestTimeout bounds one GET; zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// Proxy picks the proxy for a URL; nil means the environment's
-	// HTTPS_PROXY and NO_PROXY, read as net/http.ProxyFromEnvironment (and
-	// so kubectl) reads them.
+	// HTTPS_PROXY and NO_PROXY as net/http.ProxyFromEnvironment reads them.
 	Proxy func(*url.URL) (*url.URL, error)
 	// Now, Sleep and Rand default to the real clock, a timer and math/rand.
 	// Rand returns a number in [0, 1).
@@ -125,7 +156,7 @@ func (o *Options) withDefaults() Options {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.Proxy == nil {
-		c.Proxy = httpproxy.FromEnvironment().ProxyFunc()
+		c.Proxy = environmentProxy
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -163,18 +194,34 @@ type Target struct {
 type Discovered struct {
 	// Endpoint is the endpoint that answered and passed every check.
 	Endpoint string
-	// CACerts is the verified CA bundle; Bundle is it in PEM.
-	CACerts []*x509.Certificate
-	Bundle  []byte
-	// Pin is the pin of the CA certificate that matched.
-	Pin string
-	// Attempts counts the insecure fetches made.
+	// Verified is its cluster-info: the pinned CAs (the only ones trusted
+	// and installed), the server it names, the unpinned CAs.
+	*Verified
+	// Attempts counts the unverified fetches made.
 	Attempts int
 }
 
+// outcome is how one attempt at one endpoint ended.
+type outcome int
+
+const (
+	failedTransient outcome = iota // unreachable, not ready, clock
+	failedUnproven                 // answered, proved nothing
+	failedSigned                   // signed with the token, not pinned
+)
+
+// discoverer holds what every attempt of one Discover shares.
+type discoverer struct {
+	o        Options
+	tok      token.Token
+	pins     pin.Set
+	proxy    func(*url.URL) (*url.URL, error)
+	insecure *fetcher
+}
+
 // Discover runs token discovery against t until an endpoint passes every
-// check, an identity check fails (Class Identity, at once), or the deadline
-// passes (Class Transient, with the last failure).
+// check or the deadline passes; the error's Class then follows the package
+// comment's failure policy.
 func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) {
 	o := opts.withDefaults()
 	if len(t.Endpoints) == 0 || len(t.Pins) == 0 || t.Token.IsZero() {
@@ -184,35 +231,34 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	if err != nil {
 		return nil, &Error{Class: BadConfig, Err: err}
 	}
-	var pinList []string
-	for _, p := range t.Pins {
-		n, _ := pin.Normalize(p)
-		pinList = append(pinList, n)
-	}
 	timeout := t.Timeout
 	if timeout <= 0 {
 		timeout = joinconfig.DefaultTimeout
 	}
-	start := o.Now()
-	deadline := start.Add(timeout)
+	deadline := o.Now().Add(timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	proxy := loggingProxy(o.Proxy, o.Logf)
-	insecure := map[string]*client{}
-	for _, ep := range t.Endpoints {
-		insecure[ep] = newClient(ep, nil, proxy)
-	}
+	d := &discoverer{o: o, tok: t.Token, pins: pins, proxy: proxy, insecure: newFetcher(nil, "", proxy)}
+	// last holds each endpoint's latest outcome, for the exit status.
+	last := make(map[string]outcome, len(t.Endpoints))
 	attempt := 0
-	var last error
+	var lastErr error
 	fail := func() error {
-		if last == nil {
-			last = errors.New("no endpoint could be tried")
+		if lastErr == nil {
+			lastErr = errors.New("no endpoint could be tried")
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return &Error{Class: Transient, Err: fmt.Errorf("interrupted after %d attempts; last: %w", attempt, last)}
+			return &Error{Class: Transient, Err: fmt.Errorf("interrupted after %d attempts; last: %w", attempt, lastErr)}
 		}
-		return &Error{Class: Transient, Err: fmt.Errorf("no endpoint passed discovery within %s (%d attempts); last: %w", timeout, attempt, last)}
+		class := deadlineClass(t.Endpoints, last)
+		what := map[Class]string{
+			Transient: "no endpoint passed discovery",
+			Unproven:  "no endpoint proved to be the pinned cluster",
+			Refused:   "every endpoint served a cluster-info signed with the token whose CA matches no pin",
+		}[class]
+		return &Error{Class: class, Err: fmt.Errorf("%s within %s (%d attempts); last: %w", what, timeout, attempt, lastErr)}
 	}
 	for round := 0; ; round++ {
 		var retryAfter time.Duration
@@ -222,17 +268,13 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				return nil, fail()
 			}
 			attempt++
-			d, err := tryEndpoint(ctx, ep, insecure[ep], t.Token, pins, pinList, proxy, min(o.RequestTimeout, remaining))
+			found, out, err := d.try(ctx, ep, min(o.RequestTimeout, remaining))
 			if err == nil {
-				d.Attempts = attempt
-				return d, nil
+				found.Attempts = attempt
+				return found, nil
 			}
-			var idErr *Error
-			if errors.As(err, &idErr) {
-				o.Logf("attempt %d: %s: %v; giving up: this is not retried", attempt, ep, err)
-				return nil, err
-			}
-			last = fmt.Errorf("%s: %w", ep, err)
+			last[ep] = out
+			lastErr = fmt.Errorf("%s: %w", ep, err)
 			var fe *fetchError
 			if errors.As(err, &fe) && fe.retryAfter > retryAfter {
 				retryAfter = fe.retryAfter
@@ -241,7 +283,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				o.Logf("attempt %d: %s: %v; trying %s next", attempt, ep, err, t.Endpoints[i+1])
 				continue
 			}
-			wait := max(backoff(round, o.Rand()), retryAfter)
+			wait := retryAfter + backoff(round, o.Rand())
 			if rem := deadline.Sub(o.Now()); wait >= rem {
 				// Keep the pace promised to the API server (and to systemd,
 				// which restarts the agent when it gives up): wait out the
@@ -258,6 +300,21 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	}
 }
 
+// deadlineClass is the Class of a run that reached its deadline, from each
+// endpoint's latest outcome.
+func deadlineClass(endpoints []string, last map[string]outcome) Class {
+	class := Refused
+	for _, ep := range endpoints {
+		switch out, tried := last[ep]; {
+		case !tried || out == failedTransient:
+			return Transient
+		case out == failedUnproven:
+			class = Unproven
+		}
+	}
+	return class
+}
+
 // backoff is the full-jitter delay after round (0-based): uniform in
 // [0, min(MaxBackoff, InitialBackoff·2^round)).
 func backoff(round int, r float64) time.Duration {
@@ -268,89 +325,51 @@ func backoff(round int, r float64) time.Duration {
 	return time.Duration(r * float64(ceil))
 }
 
-// tryEndpoint runs one attempt against ep. A plain error is worth retrying;
-// an *Error (Class Identity) is not.
-func tryEndpoint(ctx context.Context, ep string, insecure *client, tok token.Token, pins pin.Set, pinList []string, proxy func(*url.URL) (*url.URL, error), timeout time.Duration) (*Discovered, error) {
-	body, err := insecure.get(ctx, ep, timeout)
+// try runs one attempt against ep: the unverified fetch, Verify, and the
+// fetch over TLS trusting only the pinned CAs.
+func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) (*Discovered, outcome, error) {
+	body, err := d.insecure.get(ctx, ep, timeout)
 	if err != nil {
-		return nil, err
+		return nil, failedTransient, err
 	}
-	ci, err := parseClusterInfo(body)
+	v, err := Verify(body, d.tok, d.pins)
 	if err != nil {
-		return nil, err
-	}
-	id := tok.ID()
-	sig, ok := ci.Signatures[id]
-	if !ok {
-		return nil, missingSignature(id, ci)
-	}
-	if err := VerifyJWS(sig, []byte(ci.Kubeconfig), id, tok.Secret()); err != nil {
-		if errors.Is(err, errSignatureMismatch) {
-			return nil, errorf(Identity, "cluster-info's signature for token %s (%s%s) does not verify with the token secret of join.yaml: the secret is wrong (a token with the same id was re-created?), or %s is not the cluster that issued the token; render the node with the cluster's current token", id, jwsKeyPrefix, id, ep)
+		var ve *VerifyError
+		errors.As(err, &ve)
+		switch {
+		case ve.Failure.Signed():
+			return nil, failedSigned, err
+		case ve.Failure == BadSignature:
+			return nil, failedUnproven, err
 		}
-		return nil, errorf(Identity, "cluster-info's %s%s is not a valid signature for token %s: %v", jwsKeyPrefix, id, id, err)
-	}
-	certs, bundle, err := ParseKubeconfigCA([]byte(ci.Kubeconfig))
-	if err != nil {
-		return nil, errorf(Identity, "cluster-info is signed for token %s but unusable: %v", id, err)
-	}
-	matched, ok := pins.Match(certs)
-	if !ok {
-		return nil, errorf(Identity, "%s the pinned hashes %s: %s is not the cluster this node was rendered for, or its CA was replaced; if so, render with the new CA's pin (kubebake hash ca.crt)",
-			describeCAs(certs), strings.Join(pinList, ", "), ep)
+		return nil, failedTransient, err
 	}
 	roots := x509.NewCertPool()
-	for _, c := range certs {
+	for _, c := range v.CAs {
 		roots.AddCert(c)
 	}
-	body2, err := newClient(ep, roots, proxy).get(ctx, ep, timeout)
+	body2, err := newFetcher(roots, ServerName(ep), d.proxy).get(ctx, ep, timeout)
 	if err != nil {
 		var fe *fetchError
 		if errors.As(err, &fe) && fe.verify != nil {
 			var ci x509.CertificateInvalidError
 			if errors.As(fe.verify, &ci) && ci.Reason == x509.Expired {
 				// At first boot the clock may be wrong until NTP has
-				// synced: no sign of an impostor, and worth retrying.
-				return nil, err
+				// synced: no sign of an impostor.
+				return nil, failedTransient, err
 			}
-			return nil, &Error{Class: Identity, Err: err}
+			return nil, failedUnproven, err
 		}
-		return nil, fmt.Errorf("on the verified connection: %w", err)
+		return nil, failedTransient, fmt.Errorf("on the verified connection: %w", err)
 	}
 	ci2, err := parseClusterInfo(body2)
 	if err != nil {
-		return nil, errorf(Identity, "on the verified connection %s answered something else than on the first: %v", ep, err)
+		return nil, failedUnproven, fmt.Errorf("on the verified connection %s answered something else than on the first: %v", ep, err)
 	}
-	if ci2.Kubeconfig != ci.Kubeconfig {
-		return nil, errorf(Identity, "%s served a different cluster-info kubeconfig on the verified connection than on the first: something is tampering with the connection, or the cluster's CA changed in between", ep)
+	if ci2.Kubeconfig != v.Kubeconfig {
+		return nil, failedUnproven, fmt.Errorf("%s served a different cluster-info kubeconfig on the verified connection than on the first: something is tampering with the connection, or the cluster's CA changed in between", ep)
 	}
-	return &Discovered{Endpoint: ep, CACerts: certs, Bundle: bundle, Pin: pin.Hash(matched)}, nil
-}
-
-// missingSignature explains a cluster-info without our token's signature.
-func missingSignature(id string, ci *clusterInfo) error {
-	msg := fmt.Sprintf("token %s is unknown to the cluster, expired, or lacks usage-bootstrap-signing (no %s%s in cluster-info)", id, jwsKeyPrefix, id)
-	ids := ci.signedIDs()
-	switch {
-	case len(ids) == 0:
-		msg += "; cluster-info is signed for no token at all: is the bootstrapsigner controller running (kube-controller-manager --controllers=*,bootstrapsigner,tokencleaner)?"
-	case len(ids) <= 5:
-		msg += "; it is signed for tokens " + strings.Join(ids, ", ")
-	default:
-		msg += fmt.Sprintf("; it is signed for %d other tokens", len(ids))
-	}
-	return errors.New(msg)
-}
-
-func describeCAs(certs []*x509.Certificate) string {
-	var parts []string
-	for _, c := range certs {
-		parts = append(parts, fmt.Sprintf("%s (%s)", pin.Hash(c), c.Subject.String()))
-	}
-	if len(parts) == 1 {
-		return "cluster CA " + parts[0] + " matches none of"
-	}
-	return "none of the cluster CAs " + strings.Join(parts, ", ") + " matches any of"
+	return &Discovered{Endpoint: ep, Verified: v}, 0, nil
 }
 
 // loggingProxy wraps proxy to log, once per proxy and host, that a proxy is used.
@@ -374,92 +393,11 @@ func loggingProxy(proxy func(*url.URL) (*url.URL, error), logf func(string, ...a
 	}
 }
 
-// Result is what Run did.
-type Result struct {
-	// AlreadyJoined: the kubelet kubeconfig exists, nothing was done.
-	AlreadyJoined bool
-	*Discovered
-	// Written lists the files written (with Root), none with Check.
-	Written []string
-}
-
-// Run is the first-boot agent: unless the node has joined already, it
-// discovers the cluster of cfg and installs the verified CA bundle and
-// bootstrap kubeconfig atomically. With opts.Check it verifies the same
-// way and writes nothing.
-func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, error) {
-	o := opts.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, &Error{Class: BadConfig, Err: err}
+// describeUnpinned says which CAs of cluster-info's bundle no pin matched.
+func describeUnpinned(certs []*x509.Certificate) string {
+	var parts []string
+	for _, c := range certs {
+		parts = append(parts, DescribeCert(c))
 	}
-	at := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
-
-	joined, err := exists(at(cfg.Paths.KubeletKubeconfig))
-	if err != nil {
-		return nil, &Error{Class: Transient, Err: err}
-	}
-	if joined && !o.Check {
-		o.Logf("%s exists: this node has joined its cluster already; nothing to do", cfg.Paths.KubeletKubeconfig)
-		return &Result{AlreadyJoined: true}, nil
-	}
-	if joined {
-		o.Logf("%s exists: this node has joined already; checking discovery anyway", cfg.Paths.KubeletKubeconfig)
-	}
-
-	tok := cfg.ParsedToken()
-	srcPath := at(cfg.Paths.BootstrapKubeconfigSource)
-	src, err := os.ReadFile(srcPath)
-	if err != nil {
-		return nil, errorf(BadConfig, "reading the rendered bootstrap kubeconfig: %v (paths.bootstrapKubeconfigSource of the join config)", err)
-	}
-	kc, err := ParseBootstrapKubeconfig(src, tok.Value())
-	if err != nil {
-		return nil, errorf(BadConfig, "%s: %v", cfg.Paths.BootstrapKubeconfigSource, err)
-	}
-	timeout := cfg.Deadline()
-	if o.Timeout > 0 {
-		timeout = o.Timeout
-	}
-	o.Logf("discovering the cluster with token %s at %s (CA pins: %s; deadline %s)", tok.ID(), strings.Join(cfg.Endpoints, ", "), strings.Join(cfg.CACertHashes, ", "), timeout)
-	d, err := Discover(ctx, Target{Endpoints: cfg.Endpoints, Pins: cfg.CACertHashes, Token: tok, Timeout: timeout}, o)
-	if err != nil {
-		return nil, err
-	}
-	out, err := kc.Rewrite(d.Endpoint, d.Bundle)
-	if err != nil {
-		return nil, errorf(Transient, "building the bootstrap kubeconfig: %v", err)
-	}
-	res := &Result{Discovered: d}
-	o.Logf("%s verified after %d attempt(s): its CA %s matches a pin, it signed cluster-info for token %s, and its certificate verifies", d.Endpoint, d.Attempts, d.Pin, tok.ID())
-	if o.Check {
-		o.Logf("--check: wrote nothing")
-		return res, nil
-	}
-	for _, f := range []struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}{
-		{cfg.Paths.CACert, d.Bundle, 0o644},
-		{cfg.Paths.BootstrapKubeconfig, out, 0o600},
-	} {
-		p := at(f.path)
-		if err := atomicfile.MkdirWrite(p, f.data, f.mode); err != nil {
-			return res, errorf(Transient, "writing %s: %v", f.path, err)
-		}
-		res.Written = append(res.Written, p)
-	}
-	o.Logf("wrote %s and %s (server https://%s): the kubelet can bootstrap", cfg.Paths.CACert, cfg.Paths.BootstrapKubeconfig, d.Endpoint)
-	return res, nil
-}
-
-func exists(p string) (bool, error) {
-	_, err := os.Lstat(p)
-	if err == nil {
-		return true, nil
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	return false, err
+	return strings.Join(parts, ", ")
 }

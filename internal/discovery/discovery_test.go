@@ -37,7 +37,7 @@ func TestDiscoverResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Endpoint != srv.Endpoint() || d.Pin != srv.CA.Pin() || d.Attempts != 1 || len(d.CACerts) != 1 || string(d.Bundle) != string(srv.CA.PEM) {
+	if d.Endpoint != srv.Endpoint() || d.Pins[0] != srv.CA.Pin() || d.Attempts != 1 || len(d.CAs) != 1 || string(d.Bundle) != string(srv.CA.PEM) || d.Server != discoverytest.ServerInClusterInfo {
 		t.Errorf("%+v", d)
 	}
 }

@@ -1,28 +1,28 @@
 package discovery
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kubebake/kubebake/internal/endpoint"
 )
 
-// The agent speaks just enough HTTP/1.1 to GET one small JSON document:
-// net/http (with its HTTP/2 client) would add half a megabyte, compressed,
-// to a binary that is embedded in every rendered config. What it needs of
-// HTTP is small: one GET, Connection: close, a Content-Length, chunked or
-// read-to-EOF body, CONNECT through a proxy. It follows no redirects.
+// The agent GETs one small JSON document with net/http. It follows no
+// redirects, sends no credentials, keeps no connection open between
+// fetches, and caps what it reads. The agent is built with the build tag
+// nethttpomithttp2 (Makefile): HTTP/1.1 is all two GETs need, and leaving
+// net/http's HTTP/2 client out keeps the agent within its size budget.
 
 // MaxBodySize caps a cluster-info answer. A real one is a few kilobytes.
 const MaxBodySize = 1 << 20
@@ -32,6 +32,9 @@ const maxHeaderBytes = 64 << 10
 
 // maxRetryAfter bounds how long a Retry-After header can make us wait.
 const maxRetryAfter = 5 * time.Minute
+
+// userAgent names the agent to the API server's logs.
+const userAgent = "kubebake-join"
 
 // fetchError is a failed GET of cluster-info.
 type fetchError struct {
@@ -44,215 +47,80 @@ type fetchError struct {
 
 func (e *fetchError) Error() string { return e.msg }
 
-// client fetches cluster-info from one endpoint over one TLS configuration.
-type client struct {
-	tls   *tls.Config
-	proxy func(*url.URL) (*url.URL, error)
+// ServerName is the name a TLS client verifies an endpoint's certificate
+// against: the endpoint's host, an IP address or a DNS name, without
+// brackets. kubebake-join and kubebake check both use it.
+func ServerName(ep string) string { return endpoint.Host(ep) }
+
+// fetcher GETs cluster-info over one TLS configuration.
+type fetcher struct {
+	client *http.Client
 }
 
-// newClient returns a client for endpoint. roots nil means no server
-// verification (the first, unauthenticated fetch); otherwise only roots are
-// trusted and the endpoint's host must be in the server certificate.
-func newClient(endpoint string, roots *x509.CertPool, proxy func(*url.URL) (*url.URL, error)) *client {
-	host, _, _ := net.SplitHostPort(endpoint)
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+// newFetcher returns a fetcher. roots nil means no server verification (the
+// first, unauthenticated fetch); otherwise only roots are trusted and the
+// certificate must name serverName. proxy picks the proxy for a URL (nil:
+// none).
+func newFetcher(roots *x509.CertPool, serverName string, proxy func(*url.URL) (*url.URL, error)) *fetcher {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if roots == nil {
 		tc.InsecureSkipVerify = true
 	} else {
-		tc.RootCAs = roots
+		tc.RootCAs, tc.ServerName = roots, serverName
 	}
-	return &client{tls: tc, proxy: proxy}
+	tr := &http.Transport{
+		TLSClientConfig:        tc,
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		ForceAttemptHTTP2:      false,
+	}
+	if proxy != nil {
+		tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
+	}
+	return &fetcher{client: &http.Client{
+		Transport: tr,
+		// A redirect is an answer like any other: reported, never followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 }
 
-// get fetches cluster-info from endpoint within timeout. It sends no
-// credentials: the request is written below, with no Authorization header,
-// and the TLS client holds no certificate.
-func (c *client) get(ctx context.Context, endpoint string, timeout time.Duration) ([]byte, error) {
+// environmentProxy is net/http's reading of HTTPS_PROXY and NO_PROXY (the
+// way kubectl reads them).
+func environmentProxy(u *url.URL) (*url.URL, error) {
+	return http.ProxyFromEnvironment(&http.Request{URL: u})
+}
+
+// get fetches cluster-info from ep within timeout, or until ctx ends. It
+// sends no credentials: the request carries no Authorization header, and
+// the TLS client holds no certificate.
+func (f *fetcher) get(ctx context.Context, ep string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	body, err := c.fetch(ctx, endpoint)
+	target := &url.URL{Scheme: "https", Host: ep, Path: ClusterInfoPath}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
-		var fe *fetchError
-		if errors.As(err, &fe) {
-			return nil, fe
-		}
-		return nil, describeTransportError(ctx, endpoint, timeout, err)
+		return nil, &fetchError{msg: fmt.Sprintf("endpoint %q: %v", ep, err)}
 	}
-	return body, nil
-}
-
-func (c *client) fetch(ctx context.Context, endpoint string) ([]byte, error) {
-	target := &url.URL{Scheme: "https", Host: endpoint, Path: ClusterInfoPath}
-	var proxyURL *url.URL
-	if c.proxy != nil {
-		p, err := c.proxy(target)
-		if err != nil {
-			return nil, &fetchError{msg: fmt.Sprintf("the proxy settings (HTTPS_PROXY, NO_PROXY) are not valid: %v", err)}
-		}
-		proxyURL = p
-	}
-	conn, err := dial(ctx, endpoint, proxyURL)
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Accept", "application/json")
+	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, describeTransportError(ctx, ep, timeout, err)
 	}
-	defer conn.Close()
-	// Every read and write ends at the deadline, and at once when ctx ends.
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, describeStatus(resp.StatusCode, resp.Header, time.Now())
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	tc := tls.Client(conn, c.tls)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, err
+	if resp.ContentLength > MaxBodySize {
+		return nil, errTooLarge
 	}
-	req := "GET " + ClusterInfoPath + " HTTP/1.1\r\n" +
-		"Host: " + endpoint + "\r\n" +
-		"User-Agent: kubebake-join\r\n" +
-		"Accept: application/json\r\n" +
-		"Connection: close\r\n\r\n"
-	if _, err := io.WriteString(tc, req); err != nil {
-		return nil, err
-	}
-	lr := &io.LimitedReader{R: tc, N: maxHeaderBytes}
-	br := bufio.NewReaderSize(lr, 4096)
-	code, header, err := readHead(br, lr)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
-		return nil, err
-	}
-	if code != 200 {
-		return nil, describeStatus(code, header, time.Now())
-	}
-	// The body may be chunked; its framing counts too, generously.
-	lr.N = 2*MaxBodySize + 4096
-	return readBody(br, header)
-}
-
-// dial connects to endpoint, through proxyURL's CONNECT tunnel if set.
-func dial(ctx context.Context, endpoint string, proxyURL *url.URL) (net.Conn, error) {
-	d := &net.Dialer{}
-	if proxyURL == nil {
-		return d.DialContext(ctx, "tcp", endpoint)
-	}
-	port := proxyURL.Port()
-	switch proxyURL.Scheme {
-	case "http":
-		if port == "" {
-			port = "80"
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &fetchError{msg: "the answer was cut short: the connection closed mid-body"}
 		}
-	case "https":
-		if port == "" {
-			port = "443"
-		}
-	default:
-		return nil, &fetchError{msg: fmt.Sprintf("proxy %s: only http:// and https:// proxies are supported", proxyURL.Redacted())}
-	}
-	proxyAddr := net.JoinHostPort(proxyURL.Hostname(), port)
-	conn, err := d.DialContext(ctx, "tcp", proxyAddr)
-	if err != nil {
-		return nil, &fetchError{msg: fmt.Sprintf("cannot reach proxy %s: %v", proxyURL.Redacted(), unwrapOp(err))}
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			conn.Close()
-		}
-	}()
-	if dl, has := ctx.Deadline(); has {
-		conn.SetDeadline(dl)
-	}
-	if proxyURL.Scheme == "https" {
-		pc := tls.Client(conn, &tls.Config{MinVersion: tls.VersionTLS12, ServerName: proxyURL.Hostname()})
-		if err := pc.HandshakeContext(ctx); err != nil {
-			return nil, &fetchError{msg: fmt.Sprintf("TLS to proxy %s failed: %v", proxyURL.Redacted(), err)}
-		}
-		conn = pc
-	}
-	req := "CONNECT " + endpoint + " HTTP/1.1\r\nHost: " + endpoint + "\r\n"
-	if u := proxyURL.User; u != nil {
-		pw, _ := u.Password()
-		req += "Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)) + "\r\n"
-	}
-	req += "\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
-		return nil, &fetchError{msg: fmt.Sprintf("proxy %s: %v", proxyURL.Redacted(), unwrapOp(err))}
-	}
-	lr := &io.LimitedReader{R: conn, N: maxHeaderBytes}
-	br := bufio.NewReaderSize(lr, 1) // read no further than the proxy's answer
-	code, _, err := readHead(br, lr)
-	if err != nil {
-		return nil, &fetchError{msg: fmt.Sprintf("proxy %s: %v", proxyURL.Redacted(), unwrapOp(err))}
-	}
-	if code/100 != 2 {
-		return nil, &fetchError{msg: fmt.Sprintf("proxy %s refused to connect to %s: HTTP %d", proxyURL.Redacted(), endpoint, code)}
-	}
-	if br.Buffered() > 0 {
-		return nil, &fetchError{msg: fmt.Sprintf("proxy %s sent data before the tunnel was used", proxyURL.Redacted())}
-	}
-	conn.SetDeadline(time.Time{})
-	ok = true
-	return conn, nil
-}
-
-// readHead reads an HTTP/1.x status line and headers.
-func readHead(br *bufio.Reader, lr *io.LimitedReader) (int, textproto.MIMEHeader, error) {
-	tp := textproto.NewReader(br)
-	line, err := tp.ReadLine()
-	if err != nil {
-		return 0, nil, headErr(lr, err)
-	}
-	proto, rest, _ := strings.Cut(line, " ")
-	codeStr, _, _ := strings.Cut(rest, " ")
-	code, cerr := strconv.Atoi(codeStr)
-	if !strings.HasPrefix(proto, "HTTP/1.") || cerr != nil || code < 100 || code > 999 {
-		return 0, nil, &fetchError{msg: "the server does not speak HTTP/1.1 over TLS: is this the API server's port?"}
-	}
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return 0, nil, headErr(lr, err)
-	}
-	return code, h, nil
-}
-
-func headErr(lr *io.LimitedReader, err error) error {
-	if lr.N <= 0 {
-		return &fetchError{msg: fmt.Sprintf("the answer's headers are larger than %d KiB", maxHeaderBytes>>10)}
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &fetchError{msg: "the server closed the connection without answering"}
-	}
-	return err
-}
-
-var errTooLarge = &fetchError{msg: fmt.Sprintf("the answer is larger than %d KiB, which no real cluster-info is: is this an API server?", MaxBodySize>>10)}
-
-// readBody reads a response body framed by Transfer-Encoding: chunked,
-// Content-Length, or the end of the connection, up to MaxBodySize.
-func readBody(br *bufio.Reader, h textproto.MIMEHeader) ([]byte, error) {
-	if te := strings.ToLower(strings.Join(h.Values("Transfer-Encoding"), ",")); te != "" {
-		if strings.TrimSpace(te) != "chunked" {
-			return nil, &fetchError{msg: fmt.Sprintf("the answer uses Transfer-Encoding %q, which an API server does not", te)}
-		}
-		return readChunked(br)
-	}
-	if cl := h.Get("Content-Length"); cl != "" {
-		n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
-		if err != nil || n < 0 {
-			return nil, &fetchError{msg: fmt.Sprintf("the answer's Content-Length %q is not a number", cl)}
-		}
-		if n > MaxBodySize {
-			return nil, errTooLarge
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(br, body); err != nil {
-			return nil, truncated(err)
-		}
-		return body, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(br, MaxBodySize+1))
-	if err != nil {
-		return nil, err
+		return nil, describeTransportError(ctx, ep, timeout, err)
 	}
 	if len(body) > MaxBodySize {
 		return nil, errTooLarge
@@ -260,51 +128,15 @@ func readBody(br *bufio.Reader, h textproto.MIMEHeader) ([]byte, error) {
 	return body, nil
 }
 
-func truncated(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &fetchError{msg: "the answer was cut short: the connection closed mid-body"}
-	}
-	return err
-}
+var errTooLarge = &fetchError{msg: fmt.Sprintf("the answer is larger than %d KiB, which no real cluster-info is: is this an API server?", MaxBodySize>>10)}
 
-// readChunked decodes a chunked body (RFC 9112 §7.1), ignoring extensions
-// and trailers.
-func readChunked(br *bufio.Reader) ([]byte, error) {
-	tp := textproto.NewReader(br)
-	var body []byte
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return nil, truncated(err)
-		}
-		sizeStr, _, _ := strings.Cut(line, ";")
-		size, err := strconv.ParseUint(strings.TrimSpace(sizeStr), 16, 32)
-		if err != nil {
-			return nil, &fetchError{msg: "the answer's chunked encoding is broken"}
-		}
-		if size == 0 {
-			// Trailers, then the final empty line.
-			if _, err := tp.ReadMIMEHeader(); err != nil {
-				return nil, truncated(err)
-			}
-			return body, nil
-		}
-		if uint64(len(body))+size > MaxBodySize {
-			return nil, errTooLarge
-		}
-		start := len(body)
-		body = append(body, make([]byte, size)...)
-		if _, err := io.ReadFull(br, body[start:]); err != nil {
-			return nil, truncated(err)
-		}
-		if crlf, err := tp.ReadLine(); err != nil || crlf != "" {
-			return nil, &fetchError{msg: "the answer's chunked encoding is broken"}
-		}
-	}
-}
-
-// unwrapOp strips net.OpError's "dial tcp 1.2.3.4:5:" prefix.
+// unwrapOp strips url.Error's `Get "https://..."` and net.OpError's
+// "dial tcp 1.2.3.4:5:" prefixes.
 func unwrapOp(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
 		return oe.Err
@@ -313,10 +145,17 @@ func unwrapOp(err error) error {
 }
 
 // describeTransportError turns a failed request into one plain sentence.
-func describeTransportError(ctx context.Context, endpoint string, timeout time.Duration, err error) error {
+func describeTransportError(ctx context.Context, ep string, timeout time.Duration, err error) error {
 	var ve *tls.CertificateVerificationError
 	if errors.As(err, &ve) {
-		return &fetchError{msg: describeVerifyError(endpoint, ve.Err), verify: ve.Err}
+		return &fetchError{msg: describeVerifyError(ep, ve.Err), verify: ve.Err}
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "proxyconnect" {
+		return &fetchError{msg: fmt.Sprintf("cannot reach the proxy (HTTPS_PROXY): %v", oe.Err)}
+	}
+	if strings.Contains(err.Error(), "proxyconnect") || strings.Contains(err.Error(), "unsupported proxy scheme") {
+		return &fetchError{msg: fmt.Sprintf("the proxy (HTTPS_PROXY) did not open a tunnel to %s: %v", ep, unwrapOp(err))}
 	}
 	var ne net.Error
 	switch {
@@ -326,41 +165,45 @@ func describeTransportError(ctx context.Context, endpoint string, timeout time.D
 		return &fetchError{msg: "connection refused: the API server is not running (yet) or listens on another address"}
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
 		return &fetchError{msg: "no route to the API server: is the node's network up?"}
-	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return &fetchError{msg: fmt.Sprintf("the connection was closed or reset during the TLS handshake or request: %v", unwrapOp(err))}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return &fetchError{msg: fmt.Sprintf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err)}
 	}
 	var recErr tls.RecordHeaderError
-	if errors.As(err, &recErr) {
+	if errors.As(err, &recErr) || strings.Contains(err.Error(), "HTTP response to HTTPS client") {
 		return &fetchError{msg: "the server does not speak TLS: is this the API server's port?"}
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &fetchError{msg: fmt.Sprintf("the connection was closed or reset during the TLS handshake or request: %v", unwrapOp(err))}
+	}
+	if strings.Contains(err.Error(), "malformed HTTP") || strings.Contains(err.Error(), "server response headers exceeded") {
+		return &fetchError{msg: fmt.Sprintf("the server does not answer HTTP/1.1 as an API server does: %v", unwrapOp(err))}
 	}
 	return &fetchError{msg: fmt.Sprintf("fetching cluster-info: %v", unwrapOp(err))}
 }
 
 // describeVerifyError explains why a server certificate failed verification
-// against the pinned CA bundle.
-func describeVerifyError(endpoint string, err error) string {
+// against the pinned CAs.
+func describeVerifyError(ep string, err error) string {
 	var he x509.HostnameError
 	if errors.As(err, &he) && he.Certificate != nil {
 		return fmt.Sprintf("%s is not a name in the API server certificate (SANs: %s): render with an endpoint the certificate lists, or add it to the certificate (kubeadm --apiserver-cert-extra-sans)",
-			he.Host, strings.Join(certNames(he.Certificate), ", "))
+			he.Host, strings.Join(CertNames(he.Certificate), ", "))
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		return fmt.Sprintf("the API server certificate at %s is not signed by the verified cluster CA: something between this node and the cluster is answering in its place", endpoint)
+		return fmt.Sprintf("the API server certificate at %s is not signed by a pinned cluster CA: something between this node and the cluster is answering in its place", ep)
 	}
 	var ci x509.CertificateInvalidError
 	if errors.As(err, &ci) && ci.Reason == x509.Expired {
-		return fmt.Sprintf("the API server certificate at %s is expired or not yet valid at this node's clock (%s): %v; check the node's time (NTP)", endpoint, time.Now().UTC().Format(time.RFC3339), err)
+		return fmt.Sprintf("the API server certificate at %s is expired or not yet valid at this node's clock (%s): %v; check the node's time (NTP)", ep, time.Now().UTC().Format(time.RFC3339), err)
 	}
-	return fmt.Sprintf("the API server certificate at %s does not verify against the verified cluster CA: %v", endpoint, err)
+	return fmt.Sprintf("the API server certificate at %s does not verify against the pinned cluster CA: %v", ep, err)
 }
 
-// certNames lists a certificate's SANs (or its common name if it has none).
-func certNames(c *x509.Certificate) []string {
+// CertNames lists a certificate's SANs, or says it has none.
+func CertNames(c *x509.Certificate) []string {
 	var names []string
 	names = append(names, c.DNSNames...)
 	for _, ip := range c.IPAddresses {
@@ -375,15 +218,9 @@ func certNames(c *x509.Certificate) []string {
 	return names
 }
 
-// statusText names the statuses discovery explains.
-var statusText = map[int]string{
-	401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
-	500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-}
-
 // describeStatus explains an HTTP status other than 200.
-func describeStatus(code int, h textproto.MIMEHeader, now time.Time) error {
-	status := strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, statusText[code]))
+func describeStatus(code int, h http.Header, now time.Time) error {
+	status := strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, http.StatusText(code)))
 	e := &fetchError{}
 	switch {
 	case code >= 300 && code < 400:
@@ -418,7 +255,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	var d time.Duration
 	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 		d = time.Duration(n) * time.Second
-	} else if t, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", v); err == nil {
+	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	}
 	if d < 0 {

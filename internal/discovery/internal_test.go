@@ -53,7 +53,8 @@ func TestExitStatus(t *testing.T) {
 		{errors.New("plain"), 1},
 		{&Error{Class: Transient, Err: errors.New("x")}, 1},
 		{&Error{Class: BadConfig, Err: errors.New("x")}, 2},
-		{&Error{Class: Identity, Err: errors.New("x")}, 3},
+		{&Error{Class: Refused, Err: errors.New("x")}, 3},
+		{&Error{Class: Unproven, Err: errors.New("x")}, 4},
 	} {
 		if got := ExitStatus(tc.err); got != tc.want {
 			t.Errorf("ExitStatus(%v) = %d, want %d", tc.err, got, tc.want)
@@ -66,7 +67,7 @@ func TestParseClusterInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ci.Kubeconfig != "k" || len(ci.Signatures) != 2 || ci.Signatures["abcdef"] != "s1" || strings.Join(ci.signedIDs(), ",") != "012345,abcdef" {
+	if ci.Kubeconfig != "k" || len(ci.Signatures) != 2 || ci.Signatures["abcdef"] != "s1" || strings.Join(signedIDs(ci.Signatures), ",") != "012345,abcdef" {
 		t.Errorf("%+v", ci)
 	}
 	for _, tc := range []struct{ body, want string }{
@@ -93,12 +94,32 @@ func FuzzParseClusterInfo(f *testing.F) {
 		if ci.Kubeconfig == "" {
 			t.Fatal("accepted a cluster-info without kubeconfig")
 		}
-		for _, id := range ci.signedIDs() {
+		for _, id := range signedIDs(ci.Signatures) {
 			if _, ok := ci.Signatures[id]; !ok {
 				t.Fatalf("signedIDs lists %q, which has no signature", id)
 			}
 		}
 		// What a real discovery does next must not panic either.
-		ParseKubeconfigCA([]byte(ci.Kubeconfig))
+		ReadCluster([]byte(ci.Kubeconfig))
 	})
+}
+
+// The exit status at the deadline follows each endpoint's latest outcome.
+func TestDeadlineClass(t *testing.T) {
+	eps := []string{"a:1", "b:1"}
+	for _, tc := range []struct {
+		last map[string]outcome
+		want Class
+	}{
+		{map[string]outcome{}, Transient},
+		{map[string]outcome{"a:1": failedSigned}, Transient}, // b never tried
+		{map[string]outcome{"a:1": failedSigned, "b:1": failedTransient}, Transient},
+		{map[string]outcome{"a:1": failedSigned, "b:1": failedUnproven}, Unproven},
+		{map[string]outcome{"a:1": failedUnproven, "b:1": failedUnproven}, Unproven},
+		{map[string]outcome{"a:1": failedSigned, "b:1": failedSigned}, Refused},
+	} {
+		if got := deadlineClass(eps, tc.last); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.last, got, tc.want)
+		}
+	}
 }

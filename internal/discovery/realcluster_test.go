@@ -47,19 +47,21 @@ func TestDiscoverRealControlPlane(t *testing.T) {
 		t.Fatalf("discovery against the real API server: %v", err)
 	}
 	t.Logf("discovered %s in %v", d.Endpoint, time.Since(start))
-	if d.Endpoint != c.Endpoint || d.Pin != c.CAPin() || string(d.Bundle) != string(c.CACertPEM) {
+	if d.Endpoint != c.Endpoint || d.Pins[0] != c.CAPin() || string(d.Bundle) != string(c.CACertPEM) {
 		t.Errorf("discovered %+v", d)
 	}
 
-	// A secret the cluster does not know for this id: identity failure.
+	// A secret the cluster does not know for this id: not proven, which
+	// anyone could cause, so retried until the deadline (exit 4).
 	wrong, _ := token.Parse(tok.ID() + ".0123456789abcdef")
-	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{c.CAPin()}, Token: wrong, Timeout: 30 * time.Second})
-	if discovery.ExitStatus(err) != 3 {
-		t.Errorf("wrong secret: %v (exit %d), want exit 3", err, discovery.ExitStatus(err))
+	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{c.CAPin()}, Token: wrong, Timeout: 2 * time.Second})
+	if discovery.ExitStatus(err) != 4 {
+		t.Errorf("wrong secret: %v (exit %d), want exit 4", err, discovery.ExitStatus(err))
 	}
-	// Another CA pinned: identity failure.
+	// Another CA pinned: signed with the token, CA not pinned until the
+	// deadline: refused, final (exit 3).
 	other := discoverytest.NewCA(t, discoverytest.ECDSA)
-	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{other.Pin()}, Token: tok, Timeout: 30 * time.Second})
+	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{other.Pin()}, Token: tok, Timeout: 2 * time.Second})
 	if discovery.ExitStatus(err) != 3 {
 		t.Errorf("other CA pinned: %v (exit %d), want exit 3", err, discovery.ExitStatus(err))
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/internal/endpoint"
@@ -25,12 +27,20 @@ const (
 	DefaultTimeout = 10 * time.Minute
 )
 
-// Default install paths, kubeadm's where kubeadm has one.
+// Default install paths, kubeadm's.
 const (
-	DefaultBootstrapKubeconfigSource = "/etc/kubebake/bootstrap-kubelet.conf"
-	DefaultBootstrapKubeconfig       = "/etc/kubernetes/bootstrap-kubelet.conf"
-	DefaultCACert                    = "/etc/kubernetes/pki/ca.crt"
-	DefaultKubeletKubeconfig         = "/etc/kubernetes/kubelet.conf"
+	DefaultBootstrapKubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf"
+	DefaultCACert              = "/etc/kubernetes/pki/ca.crt"
+	DefaultKubeletKubeconfig   = "/etc/kubernetes/kubelet.conf"
+)
+
+// The values of Config.Server besides an address.
+const (
+	// ServerClusterInfo: the server named in the cluster's cluster-info,
+	// which the token's signature covers, as kubeadm join does. The default.
+	ServerClusterInfo = "cluster-info"
+	// ServerDiscovered: the endpoint that answered discovery.
+	ServerDiscovered = "discovered"
 )
 
 // Config is /etc/kubebake/join.yaml.
@@ -45,17 +55,19 @@ type Config struct {
 	Token string `json:"token"`
 	// Timeout is the overall deadline of one run, a Go duration ("10m").
 	Timeout string `json:"timeout,omitempty"`
-	Paths   Paths  `json:"paths"`
+	// Server is the API server the bootstrap kubeconfig names, and so the
+	// one the kubelet talks to: ServerClusterInfo (also when empty),
+	// ServerDiscovered, or an address "https://host:port" (a load balancer).
+	Server string `json:"server,omitempty"`
+	Paths  Paths  `json:"paths"`
 }
 
 // Paths are absolute paths on the node (kubebake-join --root prefixes them).
 type Paths struct {
-	// BootstrapKubeconfigSource is the rendered bootstrap kubeconfig the agent
-	// starts from.
-	BootstrapKubeconfigSource string `json:"bootstrapKubeconfigSource"`
-	// BootstrapKubeconfig is where the agent installs it, once verified, for the kubelet.
+	// BootstrapKubeconfig is where the agent writes, once the cluster is
+	// verified, the kubelet's bootstrap kubeconfig, built from this file.
 	BootstrapKubeconfig string `json:"bootstrapKubeconfig"`
-	// CACert is where the agent writes the verified CA bundle.
+	// CACert is where the agent writes the verified, pinned CAs.
 	CACert string `json:"caCert"`
 	// KubeletKubeconfig exists once the node has joined; the agent then does nothing.
 	KubeletKubeconfig string `json:"kubeletKubeconfig"`
@@ -64,27 +76,45 @@ type Paths struct {
 // DefaultPaths are the paths the renderer uses.
 func DefaultPaths() Paths {
 	return Paths{
-		BootstrapKubeconfigSource: DefaultBootstrapKubeconfigSource,
-		BootstrapKubeconfig:       DefaultBootstrapKubeconfig,
-		CACert:                    DefaultCACert,
-		KubeletKubeconfig:         DefaultKubeletKubeconfig,
+		BootstrapKubeconfig: DefaultBootstrapKubeconfig,
+		CACert:              DefaultCACert,
+		KubeletKubeconfig:   DefaultKubeletKubeconfig,
 	}
 }
 
 // Parse decodes and validates a join.yaml. Unknown fields are errors: a typo
 // in a hand-edited config should not silently fall back to a default.
-// Errors never quote the token.
+// Errors never quote the token, whatever the file holds.
 func Parse(data []byte) (*Config, error) {
 	var c Config
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		// The YAML and JSON decoders name lines, fields and types, never values,
-		// so the token cannot leak through this error.
-		return nil, fmt.Errorf("not a valid %s: %v", Kind, err)
+		// The decoders quote values and keys ("token: !!int <token>", a key
+		// that is the token), so the message is redacted.
+		return nil, fmt.Errorf("not a valid %s: %s", Kind, Redact(err.Error(), data))
 	}
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, errors.New(Redact(err.Error(), data))
 	}
 	return &c, nil
+}
+
+// secretLike is what a token secret looks like, or holds one: 16 or more
+// of its characters in a row.
+var secretLike = regexp.MustCompile(`[a-z0-9]{16,}`)
+
+// tokenLike is a token, or something close to one (a typo in the secret).
+var tokenLike = regexp.MustCompile(`[a-z0-9]{6}\.([a-z0-9]{10,})`)
+
+// Redact removes from msg, an error about data (a join.yaml), anything that
+// may be the token or its secret: every token-like string of data and its
+// secret part, and every run of 16 or more characters of the secret's
+// alphabet. No word of the decoders' or our own messages is such a run.
+func Redact(msg string, data []byte) string {
+	for _, m := range tokenLike.FindAllSubmatch(data, -1) {
+		msg = strings.ReplaceAll(msg, string(m[0]), "<redacted>")
+		msg = strings.ReplaceAll(msg, string(m[1]), "<redacted>")
+	}
+	return secretLike.ReplaceAllString(msg, "<redacted>")
 }
 
 // Marshal encodes c as YAML.
@@ -121,6 +151,14 @@ func (c *Config) Validate() error {
 	if _, err := token.Parse(c.Token); err != nil {
 		return fmt.Errorf("token: %v", err)
 	}
+	switch c.Server {
+	case "", ServerClusterInfo, ServerDiscovered:
+	default:
+		n, err := endpoint.Parse(c.Server)
+		if err != nil || "https://"+n != c.Server {
+			return fmt.Errorf("server: %q is not %s, %s or an address https://host:port", c.Server, ServerClusterInfo, ServerDiscovered)
+		}
+	}
 	if c.Timeout != "" {
 		d, err := time.ParseDuration(c.Timeout)
 		if err != nil || d <= 0 {
@@ -128,7 +166,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, p := range []struct{ name, v string }{
-		{"paths.bootstrapKubeconfigSource", c.Paths.BootstrapKubeconfigSource},
 		{"paths.bootstrapKubeconfig", c.Paths.BootstrapKubeconfig},
 		{"paths.caCert", c.Paths.CACert},
 		{"paths.kubeletKubeconfig", c.Paths.KubeletKubeconfig},
@@ -146,6 +183,18 @@ func (c *Config) Deadline() time.Duration {
 		return d
 	}
 	return DefaultTimeout
+}
+
+// KubeletServer is the server the bootstrap kubeconfig names, given the
+// endpoint that answered discovery and the server cluster-info names.
+func (c *Config) KubeletServer(discovered, clusterInfo string) string {
+	switch c.Server {
+	case "", ServerClusterInfo:
+		return clusterInfo
+	case ServerDiscovered:
+		return "https://" + discovered
+	}
+	return c.Server
 }
 
 // ParsedToken returns the token; Validate has checked it.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -66,4 +67,17 @@ func (s Set) Match(certs []*x509.Certificate) (*x509.Certificate, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Has reports whether cert's pin is in the set.
+func (s Set) Has(cert *x509.Certificate) bool { return s.m[Hash(cert)] }
+
+// List returns the pins, sorted.
+func (s Set) List() []string {
+	out := make([]string, 0, len(s.m))
+	for p := range s.m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -88,7 +88,7 @@ func setup(tmp string) error {
 	builds := []*exec.Cmd{
 		exec.Command("go", "build", "-o", kubebakeBin, "./cmd/kubebake"),
 		// The same command as the Makefile's bin/kubebake-join-linux-%.
-		exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", agentBin, "./cmd/kubebake-join"),
+		exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "nethttpomithttp2", "-ldflags=-s -w -buildid=", "-o", agentBin, "./cmd/kubebake-join"),
 	}
 	for _, c := range builds {
 		c.Dir = repo

@@ -73,9 +73,7 @@ func BenchmarkDiscovery(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			root := b.TempDir()
-			for _, p := range []string{joinconfig.DefaultPath, paths.BootstrapKubeconfigSource} {
-				copyFile(b, filepath.Join(template, p), filepath.Join(root, p))
-			}
+			copyFile(b, filepath.Join(template, joinconfig.DefaultPath), filepath.Join(root, joinconfig.DefaultPath))
 			sb := testcluster.NewSandbox(b, "kubebake-bench")
 			sb.Binds[agentArgv[0]] = agent
 			cmd := sb.Command(b, append(append([]string{}, agentArgv...), "--root", root)...)

@@ -203,14 +203,17 @@ func ClusterInfo(t testing.TB, kubeconfig string, sigs map[string]string) []byte
 	return out
 }
 
+// ServerInClusterInfo is the server a fake API server's cluster-info names.
+const ServerInClusterInfo = "https://control-plane.example:6443"
+
 // Server is a fake API server serving cluster-info.
 type Server struct {
 	*httptest.Server
 	CA    *CA
 	Token token.Token
-	// Kubeconfig is the cluster-info payload; its server is deliberately
-	// not this server's address (kubeadm #598: the agent must use the
-	// endpoint that answered).
+	// Kubeconfig is the cluster-info payload; its server is ServerInClusterInfo,
+	// deliberately not this server's address, so that tests see which
+	// server the agent chose.
 	Kubeconfig string
 
 	mu       sync.Mutex
@@ -249,7 +252,7 @@ func NewServer(t testing.TB, o Options) *Server {
 		}
 		o.Token = tok
 	}
-	s := &Server{CA: o.CA, Token: o.Token, Kubeconfig: Kubeconfig(t, "https://control-plane.example:6443", o.CA.PEM)}
+	s := &Server{CA: o.CA, Token: o.Token, Kubeconfig: Kubeconfig(t, ServerInClusterInfo, o.CA.PEM)}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	if o.NotBefore.IsZero() {
 		o.NotBefore = time.Now().Add(-time.Hour)
@@ -362,30 +365,23 @@ func Config(endpoints, pins []string, tok token.Token) *joinconfig.Config {
 	}
 }
 
-// Names in the rendered bootstrap kubeconfig.
-const (
-	ClusterName = "kubernetes"
-	UserName    = "kubelet-bootstrap"
-	ContextName = UserName + "@" + ClusterName
-)
-
-// BootstrapKubeconfig is the bootstrap kubeconfig as the renderer lays it
-// down, written with client-go as the renderer writes it: one cluster
-// (server https://<first endpoint>, the CA bundle), one user with the
-// token, one context, current-context set.
+// BootstrapKubeconfig is the bootstrap kubeconfig as client-go's
+// clientcmd.Write writes it (as kubebake render does for --join-binary
+// none): one cluster (server, the CA bundle), one user with the token, one
+// context, current-context set. The agent's own writer must match it.
 func BootstrapKubeconfig(t testing.TB, server string, caPEM []byte, tok token.Token) []byte {
 	t.Helper()
 	cfg := clientcmdapi.NewConfig()
 	cl := clientcmdapi.NewCluster()
 	cl.Server, cl.CertificateAuthorityData = server, caPEM
-	cfg.Clusters[ClusterName] = cl
+	cfg.Clusters[discovery.BootstrapClusterName] = cl
 	u := clientcmdapi.NewAuthInfo()
 	u.Token = tok.Value()
-	cfg.AuthInfos[UserName] = u
+	cfg.AuthInfos[discovery.BootstrapUserName] = u
 	ctx := clientcmdapi.NewContext()
-	ctx.Cluster, ctx.AuthInfo = ClusterName, UserName
-	cfg.Contexts[ContextName] = ctx
-	cfg.CurrentContext = ContextName
+	ctx.Cluster, ctx.AuthInfo = discovery.BootstrapClusterName, discovery.BootstrapUserName
+	cfg.Contexts[discovery.BootstrapContextName] = ctx
+	cfg.CurrentContext = discovery.BootstrapContextName
 	out, err := clientcmd.Write(*cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -394,16 +390,14 @@ func BootstrapKubeconfig(t testing.TB, server string, caPEM []byte, tok token.To
 }
 
 // WriteNode lays down under root what the renderer installs for the agent:
-// the join config (0600) and the rendered bootstrap kubeconfig (0600).
-func WriteNode(t testing.TB, root string, cfg *joinconfig.Config, caPEM []byte) {
+// the join config (0600).
+func WriteNode(t testing.TB, root string, cfg *joinconfig.Config) {
 	t.Helper()
 	y, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(root, joinconfig.DefaultPath), y)
-	tok := cfg.ParsedToken()
-	write(t, filepath.Join(root, cfg.Paths.BootstrapKubeconfigSource), BootstrapKubeconfig(t, "https://"+cfg.Endpoints[0], caPEM, tok))
 }
 
 func write(t testing.TB, p string, data []byte) {

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/token"
+)
+
+// The scenarios of issue 10: trust only the pinned CA, never let an
+// unauthenticated answer end the join or block another endpoint.
+
+// A holder of the token serves the real CA and its own in cluster-info,
+// and a serving certificate from its own CA: refused, and its CA written
+// nowhere.
+func TestStrangerCAInBundleRefused(t *testing.T) {
+	real := discoverytest.NewServer(t, discoverytest.Options{})
+	stranger := discoverytest.NewCA(t, discoverytest.ECDSA)
+	impostor := discoverytest.NewServer(t, discoverytest.Options{CA: stranger, Token: real.Token})
+	impostor.Kubeconfig = discoverytest.Kubeconfig(t, discoverytest.ServerInClusterInfo, append(append([]byte{}, real.CA.PEM...), stranger.PEM...))
+	n := newNode(t, []string{impostor.Endpoint()}, []string{real.CA.Pin()}, real.Token)
+	n.watch(real, impostor)
+	n.wantExit(4, "--timeout", "20s")
+	n.wantNothingWritten()
+	n.wantNowhere(stranger.PEM)
+	n.wantLog("is not signed by a pinned cluster CA")
+	if impostor.Requests() < 2 {
+		t.Errorf("%d requests: want retries", impostor.Requests())
+	}
+}
+
+// The pinned CA plus an unpinned extra CA, with a genuine serving
+// certificate: joins, and only the pinned CA is installed.
+func TestUnpinnedExtraCANotInstalled(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	extra := discoverytest.NewCA(t, discoverytest.RSA)
+	srv.Kubeconfig = discoverytest.Kubeconfig(t, discoverytest.ServerInClusterInfo, append(append([]byte{}, extra.PEM...), srv.CA.PEM...))
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+	n.wantNowhere(extra.PEM)
+	n.wantLog("also holds " + extra.Pin() + " (CN=kubernetes), which no pin matches: not trusted, not installed")
+}
+
+// The first endpoint is an impostor that holds the token and serves its own
+// CA; the second is genuine: the node joins through the second, in the
+// first round.
+func TestImpostorFirstGenuineSecond(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	impostor := discoverytest.NewServer(t, discoverytest.Options{Token: srv.Token})
+	n := newNode(t, []string{impostor.Endpoint(), srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token)
+	n.watch(srv, impostor)
+	n.wantExit(0)
+	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+	n.wantNowhere(impostor.CA.PEM)
+	n.wantLog("attempt 1: " + impostor.Endpoint() + ": cluster CA " + impostor.CA.Pin())
+	n.wantLog("trying " + srv.Endpoint() + " next")
+	if len(n.sleeps) != 0 {
+		t.Errorf("slept %v: the second endpoint must be tried in the same round", n.sleeps)
+	}
+}
+
+// An impostor without the token, answering first with a garbled signature,
+// never ends the join nor keeps the second endpoint from being tried.
+func TestGarbledFirstEndpointDoesNotBlock(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	forger := discoverytest.NewServer(t, discoverytest.Options{Token: srv.Token})
+	forger.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		w.Write(discoverytest.ClusterInfo(t, forger.Kubeconfig, map[string]string{srv.Token.ID(): "eyJhbGciOiJIUzI1NiIsImtpZCI6IngifQ..AAAA"}))
+		return true
+	})
+	n := newNode(t, []string{forger.Endpoint(), srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token)
+	n.watch(srv, forger)
+	n.wantExit(0)
+	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+	n.wantLog("is not a valid signature for token " + srv.Token.ID())
+}
+
+// A garbled signature for the first three answers, then the genuine one:
+// retried with backoff, and the node joins.
+func TestGarbledThenGenuine(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i > 3 {
+			return false
+		}
+		sig := discoverytest.Sign(t, srv.Kubeconfig, srv.Token)
+		w.Write(discoverytest.ClusterInfo(t, srv.Kubeconfig, map[string]string{srv.Token.ID(): sig[:len(sig)-6] + "AAAAAA"}))
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(0)
+	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+	n.wantLog("does not verify with the token secret of join.yaml")
+	n.wantLog("verified after 4 attempt(s)")
+	if len(n.sleeps) != 3 {
+		t.Errorf("slept %v, want three backoffs", n.sleeps)
+	}
+}
+
+// A wrong secret at every endpoint until the deadline: exit 4 (retried by
+// systemd), nothing written.
+func TestWrongSecretEverywhere(t *testing.T) {
+	a := discoverytest.NewServer(t, discoverytest.Options{})
+	b := discoverytest.NewServer(t, discoverytest.Options{CA: a.CA, Token: a.Token})
+	wrong := mustParseToken(t, a.Token.ID()+".0123456789abcdef")
+	n := newNode(t, []string{a.Endpoint(), b.Endpoint()}, []string{a.CA.Pin()}, wrong)
+	n.watch(a, b)
+	n.wantExit(4, "--timeout", "1m")
+	n.wantNothingWritten()
+	n.wantLog("no endpoint proved to be the pinned cluster within 1m0s")
+	if a.Requests() < 3 || a.Requests() != b.Requests() && a.Requests() != b.Requests()+1 {
+		t.Errorf("%d and %d requests: every endpoint is tried in every round", a.Requests(), b.Requests())
+	}
+	if n.total() != time.Minute {
+		t.Errorf("slept %v, want the whole deadline", n.total())
+	}
+}
+
+// Signed with the token but not pinned at one endpoint, unreachable at the
+// other: not final (exit 1), the other may come back.
+func TestRefusedOnlyIfEveryEndpointRefuses(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	other := discoverytest.NewCA(t, discoverytest.ECDSA)
+	n := newNode(t, []string{srv.Endpoint(), discoverytest.DeadEndpoint(t)}, []string{other.Pin()}, srv.Token)
+	n.watch(srv)
+	n.wantExit(1, "--timeout", "20s")
+	n.wantNothingWritten()
+}
+
+// Which server the bootstrap kubeconfig names is chosen at render time.
+func TestKubeletServerChoice(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	for _, tc := range []struct{ server, want string }{
+		{"", discoverytest.ServerInClusterInfo},
+		{joinconfig.ServerClusterInfo, discoverytest.ServerInClusterInfo},
+		{joinconfig.ServerDiscovered, "https://" + srv.Endpoint()},
+		{"https://lb.example.com:443", "https://lb.example.com:443"},
+	} {
+		t.Run(tc.server, func(t *testing.T) {
+			n := joinNode(t, srv)
+			n.cfg.Server = tc.server
+			n.rewriteConfig()
+			n.wantExit(0)
+			n.wantJoined(tc.want, srv.CA.PEM)
+			n.wantLog("(server " + tc.want + "): the kubelet can bootstrap")
+		})
+	}
+}
+
+// A cluster-info naming a server the kubelet cannot use, signed and served
+// over a verified connection: final, unless the node was rendered to use
+// another server.
+func TestClusterInfoServerUnusable(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Kubeconfig = discoverytest.Kubeconfig(t, "control-plane:6443", srv.CA.PEM)
+	n := joinNode(t, srv)
+	n.wantExit(3)
+	n.wantNothingWritten()
+	n.wantLog(`cluster-info names server "control-plane:6443"`)
+	n.cfg.Server = joinconfig.ServerDiscovered
+	n.rewriteConfig()
+	n.wantExit(0)
+	n.wantJoined("https://"+srv.Endpoint(), srv.CA.PEM)
+}
+
+// A temporary file an earlier run left (a crash between write and rename)
+// holds the token: the agent removes it before writing.
+func TestStaleTempFilesRemoved(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	stale := n.path(filepath.Join(filepath.Dir(n.cfg.Paths.BootstrapKubeconfig), "."+filepath.Base(n.cfg.Paths.BootstrapKubeconfig)+".tmp-123456"))
+	os.MkdirAll(filepath.Dir(stale), 0o755)
+	if err := os.WriteFile(stale, []byte("token: "+srv.Token.Value()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.wantExit(0)
+	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the stale temporary file survived")
+	}
+}
+
+func mustParseToken(t *testing.T, s string) token.Token {
+	t.Helper()
+	tok, err := token.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
