@@ -21,13 +21,9 @@ func benchOptions() discovery.Options {
 		return discovery.Options{}
 	}
 	return discovery.Options{Sleep: func(ctx context.Context, _ time.Duration) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		wait, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		<-wait.Done()
+		return ctx.Err()
 	}}
 }

@@ -75,22 +75,18 @@ func BenchmarkHerd(b *testing.B) {
 					b.Error(f)
 				}
 				ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-				b.ReportMetric(float64(r.Agents), "agents")
-				b.ReportMetric(float64(wave), "wave")
-				b.ReportMetric(float64(r.Verified), "verified")
-				b.ReportMetric(ms(r.Started), "start-ms")
-				b.ReportMetric(ms(r.First), "first-ms")
-				b.ReportMetric(ms(r.P50), "p50-ms")
-				b.ReportMetric(ms(r.P99), "p99-ms")
-				b.ReportMetric(ms(r.Last), "last-ms")
-				b.ReportMetric(r.RequestsPerAgent(), "req/agent")
-				b.ReportMetric(float64(r.Requests), "requests")
-				b.ReportMetric(float64(r.AllRequests), "all-requests")
-				b.ReportMetric(float64(r.PeakPerSecond), "peak-req/s")
-				b.ReportMetric(float64(r.Code429), "429s")
-				b.ReportMetric(float64(r.Code5xx), "5xx")
-				b.ReportMetric(float64(r.RetryAfter), "retry-after")
-				b.ReportMetric(float64(r.RetryAfterKept), "retry-after-kept")
+				for _, m := range []struct {
+					v    float64
+					unit string
+				}{
+					{float64(r.Agents), "agents"}, {float64(wave), "wave"}, {float64(r.Verified), "verified"},
+					{ms(r.Started), "start-ms"}, {ms(r.First), "first-ms"}, {ms(r.P50), "p50-ms"}, {ms(r.P99), "p99-ms"}, {ms(r.Last), "last-ms"},
+					{r.RequestsPerAgent(), "req/agent"}, {float64(r.Requests), "requests"}, {float64(r.AllRequests), "all-requests"},
+					{float64(r.PeakPerSecond), "peak-req/s"}, {float64(r.Code429), "429s"}, {float64(r.Code5xx), "5xx"},
+					{float64(r.RetryAfter), "retry-after"}, {float64(r.RetryAfterKept), "retry-after-kept"},
+				} {
+					b.ReportMetric(m.v, m.unit)
+				}
 			}
 		})
 	}
