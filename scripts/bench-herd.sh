@@ -49,8 +49,10 @@ awk '
     row("cluster-info requests (audit log)", "requests", "%14d")
     row("all API server requests (audit log)", "all-requests", "%14d")
     row("peak cluster-info requests in 1 s", "peak-req/s", "%14d")
+    row("peak cluster-info requests in 0.1 s", "peak-req/100ms", "%14d")
     row("answers 429", "429s", "%14d")
     row("answers 5xx", "5xx", "%14d")
-    row("Retry-After received / waited out", "retry-after", "%14d")
-    row("", "retry-after-kept", "%14d")
+    s = sprintf("| %-38s |", "Retry-After received / waited out")
+    for (i = 1; i <= n; i++) s = s sprintf(" %14s |", v[names[i], "retry-after"] " / " v[names[i], "retry-after-kept"])
+    print s
   }' "$out"

@@ -68,8 +68,9 @@ type Result struct {
 	// AllRequests counts every request the API server logged while the
 	// herd ran (controllers' included).
 	AllRequests int
-	// PeakPerSecond is the most cluster-info requests in one second.
-	PeakPerSecond int
+	// PeakPerSecond and PeakPer100ms are the most cluster-info requests
+	// in one second, and in a tenth of one.
+	PeakPerSecond, PeakPer100ms int
 	// Code5xx and Code429 count the API server's answers of each kind to
 	// cluster-info requests.
 	Code5xx, Code429 int
@@ -254,7 +255,7 @@ func readLog(log string, res *Result) {
 // countRequests reads the API server's audit log for the herd's window.
 func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res *Result) {
 	t.Helper()
-	perSecond := map[int64]int{}
+	perSecond, perTenth := map[int64]int{}, map[int64]int{}
 	for _, e := range c.AuditEvents(t) {
 		at, err := time.Parse(time.RFC3339Nano, e.RequestReceivedTimestamp)
 		if err != nil || at.Before(from) || at.After(to) {
@@ -266,6 +267,7 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 		}
 		res.Requests++
 		perSecond[at.Unix()]++
+		perTenth[at.UnixMilli()/100]++
 		switch code := e.ResponseStatus.Code; {
 		case code >= 500:
 			res.Code5xx++
@@ -275,6 +277,9 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 	}
 	for _, n := range perSecond {
 		res.PeakPerSecond = max(res.PeakPerSecond, n)
+	}
+	for _, n := range perTenth {
+		res.PeakPer100ms = max(res.PeakPer100ms, n)
 	}
 }
 
