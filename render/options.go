@@ -94,7 +94,7 @@ var Options = options.Table[Inputs]{
 		Field: func(in *Inputs) any { return &in.ConfigFile }},
 	{Meta: options.Meta{Name: "ca", Arg: "FILE", Config: true, Path: true, Commands: allCommands,
 		Help: "PEM file with the cluster CA certificate(s); repeatable (the whole bundle during a CA rotation)",
-		Doc:  "PEM with the cluster CA certificate(s); repeatable. Each must be a CA, valid now; kubebake warns when one expires within 30 days. Give the whole bundle during a CA rotation."},
+		Doc:  "PEM with the cluster CA certificate(s); repeatable. Each must be a CA; kubebake warns when one expires within 30 days. Give the whole bundle during a CA rotation: an expired CA in it (the old one, after a rotation) is left out of the bundle and the pins, with a warning naming it; a bundle with no valid CA is an error."},
 		Field: func(in *Inputs) any { return &in.CA }},
 	{Meta: options.Meta{Name: "ca-cert-hash", Arg: "sha256:HEX", Config: true, Commands: renderOnly, DefaultHelp: "the pins of the --ca certificates",
 		Help: "extra CA pin (e.g. the next CA's, so the image survives a rotation); repeatable"},
@@ -108,29 +108,29 @@ var Options = options.Table[Inputs]{
 		Help:        "the bootstrap token id.secret (visible to other users in the process list: prefer --token-file or $KUBEBAKE_TOKEN)"},
 		Field: func(in *Inputs) any { return &in.Token }},
 	{Meta: options.Meta{Name: "api-server", Arg: "ADDRESS", Config: true, Commands: allCommands,
-		Help: "API server address: host:port, [ipv6]:port or https://host:port (port 6443 when absent); repeatable, tried in order at boot (HA); cluster-info names the first"},
+		Help: "API server address: host:port, [ipv6]:port or https://host:port (port 6443 when absent; IPv6 always in brackets); repeatable, tried in order at boot (HA); cluster-info names the first"},
 		Field: func(in *Inputs) any { return &in.APIServer }},
 	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Config: true, Commands: renderOnly, Default: string(FormatIgnition),
-		Help:     "output format: ignition, butane, cloud-init, plan (what the node gets, as JSON) or tar (the node's files as a layer for an image's root)",
-		Validate: enum(Formats)},
+		Help:   "output format: ignition, butane, cloud-init, plan (what the node gets, as JSON) or tar (the node's files as a layer for an image's root)",
+		Values: options.Strings(Formats)},
 		Field: func(in *Inputs) any { return &in.Format }},
 	{Meta: options.Meta{Name: "variant", Arg: "VARIANT", Config: true, Commands: renderOnly, Default: string(VariantFCOS),
-		Help:     "Butane variant: fcos (Ignition 3.5.0) or flatcar (Ignition 3.4.0); Ignition and Butane only",
-		Validate: enum(Variants)},
+		Help:   "Butane variant: fcos (Ignition 3.5.0) or flatcar (Ignition 3.4.0); Ignition and Butane only",
+		Values: options.Strings(Variants)},
 		Field: func(in *Inputs) any { return &in.Variant }},
 	{Meta: options.Meta{Name: "runtime", Arg: "RUNTIME", Config: true, Commands: renderOnly, Default: string(RuntimeDocker),
-		Help:     "container runtime: docker (with cri-dockerd) or containerd",
-		Doc:      "`docker` (`/etc/docker/daemon.json` with `bridge: none`, `iptables: false`, `ip-masq: false`, plus cri-dockerd's units, since kubelet ≥ 1.24 has no dockershim) or `containerd`",
-		Validate: enum(Runtimes)},
+		Help:   "container runtime: docker (with cri-dockerd) or containerd",
+		Doc:    "`docker` (`/etc/docker/daemon.json` with `bridge: none`, `iptables: false`, `ip-masq: false`, plus cri-dockerd's units, since kubelet ≥ 1.24 has no dockershim) or `containerd`",
+		Values: options.Strings(Runtimes)},
 		Field: func(in *Inputs) any { return &in.Runtime }},
 	{Meta: options.Meta{Name: "arch", Arg: "ARCH", Config: true, Commands: renderOnly, Default: "amd64",
-		Help:     "architecture of the embedded kubebake-join: amd64 or arm64 (--join-binary embedded only)",
-		Validate: enum(Arches)},
+		Help:   "architecture of the embedded kubebake-join: amd64 or arm64 (--join-binary embedded only)",
+		Values: options.Strings(Arches)},
 		Field: func(in *Inputs) any { return &in.Arch }},
 	{Meta: options.Meta{Name: "join-binary", Arg: "MODE", Config: true, Commands: renderOnly, Default: string(JoinEmbedded),
-		Help:     "embedded (kubebake-join inside the output), baked (already in the image: small output, see kubebake join-binary) or none (no first-boot verification: the kubelet trusts the baked CA)",
-		Doc:      "`embedded` (the agent inside the output, gzip-compressed, sha512-verified by Ignition), `baked` (the image already has it, so the output stays small; `kubebake join-binary --arch A -o FILE` writes it for your image build), `none` (no first-boot verification: the kubelet trusts the baked CA directly; kubebake warns)",
-		Validate: enum(JoinModes)},
+		Help:   "embedded (kubebake-join inside the output), baked (already in the image: small output, see kubebake join-binary) or none (no first-boot verification: the kubelet trusts the baked CA)",
+		Doc:    "`embedded` (the agent inside the output, gzip-compressed, sha512-verified by Ignition), `baked` (the image already has it, so the output stays small; `kubebake join-binary --arch A -o FILE` writes it for your image build), `none` (no first-boot verification: the kubelet trusts the baked CA directly; kubebake warns)",
+		Values: options.Strings(JoinModes)},
 		Field: func(in *Inputs) any { return &in.JoinBinary }},
 	{Meta: options.Meta{Name: "kubelet-server", Arg: "SERVER", Config: true, Commands: renderOnly, Default: joinconfig.ServerClusterInfo,
 		Help: "the API server the kubelet talks to: cluster-info (the server the cluster's signed cluster-info names, as kubeadm join), discovered (the --api-server endpoint that answered kubebake-join) or an address such as a load balancer's",
@@ -192,18 +192,6 @@ func RegisterOption(o options.Option[Inputs]) {
 
 // Arches are the architectures kubebake-join is built for.
 var Arches = []string{"amd64", "arm64"}
-
-func enum[T ~string](all []T) func(any) error {
-	return func(v any) error {
-		s := v.(string)
-		for _, a := range all {
-			if string(a) == s {
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %v", s, all)
-	}
-}
 
 func cleanPath(v any) error {
 	p := v.(string)

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory build
 mkdir -p out
+chmod 600 testdata/token # git checks it out 0644; kubebake warns about a token file others can read
 kb() { bin/kubebake render --ca testdata/ca.crt --token-file testdata/token --api-server 10.0.0.10:6443 "$@"; }
 kb -o out/worker.ign
 kb --variant flatcar --runtime containerd -o out/worker-flatcar.ign

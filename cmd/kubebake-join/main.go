@@ -17,6 +17,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,6 +72,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	root := fs.String("root", "", "prefix every path read or written, --config's too, with `DIR` (image builds, chroots)")
 	timeout := fs.Duration("timeout", 0, "overall discovery `deadline`, overriding the config's (default 10m)")
 	check := fs.Bool("check", false, "verify discovery and report, but write nothing (also on a node that has joined)")
+	showVersion := fs.Bool("version", false, "print this binary's sha256 and the join.yaml schema it reads (compare with `kubebake version`)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kubebake-join [--config FILE] [--root DIR] [--timeout DURATION] [--check]")
 		fmt.Fprintln(stderr, "\nVerifies the cluster by bootstrap token discovery with CA pinning and installs the kubelet's bootstrap kubeconfig.")
@@ -82,6 +85,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 			return 0
 		}
 		return 2 // the flag package has printed the error and the usage
+	}
+	if *showVersion {
+		return printVersion(os.Stdout)
 	}
 	if fs.NArg() > 0 {
 		logf("unexpected argument %q: all inputs are flags (see --help)", fs.Arg(0))
@@ -131,5 +137,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		}
 		return code
 	}
+	return 0
+}
+
+// printVersion prints what `kubebake version` prints about the agent: its
+// sha256 and the join.yaml schema, so an image's agent can be matched to
+// the renderer that expects it.
+func printVersion(w io.Writer) int {
+	sum := "unknown"
+	if exe, err := os.Executable(); err == nil {
+		if b, err := os.ReadFile(exe); err == nil {
+			h := sha256.Sum256(b)
+			sum = "sha256:" + hex.EncodeToString(h[:])
+		}
+	}
+	fmt.Fprintf(w, "kubebake-join %s\njoin.yaml schema: %s %s\n", sum, joinconfig.APIVersion, joinconfig.Kind)
 	return 0
 }

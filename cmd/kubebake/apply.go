@@ -32,6 +32,10 @@ The kubeconfig is --kubeconfig, else $KUBECONFIG, else ~/.kube/config, as
 kubectl finds it; it needs rights to create Secrets in kube-system,
 ClusterRoleBindings, and ConfigMaps, Roles and RoleBindings in kube-public.
 
+Examples:
+  kubebake apply --kubeconfig admin.conf --token-file token --ca ca.crt --api-server 10.0.0.10:6443 --dry-run
+  kubebake apply --config pool.yaml -o json
+
 Flags:`
 
 // client builds a clientset from the kubeconfig of o.

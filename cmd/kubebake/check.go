@@ -40,6 +40,10 @@ will keep booting new nodes.
 Prints a checklist, a fix under every failure; exits 1 if any check fails,
 2 on bad flags. --output json prints {"ok": ..., "checks": [...]} instead.
 
+Examples:
+  kubebake check --kubeconfig admin.conf --token-file token --ca ca.crt --min-ttl 720h
+  kubebake check --config pool.yaml --api-server 10.0.0.10:6443 -o json
+
 Flags:`
 
 func runCheck(env *cliEnv, args []string) error {

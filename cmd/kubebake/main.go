@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"sort"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // version is set by the Makefile with -ldflags "-X main.version=...".
@@ -42,6 +45,53 @@ type cliEnv struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// stdoutTTY says stdout is a terminal.
+	stdoutTTY bool
+
+	stdinRead bool
+	// flagSets, when not nil, collects each command's flag set (for
+	// shell completion).
+	flagSets map[string]*pflag.FlagSet
+}
+
+// newCLIEnv is the environment of the real process.
+func newCLIEnv() *cliEnv {
+	return &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd()))}
+}
+
+// readFile reads a file a user named; "-" is stdin (once).
+func (env *cliEnv) readFile(name string) ([]byte, error) {
+	if name != "-" {
+		return os.ReadFile(name)
+	}
+	if env.stdinRead {
+		return nil, errors.New("-: stdin was read already; only one input may be -")
+	}
+	env.stdinRead = true
+	data, err := io.ReadAll(env.stdin)
+	if err != nil {
+		return nil, fmt.Errorf("-: reading stdin: %v", err)
+	}
+	return data, nil
+}
+
+// errWriter remembers the first write error, so that every command
+// reports one (kubebake hash ca.crt > /dev/full).
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // usageError is an error in what the user asked for: exit status 2.
@@ -54,10 +104,25 @@ func usageErrorf(format string, a ...any) error {
 }
 
 func main() {
-	os.Exit(run(&cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:]))
+	// No temporary file holding a token survives ^C or a kill.
+	atomicfile.CleanupOnSignal(os.Exit)
+	os.Exit(run(newCLIEnv(), os.Args[1:]))
 }
 
 func run(env *cliEnv, args []string) int {
+	out := &errWriter{w: env.stdout}
+	env.stdout = out
+	code := dispatch(env, args)
+	if out.err != nil {
+		fmt.Fprintf(env.stderr, "kubebake: writing to stdout: %v\n", reason(out.err))
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func dispatch(env *cliEnv, args []string) int {
 	if len(args) == 0 {
 		printUsage(env.stderr)
 		return 2
@@ -66,15 +131,17 @@ func run(env *cliEnv, args []string) int {
 	switch name {
 	case "help", "-h", "--help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return exitCode(env, c.name, c.run(env, []string{"--help"}))
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(env.stderr, "kubebake help: unknown command %q; run `kubebake help` for the list\n", args[1])
+				return 2
 			}
+			return exitCode(env, c.name, c.run(env, []string{"--help"}))
 		}
 		printUsage(env.stdout)
 		return 0
-	case "version", "--version":
-		fmt.Fprintln(env.stdout, "kubebake", version)
-		return 0
+	case "--version":
+		name = "version"
 	}
 	c, ok := commands[name]
 	if !ok {
@@ -107,7 +174,6 @@ func printUsage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "  version      print kubebake's version")
 	fmt.Fprintln(w, "\nRun `kubebake COMMAND --help` for a command's flags.")
 }
 
@@ -115,6 +181,9 @@ func printUsage(w io.Writer) {
 // whose --help prints the usage to stdout.
 func newFlagSet(env *cliEnv, name, usage string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("kubebake "+name, pflag.ContinueOnError)
+	if env.flagSets != nil {
+		env.flagSets[name] = fs
+	}
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	fs.Usage = func() {
@@ -141,6 +210,44 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 func noArgs(fs *pflag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q (all inputs are flags; see --help)", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+// reason strips the path wrapper from a write error: stdout has no name
+// worth showing.
+func reason(err error) error {
+	var pe *iofs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// stdoutPath says whether an -o argument means stdout.
+func stdoutPath(p string) bool {
+	return p == "" || p == "-" || p == "/dev/stdout" || p == "/dev/fd/1" || p == "/proc/self/fd/1"
+}
+
+// writeOutput writes data to the -o path (see atomicfile.WriteTarget:
+// atomic for files, direct for devices and FIFOs, through symlinks), or
+// to stdout for "", "-" and /dev/stdout. secret output (it holds a token)
+// or a binary is refused on a terminal: what is the point of 3 MB of
+// JSON on a screen, and the token would stay in its scrollback.
+func writeOutput(env *cliEnv, path string, data []byte, perm os.FileMode, what string) error {
+	if stdoutPath(path) {
+		if env.stdoutTTY && what != "" {
+			return usageErrorf("stdout is a terminal and the output %s: write it to a file with -o FILE, or pipe it", what)
+		}
+		_, err := env.stdout.Write(data)
+		return err
+	}
+	if err := atomicfile.WriteTarget(path, data, perm); err != nil {
+		var pe *iofs.PathError
+		if errors.As(err, &pe) {
+			return usageErrorf("--output: %s: %v", pe.Path, pe.Err)
+		}
+		return usageErrorf("--output: %s: %v", path, err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"kubebake": func() {
-			os.Exit(run(&cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:]))
+			main()
 		},
 	})
 }
@@ -53,6 +53,28 @@ func TestScript(t *testing.T) {
 					ts.Fatalf("%s has mode %s, want %s%s", args[0], got, map[bool]string{true: "not ", false: ""}[neg], args[1])
 				}
 			},
+			// filetype FILE regular|symlink|chardev|fifo checks what is at
+			// a path, without following a symlink.
+			"filetype": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: filetype file regular|symlink|chardev|fifo")
+				}
+				fi, err := os.Lstat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				m := fi.Mode()
+				got := map[bool]string{true: "regular"}[m.IsRegular()]
+				switch {
+				case m&os.ModeSymlink != 0:
+					got = "symlink"
+				case m&os.ModeCharDevice != 0:
+					got = "chardev"
+				case m&os.ModeNamedPipe != 0:
+					got = "fifo"
+				}
+				if (got == args[1]) == neg {
+					ts.Fatalf("%s is a %s file", args[0], got)
+				}
+			},
 			// status N PROG ARGS... runs PROG and requires exit status N,
 			// keeping its stdout and stderr for the next assertions.
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -78,6 +100,8 @@ func TestScript(t *testing.T) {
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
 			case "embedded":
 				// The agents are in embed/dist (make embed has run).
 				_, err := embed.Load("amd64")
@@ -87,7 +111,12 @@ func TestScript(t *testing.T) {
 		},
 		Setup: func(e *testscript.Env) error {
 			// The sample CA and token of testdata/, for scripts that render.
+			// git checks the token out 0644; kubebake warns about a token
+			// file others can read, so make it what a token file should be.
 			e.Setenv("TESTDATA", mustAbs("../../testdata"))
+			if err := os.Chmod(mustAbs("../../testdata/token"), 0o600); err != nil {
+				return err
+			}
 			return nil
 		},
 	})

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -39,15 +38,22 @@ forgotten cannot join: match the expiry to how long images are used, and run
 kubebake check --min-ttl before baking. A token that never expires lets
 anyone holding an image create node credentials until its Secret is deleted.
 
+Examples:
+  kubebake manifests --token-file token --ca ca.crt --api-server 10.0.0.10:6443 | kubectl apply -f -
+  kubebake manifests --config pool.yaml --ttl 2160h -o cluster-side.yaml
+
 Flags:`
 
 // loadCluster reads and checks the inputs manifests, apply and check share
 // with render (internal/inputs): the token, the CA and the API server
 // addresses. Every error names its flag.
 func loadCluster(env *cliEnv, in *render.Inputs, needEndpoint bool) (*clusterInputs, error) {
-	tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, os.ReadFile)
+	tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.readFile)
 	if err != nil {
 		return nil, whereFrom(in, err)
+	}
+	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
+		fmt.Fprintln(env.stderr, "kubebake: warning:", w)
 	}
 	ca, warns, err := cluster.ReadCABundle(in.CA, time.Now())
 	if err != nil {
@@ -137,6 +143,7 @@ func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, error) {
 func runManifests(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "manifests", manifestsUsage)
 	opts := newCmdOptions(render.CmdManifests, fs)
+	output := fs.StringP("output", "o", "", "write to `FILE` (mode 0600, atomically: it holds the token's secret) instead of stdout")
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
@@ -148,6 +155,5 @@ func runManifests(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = env.stdout.Write(out)
-	return err
+	return writeOutput(env, *output, out, 0o600, "")
 }

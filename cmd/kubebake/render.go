@@ -3,11 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/render"
 )
 
@@ -25,6 +24,13 @@ pin and the token's JWS signature) before the kubelet may send the token.
 The output holds the bootstrap token: it is written with mode 0600. Every
 flag but --token may also be given in a YAML file with --config, keyed by
 flag name (ca: [ca.crt], api-server: [...], ...); flags win over the file.
+On a terminal, give -o FILE: the output is not for a screen.
+
+Examples:
+  kubebake render --ca ca.crt --token-file token --api-server 10.0.0.10:6443 -o worker.ign
+  kubebake render --ca ca.crt --token-file token --api-server lb.example.com \
+      --format cloud-init --runtime containerd --join-binary baked -o user-data
+  kubebake render --config pool.yaml --format plan | less
 
 Flags:`
 
@@ -41,9 +47,12 @@ func runRender(env *cliEnv, args []string) error {
 		return renderFleet(env, in)
 	}
 
-	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: os.ReadFile, Now: time.Now})
+	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: env.readFile, Now: time.Now})
 	if err != nil {
 		return asUsage(err)
+	}
+	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
+		warns = append(warns, render.Warning(w))
 	}
 	for _, w := range warns {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
@@ -63,7 +72,11 @@ func runRender(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeOutput(env, in.Output, out, 0o600)
+	secret := "holds the bootstrap token"
+	if spec.Format == render.FormatPlan {
+		secret = "" // the plan holds no secret: fine on a screen
+	}
+	return writeOutput(env, in.Output, out, 0o600, secret)
 }
 
 // asUsage makes input errors usage errors (exit 2).
@@ -73,20 +86,4 @@ func asUsage(err error) error {
 		return &usageError{msg: ie.Error()}
 	}
 	return err
-}
-
-// writeOutput writes data to path atomically with perm, or to stdout when
-// path is "" or "-".
-func writeOutput(env *cliEnv, path string, data []byte, perm os.FileMode) error {
-	if path == "" || path == "-" {
-		_, err := env.stdout.Write(data)
-		return err
-	}
-	if strings.HasSuffix(path, "/") {
-		return usageErrorf("--output: %q is a directory; name a file", path)
-	}
-	if err := writeFileAtomic(path, data, perm); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

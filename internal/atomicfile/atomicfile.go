@@ -1,30 +1,78 @@
 // Package atomicfile writes files so that a crash or power cut leaves either
 // the old file or the new one, never half of either: write a temporary file
 // in the same directory, fsync it, rename it over the target, fsync the
-// directory.
+// directory. A process that calls CleanupOnSignal also leaves no temporary
+// file behind when SIGINT or SIGTERM arrives mid-write.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"sync"
+	"syscall"
 )
+
+// live are the temporary files being written. mu is held while one is
+// created and registered and while it is renamed away, and the signal
+// handler takes it for good: no temporary file is created, or left, after
+// the handler has run.
+var (
+	mu   sync.Mutex
+	live = map[string]bool{}
+)
+
+// afterCreate, when set (by tests), runs once the temporary file exists.
+var afterCreate func(tmp string)
+
+// CleanupOnSignal removes the temporary files of writes in progress when
+// SIGINT or SIGTERM arrives, then calls exit with 128+signal (130, 143).
+func CleanupOnSignal(exit func(code int)) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-c
+		mu.Lock() // never unlocked: no write may start or finish now
+		for name := range live {
+			os.Remove(name)
+		}
+		code := 1
+		if n, ok := s.(syscall.Signal); ok {
+			code = 128 + int(n)
+		}
+		exit(code)
+	}()
+}
 
 // WriteFile writes data to name with mode perm, atomically. The mode is set
 // on the temporary file before any data is written, so a secret is never
 // readable by others, not even for a moment.
 func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(name)
+	mu.Lock()
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
+	if err == nil {
+		live[tmp.Name()] = true
+	}
+	mu.Unlock()
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
+			mu.Lock()
 			os.Remove(tmp.Name())
+			delete(live, tmp.Name())
+			mu.Unlock()
 		}
 	}()
+	if afterCreate != nil {
+		afterCreate(tmp.Name())
+	}
 	if err = tmp.Chmod(perm); err != nil {
 		return err
 	}
@@ -37,7 +85,13 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp.Name(), name); err != nil {
+	mu.Lock()
+	err = os.Rename(tmp.Name(), name)
+	if err == nil {
+		delete(live, tmp.Name())
+	}
+	mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if d, derr := os.Open(dir); derr == nil {
@@ -55,6 +109,80 @@ func MkdirWrite(name string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("creating the directory of %s: %w", name, err)
 	}
 	return WriteFile(name, data, perm)
+}
+
+// WriteTarget writes data to a path a user named (an -o argument):
+//   - a regular file, or nothing yet: replaced atomically with mode perm;
+//   - a symbolic link: followed, and the file it points to is replaced
+//     atomically (the link stays a link);
+//   - a device, FIFO or socket: written to directly, never replaced (so
+//     -o /dev/null discards, and a FIFO's reader gets the data);
+//   - a directory: an error.
+//
+// Errors name the path as the user gave it and say what is wrong with it,
+// never the temporary file.
+func WriteTarget(name string, data []byte, perm os.FileMode) error {
+	target := name
+	if fi, err := os.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if t, err := filepath.EvalSymlinks(name); err == nil {
+			target = t
+		} else if l, lerr := os.Readlink(name); lerr == nil {
+			// A dangling link: write where it points.
+			if !filepath.IsAbs(l) {
+				l = filepath.Join(filepath.Dir(name), l)
+			}
+			target = l
+		}
+	}
+	fi, err := os.Stat(target)
+	switch {
+	case err == nil && fi.IsDir():
+		return &os.PathError{Op: "write", Path: name, Err: errors.New("is a directory; name a file")}
+	case err == nil && !fi.Mode().IsRegular():
+		f, err := os.OpenFile(target, os.O_WRONLY, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: name, Err: reason(err)}
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return &os.PathError{Op: "write", Path: name, Err: reason(err)}
+		}
+		if err := f.Close(); err != nil {
+			return &os.PathError{Op: "write", Path: name, Err: reason(err)}
+		}
+		return nil
+	}
+	if err := WriteFile(target, data, perm); err != nil {
+		dir := filepath.Dir(target)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr != nil {
+				return &os.PathError{Op: "write", Path: name, Err: fmt.Errorf("directory %s does not exist", dir)}
+			}
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return &os.PathError{Op: "write", Path: name, Err: fmt.Errorf("permission denied (kubebake writes a temporary file in %s and renames it)", dir)}
+		}
+		return &os.PathError{Op: "write", Path: name, Err: reason(err)}
+	}
+	return nil
+}
+
+// reason strips the *PathError or *LinkError around err, whose path may be
+// the temporary file's.
+func reason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
 }
 
 // RemoveStale removes the temporary files WriteFile may have left next to

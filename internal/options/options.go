@@ -52,6 +52,9 @@ type Meta struct {
 	// AllowEmpty says an explicit empty value means something (the help
 	// says what); otherwise it is an error.
 	AllowEmpty bool
+	// Values, when set, are the only values allowed (each value, for a
+	// list); they also feed shell completion.
+	Values []string
 	// Commands are the commands that take it.
 	Commands []string
 	// Validate checks a value; the message needs no option name (the
@@ -367,6 +370,11 @@ func CheckValue(m *Meta, p any, given bool, where string) error {
 		}
 		return &Error{Field: where, Msg: "is empty: give a value, or leave it out for the default" + def}
 	}
+	if len(m.Values) > 0 {
+		if err := oneOf(m.Values, value(p)); err != nil {
+			return &Error{Field: where, Msg: err.Error()}
+		}
+	}
 	if m.Validate != nil {
 		if err := m.Validate(value(p)); err != nil {
 			return &Error{Field: where, Msg: err.Error()}
@@ -616,4 +624,55 @@ func SplitList(vals []string) []string {
 		}
 	}
 	return out
+}
+
+func oneOf(allowed []string, v any) error {
+	vals, ok := v.([]string)
+	if !ok {
+		vals = []string{fmt.Sprint(v)}
+	}
+	for _, v := range vals {
+		found := false
+		for _, a := range allowed {
+			found = found || a == v
+		}
+		if !found {
+			return fmt.Errorf("%q is not one of [%s]", v, strings.Join(allowed, " "))
+		}
+	}
+	return nil
+}
+
+// Strings converts a list of string-like values, for Values.
+func Strings[T ~string](all []T) []string {
+	out := make([]string, len(all))
+	for i, a := range all {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// DuplicateKey finds a mapping key given twice anywhere in n, which YAML
+// forbids and some decoders let the last one win: "line 4: maxPods is
+// given twice (first on line 3)".
+func DuplicateKey(n *yaml.Node) error {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if first, dup := seen[k.Value]; dup {
+				return fmt.Errorf("line %d: %s is given twice (first on line %d)", k.Line, k.Value, first)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if err := DuplicateKey(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

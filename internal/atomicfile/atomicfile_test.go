@@ -1,0 +1,96 @@
+package atomicfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestMain lets the test binary act as a process interrupted mid-write.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("ATOMICFILE_HELPER_DIR"); dir != "" {
+		CleanupOnSignal(os.Exit)
+		afterCreate = func(tmp string) {
+			fmt.Println("created", tmp)
+			select {} // the signal arrives here, mid-write
+		}
+		WriteFile(filepath.Join(dir, "out.ign"), []byte("secret"), 0o600)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A SIGINT or SIGTERM while the temporary file exists removes it; the
+// process exits 128+signal. No sleeps: the helper says when it is there.
+func TestNoTempFileSurvivesASignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "ATOMICFILE_HELPER_DIR="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "created ") {
+			t.Fatalf("helper: %q %v", line, err)
+		}
+		if _, err := os.Stat(strings.TrimSpace(strings.TrimPrefix(line, "created "))); err != nil {
+			t.Fatalf("the temporary file should exist mid-write: %v", err)
+		}
+		cmd.Process.Signal(sig)
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
+			t.Errorf("%v: exit %v, want %d", sig, err, 128+int(sig))
+		}
+		left, _ := os.ReadDir(dir)
+		if len(left) != 0 {
+			t.Errorf("%v left %v behind", sig, left[0].Name())
+		}
+	}
+}
+
+// WriteTarget writes through to what is not a regular file, follows
+// symlinks and names the user's path in errors.
+func TestWriteTarget(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteTarget(filepath.Join(dir, "f"), []byte("a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTarget(filepath.Join(dir, "link"), []byte("b"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "link")); fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("the link must stay a link")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "b" {
+		t.Errorf("the link's target holds %q", b)
+	}
+	if err := WriteTarget("/dev/null", []byte("x"), 0o600); err != nil {
+		t.Errorf("/dev/null: %v", err)
+	}
+	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("/dev/null is no longer a device: %v %v", fi.Mode(), err)
+	}
+	err := WriteTarget(filepath.Join(dir, "none", "f"), []byte("x"), 0o600)
+	if err == nil || strings.Contains(err.Error(), "tmp-") || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing directory: %v", err)
+	}
+	if err := WriteTarget(dir, []byte("x"), 0o600); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: %v", err)
+	}
+}
