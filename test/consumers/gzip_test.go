@@ -37,15 +37,7 @@ func TestCloudInitGzip(t *testing.T) {
 	plain := render(t, in, "cloud-init")
 	t.Logf("cloud-init user-data: %d bytes, %d gzipped", len(plain), len(gz))
 
-	root := filepath.Join(t.TempDir(), "root")
-	watch := watched(plan)
-	var before ct.Tree
-	run := ct.ApplyCloudInit(t, gz, root, func(root string) {
-		for _, u := range plan.ImageUnits() {
-			ct.StubUnit(t, root, u)
-		}
-		before = snapshot(t, root, watch...)
-	})
-	checkTree(t, "cloud-init (gzipped user-data)", applied{root: root, changes: ct.Changes(before, snapshot(t, root, watch...))}, plan)
+	a, run := applyUserData(t, gz, plan)
+	checkTree(t, "cloud-init (gzipped user-data)", a, plan)
 	checkStarts(t, run, plan)
 }
