@@ -226,7 +226,7 @@ func TestKubeletConfigOverride(t *testing.T) {
 	}
 	// The user's runtime endpoint reaches the kubelet's command line too.
 	in.MaxPods, in.Given = Defaults.MaxPods, nil
-	files["kubelet.yaml"] = []byte("containerRuntimeEndpoint: unix:///run/crio/crio.sock\n")
+	files["kubelet.yaml"] = []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncontainerRuntimeEndpoint: unix:///run/crio/crio.sock\n")
 	s, _, err = NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestKubeletConfigOverride(t *testing.T) {
 			t.Errorf("the flag must follow the user's containerRuntimeEndpoint:\n%s", u.Dropins[0].Contents)
 		}
 	}
-	files["kubelet.yaml"] = []byte("containerRuntimeEndpoint: unix:///run/x.sock --v=9\n")
+	files["kubelet.yaml"] = []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncontainerRuntimeEndpoint: unix:///run/x.sock --v=9\n")
 	if _, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }}); err == nil {
 		t.Errorf("a runtime endpoint that would inject a flag must be refused")
 	}

@@ -52,6 +52,10 @@ type Inputs struct {
 	CRIDockerdPath     string
 	KubeletServer      string
 	Hostname           string
+	// Gzip compresses the whole (cloud-init) output; MaxSize is the
+	// --max-size the output must fit (see size.go).
+	Gzip    bool
+	MaxSize string
 	// Nodes is a fleet's nodes file, OutDir where render writes it.
 	Nodes  string
 	OutDir string
@@ -160,6 +164,12 @@ type Spec struct {
 	KubeletConfig map[string]any
 	// Hostname is /etc/hostname ("": the OS or cloud decides).
 	Hostname string
+	// Gzip compresses the whole output (cloud-init only).
+	Gzip bool
+	// MaxSize is the largest output allowed, in bytes (0: no limit), and
+	// what the user named it ("aws", "20000").
+	MaxSize     int
+	MaxSizeName string
 }
 
 // A Warning is something the user should know that does not stop rendering.
@@ -258,11 +268,18 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	if s.Taints, err = parseTaints(in.RegisterWithTaints); err != nil {
 		return nil, nil, err
 	}
+	dns := map[string]bool{}
 	for _, d := range splitList(in.ClusterDNS) {
 		ip := net.ParseIP(d)
-		if ip == nil {
+		switch {
+		case ip == nil:
 			return nil, nil, inputErrorf("--cluster-dns", "%q is not an IP address", d)
+		case ip.IsUnspecified():
+			return nil, nil, inputErrorf("--cluster-dns", "%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
+		case dns[ip.String()]:
+			return nil, nil, inputErrorf("--cluster-dns", "%s is given twice", d)
 		}
+		dns[ip.String()] = true
 		s.ClusterDNS = append(s.ClusterDNS, ip.String())
 	}
 	if s.ClusterDomain == "" {
@@ -276,6 +293,14 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
 		return nil, nil, err
+	}
+	if in.Gzip && s.Format != FormatCloudInit {
+		return nil, nil, inputErrorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
+	}
+	s.Gzip = in.Gzip
+	if in.MaxSize != "" {
+		s.MaxSize, _ = parseMaxSize(in.MaxSize)
+		s.MaxSizeName = in.MaxSize
 	}
 	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
 		return nil, nil, err
@@ -307,10 +332,29 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
 		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
 	}
-	if s.Format == FormatCloudInit && s.Variant != VariantFCOS && in.Variant != "" {
-		warns = append(warns, "--variant only applies to Ignition and Butane output; cloud-init ignores it")
-	}
+	warns = append(warns, uselessOptions(in, s)...)
 	return s, warns, nil
+}
+
+// uselessOptions warns about options the user set that do nothing in this
+// combination, naming where they were set.
+func uselessOptions(in Inputs, s *Spec) []Warning {
+	var warns []Warning
+	for _, c := range []struct {
+		name    string
+		useless bool
+		why     string
+	}{
+		{"variant", s.Format == FormatCloudInit, "only applies to Ignition and Butane output; cloud-init ignores it"},
+		{"arch", s.JoinBinary != JoinEmbedded, fmt.Sprintf("picks the embedded kubebake-join; with --join-binary %s there is none (pass --arch to kubebake join-binary for the image)", s.JoinBinary)},
+		{"cri-dockerd-path", s.Runtime != RuntimeDocker, fmt.Sprintf("only applies to --runtime docker; with %s there is no cri-dockerd", s.Runtime)},
+		{"ca-cert-hash", s.JoinBinary == JoinNone, "pins are checked by kubebake-join; with --join-binary none nothing checks them, and the kubelet trusts only the --ca bundle (a rotation pin does nothing)"},
+	} {
+		if c.useless && in.Given.Has(c.name) {
+			warns = append(warns, Warning(in.Given.Where(c.name)+": "+c.why))
+		}
+	}
+	return warns
 }
 
 // binDir is where binaries that are not part of the OS live: /usr is
@@ -415,14 +459,32 @@ func parseTaints(vals []string) ([]corev1.Taint, error) {
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
 			return nil, inputErrorf("--register-with-taints", "value of taint %q: %s", k, strings.Join(errs, "; "))
 		}
-		switch e := corev1.TaintEffect(effect); e {
-		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
-			out = append(out, corev1.Taint{Key: k, Value: v, Effect: e})
-		default:
-			return nil, inputErrorf("--register-with-taints", "taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", k, effect)
-		}
+		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+	}
+	out, err := checkTaints("--register-with-taints", out)
+	if err != nil {
+		return nil, inputErrorf("--register-with-taints", "%v", err)
 	}
 	return out, nil
+}
+
+// checkTaints refuses an unknown effect and two taints with the same key
+// and effect: the API server refuses such a Node at registration.
+func checkTaints(field string, taints []corev1.Taint) ([]corev1.Taint, error) {
+	seen := map[string]string{}
+	for _, t := range taints {
+		switch t.Effect {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			return nil, fmt.Errorf("taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", t.Key, t.Effect)
+		}
+		id := t.Key + ":" + string(t.Effect)
+		if first, dup := seen[id]; dup {
+			return nil, fmt.Errorf("taints %s and %s have the same key and effect; a Node may have one (the API server refuses the Node)", first, t.ToString())
+		}
+		seen[id] = t.ToString()
+	}
+	return taints, nil
 }
 
 // criEndpoint is a CRI socket address that may stand in ExecStart unquoted.
@@ -442,9 +504,22 @@ func unitPath(flag, p, def string) (string, error) {
 }
 
 func parseKubeletConfig(data []byte) (map[string]any, error) {
-	j, err := yaml.YAMLToJSON(data)
+	// One document: a second one would be silently dropped.
+	dec3 := yamlv3.NewDecoder(bytes.NewReader(data))
+	var doc, extra yamlv3.Node
+	if err := dec3.Decode(&doc); err != nil && err.Error() != "EOF" {
+		return nil, fmt.Errorf("not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := dec3.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("line %d: a second YAML document; give one KubeletConfiguration", extra.Line)
+	}
+	if err := options.DuplicateKey(&doc); err != nil {
+		return nil, err
+	}
+	// Strict: a key given twice is an error, not the last one winning.
+	j, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
-		return nil, fmt.Errorf("not YAML: %v", err)
+		return nil, fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(j))
@@ -452,11 +527,11 @@ func parseKubeletConfig(data []byte) (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil || m == nil {
 		return nil, errors.New("want a KubeletConfiguration object (apiVersion: kubelet.config.k8s.io/v1beta1, kind: KubeletConfiguration)")
 	}
-	if av, ok := m["apiVersion"]; ok && av != "kubelet.config.k8s.io/v1beta1" {
-		return nil, fmt.Errorf("apiVersion %v: want kubelet.config.k8s.io/v1beta1", av)
+	if av := m["apiVersion"]; av != "kubelet.config.k8s.io/v1beta1" {
+		return nil, fmt.Errorf("apiVersion %s: want apiVersion: kubelet.config.k8s.io/v1beta1", quoteAny(av))
 	}
-	if k, ok := m["kind"]; ok && k != "KubeletConfiguration" {
-		return nil, fmt.Errorf("kind %v: want KubeletConfiguration", k)
+	if k := m["kind"]; k != "KubeletConfiguration" {
+		return nil, fmt.Errorf("kind %s: want kind: KubeletConfiguration", quoteAny(k))
 	}
 	// The runtime endpoint also goes on the kubelet's command line.
 	if ep, ok := m["containerRuntimeEndpoint"]; ok {
@@ -470,7 +545,17 @@ func parseKubeletConfig(data []byte) (map[string]any, error) {
 	dec = json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&check); err != nil {
-		return nil, fmt.Errorf("not a KubeletConfiguration: %v", err)
+		return nil, fmt.Errorf("not a KubeletConfiguration: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if err := validateKubeletConfig(m, &check); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+func quoteAny(v any) string {
+	if v == nil {
+		return "missing"
+	}
+	return fmt.Sprintf("%q", fmt.Sprint(v))
 }

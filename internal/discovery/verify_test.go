@@ -92,7 +92,8 @@ func mustToken(t testing.TB, s string) token.Token {
 
 // FuzzVerify: whatever arrives, Verify never panics, never quotes the
 // secret, and accepts only a cluster-info signed with the token, keeping
-// only pinned CAs.
+// only pinned CAs. The seeds are a few KB: run it with -fuzzminimizetime 0,
+// or the engine spends minutes minimizing each new input.
 func FuzzVerify(f *testing.F) {
 	tok := mustToken(f, tokenID+"."+tokenSecret)
 	pinned := discoverytest.NewCA(f, discoverytest.ECDSA)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func CAs(paths []string, read ReadFile, now time.Time) ([]*x509.Certificate, []s
 		return nil, nil, Errorf("--ca", "the cluster CA certificate is required (on a kubeadm control plane: /etc/kubernetes/pki/ca.crt)")
 	}
 	var out []*x509.Certificate
-	var warns []string
+	var warns, expired []string
 	seen := map[string]bool{}
 	for _, name := range paths {
 		data, err := read(name)
@@ -113,7 +114,8 @@ func CAs(paths []string, read ReadFile, now time.Time) ([]*x509.Certificate, []s
 			case now.Before(c.NotBefore):
 				return nil, nil, Errorf("--ca", "%s is not valid before %s (check this machine's clock)", desc, c.NotBefore.UTC().Format(time.RFC3339))
 			case now.After(c.NotAfter):
-				return nil, nil, Errorf("--ca", "%s expired on %s", desc, c.NotAfter.UTC().Format(time.RFC3339))
+				expired = append(expired, fmt.Sprintf("%s expired on %s", desc, c.NotAfter.UTC().Format(time.RFC3339)))
+				continue
 			case c.NotAfter.Sub(now) < 30*24*time.Hour:
 				warns = append(warns, fmt.Sprintf("%s expires on %s, within 30 days: nodes built now stop trusting the cluster then; rotate the CA and pin the next one with --ca-cert-hash", desc, c.NotAfter.UTC().Format(time.RFC3339)))
 			}
@@ -122,6 +124,15 @@ func CAs(paths []string, read ReadFile, now time.Time) ([]*x509.Certificate, []s
 				out = append(out, c)
 			}
 		}
+	}
+	// An expired CA is of no use to a node; after a rotation the bundle
+	// may still hold the old one. Leave it out and say so, unless nothing
+	// valid is left.
+	if len(out) == 0 && len(expired) > 0 {
+		return nil, nil, Errorf("--ca", "%s; no valid CA is left", strings.Join(expired, "; "))
+	}
+	for _, e := range expired {
+		warns = append(warns, e+": left out of the CA bundle and the pins")
 	}
 	return out, warns, nil
 }
@@ -132,8 +143,14 @@ func Endpoints(addrs []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, a := range addrs {
+		if err := bareIPv6(a); err != nil {
+			return nil, Errorf("--api-server", "%v", err)
+		}
 		ep, err := endpoint.Parse(a)
 		if err != nil {
+			return nil, Errorf("--api-server", "%v", err)
+		}
+		if err := reachableHost(a, endpoint.Host(ep)); err != nil {
 			return nil, Errorf("--api-server", "%v", err)
 		}
 		if !seen[ep] {
@@ -180,4 +197,34 @@ func ParseCAFile(name string, data []byte) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s %w: give the CA certificate (ca.crt), never its key; a key does not belong on a node", name, err)
 	}
 	return nil, fmt.Errorf("%s %w", name, err)
+}
+
+// bareIPv6 refuses an IPv6 address without brackets: in 2001:db8::1:6443
+// nothing says whether 6443 is the port or the address's last group.
+func bareIPv6(a string) error {
+	raw := strings.TrimSuffix(strings.TrimPrefix(a, "https://"), "/")
+	if net.ParseIP(raw) == nil || !strings.Contains(raw, ":") {
+		return nil
+	}
+	i := strings.LastIndex(raw, ":")
+	if addr, port := raw[:i], raw[i+1:]; net.ParseIP(addr) != nil && port != "" && strings.Trim(port, "0123456789") == "" {
+		return fmt.Errorf("%q: write an IPv6 address in brackets: [%s]:%s if %s is the port, [%s] for that address on port 6443", a, addr, port, port, raw)
+	}
+	return fmt.Errorf("%q: write an IPv6 address in brackets: [%s] (port 6443) or [%s]:PORT", a, raw, raw)
+}
+
+// reachableHost refuses hosts no node can reach the API server at: an
+// unspecified address, and a dotted quad that is not an IPv4 address
+// (10.0.0.300 would otherwise be looked up as a host name).
+func reachableHost(a, host string) error {
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsUnspecified() {
+			return fmt.Errorf("%q: %s means \"any address\" to a server, not one a node can connect to; give the API server's or load balancer's address", a, host)
+		}
+		return nil
+	}
+	if strings.Trim(host, "0123456789.") == "" {
+		return fmt.Errorf("%q: %s is not an IPv4 address (each of its four numbers is 0 to 255)", a, host)
+	}
+	return nil
 }

@@ -55,3 +55,45 @@ func TestInvalid(t *testing.T) {
 		t.Error("unknown fields must be refused")
 	}
 }
+
+// Whatever join.yaml holds, an error about it never quotes the token's
+// secret: decoders quote values and keys.
+func TestParseErrorsRedacted(t *testing.T) {
+	const secret = "0123456789abcdef"
+	good, err := valid().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"token as int":       strings.Replace(string(good), "token: abcdef."+secret, "token: !!int abcdef."+secret, 1),
+		"token as a key":     string(good) + "abcdef." + secret + ": 1\n",
+		"secret as a key":    string(good) + secret + ": 1\n",
+		"token in a list":    strings.Replace(string(good), "token: abcdef."+secret, "token: [abcdef."+secret+"]", 1),
+		"secret as timeout":  strings.Replace(string(good), "timeout: 5m", "timeout: "+secret, 1),
+		"secret with a typo": strings.Replace(string(good), "token: abcdef."+secret, "token: abcdef."+secret[:15]+"Z", 1),
+		"broken yaml":        "token: abcdef." + secret + "\n\t: [",
+	} {
+		_, err := Parse([]byte(data))
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if strings.Contains(err.Error(), secret[:15]) {
+			t.Errorf("%s: the error quotes the secret: %v", name, err)
+		}
+	}
+}
+
+func FuzzParseRedacts(f *testing.F) {
+	const secret = "0123456789abcdef"
+	good, _ := valid().Marshal()
+	f.Add(good)
+	f.Add([]byte("token: !!int abcdef." + secret))
+	f.Add([]byte("abcdef." + secret + ": 1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := Parse(data)
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Fatalf("the error quotes the secret: %v", err)
+		}
+	})
+}

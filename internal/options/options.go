@@ -651,3 +651,28 @@ func Strings[T ~string](all []T) []string {
 	}
 	return out
 }
+
+// DuplicateKey finds a mapping key given twice anywhere in n, which YAML
+// forbids and some decoders let the last one win: "line 4: maxPods is
+// given twice (first on line 3)".
+func DuplicateKey(n *yaml.Node) error {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if first, dup := seen[k.Value]; dup {
+				return fmt.Errorf("line %d: %s is given twice (first on line %d)", k.Line, k.Value, first)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if err := DuplicateKey(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
