@@ -52,6 +52,10 @@ type Inputs struct {
 	CRIDockerdPath     string
 	KubeletServer      string
 	Hostname           string
+	// Gzip compresses the whole (cloud-init) output; MaxSize is the
+	// --max-size the output must fit (see size.go).
+	Gzip    bool
+	MaxSize string
 	// Nodes is a fleet's nodes file, OutDir where render writes it.
 	Nodes  string
 	OutDir string
@@ -157,6 +161,12 @@ type Spec struct {
 	KubeletConfig map[string]any
 	// Hostname is /etc/hostname ("": the OS or cloud decides).
 	Hostname string
+	// Gzip compresses the whole output (cloud-init only).
+	Gzip bool
+	// MaxSize is the largest output allowed, in bytes (0: no limit), and
+	// what the user named it ("aws", "20000").
+	MaxSize     int
+	MaxSizeName string
 }
 
 // A Warning is something the user should know that does not stop rendering.
@@ -275,6 +285,14 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
 		return nil, nil, err
+	}
+	if in.Gzip && s.Format != FormatCloudInit {
+		return nil, nil, inputErrorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
+	}
+	s.Gzip = in.Gzip
+	if in.MaxSize != "" {
+		s.MaxSize, _ = parseMaxSize(in.MaxSize)
+		s.MaxSizeName = in.MaxSize
 	}
 	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
 		return nil, nil, err

@@ -20,7 +20,11 @@ func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return large.apply(doc)
+	out, err := large.apply(doc)
+	if err != nil || !s.Gzip {
+		return out, err
+	}
+	return gzipBytes(out)
 }
 
 // emit is the plan in s.Format, with placeholders for its large values

@@ -80,7 +80,7 @@ func runApply(env *cliEnv, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kf.Timeout)
 	defer cancel()
-	changes, err := cluster.Apply(ctx, cs, objs.List(), cluster.ApplyOptions{DryRun: *dryRun})
+	changes, err := cluster.Apply(ctx, cs, objs, cluster.ApplyOptions{DryRun: *dryRun})
 	if *output == "json" {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")

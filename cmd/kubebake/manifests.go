@@ -10,6 +10,7 @@ import (
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func init() {
@@ -128,8 +129,12 @@ func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error
 }
 
 // buildObjects reads the inputs and expiry options manifests and apply
-// share and builds the objects one prints and the other applies.
-func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, error) {
+// share and builds the objects one prints and the other applies (with
+// --nodes, every token of the fleet: see fleetObjects).
+func buildObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, error) {
+	if o.in.Nodes != "" {
+		return fleetObjects(env, o)
+	}
 	in, err := loadCluster(env, &o.in, true)
 	if err != nil {
 		return nil, err
@@ -137,7 +142,11 @@ func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, error) {
 	if err := expiry(env, o, &in.spec, time.Now()); err != nil {
 		return nil, err
 	}
-	return cluster.Build(in.spec)
+	objs, err := cluster.Build(in.spec)
+	if err != nil {
+		return nil, err
+	}
+	return objs.List(), nil
 }
 
 func runManifests(env *cliEnv, args []string) error {
@@ -151,7 +160,7 @@ func runManifests(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := cluster.MarshalYAML(objs.List())
+	out, err := cluster.MarshalYAML(objs)
 	if err != nil {
 		return err
 	}

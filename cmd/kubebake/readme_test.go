@@ -46,7 +46,7 @@ func optionsTable() string {
 		if doc == "" {
 			doc = m.Help
 		}
-		b.WriteString("| " + strings.Join([]string{flag, strings.Join(m.Commands, ", "), inConfig, cell(def), cell(doc)}, " | ") + " |\n")
+		b.WriteString("| " + strings.Join([]string{cell(flag), strings.Join(m.Commands, ", "), inConfig, cell(def), cell(doc)}, " | ") + " |\n")
 	}
 	return b.String()
 }

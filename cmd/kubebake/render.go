@@ -70,8 +70,12 @@ func runRender(env *cliEnv, args []string) error {
 	}
 	out, err := render.Render(spec, agent)
 	if err != nil {
-		return err
+		return asUsage(err)
 	}
+	if err := spec.CheckSize(len(out)); err != nil {
+		return asUsage(err)
+	}
+	reportSize(env, spec, in.Output, len(out))
 	secret := "holds the bootstrap token"
 	if spec.Format == render.FormatPlan {
 		secret = "" // the plan holds no secret: fine on a screen
@@ -86,4 +90,21 @@ func asUsage(err error) error {
 		return &usageError{msg: ie.Error()}
 	}
 	return err
+}
+
+// reportSize prints the size of output meant for user-data (the agent not
+// inside it), so a user sees how close it is to a cloud's limit.
+func reportSize(env *cliEnv, spec *render.Spec, output string, n int) {
+	if spec.JoinBinary == render.JoinEmbedded || spec.Format == render.FormatPlan || spec.Format == render.FormatTar {
+		return
+	}
+	name := output
+	if stdoutPath(name) {
+		name = "stdout"
+	}
+	limit := ""
+	if spec.MaxSize > 0 {
+		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/spec.MaxSize, spec.MaxSizeName, spec.MaxSize)
+	}
+	fmt.Fprintf(env.stderr, "kubebake render: %s: %d bytes%s\n", name, n, limit)
 }

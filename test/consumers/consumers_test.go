@@ -43,6 +43,12 @@ func applyCloudInit(t *testing.T, in inputs, plan *ct.Plan) (applied, *ct.CloudI
 	t.Helper()
 	userData := render(t, in, "cloud-init")
 	ct.SchemaCheck(t, userData)
+	return applyUserData(t, userData, plan)
+}
+
+// applyUserData runs real cloud-init on userData in a fresh root.
+func applyUserData(t *testing.T, userData []byte, plan *ct.Plan) (applied, *ct.CloudInitRun) {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	watch := watched(plan)
 	var before ct.Tree

@@ -1,0 +1,80 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kubebake/kubebake/internal/options"
+)
+
+// UserDataLimits are the documented user-data limits of clouds, in bytes
+// of the output as kubebake writes it (before any base64 encoding the
+// cloud's API asks for).
+var UserDataLimits = map[string]struct {
+	Bytes int
+	Note  string
+}{
+	"aws":       {16384, "EC2: 16 KB, in raw form, before base64"},
+	"azure":     {65535, "customData: 64 KB"},
+	"openstack": {49149, "Nova: 65535 bytes of base64, which is 49149 raw"},
+	"gcp":       {262144, "a metadata value: 256 KB"},
+}
+
+func init() {
+	clouds := make([]string, 0, len(UserDataLimits))
+	for c := range UserDataLimits {
+		clouds = append(clouds, c)
+	}
+	sort.Strings(clouds)
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "gzip", Config: true, Commands: renderOnly,
+		Help: "gzip the whole cloud-init user-data (cloud-init reads gzipped user-data; about half the size); --format cloud-init only"},
+		Field: func(in *Inputs) any { return &in.Gzip }})
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "max-size", Arg: "BYTES|CLOUD", Config: true, Commands: renderOnly,
+		Help: "fail (exit 2, nothing written) when the output is larger than BYTES, or than a cloud's user-data limit: " + strings.Join(clouds, ", "),
+		Doc:  "fail (exit 2, nothing written) when the output is larger than `BYTES`, or than a cloud's user-data limit: `aws` 16384 (16 KB raw), `azure` 65535 (64 KB), `openstack` 49149 (Nova takes 65535 bytes of base64), `gcp` 262144 (256 KB). The size of `--join-binary baked` or `none` output is always printed on stderr.",
+		Validate: func(v any) error {
+			_, err := parseMaxSize(v.(string))
+			return err
+		}},
+		Field: func(in *Inputs) any { return &in.MaxSize }})
+}
+
+func parseMaxSize(s string) (int, error) {
+	if l, ok := UserDataLimits[strings.ToLower(s)]; ok {
+		return l.Bytes, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q: want a number of bytes, or aws, azure, openstack or gcp", s)
+	}
+	return n, nil
+}
+
+// CheckSize says whether output of n bytes fits --max-size; the error
+// names the limit and what makes the output smaller.
+func (s *Spec) CheckSize(n int) error {
+	if s.MaxSize == 0 || n <= s.MaxSize {
+		return nil
+	}
+	limit := strconv.Itoa(s.MaxSize) + " bytes"
+	if l, ok := UserDataLimits[strings.ToLower(s.MaxSizeName)]; ok {
+		limit = fmt.Sprintf("%s's limit of %d bytes (%s)", strings.ToLower(s.MaxSizeName), l.Bytes, l.Note)
+	}
+	var hints []string
+	if s.JoinBinary == JoinEmbedded {
+		hints = append(hints, "--join-binary baked (the agent in the image)")
+	}
+	if s.Format == FormatCloudInit && !s.Gzip {
+		hints = append(hints, "--gzip")
+	}
+	if len(s.CAs) > 1 {
+		hints = append(hints, "fewer --ca certificates (pin the next CA with --ca-cert-hash instead)")
+	}
+	hint := ""
+	if len(hints) > 0 {
+		hint = "; try " + strings.Join(hints, ", ")
+	}
+	return inputErrorf("--max-size", "the output is %d bytes, more than %s%s", n, limit, hint)
+}
