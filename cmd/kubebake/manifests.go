@@ -129,15 +129,16 @@ func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error
 
 // buildObjects reads the inputs and expiry options manifests and apply
 // share and builds the objects one prints and the other applies.
-func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, error) {
+func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, *clusterInputs, error) {
 	in, err := loadCluster(env, &o.in, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := expiry(env, o, &in.spec, time.Now()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cluster.Build(in.spec)
+	objs, err := cluster.Build(in.spec)
+	return objs, in, err
 }
 
 func runManifests(env *cliEnv, args []string) error {
@@ -147,7 +148,7 @@ func runManifests(env *cliEnv, args []string) error {
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
-	objs, err := buildObjects(env, opts)
+	objs, _, err := buildObjects(env, opts)
 	if err != nil {
 		return err
 	}
