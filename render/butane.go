@@ -111,6 +111,16 @@ func butaneDoc(p *Plan, v Variant, child []byte) ([]byte, *largeValues, error) {
 // placeholders too: data URLs made with Butane's own encoder (see
 // ignitionDoc), memoized in shared when it is not nil.
 func butaneDocFor(p *Plan, v Variant, child []byte, forIgnition bool, shared *Shared) ([]byte, *largeValues, error) {
+	doc, large, err := butaneConfigOf(p, v, child, forIgnition, shared)
+	if err != nil {
+		return nil, nil, err
+	}
+	bu, err := marshalButane(p, doc)
+	return bu, large, err
+}
+
+// butaneConfigOf is the typed Butane config of butaneDocFor.
+func butaneConfigOf(p *Plan, v Variant, child []byte, forIgnition bool, shared *Shared) (butaneConfig, *largeValues, error) {
 	large := &largeValues{}
 	doc := butaneConfig{Variant: string(v), Version: butaneVersion(v)}
 	if child != nil {
@@ -129,7 +139,7 @@ func butaneDocFor(p *Plan, v Variant, child []byte, forIgnition bool, shared *Sh
 		} else if forIgnition {
 			uri, compression, err := shared.dataURL(f.Contents)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %v", f.Path, err)
+				return butaneConfig{}, nil, fmt.Errorf("%s: %v", f.Path, err)
 			}
 			src := large.addLiteral(uri)
 			bf.Contents = butaneResource{Source: &src, Compression: &compression}
@@ -152,17 +162,22 @@ func butaneDocFor(p *Plan, v Variant, child []byte, forIgnition bool, shared *Sh
 		}
 		doc.Systemd.Units = append(doc.Systemd.Units, bu)
 	}
+	return doc, large, nil
+}
+
+// marshalButane is the Butane document of doc, with the plan's header.
+func marshalButane(p *Plan, doc butaneConfig) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header(p))
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return b.Bytes(), large, nil
+	return b.Bytes(), nil
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -2,7 +2,10 @@
 
 package render
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+)
 
 // exchange swaps the directories a and b with two renames (b is missing
 // for a moment: only Linux has an atomic exchange).
@@ -16,4 +19,24 @@ func exchange(a, b string) error {
 		return err
 	}
 	return os.Rename(old, a)
+}
+
+// syncFS fsyncs every file in dir, and dir.
+func syncFS(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
 }

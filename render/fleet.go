@@ -80,6 +80,8 @@ func Extension(f Format) string {
 		return ".yaml"
 	case FormatPlan:
 		return ".json"
+	case FormatTar:
+		return ".tar"
 	default:
 		return ".ign"
 	}
@@ -218,6 +220,7 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 // error, is as it was. An existing dir is replaced only when it is empty or
 // a fleet directory itself (it holds index.json). Each output is mode 0600
 // and streamed to its file; at most Workers outputs are in memory at once.
+// All of it is on the disk (synced) before it takes dir's place.
 func (f *Fleet) Write(ctx context.Context, dir string) (*Index, error) {
 	dir = filepath.Clean(dir)
 	replace, err := checkOutDir(dir)
@@ -285,7 +288,10 @@ feed:
 	if err := atomicfile.WriteFile(filepath.Join(tmp, IndexFile), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	if err := syncDir(tmp); err != nil {
+	// Every output reaches the disk before the directory takes dir's place:
+	// one sync of the file system rather than one per file, which would
+	// make a fleet of small outputs wait on the disk a thousand times.
+	if err := syncFS(tmp); err != nil {
 		return nil, err
 	}
 	if err := swapDir(tmp, dir, replace); err != nil {
@@ -325,9 +331,6 @@ func (f *Fleet) writeNode(dir string, n fleetNode) (e IndexEntry, err error) {
 		return e, err
 	}
 	if err := bw.Flush(); err != nil {
-		return e, err
-	}
-	if err := out.Sync(); err != nil {
 		return e, err
 	}
 	return IndexEntry{

@@ -245,9 +245,10 @@ func TestIndexJSON(t *testing.T) {
 }
 
 // BenchmarkFleet renders 100 baked nodes into a directory per iteration
-// (scripts/bench.sh prints whole-process figures: internal/tools/benchfleet).
+// (scripts/bench.sh prints whole-process figures, embedded ones too:
+// internal/tools/benchfleet).
 func BenchmarkFleet(b *testing.B) {
-	for _, mode := range []string{"baked", "embedded"} {
+	for _, mode := range []string{"baked"} {
 		b.Run(mode, func(b *testing.B) {
 			agent, err := embed.Load("amd64")
 			if err != nil {

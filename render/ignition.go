@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -46,12 +47,25 @@ func Ignition(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
 // the plan's shape (paths, modes, units): with a Shared cache, a fleet
 // translates and validates each shape once, and each node only splices.
 func ignitionDoc(p *Plan, v Variant, shared *Shared) ([]byte, *largeValues, error) {
-	bu, large, err := butaneDocFor(p, v, nil, true, shared)
+	doc, large, err := butaneConfigOf(p, v, nil, true, shared)
 	if err != nil {
 		return nil, nil, err
 	}
-	if ign, ok := shared.translated(bu); ok {
-		return ign, large, nil
+	// The cache key: the typed document (JSON is quicker to make than the
+	// YAML it stands for) and the header that goes with it.
+	var key []byte
+	if shared != nil {
+		if key, err = json.Marshal(doc); err != nil {
+			return nil, nil, err
+		}
+		key = append(key, header(p)...)
+		if ign, ok := shared.translated(key); ok {
+			return ign, large, nil
+		}
+	}
+	bu, err := marshalButane(p, doc)
+	if err != nil {
+		return nil, nil, err
 	}
 	ign, rpt, err := butane.TranslateBytes(bu, common.TranslateBytesOptions{})
 	if err != nil {
@@ -66,6 +80,6 @@ func ignitionDoc(p *Plan, v Variant, shared *Shared) ([]byte, *largeValues, erro
 	// Translated and validated with placeholders; the real contents are
 	// spliced in by the caller.
 	ign = append(ign, '\n')
-	shared.storeTranslated(bu, ign)
+	shared.storeTranslated(key, ign)
 	return ign, large, nil
 }

@@ -32,6 +32,13 @@ type Shared struct {
 	ignition map[string][]byte
 }
 
+// maxNeverGzipped is the longest contents Butane's MakeDataURL never
+// gzips: gzip+base64 is at least ";base64," and 28 characters for 20 bytes
+// of framing and stream, 40 with the 4 of "gzip" it must beat, and plain
+// base64 of 24 bytes is 40 characters, the URL-escaped form never longer
+// than the shorter of the two it is compared with.
+const maxNeverGzipped = 24
+
 // maxShapes bounds the translations a fleet keeps: a fleet of many shapes
 // translates again rather than grow without bound.
 const maxShapes = 1024
@@ -162,7 +169,11 @@ func (s *Shared) dataURL(contents []byte) ([]byte, string, error) {
 			return u.literal, u.compression, nil
 		}
 	}
-	uri, compression, err := butaneutil.MakeDataURL(contents, nil, true)
+	// Butane gzips only when that makes the URL shorter; it cannot for
+	// contents of up to 24 bytes (gzip's 18 bytes of framing, in base64,
+	// already exceed their plain base64), so the compressor is not even
+	// started for them: same URL, no 1 MB of compressor state per hostname.
+	uri, compression, err := butaneutil.MakeDataURL(contents, nil, len(contents) > maxNeverGzipped)
 	if err != nil {
 		return nil, "", err
 	}

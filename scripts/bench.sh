@@ -21,9 +21,13 @@ if [ ! -x "$butane" ]; then
 fi
 go run ./internal/tools/benchrender -kubebake bin/kubebake -butane "$butane" "$@"
 go test -run "^$" -bench . -benchtime 20x ./render/ ./internal/discovery/ 2>/dev/null | grep -E "^Benchmark" || true
+echo
+go run ./internal/tools/benchfleet -kubebake bin/kubebake
 if [ -x scripts/bench-e2e.sh ] && [ -x "$KUBEBAKE_CACHE/k8s/bin/kubeadm" ]; then
   echo
   scripts/bench-e2e.sh
+  echo
+  scripts/bench-herd.sh
 else
   echo "(kubebake-join vs kubeadm join on a real control plane: run scripts/setup-k8s.sh, then scripts/bench-e2e.sh)"
 fi

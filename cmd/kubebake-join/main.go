@@ -55,7 +55,7 @@ Exit status:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr, discovery.Options{})
+	code := run(ctx, os.Args[1:], os.Stderr, benchOptions())
 	stop()
 	os.Exit(code)
 }

@@ -136,7 +136,7 @@ func runApply(env *cliEnv, args []string) error {
 	if *output != "text" && *output != "json" {
 		return usageErrorf("--output: %q is not text or json", *output)
 	}
-	objs, in, err := buildObjects(env, opts)
+	objs, ca, err := buildObjects(env, opts)
 	if err != nil {
 		return err
 	}
@@ -151,14 +151,14 @@ func runApply(env *cliEnv, args []string) error {
 	// cluster-info is about to name --ca: it must be the CA that signs the
 	// API server's certificate, or every token-discovery join breaks.
 	if !kf.Force {
-		if err := cluster.VerifyServingCA(ctx, cfg.Host, in.spec.CA, time.Now()); err != nil {
+		if err := cluster.VerifyServingCA(ctx, cfg.Host, ca, time.Now()); err != nil {
 			if errors.Is(err, cluster.ErrServingCA) {
 				return usageErrorf("--ca: %v: applying would publish in kube-public/cluster-info a CA that nodes cannot verify this cluster with, and every join (kubeadm's too) would fail. Give the cluster's CA (kubeadm: /etc/kubernetes/pki/ca.crt), or --force for a deliberate CA rotation", err)
 			}
 			return applyFailed(env, *output, cfg.Host, *dryRun, nil, clusterError(err, kf.Timeout))
 		}
 	}
-	changes, err := cluster.Apply(ctx, cs, objs.List(), cluster.ApplyOptions{DryRun: *dryRun})
+	changes, err := cluster.Apply(ctx, cs, objs, cluster.ApplyOptions{DryRun: *dryRun})
 	if err != nil {
 		return applyFailed(env, *output, cfg.Host, *dryRun, changes, clusterError(err, kf.Timeout))
 	}

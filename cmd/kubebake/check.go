@@ -56,6 +56,9 @@ func runCheck(env *cliEnv, args []string) error {
 	if *output != "text" && *output != "json" {
 		return usageErrorf("--output: %q is not text or json", *output)
 	}
+	if opts.in.Nodes != "" {
+		return checkFleet(env, opts, *output)
+	}
 	in, err := loadCluster(env, &opts.in, false)
 	if err != nil {
 		return err

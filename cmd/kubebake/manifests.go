@@ -10,6 +10,7 @@ import (
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func init() {
@@ -128,8 +129,13 @@ func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error
 }
 
 // buildObjects reads the inputs and expiry options manifests and apply
-// share and builds the objects one prints and the other applies.
-func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, *clusterInputs, error) {
+// share and builds the objects one prints and the other applies (with
+// --nodes, every token of the fleet: see fleetObjects), and the CA bundle
+// cluster-info names.
+func buildObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABundle, error) {
+	if o.in.Nodes != "" {
+		return fleetObjects(env, o)
+	}
 	in, err := loadCluster(env, &o.in, true)
 	if err != nil {
 		return nil, nil, err
@@ -138,7 +144,10 @@ func buildObjects(env *cliEnv, o *cmdOptions) (*cluster.Objects, *clusterInputs,
 		return nil, nil, err
 	}
 	objs, err := cluster.Build(in.spec)
-	return objs, in, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs.List(), in.spec.CA, nil
 }
 
 func runManifests(env *cliEnv, args []string) error {
@@ -152,7 +161,7 @@ func runManifests(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := cluster.MarshalYAML(objs.List())
+	out, err := cluster.MarshalYAML(objs)
 	if err != nil {
 		return err
 	}

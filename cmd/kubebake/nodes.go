@@ -1,17 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/endpoint"
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // renderFleet is `kubebake render --nodes FILE --out-dir DIR`: one output
@@ -51,6 +62,9 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The heap is small and stays so (outputs are streamed): collect less
+	// often rather than spend a tenth of the run collecting.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	start := time.Now()
 	idx, err := fleet.Write(ctx, in.OutDir)
 	if err != nil {
@@ -104,4 +118,214 @@ func shortList(names []string, n int) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// pool is one distinct token of a fleet and the nodes that use it.
+type pool struct {
+	tok   token.Token
+	nodes []string
+	// endpoints are the API server addresses of its nodes, in order.
+	endpoints []string
+}
+
+// fleetCluster is what the cluster commands need of a nodes file: every
+// distinct token, and the CA bundle every node shares.
+type fleetCluster struct {
+	pools []*pool
+	ca    *cluster.CABundle
+	// endpoints are the first node's: cluster-info names the first.
+	endpoints []string
+}
+
+// loadPools reads the nodes file for a cluster command: each node's token,
+// CA and API server addresses as render would take them. Two nodes with one
+// token id and different secrets, or nodes of different CAs (two clusters),
+// are errors naming the nodes.
+func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, error) {
+	nodes, err := loadNodes(o.in, o.cmd)
+	if err != nil {
+		return nil, err
+	}
+	nodeErr := func(n render.FleetNode, err error) error {
+		var ie *inputs.Error
+		if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
+			ie.Field = n.Inputs.Given.Where(strings.TrimPrefix(ie.Field, "--"))
+		}
+		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: err})
+	}
+	fc := &fleetCluster{}
+	byID := map[string]*pool{}
+	cas := map[string]*cluster.CABundle{}
+	caNode := ""
+	now := time.Now()
+	for _, n := range nodes {
+		in := n.Inputs
+		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, os.ReadFile)
+		if err != nil {
+			return nil, nodeErr(n, err)
+		}
+		key := strings.Join(in.CA, "\x00")
+		ca, ok := cas[key]
+		if !ok {
+			var warns []string
+			if ca, warns, err = cluster.ReadCABundle(in.CA, now); err != nil {
+				return nil, nodeErr(n, err)
+			}
+			for _, w := range warns {
+				fmt.Fprintln(env.stderr, "kubebake: warning:", w)
+			}
+			cas[key] = ca
+		}
+		switch {
+		case fc.ca == nil:
+			fc.ca, caNode = ca, n.Name
+		case !bytes.Equal(fc.ca.PEM, ca.PEM):
+			return nil, nodeErr(n, inputs.Errorf("--ca", "another CA bundle than node %q's: one cluster-info serves one cluster; run once per cluster", caNode))
+		}
+		if needEndpoint && len(in.APIServer) == 0 {
+			return nil, nodeErr(n, inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))
+		}
+		eps, err := inputs.Endpoints(in.APIServer)
+		if err != nil {
+			return nil, nodeErr(n, err)
+		}
+		if fc.endpoints == nil {
+			fc.endpoints = eps
+		}
+		p, ok := byID[tok.ID()]
+		switch {
+		case !ok:
+			p = &pool{tok: tok}
+			byID[tok.ID()] = p
+			fc.pools = append(fc.pools, p)
+		case subtle.ConstantTimeCompare([]byte(p.tok.Secret()), []byte(tok.Secret())) != 1:
+			return nil, nodeErr(n, inputs.Errorf(in.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token", tok.ID(), p.nodes[0]))
+		}
+		p.nodes = append(p.nodes, n.Name)
+		for _, ep := range eps {
+			if !slices.Contains(p.endpoints, ep) {
+				p.endpoints = append(p.endpoints, ep)
+			}
+		}
+	}
+	return fc, nil
+}
+
+// fleetObjects are the objects of every token a nodes file names: one
+// Secret each, all with the expiry, groups and description of the command
+// line, then the bindings and cluster-info once.
+func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABundle, error) {
+	fc, err := loadPools(env, o, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := cluster.Spec{Token: fc.pools[0].tok, CA: fc.ca, Endpoints: fc.endpoints}
+	if err := expiry(env, o, &spec, time.Now()); err != nil {
+		return nil, nil, err
+	}
+	var secrets, rest []runtime.Object
+	for i, p := range fc.pools {
+		spec.Token = p.tok
+		objs, err := cluster.Build(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		secrets = append(secrets, objs.TokenSecret)
+		if i == 0 {
+			rest = objs.List()[1:]
+		}
+		fmt.Fprintf(env.stderr, "kubebake %s: token %s: %d nodes (%s)\n", o.cmd, p.tok.ID(), len(p.nodes), shortList(p.nodes, 5))
+	}
+	return append(secrets, rest...), fc.ca, nil
+}
+
+// tokenReport is check's report of one token of a fleet.
+type tokenReport struct {
+	Token string   `json:"token"`
+	Nodes []string `json:"nodes"`
+	*cluster.Report
+}
+
+// checkFleet checks every token a nodes file names, each as check checks
+// one, and fails when any token the fleet uses is missing, expiring or
+// unsigned.
+func checkFleet(env *cliEnv, o *cmdOptions, output string) error {
+	fc, err := loadPools(env, o, false)
+	if err != nil {
+		return err
+	}
+	kf := &o.co
+	cs, cfg, err := client(kf)
+	if err != nil {
+		return err
+	}
+	fallback := ""
+	if u, err := url.Parse(cfg.Host); err == nil {
+		if ep, err := endpoint.Parse("https://" + u.Host); err == nil {
+			fallback = ep
+		}
+	}
+	fix := fleetFixCommand(kf, &o.in)
+	var reports []tokenReport
+	var failed []string
+	for _, p := range fc.pools {
+		r := cluster.Check(context.Background(), cs, cluster.CheckSpec{
+			Token: p.tok, CA: fc.ca, Endpoints: p.endpoints, Fallback: fallback,
+			MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: fix,
+		})
+		reports = append(reports, tokenReport{Token: p.tok.ID(), Nodes: p.nodes, Report: r})
+		if !r.OK {
+			failed = append(failed, p.tok.ID())
+		}
+	}
+	if output == "json" {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			OK     bool          `json:"ok"`
+			Tokens []tokenReport `json:"tokens"`
+		}{len(failed) == 0, reports}); err != nil {
+			return err
+		}
+	} else {
+		for i, r := range reports {
+			if i > 0 {
+				fmt.Fprintln(env.stdout)
+			}
+			fmt.Fprintf(env.stdout, "token %s (%d nodes: %s)\n", r.Token, len(r.Nodes), shortList(r.Nodes, 5))
+			writeChecklist(env.stdout, r.Report)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d tokens of the fleet are not ready: %s", len(failed), len(reports), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// fleetFixCommand is the kubebake apply command the fixes of a fleet's
+// check suggest: the same nodes file, and what the command line gave.
+func fleetFixCommand(kf *clusterOpts, in *render.Inputs) string {
+	parts := []string{"kubebake apply", "--nodes " + in.Nodes}
+	byFlag := func(name string) bool { return strings.HasPrefix(in.Given.Where(name), "--") && in.Given.Has(name) }
+	if in.ConfigFile != "" {
+		parts = append(parts, "--config "+in.ConfigFile)
+	}
+	if kf.Kubeconfig != "" && byFlag("kubeconfig") {
+		parts = append(parts, "--kubeconfig "+kf.Kubeconfig)
+	}
+	if byFlag("token-file") {
+		parts = append(parts, "--token-file "+in.TokenFile)
+	}
+	for _, name := range []string{"ca", "api-server"} {
+		if byFlag(name) {
+			vals := in.CA
+			if name == "api-server" {
+				vals = in.APIServer
+			}
+			for _, v := range vals {
+				parts = append(parts, "--"+name+" "+v)
+			}
+		}
+	}
+	return strings.Join(parts, " ")
 }

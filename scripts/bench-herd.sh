@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Prints, side by side, a herd of kubebake-join processes against one real
+# kube-apiserver on loopback with kubebake's backoff (full jitter, doubling
+# to 10 s, Retry-After honoured) and with kubeadm's fixed 5 s retry (the same
+# agent built with -tags kubebake_bench): BenchmarkHerd in test/herd.
+#
+#   scripts/bench-herd.sh                  # 1,000 agents each way
+#   HERD_AGENTS=200 scripts/bench-herd.sh
+#   HERD_WAVE=500 scripts/bench-herd.sh    # at most 500 alive at once
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KUBEBAKE_CACHE="${KUBEBAKE_CACHE:-$PWD/.cache}"
+scripts/setup-k8s.sh >/dev/null
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if ! go test -count=1 -run '^$' -bench '^BenchmarkHerd$' -benchtime 1x -timeout 60m ./test/herd >"$out" 2>&1; then
+  tail -50 "$out" >&2
+  echo "bench-herd: the benchmark failed" >&2
+  exit 1
+fi
+awk '
+  /^BenchmarkHerd\// {
+    name = $1; sub(/^BenchmarkHerd\//, "", name); sub(/-[0-9]+$/, "", name)
+    names[++n] = name
+    for (i = 3; i < NF; i += 2) v[name, $(i + 1)] = $i
+  }
+  function row(label, key, fmt,   i, s) {
+    s = sprintf("| %-38s |", label)
+    for (i = 1; i <= n; i++) s = s sprintf(" " fmt " |", v[names[i], key])
+    print s
+  }
+  END {
+    if (n == 0) { print "bench-herd: no results" > "/dev/stderr"; exit 1 }
+    printf "A herd of %d kubebake-join processes (at most %d alive at once) against one kube-apiserver v1.37.2 on 127.0.0.1;\n", v[names[1], "agents"], v[names[1], "wave"]
+    print "the token is created 10 s after the last agent started, so every agent retries. Times count from the"
+    print "moment the bootstrapsigner had signed cluster-info for the token (no agent can verify before)."
+    print ""
+    s = sprintf("| %-38s |", ""); d = "|----------------------------------------|"
+    for (i = 1; i <= n; i++) { s = s sprintf(" %14s |", names[i]); d = d "----------------|" }
+    print s; print d
+    row("agents verified", "verified", "%14d")
+    row("time to start them all (ms)", "start-ms", "%14.0f")
+    row("first verified (ms after signing)", "first-ms", "%14.0f")
+    row("p50 (ms)", "p50-ms", "%14.0f")
+    row("p99 (ms)", "p99-ms", "%14.0f")
+    row("last verified (ms)", "last-ms", "%14.0f")
+    row("cluster-info requests per agent", "req/agent", "%14.2f")
+    row("cluster-info requests (audit log)", "requests", "%14d")
+    row("all API server requests (audit log)", "all-requests", "%14d")
+    row("peak cluster-info requests in 1 s", "peak-req/s", "%14d")
+    row("peak cluster-info requests in 0.1 s", "peak-req/100ms", "%14d")
+    row("answers 429", "429s", "%14d")
+    row("answers 5xx", "5xx", "%14d")
+    s = sprintf("| %-38s |", "Retry-After received / waited out")
+    for (i = 1; i <= n; i++) s = s sprintf(" %14s |", v[names[i], "retry-after"] " / " v[names[i], "retry-after-kept"])
+    print s
+  }' "$out"

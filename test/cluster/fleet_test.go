@@ -1,0 +1,106 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/cluster"
+	"github.com/kubebake/kubebake/internal/token"
+)
+
+// TestFleetTokens: apply --nodes creates one Secret per distinct token of
+// the nodes file (each with the expiry asked for) and check --nodes reports
+// per token; it fails, naming the token, when one is missing or expires too
+// soon.
+func TestFleetTokens(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	poolB, err := token.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pool-b.token"), []byte(poolB.Value()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodes := filepath.Join(dir, "nodes.yaml")
+	doc := fmt.Sprintf(`defaults:
+  token-file: %s
+nodes:
+- name: a1
+  hostname: a1
+- name: a2
+  max-pods: 50
+- name: b1
+  token-file: pool-b.token
+- name: b2
+  token-file: pool-b.token
+`, e.tokenFile)
+	if err := os.WriteFile(nodes, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--kubeconfig", e.c.AdminKubeconfig, "--ca", e.c.CACertFile, "--api-server", e.c.Endpoint, "--nodes", nodes}
+
+	stdout, stderr, code := e.run(append([]string{"apply", "-o", "json", "--ttl", "2160h"}, base...)...)
+	if code != 0 {
+		t.Fatalf("apply --nodes: exit %d: %s", code, stderr)
+	}
+	var applied struct{ Changes []cluster.Change }
+	if err := json.Unmarshal([]byte(stdout), &applied); err != nil {
+		t.Fatal(err)
+	}
+	acts := actions(applied.Changes)
+	for _, id := range []string{e.tok.ID(), poolB.ID()} {
+		if acts["Secret kube-system/bootstrap-token-"+id] != cluster.Created {
+			t.Errorf("token %s: %v", id, acts)
+		}
+	}
+	if len(applied.Changes) != nObjects+1 {
+		t.Errorf("apply --nodes made %d changes, want %d (a Secret per token, the rest once)", len(applied.Changes), nObjects+1)
+	}
+	for _, want := range []string{"token " + e.tok.ID() + ": 2 nodes (a1, a2)", "token " + poolB.ID() + ": 2 nodes (b1, b2)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("apply --nodes does not report %q: %s", want, stderr)
+		}
+	}
+	e.c.WaitJWS(t, e.tok.ID(), true, 60*time.Second)
+	e.c.WaitJWS(t, poolB.ID(), true, 60*time.Second)
+
+	checkFleet := func(extra ...string) (bool, map[string]bool, string, int) {
+		t.Helper()
+		stdout, stderr, code := e.run(append(append([]string{"check", "-o", "json"}, base...), extra...)...)
+		var r struct {
+			OK     bool `json:"ok"`
+			Tokens []struct {
+				Token string   `json:"token"`
+				Nodes []string `json:"nodes"`
+				OK    bool     `json:"ok"`
+			} `json:"tokens"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("check --nodes -o json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+		}
+		ok := map[string]bool{}
+		for _, tr := range r.Tokens {
+			ok[tr.Token] = tr.OK
+		}
+		return r.OK, ok, stderr, code
+	}
+	if all, per, stderr, code := checkFleet(); !all || code != 0 || len(per) != 2 {
+		t.Fatalf("check --nodes after apply: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
+	}
+	// Expiring: both tokens last 2160h, not 3000h.
+	if all, per, stderr, code := checkFleet("--min-ttl", "3000h"); all || code != 1 || per[e.tok.ID()] || per[poolB.ID()] {
+		t.Errorf("check --nodes --min-ttl 3000h: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
+	}
+	// Missing: pool b's Secret is deleted; the check names that token only.
+	e.c.DeleteToken(t, poolB.ID())
+	all, per, stderr, code := checkFleet()
+	if all || code != 1 || !per[e.tok.ID()] || per[poolB.ID()] || !strings.Contains(stderr, poolB.ID()) {
+		t.Errorf("check --nodes without pool b's Secret: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
+	}
+}

@@ -1,0 +1,3 @@
+// Package herd holds the herd test and benchmark: many kubebake-join
+// processes against one real kube-apiserver on loopback (internal/herd).
+package herd

@@ -1,0 +1,118 @@
+package herd
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/herd"
+	"github.com/kubebake/kubebake/internal/testcluster"
+)
+
+// TestHerd starts a few dozen agents within a second or two, before their
+// token exists; the token is created seconds later. Every agent must retry,
+// then verify; the API server must answer no 5xx; every Retry-After an
+// agent got must have been waited out.
+func TestHerd(t *testing.T) {
+	agent := herd.BuildAgent(t)
+	c := testcluster.Start(t)
+	c.PrepareBootstrap(t)
+	r := herd.Run(t, c, t.TempDir(), herd.Config{Agent: agent, Agents: 24, SignAfter: 3 * time.Second, Timeout: 3 * time.Minute})
+	t.Logf("%d agents: %d verified, %d attempts (%d to %d each), %d cluster-info requests, %d 429s, %d 5xx; verified %s to %s after the signature",
+		r.Agents, r.Verified, r.Attempts, r.MinAttempts, r.MaxAttempts, r.Requests, r.Code429, r.Code5xx, r.First, r.Last)
+	for _, f := range r.Failed {
+		t.Error(f)
+	}
+	if r.Verified != r.Agents {
+		t.Fatalf("%d of %d agents verified", r.Verified, r.Agents)
+	}
+	if r.MinAttempts < 2 {
+		t.Errorf("an agent verified at its attempt %d: the herd was meant to start before the token was signed, so that every agent retries", r.MinAttempts)
+	}
+	if r.Code5xx != 0 {
+		t.Errorf("the API server answered %d requests with a 5xx", r.Code5xx)
+	}
+	if r.RetryAfterKept != r.RetryAfter {
+		t.Errorf("agents waited out %d of %d Retry-After answers", r.RetryAfterKept, r.RetryAfter)
+	}
+	// Each attempt is one anonymous GET, each verification one more, over
+	// TLS trusting the pinned CA: the API server saw them all.
+	if want := r.Attempts + r.Verified; r.Requests != want {
+		t.Errorf("the API server logged %d cluster-info requests; the agents' logs account for %d (%d attempts + %d verifications)", r.Requests, want, r.Attempts, r.Verified)
+	}
+}
+
+// BenchmarkHerd runs $HERD_AGENTS (default 1,000) agents with kubebake's
+// backoff, then as many with kubeadm's fixed 5 s retry (the same agent,
+// built with -tags kubebake_bench), against one API server, in waves of
+// $HERD_WAVE (default: as many as 60% of the free memory holds). Run it once
+// (-benchtime 1x); scripts/bench-herd.sh prints the figures side by side.
+func BenchmarkHerd(b *testing.B) {
+	agents := envInt("HERD_AGENTS", 1000)
+	wave := envInt("HERD_WAVE", 0)
+	if wave == 0 {
+		wave = memoryWave(agents)
+	}
+	backoff, fixed := herd.BuildAgent(b), herd.BuildAgent(b, "kubebake_bench")
+	c := testcluster.Start(b)
+	c.PrepareBootstrap(b)
+	for _, v := range []struct {
+		name  string
+		agent string
+		env   []string
+	}{
+		{"backoff", backoff, nil},
+		{"fixed-5s", fixed, []string{"KUBEBAKE_JOIN_FIXED_RETRY=5s"}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			for range b.N {
+				r := herd.Run(b, c, b.TempDir(), herd.Config{Agent: v.agent, Env: v.env, Agents: agents, Wave: wave,
+					SignAfter: 10 * time.Second, Timeout: 5 * time.Minute})
+				for _, f := range r.Failed[:min(len(r.Failed), 5)] {
+					b.Error(f)
+				}
+				ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+				for _, m := range []struct {
+					v    float64
+					unit string
+				}{
+					{float64(r.Agents), "agents"}, {float64(wave), "wave"}, {float64(r.Verified), "verified"},
+					{ms(r.Started), "start-ms"}, {ms(r.First), "first-ms"}, {ms(r.P50), "p50-ms"}, {ms(r.P99), "p99-ms"}, {ms(r.Last), "last-ms"},
+					{r.RequestsPerAgent(), "req/agent"}, {float64(r.Requests), "requests"}, {float64(r.AllRequests), "all-requests"},
+					{float64(r.PeakPerSecond), "peak-req/s"}, {float64(r.PeakPer100ms), "peak-req/100ms"}, {float64(r.Code429), "429s"}, {float64(r.Code5xx), "5xx"},
+					{float64(r.RetryAfter), "retry-after"}, {float64(r.RetryAfterKept), "retry-after-kept"},
+				} {
+					b.ReportMetric(m.v, m.unit)
+				}
+			}
+		})
+	}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// memoryWave is how many agents 60% of the available memory holds, at 10 MB
+// each (an agent's resident size is about 7 MB).
+func memoryWave(agents int) int {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return agents
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb int
+		if n, _ := fmt.Sscanf(sc.Text(), "MemAvailable: %d kB", &kb); n == 1 {
+			return max(1, min(agents, kb*6/10/(10<<10)))
+		}
+	}
+	return agents
+}
