@@ -255,7 +255,7 @@ func checkFleet(env *cliEnv, o *cmdOptions, output string) error {
 		return err
 	}
 	kf := &o.co
-	cs, cfg, err := client(kf)
+	cs, cfg, err := client(env, kf)
 	if err != nil {
 		return err
 	}
