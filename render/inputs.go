@@ -128,6 +128,9 @@ type Env struct {
 
 // Spec is the validated render input: everything the plan is built from.
 type Spec struct {
+	// shared caches what nodes of a fleet have in common (Env.Shared).
+	shared *Shared
+
 	CAs      []*x509.Certificate
 	CABundle []byte // the CA certificates, re-encoded as PEM
 	Pins     []string
@@ -189,6 +192,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 	s := &Spec{
+		shared:        env.Shared,
 		Format:        Format(in.Format),
 		Variant:       Variant(in.Variant),
 		Runtime:       Runtime(in.Runtime),
