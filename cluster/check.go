@@ -126,6 +126,8 @@ type checker struct {
 	clusterInfoServer string
 	// signed: cluster-info carries a valid signature for the token.
 	signed bool
+	// pinned: a CA of cluster-info matches a pin of --ca.
+	pinned bool
 }
 
 func (c *checker) add(r Result) { c.report.Checks = append(c.report.Checks, r) }
@@ -397,6 +399,7 @@ func (c *checker) checkCA(bundle []*x509.Certificate) {
 		}
 	}
 	if len(pinned) > 0 {
+		c.pinned = true
 		msg := fmt.Sprintf("cluster-info's CA %s matches a pin of --ca", strings.Join(pinned, ", "))
 		if len(unpinned) > 0 {
 			msg += fmt.Sprintf("; nodes will not trust nor install its other CAs %s", strings.Join(unpinned, ", "))
@@ -446,8 +449,9 @@ func (c *checker) checkEndpoints(ctx context.Context, kubeconfig string) {
 func (c *checker) checkDiscovery(ctx context.Context, ep string, anonOK bool) {
 	res := Result{ID: CheckNodeDiscovery, Endpoint: ep}
 	defer func() { c.add(res) }()
-	if !anonOK || !c.signed {
-		res.Status, res.Message = Skip, "needs a signed cluster-info that anonymous users can get"
+	if !anonOK || !c.signed || !c.pinned {
+		// The agent would retry until its deadline for nothing.
+		res.Status, res.Message = Skip, "needs a signed cluster-info with a pinned CA that anonymous users can get"
 		return
 	}
 	var pins []string

@@ -335,8 +335,9 @@ func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) 
 	v, err := Verify(body, d.tok, d.pins)
 	if err != nil {
 		var ve *VerifyError
-		errors.As(err, &ve)
 		switch {
+		case !errors.As(err, &ve):
+			return nil, failedTransient, err
 		case ve.Failure.Signed():
 			return nil, failedSigned, err
 		case ve.Failure == BadSignature:
