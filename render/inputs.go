@@ -59,6 +59,9 @@ type Inputs struct {
 	// Nodes is a fleet's nodes file, OutDir where render writes it.
 	Nodes  string
 	OutDir string
+	// Part and Merge are --part and --merge (part.go).
+	Part  string
+	Merge string
 	// Output is where the CLI writes the result; NewSpec ignores it.
 	Output string
 
@@ -240,9 +243,14 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		}
 	}
 
-	// The token: exactly one source.
-	if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.ReadFile); err != nil {
+	// The token: exactly one source (none for the image part, which holds no token).
+	if err := partAndMerge(s, in, env); err != nil {
 		return nil, nil, err
+	}
+	if s.Part != PartImage || in.TokenFile != "" || in.Token != "" || in.TokenEnv != "" {
+		if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.ReadFile); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	// API server endpoints.
