@@ -46,17 +46,22 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	paths := joinconfig.DefaultPaths()
 	useAgent := s.JoinBinary != JoinNone
 
+	// The token, alone in its own file: the boot part (--part boot) is this
+	// file, and everything else holds no secret and may go into an image.
+	p.add(File{Path: joinconfig.DefaultTokenFile, Mode: 0o600, Contents: []byte(s.Token.Value()), Secret: true})
+
 	// The CA bundle the kubelet trusts, and, without the agent, the
-	// bootstrap kubeconfig. The agent writes both itself once the cluster
-	// has proved its identity: the pinned CAs it verified, and a
-	// kubeconfig built from join.yaml.
+	// bootstrap kubeconfig, which names the token's file (client-go reads
+	// it). The agent writes both itself once the cluster has proved its
+	// identity: the pinned CAs it verified, and a kubeconfig built from
+	// join.yaml.
 	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
 	if !useAgent {
-		kc, err := discovery.BootstrapKubeconfig(noAgentServer(s), s.CABundle, s.Token.Value())
+		kc, err := discovery.BootstrapKubeconfigTokenFile(noAgentServer(s), s.CABundle, joinconfig.DefaultTokenFile)
 		if err != nil {
 			return nil, err
 		}
-		p.add(File{Path: paths.BootstrapKubeconfig, Mode: 0o600, Contents: kc, Secret: true})
+		p.add(File{Path: paths.BootstrapKubeconfig, Mode: 0o600, Contents: kc})
 	}
 
 	kubeletConfig, err := kubeletConfigYAML(s, paths.CACert)
@@ -238,16 +243,20 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 		Kind:         joinconfig.Kind,
 		Endpoints:    s.Endpoints,
 		CACertHashes: s.Pins,
-		Token:        s.Token.Value(),
+		TokenFile:    joinconfig.DefaultTokenFile,
 		Timeout:      joinconfig.DefaultTimeout.String(),
 		Server:       s.KubeletServer,
 		Paths:        paths,
 	}
-	data, err := jc.Marshal()
+	key, err := json.Marshal(jc)
+	if err != nil {
+		return err
+	}
+	data, err := s.shared.memo("join.yaml", key, jc.Marshal)
 	if err != nil {
 		return fmt.Errorf("building %s: %v", joinconfig.DefaultPath, err)
 	}
-	p.add(File{Path: joinconfig.DefaultPath, Mode: 0o600, Contents: data, Secret: true})
+	p.add(File{Path: joinconfig.DefaultPath, Mode: 0o644, Contents: data})
 	if s.JoinBinary == JoinEmbedded {
 		if agent == nil {
 			return embed.ErrMissing
@@ -324,7 +333,7 @@ func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
 		}
 		ours = merged
 	}
-	return yaml.JSONToYAML(ours)
+	return s.shared.memo("kubelet config", ours, func() ([]byte, error) { return yaml.JSONToYAML(ours) })
 }
 
 // mergeJSON merges over onto base: objects merge key by key, anything else

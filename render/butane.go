@@ -90,6 +90,9 @@ func Butane(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
 		if child, err = user.childIgnition(p); err != nil {
 			return nil, err
 		}
+		if child, err = childAt(child, v, user.Name); err != nil {
+			return nil, err
+		}
 		if _, err := Ignition(p, v, user); err != nil {
 			return nil, err
 		}

@@ -59,6 +59,9 @@ type Inputs struct {
 	// Nodes is a fleet's nodes file, OutDir where render writes it.
 	Nodes  string
 	OutDir string
+	// Part and Merge are --part and --merge (part.go).
+	Part  string
+	Merge string
 	// Output is where the CLI writes the result; NewSpec ignores it.
 	Output string
 
@@ -128,6 +131,9 @@ type Env struct {
 
 // Spec is the validated render input: everything the plan is built from.
 type Spec struct {
+	// shared caches what nodes of a fleet have in common (Env.Shared).
+	shared *Shared
+
 	CAs      []*x509.Certificate
 	CABundle []byte // the CA certificates, re-encoded as PEM
 	Pins     []string
@@ -189,6 +195,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 	s := &Spec{
+		shared:        env.Shared,
 		Format:        Format(in.Format),
 		Variant:       Variant(in.Variant),
 		Runtime:       Runtime(in.Runtime),
@@ -236,9 +243,14 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		}
 	}
 
-	// The token: exactly one source.
-	if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.ReadFile); err != nil {
+	// The token: exactly one source (none for the image part, which holds no token).
+	if err := partAndMerge(s, in, env); err != nil {
 		return nil, nil, err
+	}
+	if s.Part != PartImage || in.TokenFile != "" || in.Token != "" || in.TokenEnv != "" {
+		if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.ReadFile); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	// API server endpoints.

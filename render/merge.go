@@ -162,17 +162,43 @@ func mergeIgnition(parent, child []byte, v Variant, name string) ([]byte, error)
 	return mergeAt(parent, child, v35.ParseCompatibleVersion, "3.5.0", name)
 }
 
+// childAt returns the user's config translated to the spec version of
+// variant v, as Ignition would before merging it: what Butane output
+// carries inline (Butane validates an inline child of its own version only).
+func childAt(child []byte, v Variant, name string) ([]byte, error) {
+	if v == VariantFlatcar {
+		return childAtVersion(child, v34.ParseCompatibleVersion, "3.4.0", name)
+	}
+	return childAtVersion(child, v35.ParseCompatibleVersion, "3.5.0", name)
+}
+
+func childAtVersion[C any](child []byte, parse func([]byte) (C, report.Report, error), version, name string) ([]byte, error) {
+	cc, err := parseChild(child, parse, version, name)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(cc)
+}
+
+func parseChild[C any](child []byte, parse func([]byte) (C, report.Report, error), version, name string) (C, error) {
+	cc, rpt, err := parse(child)
+	if err == errors.ErrUnknownVersion || err == errors.ErrInvalidVersion {
+		return cc, inputErrorf("--merge", "%s: its Ignition version is not one Ignition %s can merge (write it for spec %s or lower, or in a Butane version that translates to it)", name, version, version)
+	}
+	if err != nil || rpt.IsFatal() {
+		return cc, inputErrorf("--merge", "%s: Ignition refuses it: %v %s", name, err, oneLine(rpt.String()))
+	}
+	return cc, nil
+}
+
 func mergeAt[C any](parent, child []byte, parse func([]byte) (C, report.Report, error), version, name string) ([]byte, error) {
 	pc, rpt, err := parse(parent)
 	if err != nil || len(rpt.Entries) > 0 {
 		return nil, fmt.Errorf("internal error: our own Ignition does not parse: %v %s", err, rpt.String())
 	}
-	cc, rpt, err := parse(child)
-	if err == errors.ErrUnknownVersion || err == errors.ErrInvalidVersion {
-		return nil, inputErrorf("--merge", "%s: its Ignition version is not one Ignition %s can merge (write it for spec %s or lower, or in a Butane version that translates to it)", name, version, version)
-	}
-	if err != nil || rpt.IsFatal() {
-		return nil, inputErrorf("--merge", "%s: Ignition refuses it: %v %s", name, err, oneLine(rpt.String()))
+	cc, err := parseChild(child, parse, version, name)
+	if err != nil {
+		return nil, err
 	}
 	merged, _ := merge.MergeStructTranscribe(pc, cc)
 	out, err := json.Marshal(merged)

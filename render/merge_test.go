@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	butane "github.com/coreos/butane/config"
+	"github.com/coreos/butane/config/common"
 	"github.com/kubebake/kubebake/inspect"
 	"github.com/kubebake/kubebake/internal/golden"
 )
@@ -59,6 +61,13 @@ func TestMergeGolden(t *testing.T) {
 				t.Error("two merged renders of the same inputs differ")
 			}
 			golden.Check(t, filepath.Join("..", "testdata", "golden", "merge", name+"."+c.ext), out)
+			if c.format == FormatButane {
+				// Butane translates it with no report at all (it validates
+				// an inline child of its own spec version only).
+				if _, rpt, err := butane.TranslateBytes(out, common.TranslateBytesOptions{}); err != nil || len(rpt.Entries) > 0 {
+					t.Errorf("butane: %v\n%s", err, rpt.String())
+				}
+			}
 			view := inspectText(t, out)
 			golden.Check(t, filepath.Join("..", "testdata", "golden", "merge", name+".inspect.txt"), view)
 			n, err := inspect.Read(out)

@@ -1,5 +1,44 @@
 package render
 
+import (
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
+)
+
+func init() {
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "part", Arg: "PART", Config: true, Commands: renderOnly, Default: string(PartAll),
+		Help:   "all (everything), image (everything but the token: no secret, the same bytes whatever the token, for a golden image) or boot (only the token, a few hundred bytes of user-data for a machine built from the image part)",
+		Doc:    "`all`, `image` (everything but the token: holds no secret in any encoding and does not change when the token does, so its sha256 identifies the image; needs no token) or `boot` (only `/etc/kubebake/token`: the user-data, under 1 KB, for a machine built from the image part; kubebake-join waits for it). See [Golden images](#golden-images-no-secret-inside)",
+		Values: options.Strings(Parts)},
+		Field: func(in *Inputs) any { return &in.Part }})
+	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "merge", Arg: "FILE", Config: true, Path: true, Commands: renderOnly,
+		Help: "the user's own config to merge into the output: Butane or Ignition (merged as Ignition merges configs) for ignition and butane, #cloud-config, a script or MIME multipart for cloud-init (a MIME multipart out); a path or unit kubebake writes is an error"},
+		Field: func(in *Inputs) any { return &in.Merge }})
+}
+
+// partAndMerge sets the spec's --part and reads its --merge file.
+func partAndMerge(s *Spec, in Inputs, env Env) error {
+	s.Part = Part(in.Part)
+	if s.Part == "" {
+		s.Part = PartAll
+	}
+	known := false
+	for _, p := range Parts {
+		known = known || s.Part == p
+	}
+	if !known {
+		return inputErrorf("--part", "%q is not one of %v", s.Part, Parts)
+	}
+	if in.Merge != "" {
+		data, err := env.ReadFile(in.Merge)
+		if err != nil {
+			return inputErrorf("--merge", "%v", inputs.FileError(err))
+		}
+		s.Merge = &UserConfig{Name: in.Merge, Data: data}
+	}
+	return nil
+}
+
 // Part is which part of a node's configuration an output holds.
 type Part string
 

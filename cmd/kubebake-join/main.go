@@ -118,8 +118,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		logf("%s: %v", *config, err) // Parse redacts the token
 		return 2
 	}
+	left, code := awaitToken(ctx, cfg, *root, *timeout, *check, logf)
+	if code != 0 {
+		return code
+	}
 	opts.Root = *root
-	opts.Timeout = *timeout
+	opts.Timeout = left
 	opts.Check = *check
 	if opts.Logf == nil {
 		opts.Logf = logf

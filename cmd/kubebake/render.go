@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
@@ -70,17 +71,21 @@ func runRender(env *cliEnv, args []string) error {
 	}
 	out, err := render.Render(spec, agent)
 	if err != nil {
-		return asUsage(err)
+		return asUsage(err) // --merge's input errors surface here
 	}
 	if err := spec.CheckSize(len(out)); err != nil {
 		return asUsage(err)
 	}
 	reportSize(env, spec, in.Output, len(out))
-	secret := "holds the bootstrap token"
+	mode, secret := iofs.FileMode(0o600), "holds the bootstrap token"
 	if spec.Format == render.FormatPlan {
 		secret = "" // the plan holds no secret: fine on a screen
 	}
-	return writeOutput(env, in.Output, out, 0o600, secret)
+	if spec.Part == render.PartImage {
+		// No secret: an image build may read it as anyone.
+		mode, secret = 0o644, ""
+	}
+	return writeOutput(env, in.Output, out, mode, secret)
 }
 
 // asUsage makes input errors usage errors (exit 2).

@@ -56,6 +56,9 @@ type NamedAuthInfo struct {
 // AuthInfo is a user's credential: here only a bearer token.
 type AuthInfo struct {
 	Token string `json:"token,omitempty"`
+	// TokenFile names a file holding the token instead (client-go reads
+	// it): the renderer's kubeconfig for a node without the agent.
+	TokenFile string `json:"tokenFile,omitempty"`
 }
 
 // maxCACerts bounds the certificates taken from a bundle. A CA rotation
@@ -123,13 +126,24 @@ const (
 // token, one context, current. The bytes are what clientcmd.Write writes
 // for the same config. The result holds the token: write it 0600.
 func BootstrapKubeconfig(server string, caPEM []byte, token string) ([]byte, error) {
+	return bootstrapKubeconfig(server, caPEM, AuthInfo{Token: token})
+}
+
+// BootstrapKubeconfigTokenFile is BootstrapKubeconfig with the token left
+// in tokenFile, which client-go reads: the renderer's kubeconfig for a node
+// without the agent, so that it holds no secret.
+func BootstrapKubeconfigTokenFile(server string, caPEM []byte, tokenFile string) ([]byte, error) {
+	return bootstrapKubeconfig(server, caPEM, AuthInfo{TokenFile: tokenFile})
+}
+
+func bootstrapKubeconfig(server string, caPEM []byte, user AuthInfo) ([]byte, error) {
 	kc := Kubeconfig{
 		APIVersion:     "v1",
 		Kind:           "Config",
 		Clusters:       []NamedCluster{{Name: BootstrapClusterName, Cluster: Cluster{Server: server, CAData: caPEM}}},
 		Contexts:       []NamedContext{{Name: BootstrapContextName, Context: Context{Cluster: BootstrapClusterName, AuthInfo: BootstrapUserName}}},
 		CurrentContext: BootstrapContextName,
-		Users:          []NamedAuthInfo{{Name: BootstrapUserName, AuthInfo: AuthInfo{Token: token}}},
+		Users:          []NamedAuthInfo{{Name: BootstrapUserName, AuthInfo: user}},
 	}
 	return yaml.Marshal(kc)
 }

@@ -23,6 +23,9 @@ const (
 
 	// DefaultPath is where the renderer lays the config down.
 	DefaultPath = "/etc/kubebake/join.yaml"
+	// DefaultTokenFile is where the renderer writes the token, alone: every
+	// other file may then go into an image, and the token come at boot.
+	DefaultTokenFile = "/etc/kubebake/token"
 	// DefaultTimeout is the overall discovery deadline of one agent run.
 	DefaultTimeout = 10 * time.Minute
 )
@@ -51,8 +54,11 @@ type Config struct {
 	Endpoints []string `json:"endpoints"`
 	// CACertHashes are the pins ("sha256:<hex>"); a cluster CA matching any passes.
 	CACertHashes []string `json:"caCertHashes"`
-	// Token is the bootstrap token, "<id>.<secret>". This file is 0600.
-	Token string `json:"token"`
+	// Token is the bootstrap token, "<id>.<secret>"; the file is then 0600.
+	Token string `json:"token,omitempty"`
+	// TokenFile, instead of Token, names the file that holds the token, or
+	// will: the agent waits for it (it comes with the node's boot part).
+	TokenFile string `json:"tokenFile,omitempty"`
 	// Timeout is the overall deadline of one run, a Go duration ("10m").
 	Timeout string `json:"timeout,omitempty"`
 	// Server is the API server the bootstrap kubeconfig names, and so the
@@ -148,8 +154,17 @@ func (c *Config) Validate() error {
 	if _, err := pin.NewSet(c.CACertHashes...); err != nil {
 		return fmt.Errorf("caCertHashes: %v", err)
 	}
-	if _, err := token.Parse(c.Token); err != nil {
-		return fmt.Errorf("token: %v", err)
+	switch {
+	case c.TokenFile != "" && c.Token != "":
+		return errors.New("token and tokenFile: give one of them")
+	case c.TokenFile != "":
+		if !path.IsAbs(c.TokenFile) || path.Clean(c.TokenFile) != c.TokenFile {
+			return fmt.Errorf("tokenFile: %q is not a clean absolute path", c.TokenFile)
+		}
+	default:
+		if _, err := token.Parse(c.Token); err != nil {
+			return fmt.Errorf("token: %v", err)
+		}
 	}
 	switch c.Server {
 	case "", ServerClusterInfo, ServerDiscovered:
@@ -197,7 +212,8 @@ func (c *Config) KubeletServer(discovered, clusterInfo string) string {
 	return c.Server
 }
 
-// ParsedToken returns the token; Validate has checked it.
+// ParsedToken returns the token; Validate has checked it. With TokenFile,
+// it is zero until the agent has read the file into Token.
 func (c *Config) ParsedToken() token.Token {
 	t, _ := token.Parse(c.Token)
 	return t

@@ -214,43 +214,51 @@ func forEachIgnitionInput(t *testing.T, f func(t *testing.T, in inputs)) {
 func TestCloudInit(t *testing.T) {
 	ct.Tools(t)
 	ready(t)
+	forEachCloudInitInput(t, func(t *testing.T, in inputs) {
+		plan := renderPlan(t, in)
+		ci, run := applyCloudInit(t, in, plan)
+		checkTree(t, "cloud-init", ci, plan)
+		checkAgent(t, in, plan, ci.root)
+		checkStarts(t, run, plan)
+
+		// One plan, two emitters, one machine state. cloud-init has
+		// no variant: compare with the default variant's Ignition.
+		ig := applyIgnition(t, in, plan)
+		igWatched := ig.changes.Filter(func(p string, _ ct.Entry) bool {
+			for _, w := range watched(plan) {
+				if ct.Under(p, w) {
+					return true
+				}
+			}
+			return false
+		})
+		if d := ct.Diff("ignition", ofType(igWatched, "file"), "cloud-init", ofType(ci.changes, "file")); len(d) > 0 {
+			t.Errorf("Ignition and cloud-init leave different files:\n%s", strings.Join(d, "\n"))
+		}
+		if d := ct.Diff("ignition", ofType(igWatched, "symlink").UsrMerged(), "cloud-init", ofType(ci.changes, "symlink").UsrMerged()); len(d) > 0 {
+			t.Errorf("Ignition and cloud-init enable units differently:\n%s", strings.Join(d, "\n"))
+		}
+		// Directories cloud-init had to create, Ignition must create
+		// alike (the Debian root already has /etc, /usr/local/bin, ...).
+		for p, e := range ofType(ci.changes, "dir") {
+			if ie, ok := ig.changes[p]; !ok || ie != e {
+				t.Errorf("directory %s: cloud-init made %s, ignition %s", p, e, ie)
+			}
+		}
+	})
+}
+
+// forEachCloudInitInput runs f as a parallel subtest for every runtime ×
+// join-binary mode (cloud-init has no variant). Each run has its own root
+// and mount namespace; cloud-init is mostly single-threaded Python, so two
+// at once halve the time.
+func forEachCloudInitInput(t *testing.T, f func(t *testing.T, in inputs)) {
 	for _, r := range runtimes {
 		for _, j := range joinBinarys {
 			in := inputs{runtime: r, joinBinary: j}
 			t.Run(in.String(), func(t *testing.T) {
-				// Each run has its own root and mount namespace; cloud-init
-				// is mostly single-threaded Python, so two at once halve the time.
 				t.Parallel()
-				plan := renderPlan(t, in)
-				ci, run := applyCloudInit(t, in, plan)
-				checkTree(t, "cloud-init", ci, plan)
-				checkAgent(t, in, plan, ci.root)
-				checkStarts(t, run, plan)
-
-				// One plan, two emitters, one machine state. cloud-init has
-				// no variant: compare with the default variant's Ignition.
-				ig := applyIgnition(t, in, plan)
-				igWatched := ig.changes.Filter(func(p string, _ ct.Entry) bool {
-					for _, w := range watched(plan) {
-						if ct.Under(p, w) {
-							return true
-						}
-					}
-					return false
-				})
-				if d := ct.Diff("ignition", ofType(igWatched, "file"), "cloud-init", ofType(ci.changes, "file")); len(d) > 0 {
-					t.Errorf("Ignition and cloud-init leave different files:\n%s", strings.Join(d, "\n"))
-				}
-				if d := ct.Diff("ignition", ofType(igWatched, "symlink").UsrMerged(), "cloud-init", ofType(ci.changes, "symlink").UsrMerged()); len(d) > 0 {
-					t.Errorf("Ignition and cloud-init enable units differently:\n%s", strings.Join(d, "\n"))
-				}
-				// Directories cloud-init had to create, Ignition must create
-				// alike (the Debian root already has /etc, /usr/local/bin, ...).
-				for p, e := range ofType(ci.changes, "dir") {
-					if ie, ok := ig.changes[p]; !ok || ie != e {
-						t.Errorf("directory %s: cloud-init made %s, ignition %s", p, e, ie)
-					}
-				}
+				f(t, in)
 			})
 		}
 	}

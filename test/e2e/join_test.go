@@ -64,6 +64,18 @@ func TestRenderedNodeJoins(t *testing.T) {
 		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-baked", tok: tok}, fakecri)
 	})
 
+	t.Run("golden image from the image part tar and the boot part", func(t *testing.T) {
+		tok := newToken(t)
+		root := goldenNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-golden", tok: tok}, fakecri)
+	})
+
+	t.Run("golden image without the agent where the kubelet reads the token file", func(t *testing.T) {
+		tok := newToken(t)
+		root := goldenNode(t, kubebake, c.Endpoint, c.CACertFile, tok, "--join-binary", "none")
+		noAgentBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-golden-none", tok: tok}, fakecri)
+	})
+
 	t.Run("cloud-init", func(t *testing.T) {
 		tok := newToken(t)
 		extra := []string{"--runtime", "containerd"}
