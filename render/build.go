@@ -248,7 +248,11 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 		Server:       s.KubeletServer,
 		Paths:        paths,
 	}
-	data, err := jc.Marshal()
+	key, err := json.Marshal(jc)
+	if err != nil {
+		return err
+	}
+	data, err := s.shared.memo("join.yaml", key, jc.Marshal)
 	if err != nil {
 		return fmt.Errorf("building %s: %v", joinconfig.DefaultPath, err)
 	}
@@ -329,7 +333,7 @@ func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
 		}
 		ours = merged
 	}
-	return yaml.JSONToYAML(ours)
+	return s.shared.memo("kubelet config", ours, func() ([]byte, error) { return yaml.JSONToYAML(ours) })
 }
 
 // mergeJSON merges over onto base: objects merge key by key, anything else

@@ -131,6 +131,9 @@ type Env struct {
 
 // Spec is the validated render input: everything the plan is built from.
 type Spec struct {
+	// shared caches what nodes of a fleet have in common (Env.Shared).
+	shared *Shared
+
 	CAs      []*x509.Certificate
 	CABundle []byte // the CA certificates, re-encoded as PEM
 	Pins     []string
@@ -192,6 +195,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 	s := &Spec{
+		shared:        env.Shared,
 		Format:        Format(in.Format),
 		Variant:       Variant(in.Variant),
 		Runtime:       Runtime(in.Runtime),
@@ -330,7 +334,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		}
 	}
 	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
-		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
+		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (for HA, name a load balancer with --kubelet-server)", s.Endpoints[0])))
 	}
 	warns = append(warns, uselessOptions(in, s)...)
 	return s, warns, nil

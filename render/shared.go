@@ -27,6 +27,8 @@ type Shared struct {
 	gunzips map[largeKey]fileResult
 	digests map[largeKey]digestResult
 	urls    map[string]dataURL
+	// memos holds documents made from a key (memo).
+	memos map[string][]byte
 	// ignition maps a Butane document with placeholders to its translated
 	// and validated Ignition config; at most maxShapes are kept.
 	ignition map[string][]byte
@@ -77,7 +79,7 @@ type largeKey struct {
 // at now.
 func NewShared(read func(string) ([]byte, error), now time.Time) *Shared {
 	return &Shared{read: read, now: now, files: map[string]fileResult{}, cas: map[string]caResult{},
-		enc: map[largeKey][]byte{}, gunzips: map[largeKey]fileResult{}, urls: map[string]dataURL{}, digests: map[largeKey]digestResult{}, ignition: map[string][]byte{}}
+		enc: map[largeKey][]byte{}, gunzips: map[largeKey]fileResult{}, urls: map[string]dataURL{}, digests: map[largeKey]digestResult{}, ignition: map[string][]byte{}, memos: map[string][]byte{}}
 }
 
 // Env is the environment of NewSpec that uses the cache.
@@ -235,4 +237,29 @@ func (s *Shared) digest(f File) (string, int64, error) {
 		s.mu.Unlock()
 	}
 	return r.sum, r.size, r.err
+}
+
+// memo returns make's document for key (a serialization of everything the
+// document is made of), made once per fleet; without a cache, make's.
+func (s *Shared) memo(kind string, key []byte, make func() ([]byte, error)) ([]byte, error) {
+	if s == nil {
+		return make()
+	}
+	k := kind + "\x00" + string(key)
+	s.mu.Lock()
+	doc, ok := s.memos[k]
+	s.mu.Unlock()
+	if ok {
+		return doc, nil
+	}
+	doc, err := make()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.memos) < maxShapes*16 {
+		s.memos[k] = doc
+	}
+	s.mu.Unlock()
+	return doc, nil
 }

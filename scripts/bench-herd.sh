@@ -53,6 +53,6 @@ awk '
     row("answers 429", "429s", "%14d")
     row("answers 5xx", "5xx", "%14d")
     s = sprintf("| %-38s |", "Retry-After received / waited out")
-    for (i = 1; i <= n; i++) s = s sprintf(" %14s |", v[names[i], "retry-after"] " / " v[names[i], "retry-after-kept"])
+    for (i = 1; i <= n; i++) s = s sprintf(" %14s |", sprintf("%d / %d", v[names[i], "retry-after"], v[names[i], "retry-after-kept"]))
     print s
   }' "$out"
