@@ -212,3 +212,43 @@ func TestRetryAfterBoundedByDeadline(t *testing.T) {
 	}
 	n.wantLog("asks to retry in 4m0s")
 }
+
+// A Retry-After is an unauthenticated answer too: one endpoint's must not
+// hold back the others. The round's extra wait is what every endpoint asked
+// for, the smallest of their Retry-Afters, none if one sent none.
+func TestRetryAfterFromOneEndpointDoesNotDelayTheOthers(t *testing.T) {
+	for _, tc := range []struct {
+		name, genuineRetryAfter string
+		want                    time.Duration
+	}{
+		{"other sends none", "", 500 * time.Millisecond},
+		{"other asks less", "7", 7500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := discoverytest.NewServer(t, discoverytest.Options{})
+			srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+				if i > 1 {
+					return false
+				}
+				if tc.genuineRetryAfter != "" {
+					w.Header().Set("Retry-After", tc.genuineRetryAfter)
+				}
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return true
+			})
+			forger := discoverytest.NewServer(t, discoverytest.Options{})
+			forger.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+				w.Header().Set("Retry-After", "300")
+				http.Error(w, "busy", http.StatusTooManyRequests)
+				return true
+			})
+			n := newNode(t, []string{forger.Endpoint(), srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token)
+			n.watch(srv, forger)
+			n.wantExit(0)
+			n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+			if len(n.sleeps) != 1 || n.sleeps[0] != tc.want {
+				t.Errorf("slept %v, want %v: the forger's Retry-After of 5m held the genuine endpoint back", n.sleeps, tc.want)
+			}
+		})
+	}
+}
