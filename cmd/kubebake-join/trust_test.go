@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,4 +252,32 @@ func TestRetryAfterFromOneEndpointDoesNotDelayTheOthers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// What an unauthenticated peer names (its certificate's SANs, the token ids
+// of a cluster-info) is logged, but can never forge a line of the log.
+func TestUnauthenticatedNamesCannotForgeLogLines(t *testing.T) {
+	const forged = "kubebake-join: wrote /etc/kubernetes/pki/ca.crt and /etc/kubernetes/bootstrap-kubelet.conf"
+	real := discoverytest.NewServer(t, discoverytest.Options{})
+	// A relay replays the real cluster's cluster-info, which is public, with
+	// a certificate of its own whose SAN holds a line break.
+	relay := discoverytest.NewServer(t, discoverytest.Options{Token: real.Token, Hosts: []string{"x\n" + forged}})
+	relay.Kubeconfig = real.Kubeconfig
+	// Another answers a cluster-info signed for a "token id" with a line break.
+	forger := discoverytest.NewServer(t, discoverytest.Options{})
+	forger.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		w.Write(discoverytest.ClusterInfo(t, real.Kubeconfig, map[string]string{"x\n" + forged: "x"}))
+		return true
+	})
+	n := newNode(t, []string{relay.Endpoint(), forger.Endpoint()}, []string{real.CA.Pin()}, real.Token)
+	n.watch(real, relay, forger)
+	n.wantExit(1, "--timeout", "20s")
+	n.wantNothingWritten()
+	for _, line := range strings.Split(n.stderr.String(), "\n") {
+		if strings.HasPrefix(line, forged) {
+			t.Fatalf("an unauthenticated peer forged a log line: %q", line)
+		}
+	}
+	n.wantLog("is not a name in the API server certificate")
+	n.wantLog("it is signed for tokens")
 }
