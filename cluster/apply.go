@@ -167,19 +167,15 @@ func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, 
 	if err != nil {
 		return Change{}, err
 	}
-	bm, _ := metaOf(before)
-	am, _ := metaOf(after)
-	if len(fields) == 0 && bm.GetResourceVersion() == am.GetResourceVersion() {
+	// Same content under a new owner (kubebake took over fields kubectl
+	// apply or an edit had set) is no change to the cluster's behaviour:
+	// report it unchanged, whatever the resourceVersion says.
+	if len(fields) == 0 {
 		change.Action = Unchanged
 		return change, nil
 	}
 	change.Action = Configured
 	change.Fields = fields
-	if len(fields) == 0 {
-		// Same content, new owner: kubebake took over fields another
-		// manager (kubectl apply, an edit) had set.
-		change.Fields = []string{"metadata.managedFields"}
-	}
 	return change, nil
 }
 

@@ -64,7 +64,7 @@ func runCheck(env *cliEnv, args []string) error {
 		return err
 	}
 	kf := &opts.co
-	cs, cfg, err := client(kf)
+	cs, cfg, err := client(env, kf)
 	if err != nil {
 		return err
 	}

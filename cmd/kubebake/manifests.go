@@ -130,23 +130,24 @@ func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error
 
 // buildObjects reads the inputs and expiry options manifests and apply
 // share and builds the objects one prints and the other applies (with
-// --nodes, every token of the fleet: see fleetObjects).
-func buildObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, error) {
+// --nodes, every token of the fleet: see fleetObjects), and the CA bundle
+// cluster-info names.
+func buildObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABundle, error) {
 	if o.in.Nodes != "" {
 		return fleetObjects(env, o)
 	}
 	in, err := loadCluster(env, &o.in, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := expiry(env, o, &in.spec, time.Now()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	objs, err := cluster.Build(in.spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return objs.List(), nil
+	return objs.List(), in.spec.CA, nil
 }
 
 func runManifests(env *cliEnv, args []string) error {
@@ -156,7 +157,7 @@ func runManifests(env *cliEnv, args []string) error {
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
-	objs, err := buildObjects(env, opts)
+	objs, _, err := buildObjects(env, opts)
 	if err != nil {
 		return err
 	}

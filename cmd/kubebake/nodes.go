@@ -214,21 +214,21 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 // fleetObjects are the objects of every token a nodes file names: one
 // Secret each, all with the expiry, groups and description of the command
 // line, then the bindings and cluster-info once.
-func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, error) {
+func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABundle, error) {
 	fc, err := loadPools(env, o, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spec := cluster.Spec{Token: fc.pools[0].tok, CA: fc.ca, Endpoints: fc.endpoints}
 	if err := expiry(env, o, &spec, time.Now()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var secrets, rest []runtime.Object
 	for i, p := range fc.pools {
 		spec.Token = p.tok
 		objs, err := cluster.Build(spec)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		secrets = append(secrets, objs.TokenSecret)
 		if i == 0 {
@@ -236,7 +236,7 @@ func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, error) {
 		}
 		fmt.Fprintf(env.stderr, "kubebake %s: token %s: %d nodes (%s)\n", o.cmd, p.tok.ID(), len(p.nodes), shortList(p.nodes, 5))
 	}
-	return append(secrets, rest...), nil
+	return append(secrets, rest...), fc.ca, nil
 }
 
 // tokenReport is check's report of one token of a fleet.
@@ -255,7 +255,7 @@ func checkFleet(env *cliEnv, o *cmdOptions, output string) error {
 		return err
 	}
 	kf := &o.co
-	cs, cfg, err := client(kf)
+	cs, cfg, err := client(env, kf)
 	if err != nil {
 		return err
 	}

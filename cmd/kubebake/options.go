@@ -24,6 +24,7 @@ type clusterOpts struct {
 	Description string
 	MinTTL      time.Duration
 	DryRun      bool
+	Force       bool
 }
 
 // DefaultTTL is how long a token made by manifests or apply lasts unless told
@@ -78,6 +79,9 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "dry-run", Commands: []string{render.CmdApply}, NotInConfig: "say it on the command line, each time",
 		Help: "ask the API server what would change, and change nothing"},
 		Field: func(o *clusterOpts) any { return &o.DryRun }},
+	{Meta: options.Meta{Name: "force", Commands: []string{render.CmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
+		Help: "apply even when no --ca certificate signs the API server's serving certificate (a deliberate CA rotation: publish the new CA before the API server serves with it)"},
+		Field: func(o *clusterOpts) any { return &o.Force }},
 }
 
 func init() { render.RegisterConfigKeys(clusterOptions.Metas()...) }
