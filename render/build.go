@@ -130,29 +130,35 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 		args = append(args, "--node-labels="+strings.Join(s.NodeLabels, ","))
 	}
 	after := append([]string{swapoffUnit, resolvConfUnit}, runtimeUnits...)
+	// Not ordered after the join (see kubebake-join.service): the kubelet is
+	// gated on its credentials existing, which only the join provides.
 	dropinData := struct {
 		KubeletPath string
 		Wants       []string
 		After       []string
+		Credentials []string
 		JoinUnit    string
 		Args        []string
-	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args}
+	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args,
+		Credentials: []string{paths.KubeletKubeconfig, paths.BootstrapKubeconfig}}
 	if useAgent {
 		dropinData.JoinUnit = joinUnit
-		dropinData.After = append(append([]string{}, after...), joinUnit)
 	}
 	dropin, err := templates.Execute("kubelet-dropin.conf", dropinData)
 	if err != nil {
 		return nil, err
 	}
 	p.Units = append(p.Units, Unit{Name: kubeletUnit, Contents: kubelet, Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
-	if useAgent {
-		p.Start = append(p.Start, joinUnit)
-	}
+	// The token's cleanup watches before anything can join, so that it runs
+	// in the boot that joins whatever else fails.
 	if err := cleanupPlan(p, paths); err != nil {
 		return nil, err
 	}
-	p.Start = append(p.Start, kubeletUnit)
+	if useAgent {
+		p.StartNoWait = append(p.StartNoWait, joinUnit)
+	} else {
+		p.Start = append(p.Start, kubeletUnit)
+	}
 	p.sort()
 	return p, nil
 }
@@ -211,10 +217,14 @@ func runtimePlan(s *Spec, p *Plan) ([]string, string, error) {
 		// reads, rather than into a drop-in that replaces ExecStart: dockerd
 		// is /usr/sbin/dockerd on Debian's docker.io, and FCOS and Flatcar
 		// pass flags of their own (SELinux, their containerd) that such a
-		// drop-in would drop. No exec-opts: FCOS passes the systemd cgroup
-		// driver on the command line already, dockerd refuses an option
-		// given both ways, and on cgroup v2 it is docker's default.
-		conf, err := json.MarshalIndent(dockerDaemonConfig{Bridge: "none", IPTables: false, IPMasq: false}, "", "  ")
+		// drop-in would drop. No exec-opts: the cgroup driver must match
+		// the kubelet's (systemd), and docker's default on cgroup v2 is
+		// systemd; a kubelet ≥ 1.35 refuses cgroup v1 hosts unless told
+		// otherwise (failCgroupV1), and FCOS and Flatcar pass the driver on
+		// dockerd's command line, which dockerd refuses given twice. One
+		// daemon.json for every format keeps the plan the same for all.
+		daemon := dockerDaemonConfig{Bridge: "none", IPTables: false, IPMasq: false}
+		conf, err := json.MarshalIndent(daemon, "", "  ")
 		if err != nil {
 			return nil, "", err
 		}

@@ -40,9 +40,11 @@ const cloudInitGzipOver = 512
 
 // CloudInit emits the plan as #cloud-config: write_files lays the files and
 // units down, runcmd enables the units and starts them in the plan's order.
-// runcmd is one shell script that cloud-init runs to the end whatever fails,
-// so `set -e` makes a failed step, a failed join above all, stop it before
-// the kubelet is started.
+// runcmd is one shell script, run with `set -e` so that a failed step stops
+// it and marks cloud-final failed. The join is queued last with --no-block:
+// runcmd does not wait minutes for a control plane, a first attempt that
+// fails does not fail cloud-init, and the kubelet, which the join starts,
+// is never restarted under it.
 func CloudInit(p *Plan) ([]byte, error) {
 	doc, large, err := cloudInitDoc(p)
 	if err != nil {
@@ -97,6 +99,9 @@ func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 		// ran at boot before these files existed, and a runtime that is up
 		// must pick up its new drop-in.
 		cc.Runcmd = append(cc.Runcmd, []string{"systemctl", "restart", u})
+	}
+	if len(p.StartNoWait) > 0 {
+		cc.Runcmd = append(cc.Runcmd, append([]string{"systemctl", "start", "--no-block"}, p.StartNoWait...))
 	}
 	out, err := yaml.Marshal(cc)
 	if err != nil {

@@ -14,11 +14,16 @@ type Plan struct {
 	Units []Unit
 	// Start lists the units that an applier running after boot has begun
 	// (cloud-init) must (re)start, in order, once the files are laid down.
-	// Each must succeed before the next starts: the kubelet comes last, after
-	// kubebake-join, and is never started when the join failed. An applier
-	// that runs before systemd (Ignition) needs none of this: boot ordering
-	// does the same.
+	// Each must succeed before the next starts. An applier that runs before
+	// systemd (Ignition) needs none of this: boot ordering does the same.
 	Start []string
+	// StartNoWait lists the units the applier then asks systemd to start
+	// without waiting for them: kubebake-join, which may wait minutes for
+	// the control plane, retries on its own and starts the kubelet once the
+	// cluster is verified. The applier must not restart the kubelet after it
+	// (that would cut its TLS bootstrap short), and a first attempt that
+	// fails must not stop the applier.
+	StartNoWait []string
 	// Hostname is the node's hostname when the plan sets one; /etc/hostname
 	// is among the Files then. An applier that sets the hostname itself
 	// from its own data (cloud-init) is told to use this one.

@@ -23,6 +23,9 @@ type planDoc struct {
 	Files      []planFile `json:"files"`
 	Enabled    []string   `json:"enabled"`
 	Start      []string   `json:"start"`
+	// StartNoWait is omitted when empty, so plans without an agent read
+	// as before.
+	StartNoWait []string `json:"startNoWait,omitempty"`
 }
 
 type planFile struct {
@@ -98,7 +101,7 @@ func configHashWith(full *Plan, digest digestFunc) (string, error) {
 }
 
 func planDocOf(p *Plan, digest digestFunc) (planDoc, error) {
-	doc := planDoc{Enabled: []string{}, Start: p.Start}
+	doc := planDoc{Enabled: []string{}, Start: p.Start, StartNoWait: p.StartNoWait}
 	if doc.Start == nil {
 		doc.Start = []string{}
 	}

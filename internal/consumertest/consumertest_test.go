@@ -186,7 +186,7 @@ func TestHarnessFailsOnConsumerComplaints(t *testing.T) {
 
 func TestCommands(t *testing.T) {
 	got := Commands("[Service]\nExecStartPre=-/usr/bin/a x\nExecStart=\nExecStart=@/opt/b b\nExecStop=relative\nEnvironment=X=/y\n")
-	if fmt.Sprint(got) != "[/usr/bin/a /opt/b]" {
+	if fmt.Sprint(got) != "[/usr/bin/a /opt/b /usr/bin/relative]" {
 		t.Errorf("Commands = %v", got)
 	}
 }

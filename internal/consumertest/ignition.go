@@ -66,7 +66,7 @@ func ApplyIgnition(t testing.TB, configPath, root string) {
 		if r.err != nil {
 			t.Fatalf("ignition failed on %s:\n%s", configPath, r)
 		}
-		if bad := ignitionComplaints(r.stdout + r.stderr); len(bad) > 0 {
+		if bad := IgnitionComplaints(r.stdout + r.stderr); len(bad) > 0 {
 			t.Fatalf("ignition reported on %s:\n%s\nfull log:\n%s", configPath, strings.Join(bad, "\n"), r)
 		}
 		if !strings.Contains(r.stdout, "Ignition finished successfully") {
@@ -79,9 +79,9 @@ func ApplyIgnition(t testing.TB, configPath, root string) {
 	PresetAll(t, root)
 }
 
-// ignitionComplaints returns the log lines of a level other than INFO and
+// IgnitionComplaints returns the log lines of a level other than INFO and
 // DEBUG (WARNING, ERROR, CRITICAL, ...).
-func ignitionComplaints(log string) []string {
+func IgnitionComplaints(log string) []string {
 	var bad []string
 	sc := bufio.NewScanner(strings.NewReader(log))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -19,6 +19,8 @@ type Plan struct {
 	Files      []PlanFile `json:"files"`
 	Enabled    []string   `json:"enabled"`
 	Start      []string   `json:"start"`
+	// StartNoWait: started after Start without waiting (kubebake-join).
+	StartNoWait []string `json:"startNoWait,omitempty"`
 }
 
 // PlanFile is one file of a Plan.

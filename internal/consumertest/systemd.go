@@ -54,7 +54,9 @@ var execKeys = map[string]bool{
 }
 
 // Commands returns the absolute paths of the programs a unit file's Exec*
-// lines run (systemd's prefixes "-@:+!" stripped).
+// lines run (systemd's prefixes "-@:+!" stripped). A bare name, which
+// systemd looks up in its fixed search path, is where the image would have
+// it: /usr/bin/NAME.
 func Commands(unitText string) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(unitText))
@@ -68,9 +70,10 @@ func Commands(unitText string) []string {
 			continue // "ExecStart=" resets the list
 		}
 		cmd := strings.TrimLeft(f[0], "-@:+!")
-		if strings.HasPrefix(cmd, "/") {
-			out = append(out, cmd)
+		if !strings.HasPrefix(cmd, "/") {
+			cmd = "/usr/bin/" + cmd
 		}
+		out = append(out, cmd)
 	}
 	return out
 }

@@ -51,7 +51,23 @@ type Cluster struct {
 // --controllers=*,bootstrapsigner,tokencleaner, the CSR signing flags and an
 // audit log, and waits until the API answers. t.Cleanup stops every process
 // by PID (also when the test fails) and dumps their logs on failure.
-func Start(t testing.TB) *Cluster {
+func Start(t testing.TB) *Cluster { return StartWith(t, Options{}) }
+
+// Options changes what Start makes. The zero value is Start's.
+type Options struct {
+	// CA is the cluster CA to use instead of a fresh one, so that a node's
+	// config can be rendered (pinned) before the control plane starts.
+	CA *CA
+	// Port is the API server's port on 127.0.0.1 instead of a free one.
+	Port int
+	// ServingIPs are more addresses the API server's certificate names,
+	// such as 10.0.2.2, where a qemu guest with user networking reaches the
+	// 127.0.0.1 of the network namespace qemu runs in.
+	ServingIPs []net.IP
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	etcdBin, apiBin, cmBin := Bin(t, "etcd"), Bin(t, "kube-apiserver"), Bin(t, "kube-controller-manager")
 	Bin(t, "kubectl")
@@ -62,12 +78,18 @@ func Start(t testing.TB) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{Dir: dir}
-	port := freePort(t)
+	port := o.Port
+	if port == 0 {
+		port = freePort(t)
+	}
 	c.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	server := "https://" + c.Endpoint
 
 	// PKI, laid out like kubeadm's /etc/kubernetes/pki.
-	c.CA = NewCA(t, "kubernetes")
+	c.CA = o.CA
+	if c.CA == nil {
+		c.CA = NewCA(t, "kubernetes")
+	}
 	c.CACertPEM = c.CA.CertPEM
 	c.CACertFile = filepath.Join(pki, "ca.crt")
 	c.CAKeyFile = filepath.Join(pki, "ca.key")
@@ -82,7 +104,7 @@ func Start(t testing.TB) *Cluster {
 	}
 	apiCrt, apiKey := pair("apiserver", leaf{
 		commonName: "kube-apiserver", server: true,
-		ips: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		ips: append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}, o.ServingIPs...),
 		dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 	})
 	kubeletClientCrt, kubeletClientKey := pair("apiserver-kubelet-client", leaf{commonName: "kube-apiserver-kubelet-client", orgs: []string{"kubeadm:cluster-admins"}, client: true})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
@@ -128,18 +129,30 @@ func (n *node) join(t *testing.T, extra ...string) joinResult {
 	return r
 }
 
-// kubeletRequiresJoin checks what makes systemd keep the kubelet down when
-// kubebake-join fails: kubelet.service Requires= and is After=
-// kubebake-join.service.
+// kubeletRequiresJoin checks what keeps the kubelet down until
+// kubebake-join succeeded: kubelet.service starts only when its bootstrap
+// kubeconfig (which only the join installs) or its own kubeconfig exists,
+// and kubebake-join.service starts it after a successful run. The kubelet is
+// not ordered after the join: the join runs after multi-user.target so that
+// it holds no boot, and the kubelet is part of that target.
 func (n *node) kubeletRequiresJoin(t *testing.T) {
 	t.Helper()
+	paths := joinconfig.DefaultPaths()
 	u, err := loadUnit(n.root, "kubelet.service")
 	if err != nil {
 		t.Fatal(err)
 	}
-	requires, after := u.words("Unit", "Requires"), u.words("Unit", "After")
-	if !contains(requires, "kubebake-join.service") || !contains(after, "kubebake-join.service") {
-		t.Errorf("kubelet.service must Require= and be After= kubebake-join.service so that systemd never starts it when the join fails; Requires=%v After=%v", requires, after)
+	conds := u.values("Unit", "ConditionPathExists")
+	want := []string{"|" + paths.KubeletKubeconfig, "|" + paths.BootstrapKubeconfig}
+	if strings.Join(conds, " ") != strings.Join(want, " ") {
+		t.Errorf("kubelet.service must start only when %s or %s exists (ConditionPathExists=|...), so that it never runs before kubebake-join installed its bootstrap kubeconfig; it has ConditionPathExists=%q", paths.KubeletKubeconfig, paths.BootstrapKubeconfig, conds)
+	}
+	j, err := loadUnit(n.root, "kubebake-join.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if post := strings.Join(j.values("Service", "ExecStartPost"), "\n"); !strings.Contains(post, "start kubelet.service") {
+		t.Errorf("kubebake-join.service must start kubelet.service once it succeeded; ExecStartPost=%q", post)
 	}
 }
 
