@@ -57,3 +57,4 @@ awk '
     for (i = 1; i <= n; i++) s = s sprintf(" %14s |", sprintf("%d / %d", v[names[i], "retry-after"], v[names[i], "retry-after-kept"]))
     print s
   }' "$out"
+grep -h "API server 5xx:" "$out" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' || true

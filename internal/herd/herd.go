@@ -11,6 +11,7 @@ package herd
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -73,8 +74,10 @@ type Result struct {
 	// in one second, and in a tenth of one.
 	PeakPerSecond, PeakPer100ms int
 	// Code5xx and Code429 count the API server's answers of each kind to
-	// cluster-info requests.
+	// cluster-info requests; ServerErrors describes the 5xx (code, reason,
+	// message).
 	Code5xx, Code429 int
+	ServerErrors     []string
 	// RetryAfter counts agents' attempts answered with a Retry-After, and
 	// RetryAfterKept those after which the agent waited at least that long.
 	RetryAfter, RetryAfterKept int
@@ -141,27 +144,13 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 	procs := make([]*testcluster.Process, n)
 	exits := make([]exit, n)
 	var wg sync.WaitGroup
-	// A few starters at once: one alone spends most of its time waiting
-	// for fork and exec on a busy machine.
-	const starters = 4
-	var started sync.WaitGroup
 	start := time.Now()
-	for k := range starters {
-		started.Add(1)
-		go func() {
-			defer started.Done()
-			for i := k; i < n; i += starters {
-				cmd := exec.Command(cfg.Agent, "--root", roots[i], "--timeout", cfg.Timeout.String())
-				cmd.Env = append(os.Environ(), cfg.Env...)
-				procs[i] = testcluster.StartProcess(t, fmt.Sprintf("kubebake-join %d", i), filepath.Join(roots[i], "agent.log"), cmd)
-			}
-		}()
+	for i := range roots {
+		cmd := exec.Command(cfg.Agent, "--root", roots[i], "--timeout", cfg.Timeout.String())
+		cmd.Env = append(os.Environ(), cfg.Env...)
+		procs[i] = testcluster.StartProcess(t, fmt.Sprintf("kubebake-join %d", i), filepath.Join(roots[i], "agent.log"), cmd)
 	}
-	started.Wait()
-	for i, p := range procs {
-		if p == nil {
-			t.Fatalf("agent %d did not start", i)
-		}
+	for i := range procs {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -272,8 +261,35 @@ func readLog(log string, res *Result) {
 // countRequests reads the API server's audit log for the herd's window.
 func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res *Result) {
 	t.Helper()
+	f, err := os.Open(c.AuditLogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	perSecond, perTenth := map[int64]int{}, map[int64]int{}
-	for _, e := range c.AuditEvents(t) {
+	type serverError struct {
+		n           int
+		first, last float64
+	}
+	errs := map[string]*serverError{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e struct {
+			RequestURI string `json:"requestURI"`
+			User       struct {
+				Username string `json:"username"`
+			} `json:"user"`
+			ResponseStatus struct {
+				Code    int    `json:"code"`
+				Reason  string `json:"reason"`
+				Message string `json:"message"`
+			} `json:"responseStatus"`
+			RequestReceivedTimestamp string `json:"requestReceivedTimestamp"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit log %s: %v", c.AuditLogFile, err)
+		}
 		at, err := time.Parse(time.RFC3339Nano, e.RequestReceivedTimestamp)
 		if err != nil || at.Before(from) || at.After(to) {
 			continue
@@ -288,9 +304,19 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 		switch code := e.ResponseStatus.Code; {
 		case code >= 500:
 			res.Code5xx++
+			key := fmt.Sprintf("%d %s: %s", code, e.ResponseStatus.Reason, e.ResponseStatus.Message)
+			into := at.Sub(from).Seconds()
+			if se, ok := errs[key]; ok {
+				se.n, se.last = se.n+1, into
+			} else {
+				errs[key] = &serverError{n: 1, first: into, last: into}
+			}
 		case code == 429:
 			res.Code429++
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
 	}
 	for _, n := range perSecond {
 		res.PeakPerSecond = max(res.PeakPerSecond, n)
@@ -298,6 +324,10 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 	for _, n := range perTenth {
 		res.PeakPer100ms = max(res.PeakPer100ms, n)
 	}
+	for key, se := range errs {
+		res.ServerErrors = append(res.ServerErrors, fmt.Sprintf("%d× %s (%.1f to %.1f s into the herd)", se.n, key, se.first, se.last))
+	}
+	sort.Strings(res.ServerErrors)
 }
 
 func lastLines(s string, n int) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestHerd(t *testing.T) {
 		t.Errorf("an agent verified at its attempt %d: the herd was meant to start before the token was signed, so that every agent retries", r.MinAttempts)
 	}
 	if r.Code5xx != 0 {
-		t.Errorf("the API server answered %d requests with a 5xx", r.Code5xx)
+		t.Errorf("the API server answered %d requests with a 5xx: %s", r.Code5xx, strings.Join(r.ServerErrors, "; "))
 	}
 	if r.RetryAfterKept != r.RetryAfter {
 		t.Errorf("agents waited out %d of %d Retry-After answers", r.RetryAfterKept, r.RetryAfter)
@@ -73,6 +74,9 @@ func BenchmarkHerd(b *testing.B) {
 					SignAfter: 10 * time.Second, Timeout: 5 * time.Minute})
 				for _, f := range r.Failed[:min(len(r.Failed), 5)] {
 					b.Error(f)
+				}
+				for _, e := range r.ServerErrors {
+					b.Logf("API server 5xx: %s", e)
 				}
 				ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 				for _, m := range []struct {
