@@ -77,13 +77,9 @@ func addCloudFile(n *Node, f cloudFile) error {
 		}
 		mode = uint32(m)
 	case float64:
-		// YAML read an unquoted 0644 as a decimal number: cloud-init reads
-		// its digits as octal.
-		m, err := strconv.ParseUint(strconv.Itoa(int(p)), 8, 32)
-		if err != nil {
-			return fmt.Errorf("write_files %s: permissions %v are not octal", f.Path, p)
-		}
-		mode = uint32(m)
+		// An unquoted 0644 is a YAML 1.1 octal integer, for cloud-init as
+		// here, and a number is the mode itself.
+		mode = uint32(p)
 	}
 	if f.Owner != "" && f.Owner != "root:root" && f.Owner != "root" {
 		n.Extra = append(n.Extra, fmt.Sprintf("%s is owned by %s", f.Path, f.Owner))

@@ -1,11 +1,13 @@
 package inspect
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	butane "github.com/coreos/butane/config"
@@ -27,14 +29,15 @@ func readButane(data []byte) (*Node, error) {
 	if err := yaml.Unmarshal(data, &head); err != nil || head.Variant == "" {
 		return nil, fmt.Errorf("not an output of kubebake: neither Ignition (JSON), Butane (YAML with a variant), #cloud-config, MIME multipart, gzip nor tar")
 	}
-	ign, rpt, err := butane.TranslateBytes(data, common.TranslateBytesOptions{})
+	st := &stash{}
+	ign, rpt, err := butane.TranslateBytes(st.hide(data), common.TranslateBytesOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("butane: %v\n%s", err, rpt.String())
 	}
 	if rpt.IsFatal() {
 		return nil, fmt.Errorf("butane:\n%s", rpt.String())
 	}
-	n, err := readIgnition(ign)
+	n, err := readIgnitionWith(ign, st)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +49,13 @@ func readButane(data []byte) (*Node, error) {
 // configs it carries inline (data: URLs) as Ignition would, and reads the
 // result.
 func readIgnition(data []byte) (*Node, error) {
-	cfg, rpt, err := ignition.Parse(data)
+	return readIgnitionWith(data, &stash{})
+}
+
+// readIgnitionWith reads an Ignition config whose large data URLs st holds
+// (or hides now).
+func readIgnitionWith(data []byte, st *stash) (*Node, error) {
+	cfg, rpt, err := ignition.Parse(st.hide(data))
 	if err != nil {
 		return nil, fmt.Errorf("ignition: %v\n%s", err, rpt.String())
 	}
@@ -57,7 +66,7 @@ func readIgnition(data []byte) (*Node, error) {
 	}
 	_ = json.Unmarshal(data, &head)
 	n := newNode("ignition " + head.Ignition.Version)
-	if cfg, err = mergeInline(n, cfg, 0); err != nil {
+	if cfg, err = mergeInline(n, cfg, 0, st); err != nil {
 		return nil, err
 	}
 	for _, f := range cfg.Storage.Files {
@@ -71,7 +80,7 @@ func readIgnition(data []byte) (*Node, error) {
 			if r.Source == nil {
 				continue
 			}
-			body, src, err := resource(r)
+			body, src, err := st.resource(r)
 			if err != nil {
 				return nil, fmt.Errorf("ignition storage.files %s: %v", f.Path, err)
 			}
@@ -139,7 +148,7 @@ func readIgnition(data []byte) (*Node, error) {
 
 // mergeInline merges the config's inline children (ignition.config.merge
 // with data: URLs) into it, parent first, as Ignition does at boot.
-func mergeInline(n *Node, cfg types.Config, depth int) (types.Config, error) {
+func mergeInline(n *Node, cfg types.Config, depth int, st *stash) (types.Config, error) {
 	if depth > 4 {
 		return cfg, fmt.Errorf("ignition: config.merge nests deeper than 4")
 	}
@@ -149,7 +158,7 @@ func mergeInline(n *Node, cfg types.Config, depth int) (types.Config, error) {
 	}
 	cfg.Ignition.Config.Merge = nil
 	for i, r := range children {
-		body, src, err := resource(r)
+		body, src, err := st.resource(r)
 		if err != nil {
 			return cfg, fmt.Errorf("ignition.config.merge[%d]: %v", i, err)
 		}
@@ -157,11 +166,11 @@ func mergeInline(n *Node, cfg types.Config, depth int) (types.Config, error) {
 			n.Extra = append(n.Extra, "ignition.config.merge (not fetched): "+src)
 			continue
 		}
-		child, rpt, err := ignition.Parse(body)
+		child, rpt, err := ignition.Parse(st.hide(body))
 		if err != nil {
 			return cfg, fmt.Errorf("ignition.config.merge[%d]: %v\n%s", i, err, rpt.String())
 		}
-		if child, err = mergeInline(n, child, depth+1); err != nil {
+		if child, err = mergeInline(n, child, depth+1, st); err != nil {
 			return cfg, err
 		}
 		merged, _ := merge.MergeStructTranscribe(cfg, child)
@@ -173,8 +182,8 @@ func mergeInline(n *Node, cfg types.Config, depth int) (types.Config, error) {
 
 // resource returns a resource's bytes (decompressed and checked against its
 // verification hash) when it is a data: URL; else its source, not fetched.
-func resource(r types.Resource) ([]byte, string, error) {
-	src := *r.Source
+func (st *stash) resource(r types.Resource) ([]byte, string, error) {
+	src := st.reveal(*r.Source)
 	if !strings.HasPrefix(src, "data:") {
 		return nil, src, nil
 	}
@@ -242,4 +251,58 @@ func sortedKeys[V any](m map[string]V) []string {
 		set[k] = true
 	}
 	return sortedSet(set)
+}
+
+// stash keeps large data URLs (an embedded agent: megabytes of base64) out
+// of the Butane and Ignition parsers, which scan a string byte by byte and
+// take seconds over one: each is replaced by a short placeholder URL, and
+// resource reads the original back.
+type stash struct{ vals []string }
+
+// minStashed is the length from which a data URL is hidden.
+const minStashed = 1024
+
+// urlChars are the characters of a base64 data URL and its header: no
+// quote, no escape, no space.
+const urlChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789;,+/=%:._-"
+
+const stashPrefix = "data:,kubebake-inspect-stashed-"
+
+// hide replaces each whole data URL of minStashed or more characters in
+// data with a placeholder (a plain scan: a regular expression over
+// megabytes is itself slow).
+func (st *stash) hide(data []byte) []byte {
+	var out []byte
+	last, from := 0, 0
+	for {
+		i := bytes.Index(data[from:], []byte("data:"))
+		if i < 0 {
+			break
+		}
+		start := from + i
+		end := start + len("data:")
+		for end < len(data) && strings.IndexByte(urlChars, data[end]) >= 0 {
+			end++
+		}
+		from = end
+		// Only a whole value: what follows must end the string.
+		if end-start < minStashed || (end < len(data) && strings.IndexByte("\"' \t\r\n,}]", data[end]) < 0) {
+			continue
+		}
+		out = append(out, data[last:start]...)
+		out = append(out, fmt.Sprintf("%s%d", stashPrefix, len(st.vals))...)
+		st.vals = append(st.vals, string(data[start:end]))
+		last = end
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[last:]...)
+}
+
+func (st *stash) reveal(src string) string {
+	if i, err := strconv.Atoi(strings.TrimPrefix(src, stashPrefix)); err == nil && strings.HasPrefix(src, stashPrefix) && i < len(st.vals) {
+		return st.vals[i]
+	}
+	return src
 }

@@ -24,7 +24,10 @@ func Redact(s string) string {
 	return tokenPattern.ReplaceAllString(s, "${1}."+SecretMarker)
 }
 
-func holdsToken(b []byte) bool { return tokenPattern.Match(b) }
+// holdsToken reports whether a text holds a token. Binary files are not
+// searched: they are never printed, and a regular expression over
+// megabytes of an agent binary is slow.
+func holdsToken(b []byte) bool { return isText(b) && tokenPattern.Match(b) }
 
 // maxShown is the largest text file shown in full.
 const maxShown = 64 << 10
@@ -106,11 +109,11 @@ func (n *Node) summary(b *bytes.Buffer) {
 	tokens := map[string]bool{}
 	for _, p := range sortedKeys(n.Entries) {
 		e := n.Entries[p]
-		for _, m := range tokenPattern.FindAllSubmatch(e.Data, -1) {
-			tokens[string(m[1])+"."+SecretMarker] = true
-		}
 		if holdsToken(e.Data) {
 			tokenFiles = append(tokenFiles, p)
+			for _, m := range tokenPattern.FindAllSubmatch(e.Data, -1) {
+				tokens[string(m[1])+"."+SecretMarker] = true
+			}
 		}
 		var doc struct {
 			Kind         string   `json:"kind"`

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"path"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -13,8 +14,13 @@ import (
 // The #cloud-config document, typed.
 type cloudConfig struct {
 	// Hostname: cloud-init's set_hostname runs after write_files and would
-	// replace /etc/hostname with the datasource's name.
+	// replace /etc/hostname with the datasource's name. A name with dots is
+	// given as the fqdn too, and preferred: cloud-init would otherwise set
+	// only its first label, and the Node be named differently than with
+	// Ignition.
 	Hostname   string      `json:"hostname,omitempty"`
+	FQDN       string      `json:"fqdn,omitempty"`
+	PreferFQDN bool        `json:"prefer_fqdn_over_hostname,omitempty"`
 	WriteFiles []cloudFile `json:"write_files"`
 	// Runcmd entries are either a string (run by sh) or a list (exec'd).
 	Runcmd []any `json:"runcmd,omitempty"`
@@ -48,6 +54,9 @@ func CloudInit(p *Plan) ([]byte, error) {
 // cloudInitDoc is the #cloud-config with placeholders for large values.
 func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 	cc := cloudConfig{Hostname: p.Hostname}
+	if strings.Contains(p.Hostname, ".") {
+		cc.FQDN, cc.PreferFQDN = p.Hostname, true
+	}
 	large := &largeValues{}
 	for _, f := range p.Files {
 		cf := cloudFile{Path: f.Path, Permissions: fmt.Sprintf("0%o", f.Mode.Perm()), Owner: "root:root"}

@@ -334,7 +334,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		}
 	}
 	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
-		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (give a load-balanced address for HA)", s.Endpoints[0])))
+		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (for HA, name a load balancer with --kubelet-server)", s.Endpoints[0])))
 	}
 	warns = append(warns, uselessOptions(in, s)...)
 	return s, warns, nil

@@ -47,7 +47,8 @@ Exit status:
   2  bad configuration or usage; final
   3  refused: until the deadline every endpoint served a cluster-info
      signed with the token whose CAs match no pin: another cluster, or
-     its CA was replaced; final (render the node again)
+     its CA was replaced; or the verified cluster-info names no https://
+     server the kubelet can use; final (render the node again)
   4  unproven: until the deadline every endpoint answered but none proved
      to be the pinned cluster (wrong or garbled signature, certificate not
      from a pinned CA); anyone on the path can cause that, so retried

@@ -194,3 +194,21 @@ func mustParseToken(t *testing.T, s string) token.Token {
 	}
 	return tok
 }
+
+// A Retry-After longer than what is left of the deadline is honoured up to
+// the deadline, not past it.
+func TestRetryAfterBoundedByDeadline(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Retry-After", "240")
+		http.Error(w, "too many requests", http.StatusTooManyRequests)
+		return true
+	})
+	n := joinNode(t, srv)
+	n.wantExit(1, "--timeout", "30s")
+	n.wantNothingWritten()
+	if srv.Requests() != 1 || n.total() != 30*time.Second {
+		t.Errorf("%d requests, slept %v: want one request, then to wait out the 30s deadline and stop", srv.Requests(), n.total())
+	}
+	n.wantLog("asks to retry in 4m0s")
+}

@@ -30,7 +30,9 @@
 //     correctly signed with the token but whose CAs match no pin (or whose
 //     kubeconfig is unusable). Only a holder of the token can produce that,
 //     and a real cluster does so only when it is not the pinned one or its
-//     CA was replaced: a person must render the node again.
+//     CA was replaced: a person must render the node again. Run also ends
+//     with it at once when the verified cluster-info names a server the
+//     kubelet cannot use and the node was rendered to use that server.
 //   - 4 (Unproven, retried): every endpoint answered, but none proved to be
 //     the cluster: a wrong or garbled signature, or a verified connection
 //     that failed (certificate not from a pinned CA, or not for the

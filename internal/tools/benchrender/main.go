@@ -41,7 +41,19 @@ func main() {
 		{"ignition  baked (thin)", []string{"--format", "ignition", "--join-binary", "baked"}},
 		{"cloud-init baked (thin)", []string{"--format", "cloud-init", "--join-binary", "baked"}},
 		{"ignition  flatcar containerd", []string{"--format", "ignition", "--variant", "flatcar", "--runtime", "containerd"}},
+		{"tar       --part image", []string{"--format", "tar", "--part", "image"}},
+		{"ignition  --part boot", []string{"--format", "ignition", "--part", "boot"}},
+		{"cloud-init --part boot", []string{"--format", "cloud-init", "--part", "boot"}},
+		{"inspect   (ignition embedded)", nil},
 	} {
+		if c.args == nil {
+			// kubebake inspect of the default Ignition output.
+			ign := filepath.Join(dir, "inspect.ign")
+			run(*kb, append(append([]string{}, base...), "-o", ign)...)
+			med := median(*runs, func() { run(*kb, "inspect", ign) })
+			fmt.Printf("%-34s %10.1fms %14s\n", c.name, ms(med), "-")
+			continue
+		}
 		out := filepath.Join(dir, "out")
 		args := append(append(append([]string{}, base...), c.args...), "-o", out)
 		med := median(*runs, func() { run(*kb, args...) })
