@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/kubebake/kubebake/internal/discovery"
@@ -63,10 +64,19 @@ func main() {
 
 // run is the agent with its streams and discovery options injectable, for
 // tests. It returns the exit status.
-func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Options) int {
+func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Options) (code int) {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "kubebake-join: "+format+"\n", a...)
 	}
+	// Go ends a panicking program with status 2, which the unit holds
+	// final: a bug in a parser fed an unauthenticated answer must not keep
+	// the node out for good. (Only this goroutine's panics can be caught.)
+	defer func() {
+		if r := recover(); r != nil {
+			logf("internal error, will be retried: %v\n%s", r, debug.Stack())
+			code = 1
+		}
+	}()
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
