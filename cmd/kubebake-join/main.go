@@ -44,7 +44,8 @@ Exit status:
   0  joined: the CA file and bootstrap kubeconfig are written (or verified
      with --check, or the node has joined already)
   1  transient: the deadline passed with an endpoint unreachable or not
-     ready (no signature for the token yet), or interrupted; retried
+     ready (no signature for the token yet), or interrupted, or an
+     internal error; retried
   2  bad configuration or usage; final
   3  refused: until the deadline every endpoint served a cluster-info
      signed with the token whose CAs match no pin: another cluster, or
