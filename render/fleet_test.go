@@ -202,6 +202,23 @@ func TestFleetReplace(t *testing.T) {
 		t.Errorf("%s holds %d entries after a failed write, want only out/", base, len(left))
 	}
 
+	// Interrupted (Ctrl-C cancels the context): nothing changes either.
+	f, err = PrepareFleet([]FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: in}}, fleetOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Write(ctx, dir); !errors.Is(err, context.Canceled) {
+		t.Errorf("an interrupted write: got %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.ign")); err != nil {
+		t.Errorf("the previous fleet is gone after an interrupted write: %v", err)
+	}
+	if left, _ := os.ReadDir(base); len(left) != 1 {
+		t.Errorf("%s holds %d entries after an interrupted write, want only out/", base, len(left))
+	}
+
 	other := filepath.Join(base, "other")
 	os.Mkdir(other, 0o755)
 	os.WriteFile(filepath.Join(other, "notes.txt"), nil, 0o644)
