@@ -182,9 +182,9 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 	return out
 }
 
-// bootFiles are the files of the node's boot part that kubebake-join reads
-// (its config and the rendered bootstrap kubeconfig), as kubebake render
-// lays them down for token tok against c.
+// bootFiles are the files under /etc/kubebake that kubebake-join reads (its
+// config, from the image part, and the token, the boot part), as kubebake
+// render lays them down for token tok against c.
 func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []render.File {
 	t.Helper()
 	in := render.Defaults
@@ -201,13 +201,13 @@ func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []render.F
 		t.Fatal(err)
 	}
 	var out []render.File
-	for _, f := range p.Part(render.PartBoot).Files {
+	for _, f := range p.Files {
 		if strings.HasPrefix(f.Path, "/etc/kubebake/") {
 			out = append(out, f)
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("the boot part holds nothing under /etc/kubebake")
+		t.Fatal("the plan holds nothing under /etc/kubebake")
 	}
 	return out
 }
