@@ -83,6 +83,14 @@ func TestFleetGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The index's configHash is the one --format plan shows.
+		full, err := Build(mustSpec(t, n.Inputs), standIn(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, err := ConfigHash(full, gunzipVerified); err != nil || e.ConfigHash != want {
+			t.Errorf("%s: index configHash %s, the plan's %s (%v)", e.File, e.ConfigHash, want, err)
+		}
 		if !bytes.Equal(got, single) {
 			t.Errorf("%s differs from the single render of node %s", e.File, n.Name)
 		}

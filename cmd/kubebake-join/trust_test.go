@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,4 +213,88 @@ func TestRetryAfterBoundedByDeadline(t *testing.T) {
 		t.Errorf("%d requests, slept %v: want one request, then to wait out the 30s deadline and stop", srv.Requests(), n.total())
 	}
 	n.wantLog("asks to retry in 4m0s")
+}
+
+// A Retry-After is an unauthenticated answer too: one endpoint's must not
+// hold back the others. The round's extra wait is what every endpoint asked
+// for, the smallest of their Retry-Afters, none if one sent none.
+func TestRetryAfterFromOneEndpointDoesNotDelayTheOthers(t *testing.T) {
+	for _, tc := range []struct {
+		name, genuineRetryAfter string
+		want                    time.Duration
+	}{
+		{"other sends none", "", 500 * time.Millisecond},
+		{"other asks less", "7", 7500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := discoverytest.NewServer(t, discoverytest.Options{})
+			srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+				if i > 1 {
+					return false
+				}
+				if tc.genuineRetryAfter != "" {
+					w.Header().Set("Retry-After", tc.genuineRetryAfter)
+				}
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return true
+			})
+			forger := discoverytest.NewServer(t, discoverytest.Options{})
+			forger.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+				w.Header().Set("Retry-After", "300")
+				http.Error(w, "busy", http.StatusTooManyRequests)
+				return true
+			})
+			n := newNode(t, []string{forger.Endpoint(), srv.Endpoint()}, []string{srv.CA.Pin()}, srv.Token)
+			n.watch(srv, forger)
+			n.wantExit(0)
+			n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+			if len(n.sleeps) != 1 || n.sleeps[0] != tc.want {
+				t.Errorf("slept %v, want %v: the forger's Retry-After of 5m held the genuine endpoint back", n.sleeps, tc.want)
+			}
+		})
+	}
+}
+
+// What an unauthenticated peer names (its certificate's SANs, the token ids
+// of a cluster-info) is logged, but can never forge a line of the log.
+func TestUnauthenticatedNamesCannotForgeLogLines(t *testing.T) {
+	const forged = "kubebake-join: wrote /etc/kubernetes/pki/ca.crt and /etc/kubernetes/bootstrap-kubelet.conf"
+	real := discoverytest.NewServer(t, discoverytest.Options{})
+	// A relay replays the real cluster's cluster-info, which is public, with
+	// a certificate of its own whose SAN holds a line break.
+	relay := discoverytest.NewServer(t, discoverytest.Options{Token: real.Token, Hosts: []string{"x\n" + forged}})
+	relay.Kubeconfig = real.Kubeconfig
+	// Another answers a cluster-info signed for a "token id" with a line break.
+	forger := discoverytest.NewServer(t, discoverytest.Options{})
+	forger.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		w.Write(discoverytest.ClusterInfo(t, real.Kubeconfig, map[string]string{"x\n" + forged: "x"}))
+		return true
+	})
+	n := newNode(t, []string{relay.Endpoint(), forger.Endpoint()}, []string{real.CA.Pin()}, real.Token)
+	n.watch(real, relay, forger)
+	n.wantExit(1, "--timeout", "20s")
+	n.wantNothingWritten()
+	for _, line := range strings.Split(n.stderr.String(), "\n") {
+		if strings.HasPrefix(line, forged) {
+			t.Fatalf("an unauthenticated peer forged a log line: %q", line)
+		}
+	}
+	n.wantLog("is not a name in the API server certificate")
+	n.wantLog("it is signed for tokens")
+}
+
+// A panic in the agent, say in a parser fed an unauthenticated answer, ends
+// Go programs with status 2, which the unit treats as final: the agent
+// turns it into 1 (retried) instead.
+func TestPanicIsNotFinal(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return true
+	})
+	n := joinNode(t, srv)
+	n.opts.Sleep = func(context.Context, time.Duration) error { panic("injected") }
+	n.wantExit(1)
+	n.wantNothingWritten()
+	n.wantLog("internal error, will be retried: injected")
 }

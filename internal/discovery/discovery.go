@@ -43,10 +43,12 @@
 //
 // Backoff: the first try is at once; between rounds the agent sleeps a
 // full-jitter delay whose ceiling doubles from InitialBackoff to
-// MaxBackoff, plus the largest Retry-After a server sent with a 429 or 503
-// in that round (capped at 5 minutes), and never past the deadline. A herd
-// of nodes booting together thus spreads out, and an API server that sheds
-// load is left alone for as long as it asked.
+// MaxBackoff, plus the Retry-After (429 or 503, capped at 5 minutes) that
+// every endpoint of the round sent, the smallest of them: none if one
+// endpoint sent none, so that one endpoint (whose answer nobody has
+// authenticated) cannot hold back the others. Never past the deadline. A
+// herd of nodes booting together thus spreads out, and API servers that
+// shed load are left alone for as long as they asked.
 //
 // The package parses no flags and never exits: kubebake-join and kubebake
 // check both drive it. Its errors carry a Class that maps to the agent's
@@ -277,9 +279,16 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 			}
 			last[ep] = out
 			lastErr = fmt.Errorf("%s: %w", ep, err)
+			// A Retry-After is unauthenticated too: the round waits only
+			// what every endpoint asked for, so that one cannot hold back
+			// the others.
+			var asked time.Duration
 			var fe *fetchError
-			if errors.As(err, &fe) && fe.retryAfter > retryAfter {
-				retryAfter = fe.retryAfter
+			if errors.As(err, &fe) {
+				asked = fe.retryAfter
+			}
+			if i == 0 || asked < retryAfter {
+				retryAfter = asked
 			}
 			if i < len(t.Endpoints)-1 {
 				o.Logf("attempt %d: %s: %v; trying %s next", attempt, ep, err, t.Endpoints[i+1])
@@ -384,13 +393,17 @@ func loggingProxy(proxy func(*url.URL) (*url.URL, error), logf func(string, ...a
 		if err != nil || u == nil {
 			return u, err
 		}
-		key := u.Redacted() + " " + target.Host
+		// Scheme, user and host only: net/http reads an HTTPS_PROXY that
+		// is no URL as "http://" + the value, which can put the password
+		// in the path, where Redacted leaves it.
+		shown := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}).Redacted()
+		key := shown + " " + target.Host
 		mu.Lock()
 		first := !seen[key]
 		seen[key] = true
 		mu.Unlock()
 		if first {
-			logf("connecting to %s through proxy %s (from HTTPS_PROXY); add the API server to NO_PROXY to connect directly", target.Host, u.Redacted())
+			logf("connecting to %s through proxy %s (from HTTPS_PROXY); add the API server to NO_PROXY to connect directly", target.Host, shown)
 		}
 		return u, nil
 	}

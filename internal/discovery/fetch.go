@@ -202,20 +202,35 @@ func describeVerifyError(ep string, err error) string {
 	return fmt.Sprintf("the API server certificate at %s does not verify against the pinned cluster CA: %v", ep, err)
 }
 
-// CertNames lists a certificate's SANs, or says it has none.
+// CertNames lists a certificate's SANs, or says it has none. A name with
+// a character outside printable ASCII is quoted: the certificate may be
+// anyone's, and its names must not forge lines in a log.
 func CertNames(c *x509.Certificate) []string {
 	var names []string
-	names = append(names, c.DNSNames...)
+	for _, n := range c.DNSNames {
+		names = append(names, loggable(n))
+	}
 	for _, ip := range c.IPAddresses {
 		names = append(names, ip.String())
 	}
 	for _, u := range c.URIs {
-		names = append(names, u.String())
+		names = append(names, loggable(u.String()))
 	}
 	if len(names) == 0 {
 		return []string{"none; common name " + strconv.Quote(c.Subject.CommonName) + ", which Go does not accept as a host name"}
 	}
 	return names
+}
+
+// loggable is s as is when it is printable ASCII, else quoted Go-style: for
+// what an unauthenticated peer sent, which goes into a log line.
+func loggable(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // describeStatus explains an HTTP status other than 200.

@@ -143,6 +143,9 @@ func missingSignature(id string, signatures map[string]string) error {
 	case len(ids) == 0:
 		msg += "; cluster-info is signed for no token at all: is the bootstrapsigner controller running (kube-controller-manager --controllers=*,bootstrapsigner,tokencleaner)?"
 	case len(ids) <= 5:
+		for i := range ids {
+			ids[i] = loggable(ids[i]) // anyone's: the answer is not verified
+		}
 		msg += "; it is signed for tokens " + strings.Join(ids, ", ")
 	default:
 		msg += fmt.Sprintf("; it is signed for %d other tokens", len(ids))
