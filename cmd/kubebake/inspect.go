@@ -48,7 +48,7 @@ func runInspect(env *cliEnv, args []string) error {
 	}
 	n, err := inspect.Read(data)
 	if err != nil {
-		return usageErrorf("%s: %v", name, err)
+		return usageErrorf("%s: %s", name, inspect.Redact(err.Error())) // a parser may quote the file
 	}
 	_, err = env.stdout.Write(n.Text())
 	return err
