@@ -2,6 +2,7 @@ package render
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -326,11 +327,28 @@ func (f *Fleet) writeNode(dir string, n fleetNode) (e IndexEntry, err error) {
 	}()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(out, h)}
-	bw := bufio.NewWriterSize(cw, 256<<10)
+	// --gzip and --max-size hold per node as for a single render.
+	var sink io.Writer = cw
+	var zw *gzip.Writer
+	if n.spec.Gzip {
+		if zw, err = gzip.NewWriterLevel(cw, gzip.BestCompression); err != nil {
+			return e, err
+		}
+		sink = zw
+	}
+	bw := bufio.NewWriterSize(sink, 256<<10)
 	if err := large.writeTo(bw, doc, f.shared); err != nil {
 		return e, err
 	}
 	if err := bw.Flush(); err != nil {
+		return e, err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return e, err
+		}
+	}
+	if err := n.spec.CheckSize(int(cw.n)); err != nil {
 		return e, err
 	}
 	return IndexEntry{

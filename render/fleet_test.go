@@ -83,6 +83,14 @@ func TestFleetGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The index's configHash is the one --format plan shows.
+		full, err := Build(mustSpec(t, n.Inputs), standIn(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, err := ConfigHash(full, gunzipVerified); err != nil || e.ConfigHash != want {
+			t.Errorf("%s: index configHash %s, the plan's %s (%v)", e.File, e.ConfigHash, want, err)
+		}
 		if !bytes.Equal(got, single) {
 			t.Errorf("%s differs from the single render of node %s", e.File, n.Name)
 		}
@@ -192,6 +200,23 @@ func TestFleetReplace(t *testing.T) {
 	left, _ := os.ReadDir(base)
 	if len(left) != 1 {
 		t.Errorf("%s holds %d entries after a failed write, want only out/", base, len(left))
+	}
+
+	// Interrupted (Ctrl-C cancels the context): nothing changes either.
+	f, err = PrepareFleet([]FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: in}}, fleetOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Write(ctx, dir); !errors.Is(err, context.Canceled) {
+		t.Errorf("an interrupted write: got %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.ign")); err != nil {
+		t.Errorf("the previous fleet is gone after an interrupted write: %v", err)
+	}
+	if left, _ := os.ReadDir(base); len(left) != 1 {
+		t.Errorf("%s holds %d entries after an interrupted write, want only out/", base, len(left))
 	}
 
 	other := filepath.Join(base, "other")

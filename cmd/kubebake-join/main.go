@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/kubebake/kubebake/internal/discovery"
@@ -43,7 +44,8 @@ Exit status:
   0  joined: the CA file and bootstrap kubeconfig are written (or verified
      with --check, or the node has joined already)
   1  transient: the deadline passed with an endpoint unreachable or not
-     ready (no signature for the token yet), or interrupted; retried
+     ready (no signature for the token yet), or interrupted, or an
+     internal error; retried
   2  bad configuration or usage; final
   3  refused: until the deadline every endpoint served a cluster-info
      signed with the token whose CAs match no pin: another cluster, or
@@ -63,10 +65,19 @@ func main() {
 
 // run is the agent with its streams and discovery options injectable, for
 // tests. It returns the exit status.
-func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Options) int {
+func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Options) (code int) {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "kubebake-join: "+format+"\n", a...)
 	}
+	// Go ends a panicking program with status 2, which the unit holds
+	// final: a bug in a parser fed an unauthenticated answer must not keep
+	// the node out for good. (Only this goroutine's panics can be caught.)
+	defer func() {
+		if r := recover(); r != nil {
+			logf("internal error, will be retried: %v\n%s", r, debug.Stack())
+			code = 1
+		}
+	}()
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")

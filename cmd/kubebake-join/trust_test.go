@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -280,4 +281,20 @@ func TestUnauthenticatedNamesCannotForgeLogLines(t *testing.T) {
 	}
 	n.wantLog("is not a name in the API server certificate")
 	n.wantLog("it is signed for tokens")
+}
+
+// A panic in the agent, say in a parser fed an unauthenticated answer, ends
+// Go programs with status 2, which the unit treats as final: the agent
+// turns it into 1 (retried) instead.
+func TestPanicIsNotFinal(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return true
+	})
+	n := joinNode(t, srv)
+	n.opts.Sleep = func(context.Context, time.Duration) error { panic("injected") }
+	n.wantExit(1)
+	n.wantNothingWritten()
+	n.wantLog("internal error, will be retried: injected")
 }

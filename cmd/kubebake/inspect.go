@@ -21,6 +21,10 @@ then every file and link with its mode, size and SHA-256, and the text of
 every text file. A file holding a token shows no digest, so the view does
 not change when only the token does: fit for reviews and golden tests.
 ` + "`--format plan`" + ` is its machine-readable sibling.
+
+Examples:
+  kubebake inspect worker.ign
+  kubebake render --config pool.yaml -o - | kubebake inspect - | less
 `
 
 func runInspect(env *cliEnv, args []string) error {
@@ -44,7 +48,7 @@ func runInspect(env *cliEnv, args []string) error {
 	}
 	n, err := inspect.Read(data)
 	if err != nil {
-		return usageErrorf("%s: %v", name, err)
+		return usageErrorf("%s: %s", name, inspect.Redact(err.Error())) // a parser may quote the file
 	}
 	_, err = env.stdout.Write(n.Text())
 	return err

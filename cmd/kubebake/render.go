@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
@@ -23,9 +24,10 @@ prerequisites, and kubebake-join, which proves the cluster's identity (its CA
 pin and the token's JWS signature) before the kubelet may send the token.
 
 The output holds the bootstrap token: it is written with mode 0600. Every
-flag but --token may also be given in a YAML file with --config, keyed by
-flag name (ca: [ca.crt], api-server: [...], ...); flags win over the file.
-On a terminal, give -o FILE: the output is not for a screen.
+flag but %s
+may also be given in a YAML file with --config,
+keyed by flag name (ca: [ca.crt], api-server: [...], ...); flags win over
+the file. On a terminal, give -o FILE: the output is not for a screen.
 
 Examples:
   kubebake render --ca ca.crt --token-file token --api-server 10.0.0.10:6443 -o worker.ign
@@ -38,7 +40,7 @@ Flags:`
 const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
 
 func runRender(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "render", renderUsage)
+	fs := newFlagSet(env, "render", fmt.Sprintf(renderUsage, notInConfig(render.CmdRender)))
 	opts := newCmdOptions(render.CmdRender, fs)
 	if err := opts.load(env, fs, args); err != nil {
 		return err
@@ -112,4 +114,18 @@ func reportSize(env *cliEnv, spec *render.Spec, output string, n int) {
 		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/spec.MaxSize, spec.MaxSizeName, spec.MaxSize)
 	}
 	fmt.Fprintf(env.stderr, "kubebake render: %s: %d bytes%s\n", name, n, limit)
+}
+
+// notInConfig lists the flags of cmd a config file may not set.
+func notInConfig(cmd string) string {
+	var names []string
+	for _, m := range render.Options.Metas() {
+		if m.UsedBy(cmd) && !m.Config {
+			names = append(names, "--"+m.Name)
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

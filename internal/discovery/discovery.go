@@ -393,13 +393,17 @@ func loggingProxy(proxy func(*url.URL) (*url.URL, error), logf func(string, ...a
 		if err != nil || u == nil {
 			return u, err
 		}
-		key := u.Redacted() + " " + target.Host
+		// Scheme, user and host only: net/http reads an HTTPS_PROXY that
+		// is no URL as "http://" + the value, which can put the password
+		// in the path, where Redacted leaves it.
+		shown := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}).Redacted()
+		key := shown + " " + target.Host
 		mu.Lock()
 		first := !seen[key]
 		seen[key] = true
 		mu.Unlock()
 		if first {
-			logf("connecting to %s through proxy %s (from HTTPS_PROXY); add the API server to NO_PROXY to connect directly", target.Host, u.Redacted())
+			logf("connecting to %s through proxy %s (from HTTPS_PROXY); add the API server to NO_PROXY to connect directly", target.Host, shown)
 		}
 		return u, nil
 	}

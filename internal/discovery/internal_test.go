@@ -2,7 +2,9 @@ package discovery
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +122,32 @@ func TestDeadlineClass(t *testing.T) {
 	} {
 		if got := deadlineClass(eps, tc.last); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.last, got, tc.want)
+		}
+	}
+}
+
+// The proxy is logged without its password, also when HTTPS_PROXY is not
+// a URL: net/http then reads it as "http://" + the value, which puts the
+// password in the path, where url.Redacted leaves it.
+func TestProxyLoggedWithoutPassword(t *testing.T) {
+	for _, env := range []string{
+		"http://user:s3cretpw@proxy.example:3128",
+		"user:s3cretpw@proxy.example:3128",
+		"http://user:s3cretpw@proxy .example:3128",
+	} {
+		var log strings.Builder
+		proxy := loggingProxy(func(*url.URL) (*url.URL, error) {
+			u, err := url.Parse(env)
+			if err != nil || u.Scheme == "" || u.Host == "" {
+				u, err = url.Parse("http://" + env) // as golang.org/x/net/http/httpproxy does
+			}
+			return u, err
+		}, func(f string, a ...any) { fmt.Fprintf(&log, f+"\n", a...) })
+		if _, err := proxy(&url.URL{Scheme: "https", Host: "192.0.2.1:6443"}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(log.String(), "s3cretpw") || !strings.Contains(log.String(), "through proxy") {
+			t.Errorf("HTTPS_PROXY=%q logged as:\n%s", env, log.String())
 		}
 	}
 }

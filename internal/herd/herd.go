@@ -11,6 +11,7 @@ package herd
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,9 +56,10 @@ type Result struct {
 	// Signed is the longest time from the token's creation to its
 	// signature in cluster-info.
 	Signed time.Duration
-	// Times from the signature (the first moment an agent could verify) to
-	// each agent's successful exit: the first, the median, the 99th
-	// percentile and the last.
+	// Times from the token's creation (the bootstrapsigner signs
+	// cluster-info for it Signed later; no agent can verify before) to each
+	// agent's successful exit: the first, the median, the 99th percentile
+	// and the last.
 	First, P50, P99, Last time.Duration
 	// Attempts is the total of the agents' attempts (insecure fetches), and
 	// the fewest and most one agent made.
@@ -72,8 +74,10 @@ type Result struct {
 	// in one second, and in a tenth of one.
 	PeakPerSecond, PeakPer100ms int
 	// Code5xx and Code429 count the API server's answers of each kind to
-	// cluster-info requests.
+	// cluster-info requests; ServerErrors describes the 5xx (code, reason,
+	// message).
 	Code5xx, Code429 int
+	ServerErrors     []string
 	// RetryAfter counts agents' attempts answered with a Retry-After, and
 	// RetryAfterKept those after which the agent waited at least that long.
 	RetryAfter, RetryAfterKept int
@@ -92,26 +96,26 @@ func Run(t testing.TB, c *testcluster.Cluster, dir string, cfg Config) *Result {
 		wave = cfg.Agents
 	}
 	res := &Result{Agents: cfg.Agents, MinAttempts: -1}
-	var afterSigned []time.Duration
+	var afterCreated []time.Duration
 	herdStart := time.Now()
 	for first := 0; first < cfg.Agents; first += wave {
 		n := min(wave, cfg.Agents-first)
-		afterSigned = append(afterSigned, runWave(t, c, filepath.Join(dir, fmt.Sprintf("wave-%d", first/wave)), cfg, n, res)...)
+		afterCreated = append(afterCreated, runWave(t, c, filepath.Join(dir, fmt.Sprintf("wave-%d", first/wave)), cfg, n, res)...)
 	}
 	herdEnd := time.Now()
-	res.Verified = len(afterSigned)
-	sort.Slice(afterSigned, func(i, j int) bool { return afterSigned[i] < afterSigned[j] })
-	if n := len(afterSigned); n > 0 {
-		res.First, res.Last = afterSigned[0], afterSigned[n-1]
-		res.P50 = afterSigned[(n-1)*50/100]
-		res.P99 = afterSigned[(n-1)*99/100]
+	res.Verified = len(afterCreated)
+	sort.Slice(afterCreated, func(i, j int) bool { return afterCreated[i] < afterCreated[j] })
+	if n := len(afterCreated); n > 0 {
+		res.First, res.Last = afterCreated[0], afterCreated[n-1]
+		res.P50 = afterCreated[(n-1)*50/100]
+		res.P99 = afterCreated[(n-1)*99/100]
 	}
 	countRequests(t, c, herdStart, herdEnd, res)
 	return res
 }
 
 // runWave runs n agents with a token of their own and returns, for each
-// that verified, the time from the signature to its exit.
+// that verified, the time from the token's creation to its exit.
 func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int, res *Result) []time.Duration {
 	t.Helper()
 	tok, err := token.Generate()
@@ -141,10 +145,12 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 	exits := make([]exit, n)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i, root := range roots {
-		cmd := exec.Command(cfg.Agent, "--root", root, "--timeout", cfg.Timeout.String())
+	for i := range roots {
+		cmd := exec.Command(cfg.Agent, "--root", roots[i], "--timeout", cfg.Timeout.String())
 		cmd.Env = append(os.Environ(), cfg.Env...)
-		procs[i] = testcluster.StartProcess(t, fmt.Sprintf("kubebake-join %d", i), filepath.Join(root, "agent.log"), cmd)
+		procs[i] = testcluster.StartProcess(t, fmt.Sprintf("kubebake-join %d", i), filepath.Join(roots[i], "agent.log"), cmd)
+	}
+	for i := range procs {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -156,10 +162,10 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 	res.Started = max(res.Started, time.Since(start))
 
 	time.Sleep(cfg.SignAfter)
+	createdAt := time.Now()
 	c.CreateToken(t, tok, time.Hour)
-	signed := c.WaitJWS(t, tok.ID(), true, 60*time.Second)
-	res.Signed = max(res.Signed, signed)
-	signedAt := time.Now()
+	c.WaitJWS(t, tok.ID(), true, 60*time.Second)
+	res.Signed = max(res.Signed, time.Since(createdAt))
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -177,14 +183,14 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 			res.Failed = append(res.Failed, fmt.Sprintf("agent %d (%s): exit status %d: %s", i, roots[i], e.code, lastLines(log, 3)))
 			continue
 		}
-		out = append(out, max(e.at.Sub(signedAt), 0))
+		out = append(out, e.at.Sub(createdAt))
 	}
 	return out
 }
 
-// bootFiles are the files of the node's boot part that kubebake-join reads
-// (its config and the rendered bootstrap kubeconfig), as kubebake render
-// lays them down for token tok against c.
+// bootFiles are the files kubebake-join reads (those under /etc/kubebake:
+// its config, the token, whichever part each belongs to), as kubebake
+// render lays them down for token tok against c.
 func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []render.File {
 	t.Helper()
 	in := render.Defaults
@@ -201,13 +207,13 @@ func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []render.F
 		t.Fatal(err)
 	}
 	var out []render.File
-	for _, f := range p.Part(render.PartBoot).Files {
+	for _, f := range p.Files {
 		if strings.HasPrefix(f.Path, "/etc/kubebake/") {
 			out = append(out, f)
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("the boot part holds nothing under /etc/kubebake")
+		t.Fatal("the plan holds nothing under /etc/kubebake")
 	}
 	return out
 }
@@ -255,8 +261,35 @@ func readLog(log string, res *Result) {
 // countRequests reads the API server's audit log for the herd's window.
 func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res *Result) {
 	t.Helper()
+	f, err := os.Open(c.AuditLogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	perSecond, perTenth := map[int64]int{}, map[int64]int{}
-	for _, e := range c.AuditEvents(t) {
+	type serverError struct {
+		n           int
+		first, last float64
+	}
+	errs := map[string]*serverError{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e struct {
+			RequestURI string `json:"requestURI"`
+			User       struct {
+				Username string `json:"username"`
+			} `json:"user"`
+			ResponseStatus struct {
+				Code    int    `json:"code"`
+				Reason  string `json:"reason"`
+				Message string `json:"message"`
+			} `json:"responseStatus"`
+			RequestReceivedTimestamp string `json:"requestReceivedTimestamp"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit log %s: %v", c.AuditLogFile, err)
+		}
 		at, err := time.Parse(time.RFC3339Nano, e.RequestReceivedTimestamp)
 		if err != nil || at.Before(from) || at.After(to) {
 			continue
@@ -271,9 +304,19 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 		switch code := e.ResponseStatus.Code; {
 		case code >= 500:
 			res.Code5xx++
+			key := fmt.Sprintf("%d %s: %s", code, e.ResponseStatus.Reason, e.ResponseStatus.Message)
+			into := at.Sub(from).Seconds()
+			if se, ok := errs[key]; ok {
+				se.n, se.last = se.n+1, into
+			} else {
+				errs[key] = &serverError{n: 1, first: into, last: into}
+			}
 		case code == 429:
 			res.Code429++
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
 	}
 	for _, n := range perSecond {
 		res.PeakPerSecond = max(res.PeakPerSecond, n)
@@ -281,6 +324,10 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 	for _, n := range perTenth {
 		res.PeakPer100ms = max(res.PeakPer100ms, n)
 	}
+	for key, se := range errs {
+		res.ServerErrors = append(res.ServerErrors, fmt.Sprintf("%d× %s (%.1f to %.1f s into the herd)", se.n, key, se.first, se.last))
+	}
+	sort.Strings(res.ServerErrors)
 }
 
 func lastLines(s string, n int) string {

@@ -1,0 +1,108 @@
+package options
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+type vals struct {
+	Name  string
+	List  []string
+	N     int32
+	On    bool
+	Wait  time.Duration
+	Color string
+}
+
+var table = Table[vals]{
+	{Meta: Meta{Name: "name", Config: true, Path: true, Commands: []string{"c"}}, Field: func(v *vals) any { return &v.Name }},
+	{Meta: Meta{Name: "list", Config: true, Commands: []string{"c"}, Default: "a,b"}, Field: func(v *vals) any { return &v.List }},
+	{Meta: Meta{Name: "n", Config: true, Commands: []string{"c"}, Default: "7"}, Field: func(v *vals) any { return &v.N }},
+	{Meta: Meta{Name: "on", Config: true, Commands: []string{"c"}}, Field: func(v *vals) any { return &v.On }},
+	{Meta: Meta{Name: "wait", Config: true, Commands: []string{"c"}, Default: "1m"}, Field: func(v *vals) any { return &v.Wait }},
+	{Meta: Meta{Name: "color", Config: true, Commands: []string{"other"}, Values: []string{"red", "blue"}}, Field: func(v *vals) any { return &v.Color }},
+}
+
+func load(t *testing.T, args []string, file string) (*vals, *Set, error) {
+	t.Helper()
+	var v vals
+	s := NewSet("c", table.Metas(), Bind(table, &v, "c"))
+	fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
+	s.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, FlagError(err)
+	}
+	s.FromFlags(fs)
+	if file != "" {
+		f, err := ParseFile("dir/c.yaml", []byte(file))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.Apply(f, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	s.Defaults()
+	return &v, s, Check(s.Bindings(), s.Given)
+}
+
+func TestPrecedence(t *testing.T) {
+	// Flag (even at the default value) > file > default; a scalar is a
+	// one-item list; paths are relative to the file; another command's
+	// key is ignored.
+	v, s, err := load(t, []string{"--n", "7", "--on"}, "n: 3\nlist: x\nname: f.txt\nwait: 5s\ncolor: red\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.N != 7 || !v.On || strings.Join(v.List, ",") != "x" || v.Name != "dir/f.txt" || v.Wait != 5*time.Second || v.Color != "" {
+		t.Errorf("got %+v", v)
+	}
+	if s.Given.Where("n") != "--n" || s.Given.Where("list") != "dir/c.yaml:2: list" {
+		t.Errorf("given %v", s.Given)
+	}
+	v, _, _ = load(t, nil, "")
+	if v.N != 7 || strings.Join(v.List, ",") != "a,b" || v.Wait != time.Minute {
+		t.Errorf("defaults: %+v", v)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		file string
+		want string
+	}{
+		{[]string{"--n", "x"}, "", `--n: "x" is not a whole number`},
+		{[]string{"--wait", "soon"}, "", `--wait: "soon" is not a duration`},
+		{[]string{"--name", ""}, "", "--name: is empty"},
+		{nil, "n: [1]", "dir/c.yaml:1: n: want a single value, not a list"},
+		{nil, "n:\n", "dir/c.yaml:1: n: is empty"},
+		{nil, "name: a\nname: b\n", "dir/c.yaml:2: name: given twice (first on line 1)"},
+		{nil, "nme: a\n", "dir/c.yaml:1: nme: unknown key (did you mean name?)"},
+		{nil, "- a\n", "dir/c.yaml:1: want a mapping"},
+		{nil, "a: 1\n---\nb: 2\n", "dir/c.yaml:2: a second YAML document"},
+	} {
+		_, _, err := load(t, c.args, c.file)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%v %q: got %v, want %q...", c.args, c.file, err, c.want)
+		}
+	}
+}
+
+func TestValuesAndDuplicateKey(t *testing.T) {
+	m := &table[5].Meta
+	c := "green"
+	if err := CheckValue(m, &c, true, "--color"); err == nil || err.Error() != `--color: "green" is not one of [red blue]` {
+		t.Errorf("enum: %v", err)
+	}
+	f, _ := ParseFile("k.yaml", []byte("a:\n  b: 1\n  b: 2\n"))
+	if err := DuplicateKey(f.Root); err == nil || err.Error() != "line 3: b is given twice (first on line 2)" {
+		t.Errorf("nested duplicate: %v", err)
+	}
+	if got := strings.Join(SplitList([]string{"a, b", "", "c,"}), "|"); got != "a|b|c" {
+		t.Errorf("SplitList: %s", got)
+	}
+}
