@@ -2,7 +2,8 @@
 # Prints kubebake's figures: render time per format (median, whole process),
 # output sizes, the agents' sizes, the butane CLI on the same config for
 # comparison, and, when the Kubernetes binaries are cached, kubebake-join
-# against kubeadm join on a real control plane (scripts/bench-e2e.sh).
+# against kubeadm join on a real control plane (scripts/bench-e2e.sh), and the
+# boot tier's figures (scripts/bench-boot.sh: minutes, every machine boots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KUBEBAKE_CACHE="${KUBEBAKE_CACHE:-$PWD/.cache}"
@@ -30,4 +31,10 @@ if [ -x scripts/bench-e2e.sh ] && [ -x "$KUBEBAKE_CACHE/k8s/bin/kubeadm" ]; then
   scripts/bench-herd.sh
 else
   echo "(kubebake-join vs kubeadm join on a real control plane: run scripts/setup-k8s.sh, then scripts/bench-e2e.sh)"
+fi
+if [ -x scripts/bench-boot.sh ] && [ -f "$KUBEBAKE_CACHE/boot/root/.kubebake-boot-root" ] && [ -x "$KUBEBAKE_CACHE/k8s/bin/kubelet" ]; then
+  echo
+  scripts/bench-boot.sh
+else
+  echo "(boot figures: run scripts/setup-boot.sh and scripts/setup-k8s.sh, then scripts/bench-boot.sh)"
 fi

@@ -1,0 +1,217 @@
+package boot
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/boottest"
+	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/internal/testcluster"
+)
+
+// TestBoot runs the machines one after another: two cores do not run two
+// emulated machines at once any faster. The Ignition machines come first:
+// they boot in a few minutes, the cloud-init one reads 3.6 MB of user-data.
+func TestBoot(t *testing.T) {
+	img := boottest.Load(t)
+	t.Logf("accelerator: %s (%s)", img.Accel, img.AccelWhy)
+	buildKubebake(t)
+	testcluster.Bin(t, "kubelet")
+	consumertest.Tools(t)
+
+	t.Run("ignition fcos", func(t *testing.T) { ignitionNodes(t, img) })
+	t.Run("cloud-init containerd embedded: API server late then reboot", func(t *testing.T) { cloudInitLateReboot(t, img) })
+}
+
+// cloudInitLateReboot is scenarios 1, 3 and 5 on one machine: cloud-init
+// from a NoCloud seed, containerd, the embedded agent. The control plane
+// starts only once the join is running and waiting for it; the machine must
+// reach multi-user.target without waiting for the join, join once the API
+// server is up, remove the token in that boot, and end `running` with
+// nothing failed. Then it is powered off and booted again: the join is
+// skipped and the kubelet starts from its kubeconfig.
+func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
+	const scenario = "cloud-init containerd embedded"
+	ca := testcluster.NewCA(t, "kubernetes")
+	port := testcluster.FreePort(t)
+	ep := net.JoinHostPort(slirpHost.String(), strconv.Itoa(port))
+	tok := newToken(t)
+	n := render(t, tok, ep, writeCA(t, ca), "kb-boot-cloudinit", "cloud-init", "--runtime", "containerd", "--join-binary", "embedded")
+	l := n.layer(t)
+	disk := img.Disk(t, l)
+	seed := boottest.Seed(t, readFile(t, n.config), "kb-boot-cloudinit-1", n.hostname)
+
+	m := img.Boot(t, "cloud-init", disk, seed)
+	// The join runs and waits: no API server is listening yet.
+	waiting := m.Wait(t, "kubebake-join waiting for the API server", bootTimeout, func(s boottest.State) bool {
+		return s.Get("join.ActiveState") == "activating" || s.Get("join.ActiveState") == "failed"
+	})
+	if waiting.Get("join.ActiveState") != "activating" {
+		t.Fatalf("kubebake-join failed while no API server listened, instead of retrying: %s\njournal:\n%s", waiting, strings.Join(m.Journal(), "\n"))
+	}
+	// Let it retry for a while, as a control plane coming up late would.
+	mu := m.Wait(t, "multi-user.target reached while the join waits", bootTimeout, func(s boottest.State) bool {
+		return s.Float("mu") > 0 || s.Get("join.ActiveState") != "activating"
+	})
+	if mu.Get("join.ActiveState") != "activating" {
+		t.Errorf("multi-user.target was reached only after the join ended (%s): the join holds the boot", mu)
+	}
+	time.Sleep(30 * time.Second)
+	c := testcluster.StartWith(t, testcluster.Options{CA: ca, Port: port, ServingIPs: []net.IP{slirpHost}})
+	applyToken(t, c, tok, ep)
+	apiUp := time.Now()
+	t.Logf("control plane up %v after qemu started", apiUp.Sub(m.Started).Round(time.Second))
+
+	var nodeSeen time.Time
+	s := m.Wait(t, "joined", bootTimeout, func(s boottest.State) bool {
+		nodeRegistered(t, c, n.hostname, &nodeSeen)
+		return joined(s) || s.Get("join.ActiveState") == "failed"
+	})
+	t.Logf("kubebake-join's journal:\n%s", strings.Join(m.Journal(), "\n"))
+	if s.Get("join.Result") != "success" {
+		t.Fatalf("kubebake-join did not succeed: %s", s)
+	}
+	assertJoinedState(t, "first boot", s)
+	joinAt := s.Seconds("join.ActiveEnterTimestampMonotonic")
+	if s.Seconds("mu") >= joinAt {
+		t.Errorf("multi-user.target reached at %.1fs, after the join succeeded at %.1fs", s.Seconds("mu"), joinAt)
+	}
+	if s.Float("kubeconf") < m.Uptime(apiUp)-5 {
+		t.Errorf("kubelet.conf written at %.1fs of uptime, before the control plane was up (~%.1fs)", s.Float("kubeconf"), m.Uptime(apiUp))
+	}
+	for !nodeRegistered(t, c, n.hostname, &nodeSeen) && time.Since(apiUp) < 5*time.Minute {
+		time.Sleep(2 * time.Second)
+	}
+	assertRegistered(t, c, n)
+	figure(t, scenario, "boot to multi-user.target", s.Seconds("mu"))
+	figure(t, scenario, "control plane up (qemu start to kubebake apply done)", apiUp.Sub(m.Started).Seconds())
+	figure(t, scenario, "boot to verified join", joinAt)
+	figure(t, scenario, "join to kubelet.conf", s.Float("kubeconf")-joinAt)
+	figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
+	csrs := len(clientCSRs(t, c, tok))
+
+	// Scenario 5: power off, boot again.
+	m.PowerOff(t, poweroffTimeout)
+	m2 := img.Boot(t, "cloud-init, second boot", disk, seed)
+	s2 := m2.Wait(t, "up again", bootTimeout, joined)
+	assertJoinedState(t, "second boot", s2)
+	if s2.Get("join.ConditionResult") != "no" || s2.Float("join.ExecMainStartTimestampMonotonic") != 0 {
+		t.Errorf("second boot: kubebake-join was not skipped by its condition: %s", s2)
+	}
+	if got := len(clientCSRs(t, c, tok)); got != csrs {
+		t.Errorf("second boot: %d node client CSRs, %d before: the kubelet bootstrapped again instead of using kubelet.conf", got, csrs)
+	}
+	figure(t, scenario+", second boot", "boot to multi-user.target", s2.Seconds("mu"))
+	figure(t, scenario+", second boot", "boot to kubelet active", s2.Seconds("kubelet.ExecMainStartTimestampMonotonic"))
+}
+
+// ignitionNodes are scenarios 2 and 4 on one control plane: an Ignition
+// config for Fedora CoreOS applied by the real applier into the image root
+// before its first boot, with the agent baked into the image.
+func ignitionNodes(t *testing.T, img *boottest.Image) {
+	c := testcluster.StartWith(t, testcluster.Options{ServingIPs: []net.IP{slirpHost}})
+	_, port, _ := net.SplitHostPort(c.Endpoint)
+	ep := net.JoinHostPort(slirpHost.String(), port)
+
+	t.Run("docker joins", func(t *testing.T) {
+		runtime := "docker"
+		if img.CRIDockerd == "" {
+			t.Logf("cri-dockerd could not be built (%s): this node runs containerd instead", img.CRIDockerdFailed)
+			runtime = "containerd"
+		}
+		scenario := "ignition fcos " + runtime + " baked"
+		tok := newToken(t)
+		applyToken(t, c, tok, ep)
+		n := render(t, tok, ep, c.CACertFile, "kb-boot-ignition", "ignition", "--variant", "fcos", "--runtime", runtime, "--join-binary", "baked")
+		l := ignitionLayer(t, n, img)
+		if runtime == "docker" {
+			l.Copy(img.CRIDockerd, "/usr/bin/cri-dockerd", 0o755)
+		}
+		img.ApplyIgnition(t, l, n.config)
+		m := img.Boot(t, "ignition "+runtime, img.Disk(t, l), "")
+		var nodeSeen time.Time
+		s := m.Wait(t, "joined", bootTimeout, func(s boottest.State) bool {
+			nodeRegistered(t, c, n.hostname, &nodeSeen)
+			return joined(s) || s.Get("join.ActiveState") == "failed"
+		})
+		t.Logf("kubebake-join's journal:\n%s", strings.Join(m.Journal(), "\n"))
+		if s.Get("join.Result") != "success" {
+			t.Fatalf("kubebake-join did not succeed: %s", s)
+		}
+		assertJoinedState(t, scenario, s)
+		for start := time.Now(); !nodeRegistered(t, c, n.hostname, &nodeSeen) && time.Since(start) < 5*time.Minute; {
+			time.Sleep(2 * time.Second)
+		}
+		assertRegistered(t, c, n)
+		joinAt := s.Seconds("join.ActiveEnterTimestampMonotonic")
+		figure(t, scenario, "boot to multi-user.target", s.Seconds("mu"))
+		figure(t, scenario, "boot to verified join", joinAt)
+		figure(t, scenario, "join to kubelet.conf", s.Float("kubeconf")-joinAt)
+		figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
+	})
+
+	t.Run("pinned to another CA", func(t *testing.T) {
+		tok := newToken(t)
+		applyToken(t, c, tok, ep)
+		other := testcluster.NewCA(t, "not-this-cluster")
+		n := render(t, tok, ep, writeCA(t, other), "kb-boot-wrong-ca", "ignition", "--variant", "fcos", "--runtime", "containerd", "--join-binary", "baked")
+		l := ignitionLayer(t, n, img)
+		// The agent retries a cluster whose CA matches no pin until its
+		// deadline (10 minutes) before it gives up for good; the test
+		// shortens it, as the e2e tests pass --timeout.
+		l.Write("/etc/systemd/system/kubebake-join.service.d/99-boot-test.conf", []byte(
+			"# kubebake boot tier: a short deadline for the pinned-to-another-CA machine.\n[Service]\nExecStart=\nExecStart=/usr/local/bin/kubebake-join --config /etc/kubebake/join.yaml --timeout 45s\n"), 0o644)
+		img.ApplyIgnition(t, l, n.config)
+		m := img.Boot(t, "ignition pinned to another CA", img.Disk(t, l), "")
+		s := m.Wait(t, "kubebake-join ended", bootTimeout, func(s boottest.State) bool {
+			return s.Get("join.ActiveState") == "failed" || s.Get("join.ActiveState") == "active"
+		})
+		// Give the kubelet every chance to start wrongly, and the boot to settle.
+		s = m.Wait(t, "settled", bootTimeout, func(s boottest.State) bool { return s.Get("jobs") == "0" })
+		journal := strings.Join(m.Journal(), "\n")
+		t.Logf("kubebake-join's journal:\n%s", journal)
+		if s.Get("join.ActiveState") != "failed" || s.Get("join.ExecMainStatus") != "3" || s.Get("join.NRestarts") != "0" {
+			t.Errorf("kubebake-join should fail once with exit status 3 (identity not proven), not be retried: %s", s)
+		}
+		if !strings.Contains(journal, c.CAPin()) || !strings.Contains(journal, pin.Hash(other.Cert)) {
+			t.Errorf("kubebake-join's journal should name the cluster's CA pin %s and the pinned %s", c.CAPin(), pin.Hash(other.Cert))
+		}
+		if s.Float("kubelet.ExecMainStartTimestampMonotonic") != 0 || s.Get("kubelet.ActiveState") == "active" {
+			t.Errorf("the kubelet started although the join failed: %s", s)
+		}
+		if s.Get("state") != "degraded" || s.Get("failed") != "kubebake-join.service" {
+			t.Errorf("is-system-running = %q with failed units %v; want degraded with kubebake-join.service only", s.Get("state"), s.List("failed"))
+		}
+		if ev := c.AuditEventsBy(t, "system:bootstrap:"+tok.ID()); len(ev) > 0 {
+			t.Errorf("%d requests authenticated with the token of a node pinned to another CA", len(ev))
+		}
+		anon := 0
+		for _, e := range c.AuditEventsBy(t, "system:anonymous") {
+			if strings.HasPrefix(e.RequestURI, "/api/v1/namespaces/kube-public/configmaps/cluster-info") {
+				anon++
+			}
+		}
+		if anon == 0 {
+			t.Errorf("no anonymous cluster-info read in the audit log: the agent never reached the cluster, so this proves nothing")
+		}
+		figure(t, "ignition pinned to another CA", "boot to multi-user.target", s.Seconds("mu"))
+	})
+}
+
+// ignitionLayer is the layer of an Ignition node: what the image ships
+// (kubelet, the baked agent, the probe), its hostname (on a cloud the
+// platform gives it) and no cloud-init, as on Fedora CoreOS.
+func ignitionLayer(t *testing.T, n *node, img *boottest.Image) *boottest.Layer {
+	t.Helper()
+	l := n.layer(t)
+	agent := t.TempDir() + "/kubebake-join"
+	kb(t, n.tok, "join-binary", "-o", agent)
+	l.Copy(agent, "/usr/local/bin/kubebake-join", 0o755)
+	l.Write("/etc/hostname", []byte(n.hostname+"\n"), 0o644)
+	l.Write("/etc/cloud/cloud-init.disabled", []byte("kubebake boot tier: an Ignition node\n"), 0o644)
+	return l
+}
