@@ -1,6 +1,8 @@
 package boottest
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -126,11 +128,19 @@ func (m *Machine) PowerOff(t testing.TB, timeout time.Duration) {
 	if err != nil {
 		t.Fatalf("%s: qemu monitor: %v", m.Name, err)
 	}
-	_, err = conn.Write([]byte("system_powerdown\n"))
-	conn.Close()
-	if err != nil {
+	// Wait for the monitor's prompt before and after the command: a
+	// connection closed before qemu read the command loses it.
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := readUntil(conn, "(qemu)"); err != nil {
 		t.Fatalf("%s: qemu monitor: %v", m.Name, err)
 	}
+	if _, err := conn.Write([]byte("system_powerdown\n")); err != nil {
+		t.Fatalf("%s: qemu monitor: %v", m.Name, err)
+	}
+	if err := readUntil(conn, "(qemu)"); err != nil {
+		t.Fatalf("%s: qemu monitor: %v", m.Name, err)
+	}
+	conn.Close()
 	start := time.Now()
 	if err := m.proc.Wait(t, timeout); err != nil {
 		t.Fatalf("%s: qemu exited with %v", m.Name, err)
@@ -163,3 +173,17 @@ func tailFile(path string, n int) string {
 
 // Seconds formats a figure.
 func Seconds(s float64) string { return strconv.FormatFloat(s, 'f', 1, 64) + "s" }
+
+// readUntil reads from r until what it read contains s.
+func readUntil(r io.Reader, s string) error {
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), s) {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			return fmt.Errorf("waiting for %q: %v (read %q)", s, err, got)
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
 		nodeRegistered(t, c, n.hostname, &nodeSeen)
 		return joined(s) || s.Get("join.ActiveState") == "failed"
 	})
-	t.Logf("kubebake-join's journal:\n%s", strings.Join(m.Journal(), "\n"))
+	t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
 	if s.Get("join.Result") != "success" {
 		t.Fatalf("kubebake-join did not succeed: %s", s)
 	}
@@ -138,7 +139,7 @@ func ignitionNodes(t *testing.T, img *boottest.Image) {
 			nodeRegistered(t, c, n.hostname, &nodeSeen)
 			return joined(s) || s.Get("join.ActiveState") == "failed"
 		})
-		t.Logf("kubebake-join's journal:\n%s", strings.Join(m.Journal(), "\n"))
+		t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
 		if s.Get("join.Result") != "success" {
 			t.Fatalf("kubebake-join did not succeed: %s", s)
 		}
@@ -173,7 +174,7 @@ func ignitionNodes(t *testing.T, img *boottest.Image) {
 		// Give the kubelet every chance to start wrongly, and the boot to settle.
 		s = m.Wait(t, "settled", bootTimeout, func(s boottest.State) bool { return s.Get("jobs") == "0" })
 		journal := strings.Join(m.Journal(), "\n")
-		t.Logf("kubebake-join's journal:\n%s", journal)
+		t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
 		if s.Get("join.ActiveState") != "failed" || s.Get("join.ExecMainStatus") != "3" || s.Get("join.NRestarts") != "0" {
 			t.Errorf("kubebake-join should fail once with exit status 3 (identity not proven), not be retried: %s", s)
 		}
@@ -214,4 +215,14 @@ func ignitionLayer(t *testing.T, n *node, img *boottest.Image) *boottest.Layer {
 	l.Write("/etc/hostname", []byte(n.hostname+"\n"), 0o644)
 	l.Write("/etc/cloud/cloud-init.disabled", []byte("kubebake boot tier: an Ignition node\n"), 0o644)
 	return l
+}
+
+// shortJournal is a journal for the test log: its first and last lines.
+func shortJournal(lines []string) string {
+	const head, tail = 3, 6
+	if len(lines) > head+tail+1 {
+		skipped := fmt.Sprintf("... (%d lines) ...", len(lines)-head-tail)
+		lines = append(append(append([]string{}, lines[:head]...), skipped), lines[len(lines)-tail:]...)
+	}
+	return strings.Join(lines, "\n")
 }
