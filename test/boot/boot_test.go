@@ -67,16 +67,7 @@ func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
 	apiUp := time.Now()
 	t.Logf("control plane up %v after qemu started", apiUp.Sub(m.Started).Round(time.Second))
 
-	var nodeSeen time.Time
-	s := m.Wait(t, "joined", bootTimeout, func(s boottest.State) bool {
-		nodeRegistered(t, c, n.hostname, &nodeSeen)
-		return joined(s) || s.Get("join.ActiveState") == "failed"
-	})
-	t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
-	if s.Get("join.Result") != "success" {
-		t.Fatalf("kubebake-join did not succeed: %s", s)
-	}
-	assertJoinedState(t, "first boot", s)
+	s, nodeSeen := waitJoined(t, m, c, n, "first boot")
 	joinAt := s.Seconds("join.ActiveEnterTimestampMonotonic")
 	if s.Seconds("mu") >= joinAt {
 		t.Errorf("multi-user.target reached at %.1fs, after the join succeeded at %.1fs", s.Seconds("mu"), joinAt)
@@ -134,16 +125,7 @@ func ignitionNodes(t *testing.T, img *boottest.Image) {
 		}
 		img.ApplyIgnition(t, l, n.config)
 		m := img.Boot(t, "ignition "+runtime, img.Disk(t, l), "")
-		var nodeSeen time.Time
-		s := m.Wait(t, "joined", bootTimeout, func(s boottest.State) bool {
-			nodeRegistered(t, c, n.hostname, &nodeSeen)
-			return joined(s) || s.Get("join.ActiveState") == "failed"
-		})
-		t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
-		if s.Get("join.Result") != "success" {
-			t.Fatalf("kubebake-join did not succeed: %s", s)
-		}
-		assertJoinedState(t, scenario, s)
+		s, nodeSeen := waitJoined(t, m, c, n, scenario)
 		for start := time.Now(); !nodeRegistered(t, c, n.hostname, &nodeSeen) && time.Since(start) < 5*time.Minute; {
 			time.Sleep(2 * time.Second)
 		}
@@ -225,4 +207,21 @@ func shortJournal(lines []string) string {
 		lines = append(append(append([]string{}, lines[:head]...), skipped), lines[len(lines)-tail:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// waitJoined waits until the machine has joined (or the join failed),
+// noting when the Node first appears, and checks the machine's state.
+func waitJoined(t *testing.T, m *boottest.Machine, c *testcluster.Cluster, n *node, name string) (boottest.State, time.Time) {
+	t.Helper()
+	var nodeSeen time.Time
+	s := m.Wait(t, "joined", bootTimeout, func(s boottest.State) bool {
+		nodeRegistered(t, c, n.hostname, &nodeSeen)
+		return joined(s) || s.Get("join.ActiveState") == "failed"
+	})
+	t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
+	if s.Get("join.Result") != "success" {
+		t.Fatalf("kubebake-join did not succeed: %s", s)
+	}
+	assertJoinedState(t, name, s)
+	return s, nodeSeen
 }
