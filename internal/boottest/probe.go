@@ -19,8 +19,8 @@ import (
 //	  kubelet.ActiveState=... kubelet.ExecMainStartTimestampMonotonic=<µs> ...
 //	  kubeconf=<s of uptime kubelet.conf was written, 0 if absent>
 //	  tokenfiles=<files the plan wrote the token to that still exist>
-//	  scan=<pending|done> tokenscan=<files holding the token outside /var/lib/cloud>
-//	  cloudcopies=<files under /var/lib/cloud holding it> END
+//	  scan=<pending|done> tokenscan=<files holding the token, cloud-init's aside>
+//	  cloudcopies=<cloud-init's: under /var/lib/cloud and /run/cloud-init> END
 //
 // The token scan greps for "<token id>.<16 token characters>": the id is no
 // secret, so the probe holds none. It runs once, when the kubelet has its
@@ -56,8 +56,8 @@ while :; do
   tokenfiles=${tokenfiles#,}
   if [ -z "$scanned" ] && [ "$kubeconf" != 0 ] && [ "$(systemctl show -p ActiveState --value kubebake-cleanup.service)" = active ]; then
     pat="$tokid\.[a-z0-9]{16}"
-    tokenscan=$(grep -rlsE --exclude-dir=cloud "$pat" /etc /var /opt /usr/local /root /run /home /srv /tmp 2>/dev/null | paste -sd, -)
-    cloudcopies=$(grep -rlsE "$pat" /var/lib/cloud 2>/dev/null | paste -sd, -)
+    tokenscan=$(grep -rlsE --exclude-dir=cloud --exclude-dir=cloud-init "$pat" /etc /var /opt /usr/local /root /run /home /srv /tmp 2>/dev/null | paste -sd, -)
+    cloudcopies=$(grep -rlsE "$pat" /var/lib/cloud /run/cloud-init 2>/dev/null | paste -sd, -)
     scanned="scan=done tokenscan=$tokenscan cloudcopies=$cloudcopies"
   fi
   j=$(systemctl show -p ActiveState --value kubebake-join.service)
