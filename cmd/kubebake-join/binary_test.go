@@ -198,7 +198,7 @@ func TestAgentProcess(t *testing.T) {
 		srv := discoverytest.NewServer(t, discoverytest.Options{})
 		other := discoverytest.NewCA(t, discoverytest.ECDSA)
 		n := newNode(t, []string{srv.Endpoint()}, []string{other.Pin()}, srv.Token)
-		if code, _ := exitOf(t, n, "--timeout", "2s"); code != 3 {
+		if code, _ := exitOf(t, n, "--timeout", "10s"); code != 3 {
 			t.Errorf("exit %d, want 3", code)
 		}
 		n.wantNothingWritten()

@@ -298,3 +298,29 @@ func TestPanicIsNotFinal(t *testing.T) {
 	n.wantNothingWritten()
 	n.wantLog("internal error, will be retried: injected")
 }
+
+// The kubelet is not ordered after the agent: on a later boot it starts
+// with the bootstrap kubeconfig an earlier run installed and may join while
+// this run is still discovering; the cleanup then removes the token's
+// files. The agent must not write the token back after that, where nothing
+// would ever remove it.
+func TestKubeletJoinsDuringDiscovery(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	kubeletConf := n.path(n.cfg.Paths.KubeletKubeconfig)
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i == 1 {
+			os.MkdirAll(filepath.Dir(kubeletConf), 0o755)
+			if err := os.WriteFile(kubeletConf, []byte("the kubelet's own credentials"), 0o600); err != nil {
+				t.Error(err)
+			}
+		}
+		return false
+	})
+	n.wantExit(0)
+	if _, err := os.Lstat(n.path(n.cfg.Paths.BootstrapKubeconfig)); err == nil {
+		t.Error("the bootstrap kubeconfig, with the token, was written after the node had joined")
+	}
+	n.wantNoLeftovers()
+	n.wantLog("has joined its cluster meanwhile")
+}

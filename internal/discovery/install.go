@@ -74,6 +74,12 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 		o.Logf("--check: the kubelet would talk to %s; wrote nothing", res.Server)
 		return res, nil
 	}
+	// The kubelet is not ordered after the agent: with the bootstrap
+	// kubeconfig of an earlier run it may have joined during discovery,
+	// and the cleanup removed the token's files. Write no token back then.
+	if joinedMeanwhile(at(cfg.Paths.KubeletKubeconfig), cfg.Paths.KubeletKubeconfig, o.Logf) {
+		return &Result{AlreadyJoined: true}, nil
+	}
 	for _, f := range []struct {
 		path string
 		data []byte
@@ -93,8 +99,26 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 		}
 		res.Written = append(res.Written, p)
 	}
+	// It may also have joined while these were written, after the check
+	// above and before the cleanup ran: remove the token's copy ourselves.
+	if joinedMeanwhile(at(cfg.Paths.KubeletKubeconfig), cfg.Paths.KubeletKubeconfig, o.Logf) {
+		if err := os.Remove(at(cfg.Paths.BootstrapKubeconfig)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return res, errorf(Transient, "removing %s: %v", cfg.Paths.BootstrapKubeconfig, err)
+		}
+		return &Result{AlreadyJoined: true}, nil
+	}
 	o.Logf("wrote %s and %s (server %s): the kubelet can bootstrap", cfg.Paths.CACert, cfg.Paths.BootstrapKubeconfig, res.Server)
 	return res, nil
+}
+
+// joinedMeanwhile reports, and logs, that the kubelet's own kubeconfig (at
+// p, configured as name) exists now.
+func joinedMeanwhile(p, name string, logf func(string, ...any)) bool {
+	if ok, _ := exists(p); !ok {
+		return false
+	}
+	logf("%s exists: this node has joined its cluster meanwhile; the bootstrap kubeconfig and its token are not needed", name)
+	return true
 }
 
 func exists(p string) (bool, error) {
