@@ -26,6 +26,7 @@ func TestBoot(t *testing.T) {
 
 	t.Run("ignition fcos", func(t *testing.T) { ignitionNodes(t, img) })
 	t.Run("cloud-init containerd embedded: API server late then reboot", func(t *testing.T) { cloudInitLateReboot(t, img) })
+	t.Run("golden image", func(t *testing.T) { goldenImage(t, img) })
 }
 
 // cloudInitLateReboot is scenarios 1, 3 and 5 on one machine: cloud-init

@@ -1,13 +1,3 @@
-//go:build ignore
-
-// Pending the boot tier (issue 9, not in main when this landed): drop the
-// build constraint above and add to TestBoot
-//
-//	t.Run("golden image", func(t *testing.T) { goldenImage(t, img) })
-//
-// It passed on the tier as it stood at 18:10 (scripts/setup-boot.sh recipe
-// 4): 2 machines, 214 s under TCG.
-
 package boot
 
 import (
