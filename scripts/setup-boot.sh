@@ -54,15 +54,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 total_start=$(date +%s.%N)
-elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }'; }
-step() { # step NAME FUNCTION: runs FUNCTION, printing its duration
-  local name=$1 start
-  shift
-  start=$(date +%s.%N)
-  echo "-- $name"
-  "$@"
-  echo "-- $name: $(elapsed "$start")"
-}
+# elapsed and step: the steps' timing.
+. scripts/lib.sh
 
 # ---- Debian packages on the host ---------------------------------------------
 
