@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +52,8 @@ func TestHerd(t *testing.T) {
 // built with -tags kubebake_bench), against one API server, in waves of
 // $HERD_WAVE (default: as many as 60% of the free memory holds). Run it once
 // (-benchtime 1x); scripts/bench-herd.sh prints the figures side by side.
+// With $HERD_KEEP set to a directory, the API server's, etcd's and the audit
+// log are copied there at the end, to explain a 5xx.
 func BenchmarkHerd(b *testing.B) {
 	agents := envInt("HERD_AGENTS", 1000)
 	wave := envInt("HERD_WAVE", 0)
@@ -93,6 +96,17 @@ func BenchmarkHerd(b *testing.B) {
 				}
 			}
 		})
+	}
+	if keep := os.Getenv("HERD_KEEP"); keep != "" {
+		for _, name := range []string{"kube-apiserver.log", "etcd.log", "audit.log"} {
+			data, err := os.ReadFile(filepath.Join(c.Dir, name))
+			if err == nil {
+				err = os.WriteFile(filepath.Join(keep, name), data, 0o600)
+			}
+			if err != nil {
+				b.Error(err)
+			}
+		}
 	}
 }
 
