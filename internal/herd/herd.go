@@ -82,8 +82,14 @@ type Result struct {
 	Code5xx, Code429 int
 	ServerErrors     []string
 	// RetryAfter counts agents' attempts answered with a Retry-After, and
-	// RetryAfterKept those after which the agent waited at least that long.
+	// RetryAfterKept those after which the agent said it would wait at
+	// least that long (or waited out its deadline and sent nothing more).
+	// kube-apiserver sends a Retry-After with every 429 (APF, max in
+	// flight), so RetryAfter is Code429 when every answer reached an agent.
 	RetryAfter, RetryAfterKept int
+	// Unread are lines about an attempt that readLog could not read as
+	// kubebake-join's wording.
+	Unread []string
 }
 
 // RequestsPerAgent is Requests / Agents.
@@ -156,7 +162,13 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 				t.Fatal(err)
 			}
 		}
+		if err := os.WriteFile(filepath.Join(roots[i], "agent.log"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// The roots stand in for the fleet's disks: write them out before the
+	// clock starts, so that their writeback does not slow the starts.
+	syscall.Sync()
 
 	type exit struct {
 		at   time.Time
@@ -257,17 +269,34 @@ func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []render.F
 	return out
 }
 
+// What kubebake-join logs (internal/discovery: Discover and
+// describeStatus; TestReadLog runs that code to hold these to its wording).
+// Each failed attempt is one line, "attempt N: ENDPOINT: ERROR; ENDING",
+// whose ERROR names a Retry-After the API server sent and whose ENDING says
+// what the agent does next; a success ends with "verified after N
+// attempt(s)".
 var (
 	attemptLine = regexp.MustCompile(`attempt (\d+): `)
 	verifiedAt  = regexp.MustCompile(`verified after (\d+) attempt`)
 	retryAfter  = regexp.MustCompile(`asks to retry in ([0-9.a-zµ]+)`)
-	retryingIn  = regexp.MustCompile(`retrying in ([0-9.a-zµ]+)`)
+	// The endings: wait, then try the endpoints again; wait out the
+	// deadline, then exit (no request follows); try the next endpoint now.
+	retryingIn = regexp.MustCompile(`; retrying in ([0-9.a-zµ]+)$`)
+	givingUpIn = regexp.MustCompile(`deadline passes before the next try: giving up in ([0-9.a-zµ]+)$`)
+	tryingNext = regexp.MustCompile(`; trying \S+ next$`)
 )
 
-// readLog adds an agent's attempts and its handling of Retry-After.
+// readLog adds an agent's attempts and its handling of Retry-After. A line
+// about an attempt that it cannot read as the agent's wording goes to
+// res.Unread, so that a change of wording fails the test rather than
+// miscounts.
 func readLog(log string, res *Result) {
 	attempts := 0
+	unread := func(line string) {
+		res.Unread = append(res.Unread, line)
+	}
 	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if m := verifiedAt.FindStringSubmatch(line); m != nil {
@@ -279,16 +308,43 @@ func readLog(log string, res *Result) {
 			continue
 		}
 		attempts, _ = strconv.Atoi(m[1])
-		if ra := retryAfter.FindStringSubmatch(line); ra != nil {
+		ra := retryAfter.FindStringSubmatch(line)
+		var asked time.Duration
+		if ra != nil {
 			res.RetryAfter++
-			want, err1 := time.ParseDuration(ra[1])
-			if ri := retryingIn.FindStringSubmatch(line); ri != nil {
-				got, err2 := time.ParseDuration(ri[1])
-				if err1 == nil && err2 == nil && got >= want {
-					res.RetryAfterKept++
-				}
+			d, err := time.ParseDuration(ra[1])
+			if err != nil {
+				unread(line)
+				continue
 			}
+			asked = d
 		}
+		switch {
+		case retryingIn.MatchString(line):
+			wait, err := time.ParseDuration(retryingIn.FindStringSubmatch(line)[1])
+			if err != nil {
+				unread(line)
+			} else if ra != nil && wait >= asked {
+				res.RetryAfterKept++
+			}
+		case givingUpIn.MatchString(line):
+			// The agent sends nothing more: the Retry-After is kept.
+			if ra != nil {
+				res.RetryAfterKept++
+			}
+		case tryingNext.MatchString(line):
+			// A round over several endpoints waits only what every one of
+			// them asked for, so one endpoint cannot hold back the others:
+			// a herd has one endpoint, and this is not for it to judge.
+			if ra != nil {
+				unread(line)
+			}
+		default:
+			unread(line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		unread(fmt.Sprintf("(the rest of the log: %v)", err))
 	}
 	res.Attempts += attempts
 	if res.MinAttempts < 0 || attempts < res.MinAttempts {

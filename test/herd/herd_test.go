@@ -37,8 +37,18 @@ func TestHerd(t *testing.T) {
 	if r.Code5xx != 0 {
 		t.Errorf("the API server answered %d requests with a 5xx: %s", r.Code5xx, strings.Join(r.ServerErrors, "; "))
 	}
+	// A few dozen agents seldom meet a 429; internal/herd's TestReadLog
+	// holds the reading of the agents' logs to their wording in any case.
+	for _, line := range r.Unread {
+		t.Errorf("an agent's log line the harness cannot read: %s", line)
+	}
 	if r.RetryAfterKept != r.RetryAfter {
 		t.Errorf("agents waited out %d of %d Retry-After answers", r.RetryAfterKept, r.RetryAfter)
+	}
+	// kube-apiserver sends a Retry-After with every 429: each must have
+	// reached an agent and been logged as such.
+	if r.RetryAfter != r.Code429 {
+		t.Errorf("the API server answered %d requests with a 429; the agents' logs hold %d Retry-After", r.Code429, r.RetryAfter)
 	}
 	// Each attempt is one anonymous GET, each verification one more, over
 	// TLS trusting the pinned CA: the API server saw them all.
@@ -77,6 +87,9 @@ func BenchmarkHerd(b *testing.B) {
 					SignAfter: 10 * time.Second, Timeout: 5 * time.Minute})
 				for _, f := range r.Failed[:min(len(r.Failed), 5)] {
 					b.Error(f)
+				}
+				for _, line := range r.Unread[:min(len(r.Unread), 5)] {
+					b.Errorf("an agent's log line the harness cannot read (%d in all): %s", len(r.Unread), line)
 				}
 				for _, e := range r.ServerErrors {
 					b.Logf("API server 5xx: %s", e)
