@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 export KUBEBAKE_CACHE="${KUBEBAKE_CACHE:-$PWD/.cache}"
 scripts/setup-k8s.sh >/dev/null
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 if ! go test -count=1 -run '^$' -bench '^BenchmarkHerd$' -benchtime 1x -timeout 60m ./test/herd >"$out" 2>&1; then
@@ -19,7 +20,7 @@ if ! go test -count=1 -run '^$' -bench '^BenchmarkHerd$' -benchtime 1x -timeout 
   echo "bench-herd: the benchmark failed" >&2
   exit 1
 fi
-awk '
+awk -v load="$load" '
   /^BenchmarkHerd\// {
     name = $1; sub(/^BenchmarkHerd\//, "", name); sub(/-[0-9]+$/, "", name)
     names[++n] = name
@@ -35,6 +36,7 @@ awk '
     printf "A herd of %d kubebake-join processes (at most %d alive at once) against one kube-apiserver v1.37.2 on 127.0.0.1;\n", v[names[1], "agents"], v[names[1], "wave"]
     print "the token is created 10 s after the last agent started, so every agent retries. Times count from the"
     print "token'"'"'s creation; the bootstrapsigner signs cluster-info for it a moment later (no agent can verify before)."
+    print "Agents run at nice 19 with GOMAXPROCS=1 (see internal/herd). Load average before the run: " load "."
     print ""
     s = sprintf("| %-38s |", ""); d = "|----------------------------------------|"
     for (i = 1; i <= n; i++) { s = s sprintf(" %14s |", names[i]); d = d "----------------|" }
@@ -56,5 +58,6 @@ awk '
     s = sprintf("| %-38s |", "Retry-After received / waited out")
     for (i = 1; i <= n; i++) s = s sprintf(" %14s |", sprintf("%d / %d", v[names[i], "retry-after"], v[names[i], "retry-after-kept"]))
     print s
+    row("longest Retry-After (ms)", "retry-after-max-ms", "%14.0f")
   }' "$out"
 grep -h "API server 5xx:" "$out" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' || true

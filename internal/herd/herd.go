@@ -46,6 +46,11 @@ type Config struct {
 	SignAfter time.Duration
 	// Timeout is each agent's --timeout.
 	Timeout time.Duration
+	// FixedRetry, for an agent built with -tags kubebake_bench, makes it
+	// wait exactly that long between attempts, as kubeadm join does (5 s),
+	// whatever a Retry-After says. Its log still says what its backoff
+	// would have waited; the harness judges the Retry-After by FixedRetry.
+	FixedRetry time.Duration
 }
 
 // Result is what a herd did.
@@ -87,6 +92,8 @@ type Result struct {
 	// kube-apiserver sends a Retry-After with every 429 (APF, max in
 	// flight), so RetryAfter is Code429 when every answer reached an agent.
 	RetryAfter, RetryAfterKept int
+	// RetryAfterMax is the longest Retry-After an agent got.
+	RetryAfterMax time.Duration
 	// Unread are lines about an attempt that readLog could not read as
 	// kubebake-join's wording.
 	Unread []string
@@ -178,6 +185,9 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 	exits := make([]exit, n)
 	var wg sync.WaitGroup
 	env := append(append(os.Environ(), agentEnv...), cfg.Env...)
+	if cfg.FixedRetry > 0 {
+		env = append(env, "KUBEBAKE_JOIN_FIXED_RETRY="+cfg.FixedRetry.String())
+	}
 	var next atomic.Int64
 	var swg sync.WaitGroup
 	start := time.Now()
@@ -229,7 +239,7 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 	var out []time.Duration
 	for i, e := range exits {
 		log := procs[i].Log()
-		readLog(log, res)
+		readLog(log, res, cfg.FixedRetry)
 		if e.code != 0 {
 			res.Failed = append(res.Failed, fmt.Sprintf("agent %d (%s): exit status %d: %s", i, roots[i], e.code, lastLines(log, 3)))
 			continue
@@ -289,8 +299,9 @@ var (
 // readLog adds an agent's attempts and its handling of Retry-After. A line
 // about an attempt that it cannot read as the agent's wording goes to
 // res.Unread, so that a change of wording fails the test rather than
-// miscounts.
-func readLog(log string, res *Result) {
+// miscounts. fixed, when not zero, is what the agent really waits after
+// each attempt (Config.FixedRetry).
+func readLog(log string, res *Result, fixed time.Duration) {
 	attempts := 0
 	unread := func(line string) {
 		res.Unread = append(res.Unread, line)
@@ -318,10 +329,14 @@ func readLog(log string, res *Result) {
 				continue
 			}
 			asked = d
+			res.RetryAfterMax = max(res.RetryAfterMax, d)
 		}
 		switch {
 		case retryingIn.MatchString(line):
 			wait, err := time.ParseDuration(retryingIn.FindStringSubmatch(line)[1])
+			if fixed > 0 {
+				wait = fixed
+			}
 			if err != nil {
 				unread(line)
 			} else if ra != nil && wait >= asked {

@@ -59,14 +59,14 @@ func TestReadLog(t *testing.T) {
 	t.Logf("the agent's log:\n%s", log.String())
 
 	r := &Result{MinAttempts: -1}
-	readLog(log.String(), r)
+	readLog(log.String(), r, 0)
 	if r.Attempts != len(answers) || r.RetryAfter != 3 || r.RetryAfterKept != 3 || len(r.Unread) != 0 {
 		t.Errorf("readLog: %d attempts, %d Retry-After, %d kept, unread %q; want %d, 3, 3, none", r.Attempts, r.RetryAfter, r.RetryAfterKept, r.Unread, len(answers))
 	}
 
 	// A wording readLog does not know is reported, not miscounted.
 	r = &Result{MinAttempts: -1}
-	readLog("kubebake-join: attempt 1: 127.0.0.1:6443: HTTP 429 Too Many Requests: the API server is busy and asks to retry in 1s; sleeping 1.2s\n", r)
+	readLog("kubebake-join: attempt 1: 127.0.0.1:6443: HTTP 429 Too Many Requests: the API server is busy and asks to retry in 1s; sleeping 1.2s\n", r, 0)
 	if r.RetryAfter != 1 || r.RetryAfterKept != 0 || len(r.Unread) != 1 {
 		t.Errorf("an unknown ending: %d Retry-After, %d kept, unread %q; want 1, 0, that line", r.RetryAfter, r.RetryAfterKept, r.Unread)
 	}

@@ -76,14 +76,14 @@ func BenchmarkHerd(b *testing.B) {
 	for _, v := range []struct {
 		name  string
 		agent string
-		env   []string
+		fixed time.Duration
 	}{
-		{"backoff", backoff, nil},
-		{"fixed-5s", fixed, []string{"KUBEBAKE_JOIN_FIXED_RETRY=5s"}},
+		{"backoff", backoff, 0},
+		{"fixed-5s", fixed, 5 * time.Second},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				r := herd.Run(b, c, b.TempDir(), herd.Config{Agent: v.agent, Env: v.env, Agents: agents, Wave: wave,
+				r := herd.Run(b, c, b.TempDir(), herd.Config{Agent: v.agent, FixedRetry: v.fixed, Agents: agents, Wave: wave,
 					SignAfter: 10 * time.Second, Timeout: 5 * time.Minute})
 				for _, f := range r.Failed[:min(len(r.Failed), 5)] {
 					b.Error(f)
@@ -103,7 +103,7 @@ func BenchmarkHerd(b *testing.B) {
 					{ms(r.Started), "start-ms"}, {ms(r.Signed), "signed-ms"}, {ms(r.First), "first-ms"}, {ms(r.P50), "p50-ms"}, {ms(r.P99), "p99-ms"}, {ms(r.Last), "last-ms"},
 					{r.RequestsPerAgent(), "req/agent"}, {float64(r.Requests), "requests"}, {float64(r.AllRequests), "all-requests"},
 					{float64(r.PeakPerSecond), "peak-req/s"}, {float64(r.PeakPer100ms), "peak-req/100ms"}, {float64(r.Code429), "429s"}, {float64(r.Code5xx), "5xx"},
-					{float64(r.RetryAfter), "retry-after"}, {float64(r.RetryAfterKept), "retry-after-kept"},
+					{float64(r.RetryAfter), "retry-after"}, {float64(r.RetryAfterKept), "retry-after-kept"}, {ms(r.RetryAfterMax), "retry-after-max-ms"},
 				} {
 					b.ReportMetric(m.v, m.unit)
 				}
