@@ -46,11 +46,6 @@ type NodeSpec struct {
 	keys  *yamlv3.Node // the node's mapping, name left out
 }
 
-// perRun are options a nodes file may not set: they are the run's, not a node's.
-var perRun = map[string]string{
-	"output": "outputs go to --out-dir, one per node",
-}
-
 // ParseNodesFile parses the nodes file path. Errors name the file, line and
 // key, and the node.
 func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
@@ -111,8 +106,14 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 	return nf, nil
 }
 
-// checkNodeKeys refuses the keys only a run may set.
+// checkNodeKeys refuses the keys only a run may set (Meta.PerRun).
 func checkNodeKeys(path string, m *yamlv3.Node, defaults bool) error {
+	perRun := map[string]string{}
+	for _, o := range AllOptions() {
+		if o.PerRun != "" {
+			perRun[o.Name] = o.PerRun
+		}
+	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]
 		if why, ok := perRun[k.Value]; ok {
@@ -147,33 +148,36 @@ func (nf *NodesFile) Merge(base Inputs, cmd string) ([]FleetNode, error) {
 	return out, nil
 }
 
+// ApplyNode sets the options bound in set for node i: the file's defaults
+// where the command line gave nothing, then the node's own keys over
+// everything. set.Given must be the run's (flags as "--name"). The cluster
+// commands take a token's terms (ttl, expires, ...) from a node this way;
+// render's own options go through Merge.
+func (nf *NodesFile) ApplyNode(i int, set *options.Set) error {
+	if nf.defaults != nil && nf.defaults.Kind == yamlv3.MappingNode {
+		if err := set.Apply(nf.file, nf.defaults); err != nil {
+			return err
+		}
+	}
+	return set.ApplyOver(nf.file, nf.Nodes[i].keys)
+}
+
 // withNode sets the options of a node's mapping m over in, over the
-// command line's too. A token-file of the node replaces the token from
-// any source.
+// command line's too. A token-file not given by a flag replaces the token
+// from any source.
 func (in Inputs) withNode(f *options.File, m *yamlv3.Node, cmd string) (Inputs, error) {
 	out := in
-	given := in.Given.Clone()
-	flags := options.Given{}
-	for k, w := range given {
-		if strings.HasPrefix(w, "--") {
-			flags[k] = w
-			delete(given, k)
-		}
-	}
 	set := options.NewSet(cmd, AllOptions(), options.Bind(Options, &out, cmd))
-	set.Given = given
-	if err := set.Apply(f, m); err != nil {
+	set.Given = in.Given.Clone()
+	if err := set.ApplyOver(f, m); err != nil {
 		return Inputs{}, err
 	}
-	if w, ok := given["token-file"]; ok && !strings.HasPrefix(w, "--") {
+	if w, ok := set.Given["token-file"]; ok && !strings.HasPrefix(w, "--") {
 		out.Token, out.TokenEnv = "", ""
-		delete(flags, "token")
-	}
-	for k, w := range flags {
-		if !given.Has(k) {
-			given[k] = w
+		if strings.HasPrefix(set.Given["token"], "--") {
+			delete(set.Given, "token")
 		}
 	}
-	out.Given = given
+	out.Given = set.Given
 	return out, nil
 }

@@ -3,18 +3,9 @@
 # our SPKI hashes against the openssl pipeline of REFERENCE §2.5).
 # Idempotent; the other scripts/setup-*.sh install the heavier tools.
 set -euo pipefail
-packages=(openssl)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "setup-base: need root to install ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "setup-base: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+cd "$(dirname "$0")/.."
+# install_debs and need_tools.
+. scripts/lib.sh
+install_debs setup-base openssl
+need_tools setup-base openssl
 echo "setup-base: ok"

@@ -60,21 +60,8 @@ total_start=$(date +%s.%N)
 # ---- Debian packages on the host ---------------------------------------------
 
 install_packages() {
-  local p missing=()
-  for p in "${HOST_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-  done
-  if [ ${#missing[@]} -eq 0 ]; then
-    echo "   cached: ${HOST_PACKAGES[*]} installed"
-    return
-  fi
-  echo "   installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  for tool in qemu-system-x86_64 genisoimage debootstrap mkfs.ext4 debugfs; do
-    command -v "$tool" >/dev/null || { echo "setup-boot: $tool missing after apt-get install" >&2; exit 1; }
-  done
+  install_debs setup-boot "${HOST_PACKAGES[@]}"
+  need_tools setup-boot qemu-system-x86_64 genisoimage debootstrap mkfs.ext4 debugfs
 }
 
 # ---- the image root --------------------------------------------------------------

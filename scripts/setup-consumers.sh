@@ -43,36 +43,15 @@ total_start=$(date +%s.%N)
 
 # ---- Debian packages --------------------------------------------------------
 
-missing_packages() {
-  local p
-  for p in "${HOST_PACKAGES[@]}"; do
-    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-      echo "$p"
-    fi
-  done
-}
-
 install_packages() {
-  local missing
-  missing=$(missing_packages)
-  if [ -z "$missing" ]; then
-    echo "   cached: ${HOST_PACKAGES[*]} installed"
-    return
-  fi
-  echo "   installing: $(echo $missing)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
-  if grep -qx cloud-init <<<"$missing"; then
+  install_debs setup-consumers "${HOST_PACKAGES[@]}"
+  if printf '%s\n' "${INSTALLED[@]}" | grep -qx cloud-init; then
     # Installed here only for `cloud-init schema`: never let it configure
     # this host at boot.
     echo "kubebake: cloud-init is installed on this host only for \`cloud-init schema\` in the tests (scripts/setup-consumers.sh); this file keeps it from configuring the host at boot." \
       >/etc/cloud/cloud-init.disabled
   fi
-  for tool in systemd-analyze systemctl cloud-init debootstrap gcc; do
-    command -v "$tool" >/dev/null || { echo "setup-consumers: $tool missing after apt-get install" >&2; exit 1; }
-  done
+  need_tools setup-consumers systemd-analyze systemctl cloud-init debootstrap gcc
 }
 
 # ---- Ignition ----------------------------------------------------------------

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,44 +89,67 @@ type clusterInputs struct{ spec cluster.Spec }
 // expiry sets the expiry, groups and description of spec from o, warning
 // on stderr about a token that never expires.
 func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error {
-	f, g := &o.co, o.in.Given
-	set := 0
-	for _, n := range []string{"ttl", "expires", "no-expiry"} {
-		if g.Has(n) {
-			set++
-		}
+	t, err := tokenTerms(&o.co, o.in.Given, now)
+	if err != nil {
+		return usageErrorf("%v", err)
 	}
-	if set > 1 {
-		return usageErrorf("--ttl, --expires and --no-expiry exclude each other: give one")
+	t.apply(spec)
+	if t.Expires.IsZero() {
+		warnNoExpiry(env)
 	}
+	return nil
+}
+
+func warnNoExpiry(env *cliEnv) {
+	fmt.Fprintln(env.stderr, "kubebake: warning: --no-expiry: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.")
+}
+
+// terms are what a token Secret says besides the token: when it expires
+// (zero: never), its groups and its description.
+type terms struct {
+	Expires     time.Time
+	Groups      []string
+	Description string
+}
+
+func (t terms) apply(spec *cluster.Spec) {
+	spec.Expires, spec.Groups, spec.Description = t.Expires, t.Groups, t.Description
+}
+
+func (t terms) equal(u terms) bool {
+	return t.Expires.Equal(u.Expires) && slices.Equal(t.Groups, u.Groups) && t.Description == u.Description
+}
+
+// tokenTerms reads a token's terms from the options: --ttl counts from now.
+// Errors name where the value came from.
+func tokenTerms(f *clusterOpts, g options.Given, now time.Time) (terms, error) {
+	var t terms
 	switch {
 	case f.NoExpiry:
-		fmt.Fprintln(env.stderr, "kubebake: warning: --no-expiry: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.")
 	case f.Expires != "":
-		t, err := time.Parse(time.RFC3339, f.Expires)
+		e, err := time.Parse(time.RFC3339, f.Expires)
 		if err != nil {
-			return usageErrorf("%s: %q is not an RFC3339 time such as 2027-01-31T00:00:00Z", g.Where("expires"), f.Expires)
+			return t, inputs.Errorf(g.Where("expires"), "%q is not an RFC3339 time such as 2027-01-31T00:00:00Z", f.Expires)
 		}
-		if !t.After(now) {
-			return usageErrorf("%s: %s is already past", g.Where("expires"), t.UTC().Format(time.RFC3339))
+		if !e.After(now) {
+			return t, inputs.Errorf(g.Where("expires"), "%s is already past", e.UTC().Format(time.RFC3339))
 		}
-		spec.Expires = t.UTC().Truncate(time.Second)
+		t.Expires = e.UTC().Truncate(time.Second)
 	default:
 		if f.TTL < time.Minute {
-			return usageErrorf("%s: %s is shorter than a minute: no node could join in time", g.Where("ttl"), f.TTL)
+			return t, inputs.Errorf(g.Where("ttl"), "%s is shorter than a minute: no node could join in time", f.TTL)
 		}
-		spec.Expires = now.Add(f.TTL).UTC().Truncate(time.Second)
+		t.Expires = now.Add(f.TTL).UTC().Truncate(time.Second)
 	}
-	groups := options.SplitList(f.Groups)
-	if err := cluster.ValidateGroups(groups); err != nil {
-		return usageErrorf("%s: %v", g.Where("groups"), err)
+	t.Groups = options.SplitList(f.Groups)
+	if err := cluster.ValidateGroups(t.Groups); err != nil {
+		return t, inputs.Errorf(g.Where("groups"), "%v", err)
 	}
-	if len(groups) == 0 {
-		return usageErrorf("%s: at least one group is needed (default %s)", g.Where("groups"), cluster.DefaultGroup)
+	if len(t.Groups) == 0 {
+		return t, inputs.Errorf(g.Where("groups"), "at least one group is needed (default %s)", cluster.DefaultGroup)
 	}
-	spec.Groups = groups
-	spec.Description = f.Description
-	return nil
+	t.Description = f.Description
+	return t, nil
 }
 
 // buildObjects reads the inputs and expiry options manifests and apply

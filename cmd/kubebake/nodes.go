@@ -20,6 +20,7 @@ import (
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,7 +37,7 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 	case in.Output != "":
 		return usageErrorf("%s: with --nodes, outputs go to --out-dir", in.Given.Where("output"))
 	}
-	nodes, err := loadNodes(in, render.CmdRender)
+	nodes, _, err := loadNodes(in, render.CmdRender)
 	if err != nil {
 		return err
 	}
@@ -80,24 +81,24 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 }
 
 // loadNodes reads the nodes file and merges each node's inputs for cmd.
-func loadNodes(in render.Inputs, cmd string) ([]render.FleetNode, error) {
+func loadNodes(in render.Inputs, cmd string) ([]render.FleetNode, *render.NodesFile, error) {
 	data, err := os.ReadFile(in.Nodes)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
+		return nil, nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
 	}
 	nf, err := render.ParseNodesFile(in.Nodes, data)
 	if err != nil {
-		return nil, fleetError(in.Nodes, err)
+		return nil, nil, fleetError(in.Nodes, err)
 	}
 	nodes, err := nf.Merge(in, cmd)
 	if err != nil {
-		return nil, fleetError(in.Nodes, err)
+		return nil, nil, fleetError(in.Nodes, err)
 	}
-	return nodes, nil
+	return nodes, nf, nil
 }
 
 // fleetError makes bad input in a fleet a usage error (exit 2).
@@ -113,6 +114,13 @@ func fleetError(path string, err error) error {
 	return err
 }
 
+func nodeCount(n int) string {
+	if n == 1 {
+		return "1 node"
+	}
+	return fmt.Sprintf("%d nodes", n)
+}
+
 func shortList(names []string, n int) string {
 	if len(names) <= n {
 		return strings.Join(names, ", ")
@@ -124,6 +132,9 @@ func shortList(names []string, n int) string {
 type pool struct {
 	tok   token.Token
 	nodes []string
+	// terms are the Secret's (manifests and apply only): every node of the
+	// pool must ask for the same.
+	terms terms
 	// endpoints are the API server addresses of its nodes, in order.
 	endpoints []string
 }
@@ -142,7 +153,7 @@ type fleetCluster struct {
 // token id and different secrets, or nodes of different CAs (two clusters),
 // are errors naming the nodes.
 func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, error) {
-	nodes, err := loadNodes(o.in, o.cmd)
+	nodes, nf, err := loadNodes(o.in, o.cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +169,16 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 	cas := map[string]*cluster.CABundle{}
 	caNode := ""
 	now := time.Now()
-	for _, n := range nodes {
+	withTerms := slices.Contains(cmdsToken, o.cmd)
+	for i, n := range nodes {
 		in := n.Inputs
+		var t terms
+		var given options.Given
+		if withTerms {
+			if t, given, err = nodeTerms(nf, i, o, now); err != nil {
+				return nil, fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: err})
+			}
+		}
 		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, os.ReadFile)
 		if err != nil {
 			return nil, nodeErr(n, err)
@@ -195,11 +214,13 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 		p, ok := byID[tok.ID()]
 		switch {
 		case !ok:
-			p = &pool{tok: tok}
+			p = &pool{tok: tok, terms: t}
 			byID[tok.ID()] = p
 			fc.pools = append(fc.pools, p)
 		case subtle.ConstantTimeCompare([]byte(p.tok.Secret()), []byte(tok.Secret())) != 1:
 			return nil, nodeErr(n, inputs.Errorf(in.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token", tok.ID(), p.nodes[0]))
+		case withTerms && !p.terms.equal(t):
+			return nil, nodeErr(n, termsConflict(tok.ID(), p.nodes[0], p.terms, t, given))
 		}
 		p.nodes = append(p.nodes, n.Name)
 		for _, ep := range eps {
@@ -211,32 +232,89 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 	return fc, nil
 }
 
+// nodeTerms are the terms node i of nf asks of its token's Secret: the
+// nodes file's ttl, expires, no-expiry, groups and description (the node's
+// own keys, then the command line, then defaults:, then --config), and
+// where each came from.
+func nodeTerms(nf *render.NodesFile, i int, o *cmdOptions, now time.Time) (terms, options.Given, error) {
+	co := o.co
+	set := options.NewSet(o.cmd, render.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+	set.Given = o.in.Given.Clone()
+	if err := nf.ApplyNode(i, set); err != nil {
+		return terms{}, nil, err
+	}
+	if err := options.Check(set.Bindings(), set.Given); err != nil {
+		return terms{}, nil, err
+	}
+	t, err := tokenTerms(&co, set.Given, now)
+	return t, set.Given, err
+}
+
+// termsConflict says how node's terms t differ from those of first, the
+// first node of the same token: one token is one Secret.
+func termsConflict(id, first string, ft, t terms, g options.Given) error {
+	when := func(t terms) string {
+		if t.Expires.IsZero() {
+			return "never"
+		}
+		return t.Expires.Format(time.RFC3339)
+	}
+	where, what := g.Where("description"), fmt.Sprintf("description %q, node %q's %q", t.Description, first, ft.Description)
+	switch {
+	case !ft.Expires.Equal(t.Expires):
+		where = g.Where("ttl")
+		for _, k := range []string{"expires", "no-expiry"} {
+			if g.Has(k) {
+				where = g.Where(k)
+			}
+		}
+		what = fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
+	case !slices.Equal(ft.Groups, t.Groups):
+		where, what = g.Where("groups"), fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
+	}
+	return inputs.Errorf(where, "token %s %s: nodes that share a token share its Secret; give them the same terms (in defaults:, or per pool)", id, what)
+}
+
 // fleetObjects are the objects of every token a nodes file names: one
-// Secret each, all with the expiry, groups and description of the command
-// line, then the bindings and cluster-info once.
+// Secret each, with its own terms (expiry, groups, description), then the
+// bindings (to every group any token names) and cluster-info once.
 func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABundle, error) {
 	fc, err := loadPools(env, o, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	spec := cluster.Spec{Token: fc.pools[0].tok, CA: fc.ca, Endpoints: fc.endpoints}
-	if err := expiry(env, o, &spec, time.Now()); err != nil {
-		return nil, nil, err
-	}
-	var secrets, rest []runtime.Object
-	for i, p := range fc.pools {
-		spec.Token = p.tok
+	var secrets []runtime.Object
+	var groups []string
+	warned := false
+	for _, p := range fc.pools {
+		spec := cluster.Spec{Token: p.tok, CA: fc.ca, Endpoints: fc.endpoints}
+		p.terms.apply(&spec)
 		objs, err := cluster.Build(spec)
 		if err != nil {
 			return nil, nil, err
 		}
 		secrets = append(secrets, objs.TokenSecret)
-		if i == 0 {
-			rest = objs.List()[1:]
+		for _, g := range p.terms.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
 		}
-		fmt.Fprintf(env.stderr, "kubebake %s: token %s: %d nodes (%s)\n", o.cmd, p.tok.ID(), len(p.nodes), shortList(p.nodes, 5))
+		expires := "never expires"
+		if !p.terms.Expires.IsZero() {
+			expires = "expires " + p.terms.Expires.Format(time.RFC3339)
+		} else if !warned {
+			warnNoExpiry(env)
+			warned = true
+		}
+		fmt.Fprintf(env.stderr, "kubebake %s: token %s: %s (%s), %s\n", o.cmd, p.tok.ID(), nodeCount(len(p.nodes)), shortList(p.nodes, 5), expires)
 	}
-	return append(secrets, rest...), fc.ca, nil
+	// The bindings grant to the groups of every token.
+	spec := cluster.Spec{Token: fc.pools[0].tok, CA: fc.ca, Endpoints: fc.endpoints, Groups: groups}
+	objs, err := cluster.Build(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(secrets, objs.List()[1:]...), fc.ca, nil
 }
 
 // tokenReport is check's report of one token of a fleet.
@@ -292,7 +370,7 @@ func checkFleet(env *cliEnv, o *cmdOptions, output string) error {
 			if i > 0 {
 				fmt.Fprintln(env.stdout)
 			}
-			fmt.Fprintf(env.stdout, "token %s (%d nodes: %s)\n", r.Token, len(r.Nodes), shortList(r.Nodes, 5))
+			fmt.Fprintf(env.stdout, "token %s (%s: %s)\n", r.Token, nodeCount(len(r.Nodes)), shortList(r.Nodes, 5))
 			writeChecklist(env.stdout, r.Report)
 		}
 	}

@@ -47,7 +47,8 @@ func TestFleetMatchesSingleRenders(t *testing.T) {
 	pick := func(vals ...any) any { return vals[rng.IntN(len(vals))] }
 	// Options a node (or the defaults) may set, each with a random value.
 	options := map[string]func() any{
-		"format":               func() any { return pick("ignition", "butane", "cloud-init", "plan") },
+		"format":               func() any { return pick("ignition", "butane", "cloud-init", "plan", "tar") },
+		"part":                 func() any { return pick("image", "boot", "all") },
 		"variant":              func() any { return pick("fcos", "flatcar") },
 		"runtime":              func() any { return pick("docker", "containerd") },
 		"arch":                 func() any { return pick("amd64", "arm64") },

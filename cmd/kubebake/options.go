@@ -43,22 +43,22 @@ var (
 // clusterOptions declares the cluster commands' own options once, as
 // render.Options does render's.
 var clusterOptions = options.Table[clusterOpts]{
-	{Meta: options.Meta{Name: "kubeconfig", Arg: "FILE", Config: true, Path: true, Commands: cmdsApplyCheck, DefaultHelp: "$KUBECONFIG, then ~/.kube/config",
+	{Meta: options.Meta{Name: "kubeconfig", PerRun: "the cluster to talk to is the run's", Arg: "FILE", Config: true, Path: true, Commands: cmdsApplyCheck, DefaultHelp: "$KUBECONFIG, then ~/.kube/config",
 		Help: "admin kubeconfig"},
 		Field: func(o *clusterOpts) any { return &o.Kubeconfig }},
-	{Meta: options.Meta{Name: "context", Arg: "NAME", Config: true, Commands: cmdsApplyCheck, DefaultHelp: "the kubeconfig's current context",
+	{Meta: options.Meta{Name: "context", PerRun: "the cluster to talk to is the run's", Arg: "NAME", Config: true, Commands: cmdsApplyCheck, DefaultHelp: "the kubeconfig's current context",
 		Help: "kubeconfig context to use"},
 		Field: func(o *clusterOpts) any { return &o.Context }},
-	{Meta: options.Meta{Name: "timeout", Arg: "DURATION", Config: true, Commands: cmdsApplyCheck, Default: "30s",
+	{Meta: options.Meta{Name: "timeout", PerRun: "how long to wait for the API server is the run's", Arg: "DURATION", Config: true, Commands: cmdsApplyCheck, Default: "30s",
 		Help: "give up on a request to the API server after this long", Validate: positive},
 		Field: func(o *clusterOpts) any { return &o.Timeout }},
-	{Meta: options.Meta{Name: "ttl", Arg: "DURATION", Config: true, Commands: cmdsToken, Default: "720h",
+	{Meta: options.Meta{Name: "ttl", OneOf: "expiry", Arg: "DURATION", Config: true, Commands: cmdsToken, Default: "720h",
 		Help: "the token expires this long from now (at least a minute)", Validate: positive},
 		Field: func(o *clusterOpts) any { return &o.TTL }},
-	{Meta: options.Meta{Name: "expires", Arg: "TIME", Config: true, Commands: cmdsToken,
+	{Meta: options.Meta{Name: "expires", OneOf: "expiry", Arg: "TIME", Config: true, Commands: cmdsToken,
 		Help: "the token expires at this RFC3339 time (2027-01-31T00:00:00Z) instead"},
 		Field: func(o *clusterOpts) any { return &o.Expires }},
-	{Meta: options.Meta{Name: "no-expiry", Config: true, Commands: cmdsToken,
+	{Meta: options.Meta{Name: "no-expiry", OneOf: "expiry", Config: true, Commands: cmdsToken,
 		Help: "the token never expires (an image leak stays usable until you delete the Secret)"},
 		Field: func(o *clusterOpts) any { return &o.NoExpiry }},
 	{Meta: options.Meta{Name: "groups", Arg: "GROUPS", Config: true, Commands: cmdsToken, Default: cluster.DefaultGroup,
@@ -67,7 +67,7 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "description", Arg: "TEXT", Config: true, Commands: cmdsToken,
 		Help: "description stored in the token Secret"},
 		Field: func(o *clusterOpts) any { return &o.Description }},
-	{Meta: options.Meta{Name: "min-ttl", Arg: "DURATION", Config: true, Commands: []string{render.CmdCheck}, Default: "168h",
+	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{render.CmdCheck}, Default: "168h",
 		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
 		Validate: func(v any) error {
 			if d := v.(time.Duration); d < 0 {

@@ -299,6 +299,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				// Keep the pace promised to the API server (and to systemd,
 				// which restarts the agent when it gives up): wait out the
 				// deadline rather than give up early.
+				rem = max(rem, 0) // the attempt itself may have run past it
 				o.Logf("attempt %d: %s: %v; the %s deadline passes before the next try: giving up in %s", attempt, ep, err, timeout, rem.Round(time.Millisecond))
 				o.Sleep(ctx, rem)
 				return nil, fail()

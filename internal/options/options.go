@@ -44,6 +44,15 @@ type Meta struct {
 	Config bool
 	// NotInConfig says why a config file may not set it (when !Config).
 	NotInConfig string
+	// PerRun, when set, says why a --nodes file may not set it: it is the
+	// run's (where outputs go, which cluster to talk to), not a node's.
+	PerRun string
+	// OneOf names a setting that several options give in different ways
+	// (a token's expiry: ttl, expires or no-expiry). At most one of them
+	// may be given at each level, and one given at a higher level (the
+	// command line over --config, a node over everything) replaces another
+	// given lower.
+	OneOf string
 	// Doc is the README's description, when it says more than Help.
 	Doc string
 	// Path says the value (each value, for a list) is a file path: in a
@@ -347,6 +356,17 @@ func SetDefault(m *Meta, p any) error {
 // error unless the option allows it, and a non-empty value must pass the
 // option's Validate. Errors name where the value came from.
 func Check(bindings []Binding, given Given) error {
+	settings := map[string][]string{}
+	for _, b := range bindings {
+		if b.OneOf != "" && given.Has(b.Name) {
+			settings[b.OneOf] = append(settings[b.OneOf], given.Where(b.Name))
+		}
+	}
+	for _, b := range bindings {
+		if w := settings[b.OneOf]; len(w) > 1 {
+			return &Error{Field: strings.Join(w, ", "), Msg: "exclude each other: give one"}
+		}
+	}
 	for _, b := range bindings {
 		if err := CheckValue(b.Meta, b.Ptr, given.Has(b.Name), given.Where(b.Name)); err != nil {
 			return err
@@ -463,11 +483,45 @@ func ParseFile(path string, data []byte) (*File, error) {
 }
 
 // Apply sets, from the mapping m (a config file's top level, or a node's
-// map in a fleet file), every option not already given. Keys no option
+// map in a fleet file), every option the command line did not give. Keys no option
 // knows, duplicate keys, values of the wrong shape and keys a config file
 // may not set are errors naming file:line: key. Keys of options this
 // command does not take are ignored, so one file can serve every command.
-func (s *Set) Apply(f *File, m *yaml.Node) error {
+func (s *Set) Apply(f *File, m *yaml.Node) error { return s.apply(f, m, false) }
+
+// ApplyOver sets every option m names, over the command line's too: a
+// node's own keys in a --nodes file win over everything.
+func (s *Set) ApplyOver(f *File, m *yaml.Node) error {
+	flags := Given{}
+	for k, w := range s.Given {
+		if strings.HasPrefix(w, "--") {
+			flags[k] = w
+			delete(s.Given, k)
+		}
+	}
+	err := s.apply(f, m, true)
+	set := map[string]bool{} // settings (OneOf) m gave
+	for k := range s.Given {
+		if g := s.oneOf(k); g != "" && !flags.Has(k) {
+			set[g] = true
+		}
+	}
+	for k, w := range flags {
+		if !s.Given.Has(k) && !set[s.oneOf(k)] {
+			s.Given[k] = w
+		}
+	}
+	return err
+}
+
+func (s *Set) oneOf(name string) string {
+	if m, ok := s.known[name]; ok {
+		return m.OneOf
+	}
+	return ""
+}
+
+func (s *Set) apply(f *File, m *yaml.Node, over bool) error {
 	if m == nil {
 		m = f.Root
 	}
@@ -476,6 +530,7 @@ func (s *Set) Apply(f *File, m *yaml.Node) error {
 	for _, b := range s.bindings {
 		bound[b.Name] = b
 	}
+	settings := map[string]string{} // OneOf -> the key of m that gives it
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		where := fmt.Sprintf("%s:%d: %s", f.Path, k.Line, k.Value)
@@ -494,16 +549,64 @@ func (s *Set) Apply(f *File, m *yaml.Node) error {
 			}
 			return &Error{Field: where, Msg: "may not be set in a config file: " + why}
 		}
+		if g := meta.OneOf; g != "" {
+			if other, ok := settings[g]; ok {
+				return &Error{Field: where, Msg: fmt.Sprintf("%s (line %d) says the same another way: give one", other, seen[other])}
+			}
+			settings[g] = k.Value
+		}
 		b, ok := bound[k.Value]
-		if !ok || s.Given.Has(k.Value) && strings.HasPrefix(s.Given[k.Value], "--") {
-			continue // not this command's, or the flag wins
+		if !ok || !over && s.byFlag(k.Value, meta.OneOf) {
+			continue // not this command's, or the command line wins
 		}
 		if err := decode(b, v, f.Dir); err != nil {
 			return &Error{Field: where, Msg: err.Error()}
 		}
 		s.Given[k.Value] = where
+		if meta.OneOf != "" {
+			s.reset(meta.OneOf, k.Value)
+		}
 	}
 	return nil
+}
+
+// byFlag says whether the command line gave name, or another way of
+// giving its setting.
+func (s *Set) byFlag(name, oneOf string) bool {
+	for k, w := range s.Given {
+		if strings.HasPrefix(w, "--") && (k == name || oneOf != "" && s.oneOf(k) == oneOf) {
+			return true
+		}
+	}
+	return false
+}
+
+// reset forgets, for the setting oneOf, every option but keep: not given,
+// and back to its default.
+func (s *Set) reset(oneOf, keep string) {
+	for _, b := range s.bindings {
+		if b.OneOf != oneOf || b.Name == keep {
+			continue
+		}
+		delete(s.Given, b.Name)
+		zero(b.Ptr)
+		SetDefault(b.Meta, b.Ptr)
+	}
+}
+
+func zero(p any) {
+	switch p := p.(type) {
+	case *string:
+		*p = ""
+	case *[]string:
+		*p = nil
+	case *int32:
+		*p = 0
+	case *bool:
+		*p = false
+	case *time.Duration:
+		*p = 0
+	}
 }
 
 // decode sets b's field from a YAML value: a scalar, or for a list a

@@ -106,3 +106,70 @@ func TestValuesAndDuplicateKey(t *testing.T) {
 		t.Errorf("SplitList: %s", got)
 	}
 }
+
+// TestOneOf: options that give one setting different ways (a token's
+// expiry: a duration or a time) exclude each other at one level, and one
+// given at a higher level replaces another given lower.
+func TestOneOf(t *testing.T) {
+	type exp struct {
+		TTL    time.Duration
+		Expire string
+	}
+	tbl := Table[exp]{
+		{Meta: Meta{Name: "ttl", OneOf: "expiry", Config: true, Commands: []string{"c"}, Default: "1h"}, Field: func(v *exp) any { return &v.TTL }},
+		{Meta: Meta{Name: "expires", OneOf: "expiry", Config: true, Commands: []string{"c"}}, Field: func(v *exp) any { return &v.Expire }},
+	}
+	run := func(args []string, file, node string) (*exp, *Set, error) {
+		var v exp
+		s := NewSet("c", tbl.Metas(), Bind(tbl, &v, "c"))
+		fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
+		s.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		s.FromFlags(fs)
+		for _, doc := range []struct {
+			text string
+			over bool
+		}{{file, false}, {node, true}} {
+			if doc.text == "" {
+				continue
+			}
+			f, err := ParseFile("f.yaml", []byte(doc.text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			apply := s.Apply
+			if doc.over {
+				apply = s.ApplyOver
+			}
+			if err := apply(f, nil); err != nil {
+				return nil, nil, err
+			}
+		}
+		s.Defaults()
+		return &v, s, Check(s.Bindings(), s.Given)
+	}
+	// The command line's ttl wins over the file's expires.
+	v, s, err := run([]string{"--ttl", "2h"}, "expires: x\n", "")
+	if err != nil || v.TTL != 2*time.Hour || v.Expire != "" || s.Given.Has("expires") {
+		t.Errorf("flag over file: %+v %v %v", v, s, err)
+	}
+	// A file's expires replaces nothing the command line did not give.
+	v, _, err = run(nil, "expires: x\n", "")
+	if err != nil || v.Expire != "x" || v.TTL != time.Hour {
+		t.Errorf("file: %+v %v", v, err)
+	}
+	// A node's ttl replaces the command line's expires, and its default.
+	v, s, err = run([]string{"--expires", "y"}, "", "ttl: 3h\n")
+	if err != nil || v.TTL != 3*time.Hour || v.Expire != "" || s.Given.Has("expires") {
+		t.Errorf("node over flag: %+v %v %v", v, s.Given, err)
+	}
+	// Two ways at one level are errors.
+	if _, _, err := run(nil, "ttl: 1h\nexpires: x\n", ""); err == nil || !strings.Contains(err.Error(), "f.yaml:2: expires: ttl (line 1) says the same another way") {
+		t.Errorf("two in a file: %v", err)
+	}
+	if _, _, err := run([]string{"--ttl", "1h", "--expires", "x"}, "", ""); err == nil || !strings.Contains(err.Error(), "--ttl, --expires: exclude each other") {
+		t.Errorf("two flags: %v", err)
+	}
+}

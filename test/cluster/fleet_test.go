@@ -14,7 +14,7 @@ import (
 )
 
 // TestFleetTokens: apply --nodes creates one Secret per distinct token of
-// the nodes file (each with the expiry asked for) and check --nodes reports
+// the nodes file (each with the expiry its nodes ask for) and check --nodes reports
 // per token; it fails, naming the token, when one is missing or expires too
 // soon.
 func TestFleetTokens(t *testing.T) {
@@ -37,8 +37,10 @@ nodes:
   max-pods: 50
 - name: b1
   token-file: pool-b.token
+  ttl: 4000h
 - name: b2
   token-file: pool-b.token
+  ttl: 4000h
 `, e.tokenFile)
 	if err := os.WriteFile(nodes, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -93,8 +95,9 @@ nodes:
 	if all, per, stderr, code := checkFleet(); !all || code != 0 || len(per) != 2 {
 		t.Fatalf("check --nodes after apply: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
 	}
-	// Expiring: both tokens last 2160h, not 3000h.
-	if all, per, stderr, code := checkFleet("--min-ttl", "3000h"); all || code != 1 || per[e.tok.ID()] || per[poolB.ID()] {
+	// Expiring: pool a's token lasts the command line's 2160h, pool b's its
+	// own 4000h: only pool a's fails a 3000h minimum.
+	if all, per, stderr, code := checkFleet("--min-ttl", "3000h"); all || code != 1 || per[e.tok.ID()] || !per[poolB.ID()] {
 		t.Errorf("check --nodes --min-ttl 3000h: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
 	}
 	// Missing: pool b's Secret is deleted; the check names that token only.
