@@ -55,6 +55,7 @@ awk -v load="$load" '
     row("peak cluster-info requests in 0.1 s", "peak-req/100ms", "%14d")
     row("answers 429", "429s", "%14d")
     row("answers 5xx", "5xx", "%14d")
+    row("requests agents gave up on (10 s)", "no-answer", "%14d")
     s = sprintf("| %-38s |", "Retry-After received / waited out")
     for (i = 1; i <= n; i++) s = s sprintf(" %14s |", sprintf("%d / %d", v[names[i], "retry-after"], v[names[i], "retry-after-kept"]))
     print s

@@ -94,6 +94,10 @@ type Result struct {
 	RetryAfter, RetryAfterKept int
 	// RetryAfterMax is the longest Retry-After an agent got.
 	RetryAfterMax time.Duration
+	// NoAnswer counts agents' attempts that got no answer within their
+	// request timeout (10 s): the agent gave up on the request, and the API
+	// server, when it had received it, logs a 500 "context canceled".
+	NoAnswer int
 	// Unread are lines about an attempt that readLog could not read as
 	// kubebake-join's wording.
 	Unread []string
@@ -289,6 +293,7 @@ var (
 	attemptLine = regexp.MustCompile(`attempt (\d+): `)
 	verifiedAt  = regexp.MustCompile(`verified after (\d+) attempt`)
 	retryAfter  = regexp.MustCompile(`asks to retry in ([0-9.a-zµ]+)`)
+	noAnswer    = regexp.MustCompile(`: no answer within [0-9.a-zµ]+: `)
 	// The endings: wait, then try the endpoints again; wait out the
 	// deadline, then exit (no request follows); try the next endpoint now.
 	retryingIn = regexp.MustCompile(`; retrying in ([0-9.a-zµ]+)$`)
@@ -319,6 +324,9 @@ func readLog(log string, res *Result, fixed time.Duration) {
 			continue
 		}
 		attempts, _ = strconv.Atoi(m[1])
+		if noAnswer.MatchString(line) {
+			res.NoAnswer++
+		}
 		ra := retryAfter.FindStringSubmatch(line)
 		var asked time.Duration
 		if ra != nil {
@@ -415,6 +423,10 @@ func countRequests(t testing.TB, c *testcluster.Cluster, from, to time.Time, res
 		case code >= 500:
 			res.Code5xx++
 			key := fmt.Sprintf("%d %s: %s", code, e.ResponseStatus.Reason, e.ResponseStatus.Message)
+			if e.ResponseStatus.Message == "context canceled" {
+				// Nobody got this answer: the client hung up first.
+				key += " (the agent had given up on the request)"
+			}
 			into := at.Sub(from).Seconds()
 			if se, ok := errs[key]; ok {
 				se.n, se.last = se.n+1, into

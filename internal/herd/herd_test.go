@@ -18,16 +18,25 @@ import (
 
 // TestReadLog holds readLog to the agent's wording: the real discovery code
 // meets an API server that answers 429 and 503 with a Retry-After, then
-// 404, then 429 asking for more than the deadline leaves, and readLog must
+// not within the request timeout, then 404, then 429 asking for more than
+// the deadline leaves, and readLog must
 // count every attempt and every Retry-After, kept, and read every line.
 func TestReadLog(t *testing.T) {
 	answers := []struct {
 		code       int
 		retryAfter string
-	}{{429, "2"}, {503, "1"}, {404, ""}, {429, "5"}}
+		slow       bool // slower than the request timeout
+	}{{429, "2", false}, {503, "1", false}, {200, "", true}, {404, "", false}, {429, "5", false}}
 	var n atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := answers[min(int(n.Add(1))-1, len(answers)-1)]
+		if a.slow {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			return
+		}
 		if a.retryAfter != "" {
 			w.Header().Set("Retry-After", a.retryAfter)
 		}
@@ -45,13 +54,15 @@ func TestReadLog(t *testing.T) {
 		Endpoints: []string{strings.TrimPrefix(srv.URL, "https://")},
 		Pins:      []string{pin.Hash(srv.Certificate())},
 		Token:     tok,
-		Timeout:   10 * time.Second,
+		Timeout:   20 * time.Second,
 	}, discovery.Options{
 		Logf:  func(format string, a ...any) { fmt.Fprintf(&log, "kubebake-join: "+format+"\n", a...) },
 		Proxy: func(*url.URL) (*url.URL, error) { return nil, nil },
 		Now:   func() time.Time { return now },
 		Sleep: func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil },
 		Rand:  func() float64 { return 0.5 },
+
+		RequestTimeout: time.Second,
 	})
 	if err == nil {
 		t.Fatal("discovery passed against a server that never answered 200")
@@ -60,8 +71,8 @@ func TestReadLog(t *testing.T) {
 
 	r := &Result{MinAttempts: -1}
 	readLog(log.String(), r, 0)
-	if r.Attempts != len(answers) || r.RetryAfter != 3 || r.RetryAfterKept != 3 || len(r.Unread) != 0 {
-		t.Errorf("readLog: %d attempts, %d Retry-After, %d kept, unread %q; want %d, 3, 3, none", r.Attempts, r.RetryAfter, r.RetryAfterKept, r.Unread, len(answers))
+	if r.Attempts != len(answers) || r.RetryAfter != 3 || r.RetryAfterKept != 3 || r.NoAnswer != 1 || len(r.Unread) != 0 {
+		t.Errorf("readLog: %d attempts, %d Retry-After, %d kept, %d without an answer, unread %q; want %d, 3, 3, 1, none", r.Attempts, r.RetryAfter, r.RetryAfterKept, r.NoAnswer, r.Unread, len(answers))
 	}
 
 	// A wording readLog does not know is reported, not miscounted.

@@ -103,7 +103,7 @@ func BenchmarkHerd(b *testing.B) {
 					{ms(r.Started), "start-ms"}, {ms(r.Signed), "signed-ms"}, {ms(r.First), "first-ms"}, {ms(r.P50), "p50-ms"}, {ms(r.P99), "p99-ms"}, {ms(r.Last), "last-ms"},
 					{r.RequestsPerAgent(), "req/agent"}, {float64(r.Requests), "requests"}, {float64(r.AllRequests), "all-requests"},
 					{float64(r.PeakPerSecond), "peak-req/s"}, {float64(r.PeakPer100ms), "peak-req/100ms"}, {float64(r.Code429), "429s"}, {float64(r.Code5xx), "5xx"},
-					{float64(r.RetryAfter), "retry-after"}, {float64(r.RetryAfterKept), "retry-after-kept"}, {ms(r.RetryAfterMax), "retry-after-max-ms"},
+					{float64(r.RetryAfter), "retry-after"}, {float64(r.RetryAfterKept), "retry-after-kept"}, {ms(r.RetryAfterMax), "retry-after-max-ms"}, {float64(r.NoAnswer), "no-answer"},
 				} {
 					b.ReportMetric(m.v, m.unit)
 				}
