@@ -6,10 +6,10 @@
 package inputs
 
 import (
-	"io"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
