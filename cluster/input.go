@@ -3,7 +3,6 @@ package cluster
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/kubebake/kubebake/internal/certs"
@@ -39,7 +38,7 @@ func (b *CABundle) Pins() pin.Set {
 // mistyped --ca ca.key cannot end up in a world-readable ConfigMap). Errors
 // are *inputs.Error naming --ca; the warnings name CAs about to expire.
 func ReadCABundle(paths []string, now time.Time) (*CABundle, []string, error) {
-	all, warns, err := inputs.CAs(paths, os.ReadFile, now)
+	all, warns, err := inputs.CAs(paths, inputs.ReadBounded, now)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,9 +2,11 @@ package render
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/atomicfile"
+	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/internal/token"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -112,6 +116,19 @@ type fleetNode struct {
 	file  string
 	spec  *Spec
 	agent *embed.Agent
+	given options.Given
+}
+
+// Locate makes an input error that names a flag (--max-size) name where
+// the value came from instead (nodes.yaml:12: max-size), when given knows.
+func Locate(given options.Given, err error) error {
+	var ie *InputError
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
+		if name := strings.TrimPrefix(ie.Field, "--"); given.Has(name) {
+			ie.Field = given.Where(name)
+		}
+	}
+	return err
 }
 
 // FleetWarning is a warning and the nodes it concerns (all of them when
@@ -147,6 +164,8 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 	names := map[string]bool{}
 	files := map[string]string{IndexFile: ""}
 	hostnames := map[string]string{}
+	tokens := map[string]string{} // token id -> the first node using it
+	secrets := map[string]token.Token{}
 	warnNodes := map[Warning][]string{}
 	var warnOrder []Warning
 	for i, n := range nodes {
@@ -166,9 +185,19 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 		names[n.Name] = true
 		spec, warns, err := NewSpec(n.Inputs, env)
 		if err != nil {
-			return nil, &NodeError{Node: n.Name, Err: err}
+			return nil, &NodeError{Node: n.Name, Err: Locate(n.Inputs.Given, err)}
 		}
 		file := n.Name + Extension(spec.Format)
+		if len(file) > 255 {
+			return nil, &NodeError{Node: n.Name, Err: inputErrorf(nameField, "its output %s is longer than the 255 bytes a file name may have: shorten the name", file)}
+		}
+		if id := spec.Token.ID(); id != "" {
+			if first, ok := tokens[id]; !ok {
+				tokens[id], secrets[id] = n.Name, spec.Token
+			} else if subtle.ConstantTimeCompare([]byte(secrets[id].Secret()), []byte(spec.Token.Secret())) != 1 {
+				return nil, &NodeError{Node: n.Name, Err: inputErrorf(n.Inputs.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token (the cluster keeps one Secret per id), so one of the two pools could never join", id, first)}
+			}
+		}
 		if other, dup := files[file]; dup {
 			if other == "" {
 				return nil, &NodeError{Node: n.Name, Err: inputErrorf(nameField, "its output %s would be the fleet's index; rename the node", file)}
@@ -188,7 +217,7 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 			}
 			warnNodes[w] = append(warnNodes[w], n.Name)
 		}
-		fn := fleetNode{name: n.Name, file: file, spec: spec}
+		fn := fleetNode{name: n.Name, file: file, spec: spec, given: n.Inputs.Given}
 		if spec.JoinBinary == JoinEmbedded {
 			a, ok := agents[spec.Arch]
 			if !ok {
@@ -228,19 +257,13 @@ func (f *Fleet) Write(ctx context.Context, dir string) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
+	// The outputs hold the token: a signal (atomicfile.CleanupOnSignal)
+	// removes the directory they are written in, and so does an error.
+	tmp, err := atomicfile.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return nil, err
+		return nil, inputErrorf("--out-dir", "the outputs are written into a new directory beside %s and then put in its place: %v", dir, err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := os.Chmod(tmp, 0o700); err != nil {
-		return nil, err
-	}
+	defer atomicfile.Release(tmp)
 
 	idx := &Index{Nodes: make([]IndexEntry, len(f.nodes))}
 	ctx, cancel := context.WithCancel(ctx)
@@ -255,7 +278,7 @@ func (f *Fleet) Write(ctx context.Context, dir string) (*Index, error) {
 			for i := range jobs {
 				e, err := f.writeNode(tmp, f.nodes[i])
 				if err != nil {
-					errs[i] = &NodeError{Node: f.nodes[i].name, Err: err}
+					errs[i] = &NodeError{Node: f.nodes[i].name, Err: Locate(f.nodes[i].given, err)}
 					cancel()
 					continue
 				}
@@ -298,7 +321,10 @@ feed:
 	if err := swapDir(tmp, dir, replace); err != nil {
 		return nil, err
 	}
-	done = true
+	// An exchange left the previous directory at tmp.
+	if err := atomicfile.Release(tmp); err != nil {
+		return nil, fmt.Errorf("removing the previous %s (now %s): %w", dir, tmp, err)
+	}
 	return idx, nil
 }
 
@@ -316,7 +342,7 @@ func (f *Fleet) writeNode(dir string, n fleetNode) (e IndexEntry, err error) {
 	if err != nil {
 		return e, err
 	}
-	out, err := os.OpenFile(filepath.Join(dir, n.file), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := atomicfile.Create(filepath.Join(dir, n.file), 0o600)
 	if err != nil {
 		return e, err
 	}
@@ -381,8 +407,16 @@ func checkOutDir(dir string) (bool, error) {
 	if err != nil {
 		return false, inputErrorf("--out-dir", "%v", err)
 	}
-	if !fi.IsDir() {
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return false, inputErrorf("--out-dir", "%s is a symbolic link: name the directory itself (the link would be replaced, not its target)", dir)
+	case !fi.IsDir():
 		return false, inputErrorf("--out-dir", "%s exists and is not a directory", dir)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if abs, err := filepath.Abs(dir); err == nil && (abs == wd || strings.HasPrefix(wd, abs+string(filepath.Separator))) {
+			return false, inputErrorf("--out-dir", "%s is the current directory or holds it, which cannot be replaced: name it from outside (cd ..)", dir)
+		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -391,8 +425,29 @@ func checkOutDir(dir string) (bool, error) {
 	if len(entries) == 0 {
 		return true, nil
 	}
-	if _, err := os.Lstat(filepath.Join(dir, IndexFile)); err != nil {
-		return false, inputErrorf("--out-dir", "%s holds files and no %s, so it is not a fleet directory kubebake wrote; name a new or empty directory", dir, IndexFile)
+	notOurs := func(why string, args ...any) error {
+		return inputErrorf("--out-dir", "%s is not a fleet directory kubebake wrote (%s), so it is not replaced; name a new or empty directory", dir, fmt.Sprintf(why, args...))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	if err != nil {
+		return false, notOurs("it holds files and no readable %s", IndexFile)
+	}
+	// Replace only what an earlier run wrote: its index.json and the
+	// files it lists, nothing else (a user's files, the run's own inputs).
+	var idx Index
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&idx); err != nil || len(idx.Nodes) == 0 {
+		return false, notOurs("its %s is not kubebake's", IndexFile)
+	}
+	listed := map[string]bool{IndexFile: true}
+	for _, e := range idx.Nodes {
+		listed[e.File] = true
+	}
+	for _, e := range entries {
+		if !listed[e.Name()] || !e.Type().IsRegular() {
+			return false, notOurs("it holds %s, which its %s does not list", e.Name(), IndexFile)
+		}
 	}
 	return true, nil
 }
@@ -410,19 +465,20 @@ func syncDir(dir string) error {
 }
 
 // swapDir puts tmp in dir's place: a rename when dir does not exist, an
-// atomic exchange when it does (the old directory is then removed).
+// atomic exchange when it does (the old directory is then at tmp, for the
+// caller to remove).
 func swapDir(tmp, dir string, replace bool) error {
-	if !replace {
-		if err := os.Rename(tmp, dir); err != nil {
-			return err
+	err := atomicfile.Swap(func() error {
+		if !replace {
+			return os.Rename(tmp, dir)
 		}
-	} else {
 		if err := exchange(tmp, dir); err != nil {
 			return fmt.Errorf("replacing %s: %w", dir, err)
 		}
-		if err := os.RemoveAll(tmp); err != nil {
-			return fmt.Errorf("removing the previous %s (now %s): %w", dir, tmp, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return syncDir(filepath.Dir(dir))
 }

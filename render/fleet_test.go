@@ -230,6 +230,36 @@ func TestFleetReplace(t *testing.T) {
 	if _, err := f.Write(context.Background(), other); !errors.As(err, &ie) || ie.Field != "--out-dir" {
 		t.Errorf("writing over a directory that is no fleet's: got %v, want an --out-dir error", err)
 	}
+
+	// A directory is replaced only when it holds what a fleet wrote and
+	// nothing else: not a web site with its own index.json, not an earlier
+	// fleet directory the user put other files (the nodes file, the token)
+	// into, not through a symbolic link.
+	site := filepath.Join(base, "site")
+	os.Mkdir(site, 0o755)
+	os.WriteFile(filepath.Join(site, IndexFile), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(site, "index.html"), nil, 0o644)
+	mixed := filepath.Join(base, "mixed")
+	writeFleet(t, []FleetNode{{Name: "a", Inputs: in}}, mixed)
+	os.WriteFile(filepath.Join(mixed, "nodes.yaml"), nil, 0o600)
+	link := filepath.Join(base, "link")
+	os.Symlink(dir, link)
+	for d, want := range map[string]string{
+		site:  "its index.json is not kubebake's",
+		mixed: "it holds nodes.yaml, which its index.json does not list",
+		link:  "is a symbolic link",
+	} {
+		_, err := f.Write(context.Background(), d)
+		if !errors.As(err, &ie) || ie.Field != "--out-dir" || !strings.Contains(err.Error(), want) {
+			t.Errorf("writing over %s: got %v, want an --out-dir error saying %q", d, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(site, "index.html")); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(mixed, "nodes.yaml")); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestParseNodesFile: errors name the node, the file, line and key.

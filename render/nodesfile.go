@@ -57,7 +57,7 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 	root := f.Root
 	var nodes *yamlv3.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
+		k, v := root.Content[i], options.Resolve(root.Content[i+1])
 		where := fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value)
 		switch k.Value {
 		case "defaults":
@@ -74,17 +74,21 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 			return nil, inputErrorf(where, "unknown key: a nodes file has defaults: and nodes:")
 		}
 	}
-	if nodes == nil || nodes.Kind != yamlv3.SequenceNode || len(nodes.Content) == 0 {
+	if nodes != nil && nodes.Kind != yamlv3.SequenceNode && nodes.Tag != "!!null" {
+		return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes", path, nodes.Line), "want a list of nodes (- name: worker-1), not a %s", map[yamlv3.Kind]string{yamlv3.MappingNode: "mapping", yamlv3.ScalarNode: "single value"}[nodes.Kind])
+	}
+	if nodes == nil || len(nodes.Content) == 0 {
 		return nil, inputErrorf(path, "nodes: lists no node (nodes: [{name: worker-1}, ...])")
 	}
 	for i, n := range nodes.Content {
+		n = options.Resolve(n)
 		if n.Kind != yamlv3.MappingNode {
 			return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "want a mapping with a name and option keys")
 		}
 		keys := &yamlv3.Node{Kind: yamlv3.MappingNode, Line: n.Line}
 		spec := NodeSpec{Where: fmt.Sprintf("%s:%d", path, n.Line)}
 		for j := 0; j+1 < len(n.Content); j += 2 {
-			k, v := n.Content[j], n.Content[j+1]
+			k, v := n.Content[j], options.Resolve(n.Content[j+1])
 			if k.Value == "name" {
 				if v.Kind != yamlv3.ScalarNode || v.Value == "" {
 					return nil, inputErrorf(fmt.Sprintf("%s:%d: name", path, k.Line), "want the node's name, such as worker-1")

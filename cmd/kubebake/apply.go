@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +102,7 @@ func client(env *cliEnv, o *clusterOpts) (kubernetes.Interface, *rest.Config, er
 // looksLikeKubeconfig reads f as YAML and wants kind: Config, so that a
 // wrong file gets a sentence rather than a JSON decoder's Go types.
 func looksLikeKubeconfig(f string) error {
-	data, err := os.ReadFile(f)
+	data, err := inputs.ReadBounded(f)
 	if err != nil {
 		return fmt.Errorf("%s: %v", f, reason(err))
 	}

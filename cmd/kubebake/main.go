@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -63,14 +64,17 @@ func newCLIEnv() *cliEnv {
 // readFile reads a file a user named; "-" is stdin (once).
 func (env *cliEnv) readFile(name string) ([]byte, error) {
 	if name != "-" {
-		return os.ReadFile(name)
+		return inputs.ReadBounded(name)
 	}
 	if env.stdinRead {
 		return nil, errors.New("-: stdin was read already; only one input may be -")
 	}
 	env.stdinRead = true
-	data, err := io.ReadAll(env.stdin)
-	if err != nil {
+	data, err := inputs.ReadAllBounded(env.stdin, "-")
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("-: stdin: %v", pe.Err)
+	} else if err != nil {
 		return nil, fmt.Errorf("-: reading stdin: %v", err)
 	}
 	return data, nil

@@ -37,12 +37,12 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 	case in.Output != "":
 		return usageErrorf("%s: with --nodes, outputs go to --out-dir", in.Given.Where("output"))
 	}
-	nodes, _, err := loadNodes(in, render.CmdRender)
+	nodes, _, err := loadNodes(env, in, render.CmdRender)
 	if err != nil {
 		return err
 	}
 	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{
-		Shared: render.NewShared(os.ReadFile, time.Now()),
+		Shared: render.NewShared(inputs.ReadBounded, time.Now()),
 		Agent:  embed.Load,
 	})
 	if err != nil {
@@ -75,14 +75,19 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 	for _, e := range idx.Nodes {
 		total += e.Size
 	}
-	fmt.Fprintf(env.stderr, "kubebake render: wrote %d outputs (%.1f MB) and %s to %s in %s\n",
-		len(idx.Nodes), float64(total)/1e6, render.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
+	size := fmt.Sprintf("%.1f MB", float64(total)/1e6)
+	if total < 1e6 {
+		size = fmt.Sprintf("%.1f kB", float64(total)/1e3)
+	}
+	fmt.Fprintf(env.stderr, "kubebake render: wrote %s (%s) and %s to %s in %s\n",
+		plural(len(idx.Nodes), "output"), size, render.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// loadNodes reads the nodes file and merges each node's inputs for cmd.
-func loadNodes(in render.Inputs, cmd string) ([]render.FleetNode, *render.NodesFile, error) {
-	data, err := os.ReadFile(in.Nodes)
+// loadNodes reads the nodes file and merges each node's inputs for cmd,
+// warning once about each token file other users can read.
+func loadNodes(env *cliEnv, in render.Inputs, cmd string) ([]render.FleetNode, *render.NodesFile, error) {
+	data, err := inputs.ReadBounded(in.Nodes)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -97,6 +102,15 @@ func loadNodes(in render.Inputs, cmd string) ([]render.FleetNode, *render.NodesF
 	nodes, err := nf.Merge(in, cmd)
 	if err != nil {
 		return nil, nil, fleetError(in.Nodes, err)
+	}
+	warned := map[string]bool{}
+	for _, n := range nodes {
+		if f := n.Inputs.TokenFile; !warned[f] {
+			warned[f] = true
+			if w := inputs.TokenFileWarning(f); w != "" {
+				fmt.Fprintf(env.stderr, "kubebake %s: warning: %s\n", cmd, strings.Replace(w, "--token-file", n.Inputs.Given.Where("token-file"), 1))
+			}
+		}
 	}
 	return nodes, nf, nil
 }
@@ -114,11 +128,14 @@ func fleetError(path string, err error) error {
 	return err
 }
 
-func nodeCount(n int) string {
+func nodeCount(n int) string { return plural(n, "node") }
+
+// plural is "1 node", "2 nodes".
+func plural(n int, noun string) string {
 	if n == 1 {
-		return "1 node"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d nodes", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func shortList(names []string, n int) string {
@@ -133,8 +150,10 @@ type pool struct {
 	tok   token.Token
 	nodes []string
 	// terms are the Secret's (manifests and apply only): every node of the
-	// pool must ask for the same.
+	// pool must ask for the same. given says where the first node's came
+	// from.
 	terms terms
+	given options.Given
 	// endpoints are the API server addresses of its nodes, in order.
 	endpoints []string
 }
@@ -153,16 +172,12 @@ type fleetCluster struct {
 // token id and different secrets, or nodes of different CAs (two clusters),
 // are errors naming the nodes.
 func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, error) {
-	nodes, nf, err := loadNodes(o.in, o.cmd)
+	nodes, nf, err := loadNodes(env, o.in, o.cmd)
 	if err != nil {
 		return nil, err
 	}
 	nodeErr := func(n render.FleetNode, err error) error {
-		var ie *inputs.Error
-		if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
-			ie.Field = n.Inputs.Given.Where(strings.TrimPrefix(ie.Field, "--"))
-		}
-		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: err})
+		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, err)})
 	}
 	fc := &fleetCluster{}
 	byID := map[string]*pool{}
@@ -179,7 +194,7 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 				return nil, fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: err})
 			}
 		}
-		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, os.ReadFile)
+		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, inputs.ReadBounded)
 		if err != nil {
 			return nil, nodeErr(n, err)
 		}
@@ -214,13 +229,13 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 		p, ok := byID[tok.ID()]
 		switch {
 		case !ok:
-			p = &pool{tok: tok, terms: t}
+			p = &pool{tok: tok, terms: t, given: given}
 			byID[tok.ID()] = p
 			fc.pools = append(fc.pools, p)
 		case subtle.ConstantTimeCompare([]byte(p.tok.Secret()), []byte(tok.Secret())) != 1:
 			return nil, nodeErr(n, inputs.Errorf(in.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token", tok.ID(), p.nodes[0]))
 		case withTerms && !p.terms.equal(t):
-			return nil, nodeErr(n, termsConflict(tok.ID(), p.nodes[0], p.terms, t, given))
+			return nil, nodeErr(n, termsConflict(tok.ID(), p.nodes[0], p.terms, t, given, p.given))
 		}
 		p.nodes = append(p.nodes, n.Name)
 		for _, ep := range eps {
@@ -251,26 +266,41 @@ func nodeTerms(nf *render.NodesFile, i int, o *cmdOptions, now time.Time) (terms
 }
 
 // termsConflict says how node's terms t differ from those of first, the
-// first node of the same token: one token is one Secret.
-func termsConflict(id, first string, ft, t terms, g options.Given) error {
+// first node of the same token: one token is one Secret. The error names
+// where the node's differing key was given (g), or else where the first
+// node's was (fg): the nodes file's line rather than a flag's default.
+func termsConflict(id, first string, ft, t terms, g, fg options.Given) error {
 	when := func(t terms) string {
 		if t.Expires.IsZero() {
 			return "never"
 		}
 		return t.Expires.Format(time.RFC3339)
 	}
-	where, what := g.Where("description"), fmt.Sprintf("description %q, node %q's %q", t.Description, first, ft.Description)
+	keys, what := []string{"description"}, fmt.Sprintf("description %q, node %q's %q", t.Description, first, ft.Description)
 	switch {
 	case !ft.Expires.Equal(t.Expires):
-		where = g.Where("ttl")
-		for _, k := range []string{"expires", "no-expiry"} {
+		keys, what = []string{"ttl", "expires", "no-expiry"}, fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
+	case !slices.Equal(ft.Groups, t.Groups):
+		keys, what = []string{"groups"}, fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
+	}
+	where := g.Where(keys[0])
+	fromFile := func(g options.Given) bool {
+		for _, k := range keys {
+			if w := g.Where(k); g.Has(k) && !strings.HasPrefix(w, "--") {
+				where = w
+				return true
+			}
+		}
+		return false
+	}
+	// The node's own line, or else the first node's: a line of the file
+	// rather than a flag's default.
+	if !fromFile(g) && !fromFile(fg) {
+		for _, k := range keys {
 			if g.Has(k) {
 				where = g.Where(k)
 			}
 		}
-		what = fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
-	case !slices.Equal(ft.Groups, t.Groups):
-		where, what = g.Where("groups"), fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
 	}
 	return inputs.Errorf(where, "token %s %s: nodes that share a token share its Secret; give them the same terms (in defaults:, or per pool)", id, what)
 }

@@ -16,10 +16,11 @@ import (
 	"syscall"
 )
 
-// live are the temporary files being written. mu is held while one is
-// created and registered and while it is renamed away, and the signal
-// handler takes it for good: no temporary file is created, or left, after
-// the handler has run.
+// live are the temporary files being written, and the temporary
+// directories (true) being filled. mu is held while one is created and
+// registered and while it is renamed away, and the signal handler takes it
+// for good: no temporary file is created, or left, after the handler has
+// run.
 var (
 	mu   sync.Mutex
 	live = map[string]bool{}
@@ -36,8 +37,12 @@ func CleanupOnSignal(exit func(code int)) {
 	go func() {
 		s := <-c
 		mu.Lock() // never unlocked: no write may start or finish now
-		for name := range live {
-			os.Remove(name)
+		for name, dir := range live {
+			if dir {
+				os.RemoveAll(name)
+			} else {
+				os.Remove(name)
+			}
 		}
 		code := 1
 		if n, ok := s.(syscall.Signal); ok {
@@ -100,6 +105,56 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// MkdirTemp creates a new directory in dir, as os.MkdirTemp does, mode
+// 0700, to be filled with Create and then renamed into place: a signal
+// removes it with everything in it until Release.
+func MkdirTemp(dir, pattern string) (string, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	tmp, err := os.MkdirTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	live[tmp] = true
+	return tmp, nil
+}
+
+// Create creates the new file name, mode perm, in a directory of
+// MkdirTemp; once a signal has arrived none is created.
+func Create(name string, perm os.FileMode) (*os.File, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+}
+
+// Swap runs rename, which puts a directory of MkdirTemp in its place (or
+// exchanges the two), with no signal handled meanwhile. Release the
+// temporary directory afterwards: after a rename that removes nothing,
+// after an exchange it removes the old directory, and until then a signal
+// does.
+func Swap(rename func() error) error {
+	mu.Lock()
+	defer mu.Unlock()
+	return rename()
+}
+
+// Release removes the directory tmp of MkdirTemp with what it holds (a run
+// that failed, or the old directory after Swap exchanged them) and forgets
+// it.
+func Release(tmp string) error {
+	err := os.RemoveAll(tmp)
+	mu.Lock()
+	defer mu.Unlock()
+	if err == nil {
+		delete(live, tmp)
+	}
+	return err
 }
 
 // MkdirWrite creates name's parent directories (0755) and then writes it

@@ -14,6 +14,21 @@ import (
 
 // TestMain lets the test binary act as a process interrupted mid-write.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("ATOMICFILE_HELPER_TMPDIR"); dir != "" {
+		// A fleet's directory of outputs, mid-write.
+		CleanupOnSignal(os.Exit)
+		tmp, err := MkdirTemp(dir, ".out.tmp-")
+		if err != nil {
+			panic(err)
+		}
+		f, err := Create(filepath.Join(tmp, "node.ign"), 0o600)
+		if err != nil {
+			panic(err)
+		}
+		f.WriteString("secret")
+		fmt.Println("created", tmp)
+		select {}
+	}
 	if dir := os.Getenv("ATOMICFILE_HELPER_DIR"); dir != "" {
 		CleanupOnSignal(os.Exit)
 		afterCreate = func(tmp string) {
@@ -28,11 +43,19 @@ func TestMain(m *testing.M) {
 
 // A SIGINT or SIGTERM while the temporary file exists removes it; the
 // process exits 128+signal. No sleeps: the helper says when it is there.
+// The same holds for a temporary directory of MkdirTemp and what it holds.
 func TestNoTempFileSurvivesASignal(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, c := range []struct {
+		sig syscall.Signal
+		env string
+	}{
+		{syscall.SIGINT, "ATOMICFILE_HELPER_DIR"}, {syscall.SIGTERM, "ATOMICFILE_HELPER_DIR"},
+		{syscall.SIGINT, "ATOMICFILE_HELPER_TMPDIR"}, {syscall.SIGTERM, "ATOMICFILE_HELPER_TMPDIR"},
+	} {
+		sig := c.sig
 		dir := t.TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "ATOMICFILE_HELPER_DIR="+dir)
+		cmd.Env = append(os.Environ(), c.env+"="+dir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -46,7 +69,7 @@ func TestNoTempFileSurvivesASignal(t *testing.T) {
 			t.Fatalf("helper: %q %v", line, err)
 		}
 		if _, err := os.Stat(strings.TrimSpace(strings.TrimPrefix(line, "created "))); err != nil {
-			t.Fatalf("the temporary file should exist mid-write: %v", err)
+			t.Fatalf("the temporary file or directory should exist mid-write: %v", err)
 		}
 		cmd.Process.Signal(sig)
 		err = cmd.Wait()
@@ -56,7 +79,7 @@ func TestNoTempFileSurvivesASignal(t *testing.T) {
 		}
 		left, _ := os.ReadDir(dir)
 		if len(left) != 0 {
-			t.Errorf("%v left %v behind", sig, left[0].Name())
+			t.Errorf("%s, %v: left %v behind", c.env, sig, left[0].Name())
 		}
 	}
 }

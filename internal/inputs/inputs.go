@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -36,6 +37,36 @@ func Errorf(field, format string, a ...any) error {
 
 // ReadFile is how inputs reads files (os.ReadFile, or a stand-in in tests).
 type ReadFile func(name string) ([]byte, error)
+
+// MaxInput is the most kubebake reads of any file a user names: far more
+// than a CA bundle, a nodes file of a hundred thousand nodes or a merged
+// config holds, and a bound for /dev/zero or a wrong path to a disk image.
+const MaxInput = 64 << 20
+
+var errTooLarge = fmt.Errorf("larger than %d MiB, more than any input of kubebake's holds: is it the right file?", MaxInput>>20)
+
+// ReadBounded is os.ReadFile for a file a user named, refusing one larger
+// than MaxInput instead of reading it whole.
+func ReadBounded(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadAllBounded(f, name)
+}
+
+// ReadAllBounded reads r (the file name, or stdin) up to MaxInput.
+func ReadAllBounded(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxInput {
+		return nil, &os.PathError{Op: "read", Path: name, Err: errTooLarge}
+	}
+	return data, nil
+}
 
 // EnvToken is the environment variable that may hold the token.
 const EnvToken = "KUBEBAKE_TOKEN"

@@ -358,7 +358,7 @@ func SetDefault(m *Meta, p any) error {
 func Check(bindings []Binding, given Given) error {
 	settings := map[string][]string{}
 	for _, b := range bindings {
-		if b.OneOf != "" && given.Has(b.Name) {
+		if b.OneOf != "" && given.Has(b.Name) && claims(b) {
 			settings[b.OneOf] = append(settings[b.OneOf], given.Where(b.Name))
 		}
 	}
@@ -444,7 +444,7 @@ type File struct {
 // ReadFile reads and parses a config file. Errors name the file and, where
 // the YAML library gives it, the line.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputs.ReadBounded(path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -487,7 +487,10 @@ func ParseFile(path string, data []byte) (*File, error) {
 // knows, duplicate keys, values of the wrong shape and keys a config file
 // may not set are errors naming file:line: key. Keys of options this
 // command does not take are ignored, so one file can serve every command.
-func (s *Set) Apply(f *File, m *yaml.Node) error { return s.apply(f, m, false) }
+func (s *Set) Apply(f *File, m *yaml.Node) error {
+	_, err := s.apply(f, m, false)
+	return err
+}
 
 // ApplyOver sets every option m names, over the command line's too: a
 // node's own keys in a --nodes file win over everything.
@@ -499,15 +502,9 @@ func (s *Set) ApplyOver(f *File, m *yaml.Node) error {
 			delete(s.Given, k)
 		}
 	}
-	err := s.apply(f, m, true)
-	set := map[string]bool{} // settings (OneOf) m gave
-	for k := range s.Given {
-		if g := s.oneOf(k); g != "" && !flags.Has(k) {
-			set[g] = true
-		}
-	}
+	claimed, err := s.apply(f, m, true)
 	for k, w := range flags {
-		if !s.Given.Has(k) && !set[s.oneOf(k)] {
+		if !s.Given.Has(k) && !claimed[s.oneOf(k)] {
 			s.Given[k] = w
 		}
 	}
@@ -521,7 +518,9 @@ func (s *Set) oneOf(name string) string {
 	return ""
 }
 
-func (s *Set) apply(f *File, m *yaml.Node, over bool) error {
+// apply sets the options m names (over flags too, with over) and returns
+// the settings (OneOf) it gave.
+func (s *Set) apply(f *File, m *yaml.Node, over bool) (map[string]bool, error) {
 	if m == nil {
 		m = f.Root
 	}
@@ -531,27 +530,32 @@ func (s *Set) apply(f *File, m *yaml.Node, over bool) error {
 		bound[b.Name] = b
 	}
 	settings := map[string]string{} // OneOf -> the key of m that gives it
+	claimed := map[string]bool{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
+		k, v := m.Content[i], Resolve(m.Content[i+1])
 		where := fmt.Sprintf("%s:%d: %s", f.Path, k.Line, k.Value)
+		if k.Tag == "!!merge" {
+			return nil, &Error{Field: where, Msg: "YAML merge keys are not supported: give the keys themselves (in a nodes file, what nodes share goes in defaults:)"}
+		}
 		if first, dup := seen[k.Value]; dup {
-			return &Error{Field: where, Msg: fmt.Sprintf("given twice (first on line %d)", first)}
+			return nil, &Error{Field: where, Msg: fmt.Sprintf("given twice (first on line %d)", first)}
 		}
 		seen[k.Value] = k.Line
 		meta, ok := s.known[k.Value]
 		if !ok {
-			return &Error{Field: where, Msg: "unknown key" + suggest(k.Value, s.known)}
+			return nil, &Error{Field: where, Msg: "unknown key" + suggest(k.Value, s.known)}
 		}
 		if !meta.Config {
 			why := meta.NotInConfig
 			if why == "" {
 				why = "give it on the command line"
 			}
-			return &Error{Field: where, Msg: "may not be set in a config file: " + why}
+			return nil, &Error{Field: where, Msg: "may not be set in a config file: " + why}
 		}
-		if g := meta.OneOf; g != "" {
+		// A switch set to false gives no setting (see claims).
+		if g := meta.OneOf; g != "" && !(v.Kind == yaml.ScalarNode && strings.EqualFold(v.Value, "false")) {
 			if other, ok := settings[g]; ok {
-				return &Error{Field: where, Msg: fmt.Sprintf("%s (line %d) says the same another way: give one", other, seen[other])}
+				return nil, &Error{Field: where, Msg: fmt.Sprintf("%s (line %d) says the same another way: give one", other, seen[other])}
 			}
 			settings[g] = k.Value
 		}
@@ -560,25 +564,35 @@ func (s *Set) apply(f *File, m *yaml.Node, over bool) error {
 			continue // not this command's, or the command line wins
 		}
 		if err := decode(b, v, f.Dir); err != nil {
-			return &Error{Field: where, Msg: err.Error()}
+			return nil, &Error{Field: where, Msg: err.Error()}
 		}
 		s.Given[k.Value] = where
-		if meta.OneOf != "" {
+		if meta.OneOf != "" && claims(b) {
 			s.reset(meta.OneOf, k.Value)
+			claimed[meta.OneOf] = true
 		}
 	}
-	return nil
+	return claimed, nil
 }
 
 // byFlag says whether the command line gave name, or another way of
 // giving its setting.
 func (s *Set) byFlag(name, oneOf string) bool {
-	for k, w := range s.Given {
-		if strings.HasPrefix(w, "--") && (k == name || oneOf != "" && s.oneOf(k) == oneOf) {
+	for _, b := range s.bindings {
+		if strings.HasPrefix(s.Given[b.Name], "--") && (b.Name == name || oneOf != "" && b.OneOf == oneOf && claims(b)) {
 			return true
 		}
 	}
 	return false
+}
+
+// claims says whether b's value gives its setting (OneOf): a switch set to
+// false does not (no-expiry: false leaves the expiry to ttl or expires).
+func claims(b Binding) bool {
+	if p, ok := b.Ptr.(*bool); ok {
+		return *p
+	}
+	return true
 }
 
 // reset forgets, for the setting oneOf, every option but keep: not given,
@@ -632,6 +646,7 @@ func decode(b Binding, v *yaml.Node, dir string) error {
 		switch v.Kind {
 		case yaml.SequenceNode:
 			for _, e := range v.Content {
+				e = Resolve(e)
 				s, err := scalar(e)
 				if err != nil {
 					return fmt.Errorf("line %d: %v", e.Line, err)
@@ -664,6 +679,14 @@ func decode(b Binding, v *yaml.Node, dir string) error {
 	return parseInto(b.Ptr, s)
 }
 
+// Resolve follows YAML aliases (*name) to the node they stand for.
+func Resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
 func shape(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -685,7 +708,7 @@ func suggest(key string, known map[string]*Meta) string {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if d := distance(key, n); d < bestD {
+		if d := distance(key, n); d < bestD && d <= max(1, len(key)/3) {
 			best, bestD = n, d
 		}
 	}

@@ -173,3 +173,53 @@ func TestOneOf(t *testing.T) {
 		t.Errorf("two flags: %v", err)
 	}
 }
+
+// TestOneOfSwitchOff: a switch of a setting set to false gives no setting:
+// it replaces nothing and excludes nothing.
+func TestOneOfSwitchOff(t *testing.T) {
+	type exp struct {
+		TTL   time.Duration
+		Never bool
+	}
+	tbl := Table[exp]{
+		{Meta: Meta{Name: "ttl", OneOf: "expiry", Config: true, Commands: []string{"c"}, Default: "1h"}, Field: func(v *exp) any { return &v.TTL }},
+		{Meta: Meta{Name: "never", OneOf: "expiry", Config: true, Commands: []string{"c"}}, Field: func(v *exp) any { return &v.Never }},
+	}
+	for _, c := range []struct {
+		args       []string
+		file, node string
+		ttl        time.Duration
+		never      bool
+	}{
+		{[]string{"--ttl", "2h", "--never=false"}, "", "", 2 * time.Hour, false},
+		{nil, "ttl: 3h\nnever: false\n", "", 3 * time.Hour, false},
+		{nil, "ttl: 3h\n", "never: false\n", 3 * time.Hour, false},
+		{[]string{"--ttl", "2h"}, "", "never: false\n", 2 * time.Hour, false},
+		{[]string{"--ttl", "2h"}, "", "never: true\n", time.Hour, true},
+	} {
+		var v exp
+		s := NewSet("c", tbl.Metas(), Bind(tbl, &v, "c"))
+		fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
+		s.AddFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		s.FromFlags(fs)
+		var err error
+		if c.file != "" {
+			f, _ := ParseFile("f.yaml", []byte(c.file))
+			err = s.Apply(f, nil)
+		}
+		if c.node != "" && err == nil {
+			f, _ := ParseFile("n.yaml", []byte(c.node))
+			err = s.ApplyOver(f, nil)
+		}
+		s.Defaults()
+		if err == nil {
+			err = Check(s.Bindings(), s.Given)
+		}
+		if err != nil || v.TTL != c.ttl || v.Never != c.never {
+			t.Errorf("%v %q %q: got %+v, %v; want ttl %s, never %v", c.args, c.file, c.node, v, err, c.ttl, c.never)
+		}
+	}
+}
