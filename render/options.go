@@ -176,7 +176,7 @@ var Options = options.Table[Inputs]{
 	{Meta: options.Meta{Name: "kubelet-config", Arg: "FILE", Config: true, Path: true, Commands: renderOnly,
 		Help: "KubeletConfiguration file whose fields override kubebake's, merged field by field; unknown fields are errors, and so is a field that a flag (--max-pods, --cluster-dns, ...) sets too"},
 		Field: func(in *Inputs) any { return &in.KubeletConfig }},
-	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: renderOnly, PerRun: "outputs go to --out-dir, one per node",
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: renderOnly, PerRun: "where output goes is the run's (render --nodes writes one file per node into --out-dir)",
 		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
 		Field: func(in *Inputs) any { return &in.Output }},
 }
