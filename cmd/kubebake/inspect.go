@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"os"
 
 	"github.com/kubebake/kubebake/inspect"
 )
@@ -36,13 +34,7 @@ func runInspect(env *cliEnv, args []string) error {
 		return usageErrorf("want one FILE to inspect (see --help)")
 	}
 	name := fs.Arg(0)
-	var data []byte
-	var err error
-	if name == "-" {
-		data, err = io.ReadAll(env.stdin)
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, err := env.readFile(name)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

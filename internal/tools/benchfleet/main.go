@@ -76,6 +76,9 @@ func main() {
 	disk = min(disk, diskWrite(dir, embedded.files, size, writers, false))
 	hashed = min(hashed, diskWrite(dir, embedded.files, size, writers, true))
 	small := best(fleet(*kb, dir, "embedded-small", *nodes/10, shared, "embedded", false), fleet(*kb, dir, "embedded-small", *nodes/10, shared, "embedded", false))
+	// Last, as it deletes many files: what is kept a node until every node
+	// is valid, in a fleet twenty times as large.
+	huge := fleet(*kb, dir, "baked-huge", *nodes*20, shared, "baked", false)
 
 	fmt.Printf("kubebake render --nodes (%d CPUs; outputs, index.json, one syncfs, directory renamed into place;\n", runtime.NumCPU())
 	fmt.Printf("each fleet and the raw write: the faster of two runs)\n\n")
@@ -92,6 +95,7 @@ func main() {
 	row(fmt.Sprintf("%d baked nodes in one call", *nodes), baked.wall, *nodes, baked.rss)
 	row(fmt.Sprintf("%d embedded nodes in one call (%.1f GB)", *nodes, float64(embedded.bytes)/1e9), embedded.wall, *nodes, embedded.rss)
 	row(fmt.Sprintf("%d embedded nodes in one call", small.files), small.wall, small.files, small.rss)
+	row(fmt.Sprintf("%d baked nodes in one call", huge.files), huge.wall, huge.files, huge.rss)
 	row(fmt.Sprintf("the same %.1f GB written raw (%d writers, syncfs)", float64(embedded.bytes)/1e9, runtime.GOMAXPROCS(0)), disk, *nodes, 0)
 	row("the same, each file's SHA-256 taken as written", hashed, *nodes, 0)
 	fmt.Println()
@@ -100,6 +104,7 @@ func main() {
 		embedded.wall.Seconds()/disk.Seconds(), float64(embedded.bytes)/1e6/embedded.wall.Seconds(), float64(embedded.bytes)/1e6/disk.Seconds())
 	fmt.Printf("embedded fleet vs raw writes + SHA-256:      %.2f× (index.json lists every output's SHA-256)\n", embedded.wall.Seconds()/hashed.Seconds())
 	fmt.Printf("peak RSS, %d vs %d embedded nodes:         %.2f×\n", *nodes, small.files, float64(embedded.rss)/float64(small.rss))
+	fmt.Printf("peak RSS, %d vs %d baked nodes:          %.2f× (%.1f kB a node more)\n", huge.files, *nodes, float64(huge.rss)/float64(baked.rss), float64(huge.rss-baked.rss)/1e3/float64(huge.files-*nodes))
 }
 
 // best is the faster of two runs, with the larger peak RSS of the two.
