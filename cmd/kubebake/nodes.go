@@ -185,6 +185,9 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 	nodeErr := func(n render.FleetNode, err error) error {
 		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, err)})
 	}
+	if err := checkRenderable(o, nf, nodeErr); err != nil {
+		return nil, err
+	}
 	fc := &fleetCluster{}
 	byID := map[string]*pool{}
 	cas := map[string]*cluster.CABundle{}
@@ -251,6 +254,39 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 		}
 	}
 	return fc, nil
+}
+
+// checkRenderable checks every node of nf as render --nodes would, with
+// --config's render keys, so that apply makes no token for a fleet render
+// refuses and check does not pass one.
+func checkRenderable(o *cmdOptions, nf *render.NodesFile, nodeErr func(render.FleetNode, error) error) error {
+	in := o.in
+	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &in, render.CmdRender))
+	set.Given = o.in.Given.Clone()
+	if in.ConfigFile != "" {
+		f, err := options.ReadFile(in.ConfigFile)
+		if err != nil {
+			return asUsage(err)
+		}
+		if err := set.Apply(f, nil); err != nil {
+			return asUsage(err)
+		}
+	}
+	if err := set.Defaults(); err != nil {
+		return err
+	}
+	in.Given = set.Given
+	nodes, err := nf.Merge(in, render.CmdRender)
+	if err != nil {
+		return fleetError(o.in.Nodes, err)
+	}
+	env := render.Env{ReadFile: inputs.ReadBounded, Now: time.Now}
+	for _, n := range nodes {
+		if _, _, err := render.NewSpec(n.Inputs, env); err != nil {
+			return nodeErr(n, err)
+		}
+	}
+	return nil
 }
 
 // nodeTerms are the terms node i of nf asks of its token's Secret: the
