@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
 )
 
 type vals struct {
@@ -107,69 +108,74 @@ func TestValuesAndDuplicateKey(t *testing.T) {
 	}
 }
 
+// expiry is a setting given three ways, as a token's is.
+type expiry struct {
+	TTL    time.Duration
+	Expire string
+	Never  bool
+}
+
+var expiryTable = Table[expiry]{
+	{Meta: Meta{Name: "ttl", OneOf: "expiry", Config: true, Commands: []string{"c"}, Default: "1h"}, Field: func(v *expiry) any { return &v.TTL }},
+	{Meta: Meta{Name: "expires", OneOf: "expiry", Config: true, Commands: []string{"c"}}, Field: func(v *expiry) any { return &v.Expire }},
+	{Meta: Meta{Name: "never", OneOf: "expiry", Config: true, Commands: []string{"c"}}, Field: func(v *expiry) any { return &v.Never }},
+}
+
+// levels loads the expiry from flags, then a config file (Apply), then a
+// node's keys (ApplyOver), and checks it.
+func levels(t *testing.T, args []string, file, node string) (*expiry, *Set, error) {
+	t.Helper()
+	var v expiry
+	s := NewSet("c", expiryTable.Metas(), Bind(expiryTable, &v, "c"))
+	fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
+	s.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	s.FromFlags(fs)
+	for _, doc := range []struct {
+		text  string
+		apply func(*File, *yaml.Node) error
+	}{{file, s.Apply}, {node, s.ApplyOver}} {
+		if doc.text == "" {
+			continue
+		}
+		f, err := ParseFile("f.yaml", []byte(doc.text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.apply(f, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	s.Defaults()
+	return &v, s, Check(s.Bindings(), s.Given)
+}
+
 // TestOneOf: options that give one setting different ways (a token's
 // expiry: a duration or a time) exclude each other at one level, and one
 // given at a higher level replaces another given lower.
 func TestOneOf(t *testing.T) {
-	type exp struct {
-		TTL    time.Duration
-		Expire string
-	}
-	tbl := Table[exp]{
-		{Meta: Meta{Name: "ttl", OneOf: "expiry", Config: true, Commands: []string{"c"}, Default: "1h"}, Field: func(v *exp) any { return &v.TTL }},
-		{Meta: Meta{Name: "expires", OneOf: "expiry", Config: true, Commands: []string{"c"}}, Field: func(v *exp) any { return &v.Expire }},
-	}
-	run := func(args []string, file, node string) (*exp, *Set, error) {
-		var v exp
-		s := NewSet("c", tbl.Metas(), Bind(tbl, &v, "c"))
-		fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
-		s.AddFlags(fs)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		s.FromFlags(fs)
-		for _, doc := range []struct {
-			text string
-			over bool
-		}{{file, false}, {node, true}} {
-			if doc.text == "" {
-				continue
-			}
-			f, err := ParseFile("f.yaml", []byte(doc.text))
-			if err != nil {
-				t.Fatal(err)
-			}
-			apply := s.Apply
-			if doc.over {
-				apply = s.ApplyOver
-			}
-			if err := apply(f, nil); err != nil {
-				return nil, nil, err
-			}
-		}
-		s.Defaults()
-		return &v, s, Check(s.Bindings(), s.Given)
-	}
 	// The command line's ttl wins over the file's expires.
-	v, s, err := run([]string{"--ttl", "2h"}, "expires: x\n", "")
+	v, s, err := levels(t, []string{"--ttl", "2h"}, "expires: x\n", "")
 	if err != nil || v.TTL != 2*time.Hour || v.Expire != "" || s.Given.Has("expires") {
 		t.Errorf("flag over file: %+v %v %v", v, s, err)
 	}
 	// A file's expires replaces nothing the command line did not give.
-	v, _, err = run(nil, "expires: x\n", "")
+	v, _, err = levels(t, nil, "expires: x\n", "")
 	if err != nil || v.Expire != "x" || v.TTL != time.Hour {
 		t.Errorf("file: %+v %v", v, err)
 	}
 	// A node's ttl replaces the command line's expires, and its default.
-	v, s, err = run([]string{"--expires", "y"}, "", "ttl: 3h\n")
+	v, s, err = levels(t, []string{"--expires", "y"}, "", "ttl: 3h\n")
 	if err != nil || v.TTL != 3*time.Hour || v.Expire != "" || s.Given.Has("expires") {
 		t.Errorf("node over flag: %+v %v %v", v, s.Given, err)
 	}
 	// Two ways at one level are errors.
-	if _, _, err := run(nil, "ttl: 1h\nexpires: x\n", ""); err == nil || !strings.Contains(err.Error(), "f.yaml:2: expires: ttl (line 1) says the same another way") {
+	if _, _, err := levels(t, nil, "ttl: 1h\nexpires: x\n", ""); err == nil || !strings.Contains(err.Error(), "f.yaml:2: expires: ttl (line 1) says the same another way") {
 		t.Errorf("two in a file: %v", err)
 	}
-	if _, _, err := run([]string{"--ttl", "1h", "--expires", "x"}, "", ""); err == nil || !strings.Contains(err.Error(), "--ttl, --expires: exclude each other") {
+	if _, _, err := levels(t, []string{"--ttl", "1h", "--expires", "x"}, "", ""); err == nil || !strings.Contains(err.Error(), "--ttl, --expires: exclude each other") {
 		t.Errorf("two flags: %v", err)
 	}
 }
@@ -177,14 +183,6 @@ func TestOneOf(t *testing.T) {
 // TestOneOfSwitchOff: a switch of a setting set to false gives no setting:
 // it replaces nothing and excludes nothing.
 func TestOneOfSwitchOff(t *testing.T) {
-	type exp struct {
-		TTL   time.Duration
-		Never bool
-	}
-	tbl := Table[exp]{
-		{Meta: Meta{Name: "ttl", OneOf: "expiry", Config: true, Commands: []string{"c"}, Default: "1h"}, Field: func(v *exp) any { return &v.TTL }},
-		{Meta: Meta{Name: "never", OneOf: "expiry", Config: true, Commands: []string{"c"}}, Field: func(v *exp) any { return &v.Never }},
-	}
 	for _, c := range []struct {
 		args       []string
 		file, node string
@@ -197,27 +195,7 @@ func TestOneOfSwitchOff(t *testing.T) {
 		{[]string{"--ttl", "2h"}, "", "never: false\n", 2 * time.Hour, false},
 		{[]string{"--ttl", "2h"}, "", "never: true\n", time.Hour, true},
 	} {
-		var v exp
-		s := NewSet("c", tbl.Metas(), Bind(tbl, &v, "c"))
-		fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
-		s.AddFlags(fs)
-		if err := fs.Parse(c.args); err != nil {
-			t.Fatal(err)
-		}
-		s.FromFlags(fs)
-		var err error
-		if c.file != "" {
-			f, _ := ParseFile("f.yaml", []byte(c.file))
-			err = s.Apply(f, nil)
-		}
-		if c.node != "" && err == nil {
-			f, _ := ParseFile("n.yaml", []byte(c.node))
-			err = s.ApplyOver(f, nil)
-		}
-		s.Defaults()
-		if err == nil {
-			err = Check(s.Bindings(), s.Given)
-		}
+		v, _, err := levels(t, c.args, c.file, c.node)
 		if err != nil || v.TTL != c.ttl || v.Never != c.never {
 			t.Errorf("%v %q %q: got %+v, %v; want ttl %s, never %v", c.args, c.file, c.node, v, err, c.ttl, c.never)
 		}
