@@ -27,16 +27,25 @@ var table = Table[vals]{
 	{Meta: Meta{Name: "color", Config: true, Commands: []string{"other"}, Values: []string{"red", "blue"}}, Field: func(v *vals) any { return &v.Color }},
 }
 
-func load(t *testing.T, args []string, file string) (*vals, *Set, error) {
-	t.Helper()
-	var v vals
-	s := NewSet("c", table.Metas(), Bind(table, &v, "c"))
+// parsed is tbl's options of command c after parsing args as flags.
+func parsed[T any](tbl Table[T], args []string) (*T, *Set, error) {
+	var v T
+	s := NewSet("c", tbl.Metas(), Bind(tbl, &v, "c"))
 	fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
 	s.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, FlagError(err)
 	}
 	s.FromFlags(fs)
+	return &v, s, nil
+}
+
+func load(t *testing.T, args []string, file string) (*vals, *Set, error) {
+	t.Helper()
+	v, s, err := parsed(table, args)
+	if err != nil {
+		return nil, nil, err
+	}
 	if file != "" {
 		f, err := ParseFile("dir/c.yaml", []byte(file))
 		if err != nil {
@@ -47,7 +56,7 @@ func load(t *testing.T, args []string, file string) (*vals, *Set, error) {
 		}
 	}
 	s.Defaults()
-	return &v, s, Check(s.Bindings(), s.Given)
+	return v, s, Check(s.Bindings(), s.Given)
 }
 
 func TestPrecedence(t *testing.T) {
@@ -125,14 +134,10 @@ var expiryTable = Table[expiry]{
 // node's keys (ApplyOver), and checks it.
 func levels(t *testing.T, args []string, file, node string) (*expiry, *Set, error) {
 	t.Helper()
-	var v expiry
-	s := NewSet("c", expiryTable.Metas(), Bind(expiryTable, &v, "c"))
-	fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
-	s.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	v, s, err := parsed(expiryTable, args)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.FromFlags(fs)
 	for _, doc := range []struct {
 		text  string
 		apply func(*File, *yaml.Node) error
@@ -149,7 +154,7 @@ func levels(t *testing.T, args []string, file, node string) (*expiry, *Set, erro
 		}
 	}
 	s.Defaults()
-	return &v, s, Check(s.Bindings(), s.Given)
+	return v, s, Check(s.Bindings(), s.Given)
 }
 
 // TestOneOf: options that give one setting different ways (a token's
