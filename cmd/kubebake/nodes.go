@@ -185,7 +185,7 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 	nodeErr := func(n render.FleetNode, err error) error {
 		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, err)})
 	}
-	if err := checkRenderable(o, nf, nodeErr); err != nil {
+	if err := checkRenderable(o, nf, needEndpoint, nodeErr); err != nil {
 		return nil, err
 	}
 	fc := &fleetCluster{}
@@ -258,8 +258,10 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 
 // checkRenderable checks every node of nf as render --nodes would, with
 // --config's render keys, so that apply makes no token for a fleet render
-// refuses and check does not pass one.
-func checkRenderable(o *cmdOptions, nf *render.NodesFile, nodeErr func(render.FleetNode, error) error) error {
+// refuses and check does not pass one. Without needEndpoint (check, which
+// reads the address from the cluster) a node that names no API server is
+// checked as if it named one.
+func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool, nodeErr func(render.FleetNode, error) error) error {
 	in := o.in
 	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &in, render.CmdRender))
 	set.Given = o.in.Given.Clone()
@@ -282,7 +284,11 @@ func checkRenderable(o *cmdOptions, nf *render.NodesFile, nodeErr func(render.Fl
 	}
 	env := render.Env{ReadFile: inputs.ReadBounded, Now: time.Now}
 	for _, n := range nodes {
-		if _, _, err := render.NewSpec(n.Inputs, env); err != nil {
+		in := n.Inputs
+		if !needEndpoint && len(in.APIServer) == 0 {
+			in.APIServer = []string{"api-server.invalid"}
+		}
+		if _, _, err := render.NewSpec(in, env); err != nil {
 			return nodeErr(n, err)
 		}
 	}

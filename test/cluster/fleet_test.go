@@ -95,6 +95,11 @@ nodes:
 	if all, per, stderr, code := checkFleet(); !all || code != 0 || len(per) != 2 {
 		t.Fatalf("check --nodes after apply: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
 	}
+	// check needs no --api-server (the README's example has none): the
+	// nodes are checked as render would check them all the same.
+	if _, stderr, code := e.run("check", "--kubeconfig", e.c.AdminKubeconfig, "--ca", e.c.CACertFile, "--nodes", nodes); code != 0 {
+		t.Errorf("check --nodes without --api-server: exit %d: %s", code, stderr)
+	}
 	// Expiring: pool a's token lasts the command line's 2160h, pool b's its
 	// own 4000h: only pool a's fails a 3000h minimum.
 	if all, per, stderr, code := checkFleet("--min-ttl", "3000h"); all || code != 1 || per[e.tok.ID()] || !per[poolB.ID()] {
