@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
 // FieldManager is the server-side apply field manager of kubebake apply.
@@ -59,7 +62,17 @@ type ApplyOptions struct {
 // and leaves fields others own, such as the jws-kubeconfig-* signatures the
 // bootstrapsigner adds to cluster-info, alone. It stops at the first error,
 // returning the changes made so far.
+//
+// Before anything changes, it refuses to give an existing token another
+// secret: every node baked with the old one would be locked out. And it
+// only adds subjects to an existing binding, never drops one: another
+// fleet's tokens, applied from another nodes file, may rely on it.
 func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+	for _, obj := range objs {
+		if err := checkSecretKept(ctx, cs, obj); err != nil {
+			return nil, err
+		}
+	}
 	var changes []Change
 	for _, obj := range objs {
 		c, err := applyOne(ctx, cs, obj, opt)
@@ -123,6 +136,56 @@ func resourceFor(cs kubernetes.Interface, obj runtime.Object) (resource, error) 
 	return resource{}, fmt.Errorf("kubebake does not apply %T", obj)
 }
 
+// SecretChangedError is a token whose Secret holds another secret.
+type SecretChangedError struct{ ID string }
+
+func (e *SecretChangedError) Error() string {
+	return fmt.Sprintf("token %s exists in the cluster with another secret: applying would lock out every node that holds the old one; "+
+		"make a new token (kubebake token generate), or delete the old Secret first to rotate it (kubectl -n %s delete secret %s)", e.ID, TokenNamespace, TokenSecretName(e.ID))
+}
+
+// checkSecretKept refuses a token Secret that would replace the secret of
+// an existing token of the same id.
+func checkSecretKept(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) error {
+	sec, ok := obj.(*corev1.Secret)
+	if !ok || sec.Type != corev1.SecretTypeBootstrapToken {
+		return nil
+	}
+	old, err := cs.CoreV1().Secrets(sec.Namespace).Get(ctx, sec.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", Describe(obj), err)
+	}
+	want := sec.Data[bootstrapapi.BootstrapTokenSecretKey]
+	if want == nil {
+		want = []byte(sec.StringData[bootstrapapi.BootstrapTokenSecretKey])
+	}
+	if have, ok := old.Data[bootstrapapi.BootstrapTokenSecretKey]; ok && subtle.ConstantTimeCompare(have, want) != 1 {
+		return &SecretChangedError{ID: strings.TrimPrefix(sec.Name, bootstrapapi.BootstrapTokenSecretPrefix)}
+	}
+	return nil
+}
+
+// keepSubjects adds to crb the subjects the existing binding before has
+// and crb lacks, after its own.
+func keepSubjects(crb *rbacv1.ClusterRoleBinding, before runtime.Object) *rbacv1.ClusterRoleBinding {
+	old, ok := before.(*rbacv1.ClusterRoleBinding)
+	if !ok {
+		return crb
+	}
+	out := crb.DeepCopy()
+	for _, sub := range old.Subjects {
+		if !slices.ContainsFunc(out.Subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == sub.Kind && s.Name == sub.Name && s.Namespace == sub.Namespace
+		}) {
+			out.Subjects = append(out.Subjects, sub)
+		}
+	}
+	return out
+}
+
 func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, opt ApplyOptions) (Change, error) {
 	m, err := metaOf(obj)
 	if err != nil {
@@ -142,6 +205,9 @@ func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, 
 		return Change{}, err
 	default:
 		before = b
+	}
+	if crb, ok := obj.(*rbacv1.ClusterRoleBinding); ok && before != nil {
+		obj = keepSubjects(crb, before)
 	}
 
 	body, err := json.Marshal(obj)

@@ -92,6 +92,9 @@ func client(env *cliEnv, o *clusterOpts) (kubernetes.Interface, *rest.Config, er
 	}
 	cfg.UserAgent = "kubebake/" + version
 	cfg.Timeout = o.Timeout
+	// A fleet is a few requests a token: client-go's default of 5 a second
+	// made 30 tokens take 10 s.
+	cfg.QPS, cfg.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, usageErrorf("--kubeconfig: %s", plainError(err))
@@ -160,6 +163,14 @@ func runApply(env *cliEnv, args []string) error {
 		}
 	}
 	changes, err := cluster.Apply(ctx, cs, objs, cluster.ApplyOptions{DryRun: *dryRun})
+	if sce := (*cluster.SecretChangedError)(nil); errors.As(err, &sce) {
+		// Nothing was applied: the token given is refused.
+		where := "--token-file"
+		if opts.in.Nodes != "" {
+			where = "--nodes: " + opts.in.Nodes
+		}
+		return usageErrorf("%s: %v", where, sce)
+	}
 	if err != nil {
 		return applyFailed(env, *output, cfg.Host, *dryRun, changes, clusterError(err, kf.Timeout))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,68 @@ nodes:
 	all, per, stderr, code := checkFleet()
 	if all || code != 1 || !per[e.tok.ID()] || per[poolB.ID()] || !strings.Contains(stderr, poolB.ID()) {
 		t.Errorf("check --nodes without pool b's Secret: ok %v, per token %v, exit %d: %s", all, per, code, stderr)
+	}
+}
+
+// TestApplyKeepsWhatOthersUse: apply never gives an existing token another
+// secret (the nodes holding the old one would be locked out), and adds its
+// groups to the bindings without dropping those of tokens applied from
+// another nodes file.
+func TestApplyKeepsWhatOthersUse(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	poolB, err := token.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("b.token", poolB.Value()+"\n")
+	fleetA := write("a.yaml", fmt.Sprintf("defaults:\n  token-file: %s\n  groups: [system:bootstrappers:pool-a]\nnodes:\n- name: a1\n", e.tokenFile))
+	fleetB := write("b.yaml", "defaults:\n  token-file: b.token\n  groups: [system:bootstrappers:pool-b]\nnodes:\n- name: b1\n")
+	base := []string{"--kubeconfig", e.c.AdminKubeconfig, "--ca", e.c.CACertFile, "--api-server", e.c.Endpoint}
+	for _, f := range []string{fleetA, fleetB} {
+		if _, stderr, code := e.run(append([]string{"apply", "--nodes", f}, base...)...); code != 0 {
+			t.Fatalf("apply --nodes %s: exit %d: %s", f, code, stderr)
+		}
+	}
+	var crb struct {
+		Subjects []struct{ Kind, Name string }
+	}
+	e.c.Get(t, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubebake:kubelet-bootstrap", &crb)
+	var groups []string
+	for _, s := range crb.Subjects {
+		groups = append(groups, s.Name)
+	}
+	for _, g := range []string{"system:bootstrappers:pool-a", "system:bootstrappers:pool-b"} {
+		if !slices.Contains(groups, g) {
+			t.Errorf("after applying fleet a, then fleet b, kubebake:kubelet-bootstrap binds %v, want %s too", groups, g)
+		}
+	}
+	e.c.WaitJWS(t, e.tok.ID(), true, 60*time.Second)
+	if _, stderr, code := e.run(append([]string{"check", "--nodes", fleetA}, base...)...); code != 0 {
+		t.Errorf("check --nodes a.yaml after fleet b was applied: exit %d: %s", code, stderr)
+	}
+
+	// The same id with another secret is refused before anything changes.
+	other, err := token.Parse(e.tok.ID() + ".ffffffffffffffff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherFile := write("other.token", other.Value()+"\n")
+	_, stderr, code := e.run("apply", "--kubeconfig", e.c.AdminKubeconfig, "--token-file", otherFile, "--ca", e.c.CACertFile, "--api-server", e.c.Endpoint)
+	if code != 2 || !strings.Contains(stderr, "exists in the cluster with another secret") || strings.Contains(stderr, "ffffffffffffffff") {
+		t.Errorf("apply with the same token id and another secret: exit %d: %s", code, stderr)
+	}
+	var sec struct{ Data map[string][]byte }
+	e.c.Get(t, "/api/v1/namespaces/kube-system/secrets/bootstrap-token-"+e.tok.ID(), &sec)
+	if string(sec.Data["token-secret"]) != e.tok.Secret() {
+		t.Error("the refused apply changed the token's secret")
 	}
 }
