@@ -89,6 +89,16 @@ type CheckSpec struct {
 	// FixCommand is the command that creates what is missing, for the fixes
 	// ("kubebake apply ...").
 	FixCommand string
+	// ExpiryHow says how FixCommand is told a later expiry ("with --ttl or
+	// --expires" when empty).
+	ExpiryHow string
+}
+
+func (c *checker) expiryHow() string {
+	if c.spec.ExpiryHow != "" {
+		return c.spec.ExpiryHow
+	}
+	return "with --ttl or --expires"
 }
 
 // Check runs the preflight checks: the token is known to the cluster and
@@ -209,13 +219,13 @@ func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *core
 	t, err := time.Parse(time.RFC3339, string(exp))
 	switch {
 	case err != nil:
-		c.fail(CheckTokenExpiry, c.applyFix("the Secret with --ttl or --expires"),
+		c.fail(CheckTokenExpiry, c.applyFix("the Secret "+c.expiryHow()),
 			"Secret %s: expiration %q is not RFC3339; the API server treats the token as expired", name, exp)
 	case !t.After(now):
 		c.fail(CheckTokenExpiry, "tokens cannot be revived once expired (the tokencleaner deletes them): generate a new token, apply it, and bake images with it",
 			"token %s expired at %s", id, t.UTC().Format(time.RFC3339))
 	case t.Before(now.Add(c.spec.MinTTL)):
-		c.fail(CheckTokenExpiry, fmt.Sprintf("extend it: %s with --ttl or --expires past %s; or pass a smaller --min-ttl if images live shorter", c.spec.FixCommand, now.Add(c.spec.MinTTL).UTC().Format(time.RFC3339)),
+		c.fail(CheckTokenExpiry, fmt.Sprintf("extend it to past %s: %s %s; or pass a smaller --min-ttl if images live shorter", now.Add(c.spec.MinTTL).UTC().Format(time.RFC3339), c.spec.FixCommand, c.expiryHow()),
 			"token %s expires at %s, in %s: sooner than --min-ttl %s", id, t.UTC().Format(time.RFC3339), roundDuration(t.Sub(now)), c.spec.MinTTL)
 	default:
 		c.pass(CheckTokenExpiry, "token %s expires at %s, in %s (more than --min-ttl %s)", id, t.UTC().Format(time.RFC3339), roundDuration(t.Sub(now)), c.spec.MinTTL)

@@ -95,13 +95,15 @@ func expiry(env *cliEnv, o *cmdOptions, spec *cluster.Spec, now time.Time) error
 	}
 	t.apply(spec)
 	if t.Expires.IsZero() {
-		warnNoExpiry(env)
+		warnNoExpiry(env, o.in.Given.Where("no-expiry"))
 	}
 	return nil
 }
 
-func warnNoExpiry(env *cliEnv) {
-	fmt.Fprintln(env.stderr, "kubebake: warning: --no-expiry: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.")
+// warnNoExpiry warns that a token never expires; where says which and
+// where that was asked for ("--no-expiry").
+func warnNoExpiry(env *cliEnv, where string) {
+	fmt.Fprintf(env.stderr, "kubebake: warning: %s: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.\n", where)
 }
 
 // terms are what a token Secret says besides the token: when it expires
@@ -116,8 +118,17 @@ func (t terms) apply(spec *cluster.Spec) {
 	spec.Expires, spec.Groups, spec.Description = t.Expires, t.Groups, t.Description
 }
 
+// equal says whether t and u ask for the same Secret: the same groups in
+// any order.
 func (t terms) equal(u terms) bool {
-	return t.Expires.Equal(u.Expires) && slices.Equal(t.Groups, u.Groups) && t.Description == u.Description
+	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // tokenTerms reads a token's terms from the options: --ttl counts from now.

@@ -185,7 +185,7 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 	nodeErr := func(n render.FleetNode, err error) error {
 		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, err)})
 	}
-	if err := checkRenderable(o, nf, needEndpoint, nodeErr); err != nil {
+	if err := checkRenderable(o, nf, needEndpoint); err != nil {
 		return nil, err
 	}
 	fc := &fleetCluster{}
@@ -261,7 +261,7 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 // refuses and check does not pass one. Without needEndpoint (check, which
 // reads the address from the cluster) a node that names no API server is
 // checked as if it named one.
-func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool, nodeErr func(render.FleetNode, error) error) error {
+func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool) error {
 	in := o.in
 	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &in, render.CmdRender))
 	set.Given = o.in.Given.Clone()
@@ -282,15 +282,19 @@ func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool, nod
 	if err != nil {
 		return fleetError(o.in.Nodes, err)
 	}
-	env := render.Env{ReadFile: inputs.ReadBounded, Now: time.Now}
-	for _, n := range nodes {
-		in := n.Inputs
-		if !needEndpoint && len(in.APIServer) == 0 {
-			in.APIServer = []string{"api-server.invalid"}
+	for i := range nodes {
+		if !needEndpoint && len(nodes[i].Inputs.APIServer) == 0 {
+			nodes[i].Inputs.APIServer = []string{"api-server.invalid"}
 		}
-		if _, _, err := render.NewSpec(in, env); err != nil {
-			return nodeErr(n, err)
-		}
+	}
+	// What render --nodes checks before it writes: names, hostnames, tokens
+	// and every node's options.
+	_, err = render.PrepareFleet(nodes, render.FleetOptions{
+		Shared: render.NewShared(inputs.ReadBounded, time.Now()),
+		Agent:  embed.Load,
+	})
+	if err != nil {
+		return fleetError(o.in.Nodes, err)
 	}
 	return nil
 }
@@ -328,7 +332,7 @@ func termsConflict(id, first string, ft, t terms, g, fg options.Given) error {
 	switch {
 	case !ft.Expires.Equal(t.Expires):
 		keys, what = []string{"ttl", "expires", "no-expiry"}, fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
-	case !slices.Equal(ft.Groups, t.Groups):
+	case !sameSet(ft.Groups, t.Groups):
 		keys, what = []string{"groups"}, fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
 	}
 	where := g.Where(keys[0])
@@ -363,7 +367,6 @@ func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABund
 	}
 	var secrets []runtime.Object
 	var groups []string
-	warned := false
 	for _, p := range fc.pools {
 		spec := cluster.Spec{Token: p.tok, CA: fc.ca, Endpoints: fc.endpoints}
 		p.terms.apply(&spec)
@@ -380,9 +383,8 @@ func fleetObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABund
 		expires := "never expires"
 		if !p.terms.Expires.IsZero() {
 			expires = "expires " + p.terms.Expires.Format(time.RFC3339)
-		} else if !warned {
-			warnNoExpiry(env)
-			warned = true
+		} else {
+			warnNoExpiry(env, fmt.Sprintf("token %s (%s)", p.tok.ID(), p.given.Where("no-expiry")))
 		}
 		fmt.Fprintf(env.stderr, "kubebake %s: token %s: %s (%s), %s\n", o.cmd, p.tok.ID(), nodeCount(len(p.nodes)), shortList(p.nodes, 5), expires)
 	}
@@ -428,6 +430,7 @@ func checkFleet(env *cliEnv, o *cmdOptions, output string) error {
 		r := cluster.Check(context.Background(), cs, cluster.CheckSpec{
 			Token: p.tok, CA: fc.ca, Endpoints: p.endpoints, Fallback: fallback,
 			MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: fix,
+			ExpiryHow: "with the ttl or expires of the pool's nodes in " + o.in.Nodes + " raised (a node's own keys win over --ttl and --expires)",
 		})
 		reports = append(reports, tokenReport{Token: p.tok.ID(), Nodes: p.nodes, Report: r})
 		if !r.OK {
