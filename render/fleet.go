@@ -164,8 +164,11 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 	names := map[string]bool{}
 	files := map[string]string{IndexFile: ""}
 	hostnames := map[string]string{}
-	tokens := map[string]string{} // token id -> the first node using it
-	secrets := map[string]token.Token{}
+	type tokenUse struct {
+		tok  token.Token
+		node string // the first node using it
+	}
+	tokens := map[string]tokenUse{} // by token id
 	warnNodes := map[Warning][]string{}
 	var warnOrder []Warning
 	for i, n := range nodes {
@@ -193,9 +196,9 @@ func PrepareFleet(nodes []FleetNode, opt FleetOptions) (*Fleet, error) {
 		}
 		if id := spec.Token.ID(); id != "" {
 			if first, ok := tokens[id]; !ok {
-				tokens[id], secrets[id] = n.Name, spec.Token
-			} else if subtle.ConstantTimeCompare([]byte(secrets[id].Secret()), []byte(spec.Token.Secret())) != 1 {
-				return nil, &NodeError{Node: n.Name, Err: inputErrorf(n.Inputs.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token (the cluster keeps one Secret per id), so one of the two pools could never join", id, first)}
+				tokens[id] = tokenUse{spec.Token, n.Name}
+			} else if subtle.ConstantTimeCompare([]byte(first.tok.Secret()), []byte(spec.Token.Secret())) != 1 {
+				return nil, &NodeError{Node: n.Name, Err: inputErrorf(n.Inputs.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token (the cluster keeps one Secret per id), so one of the two pools could never join", id, first.node)}
 			}
 		}
 		if other, dup := files[file]; dup {

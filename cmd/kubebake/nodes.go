@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,9 +173,9 @@ type fleetCluster struct {
 }
 
 // loadPools reads the nodes file for a cluster command: each node's token,
-// CA and API server addresses as render would take them. Two nodes with one
-// token id and different secrets, or nodes of different CAs (two clusters),
-// are errors naming the nodes.
+// CA and API server addresses as render would take them, after checking the
+// fleet as render does (which refuses one token id with two secrets). Nodes
+// of different CAs (two clusters) are errors naming the nodes.
 func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, error) {
 	nodes, nf, err := loadNodes(env, o.in, o.cmd)
 	if err != nil {
@@ -241,8 +240,6 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 			p = &pool{tok: tok, terms: t, given: given}
 			byID[tok.ID()] = p
 			fc.pools = append(fc.pools, p)
-		case subtle.ConstantTimeCompare([]byte(p.tok.Secret()), []byte(tok.Secret())) != 1:
-			return nil, nodeErr(n, inputs.Errorf(in.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token", tok.ID(), p.nodes[0]))
 		case withTerms && !p.terms.equal(t):
 			return nil, nodeErr(n, termsConflict(tok.ID(), p.nodes[0], p.terms, t, given, p.given))
 		}
