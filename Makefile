@@ -25,7 +25,7 @@ bin/kubebake-join-linux-%: $(AGENT_SRC)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build $(REPRO) -tags '$(AGENT_TAGS)' -ldflags='-s -w -buildid=' -o $@ ./cmd/kubebake-join
 
 embed/dist/kubebake-join-linux-%.gz: bin/kubebake-join-linux-%
-	$(GO) run ./internal/tools/mkembed -in $< -out $@
+	$(GO) run ./tools/mkembed -in $< -out $@
 
 build: embed
 	CGO_ENABLED=0 $(GO) build $(REPRO) -ldflags='-s -w -X main.version=$(VERSION)' -o bin/kubebake ./cmd/kubebake

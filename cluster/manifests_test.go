@@ -2,7 +2,7 @@ package cluster
 
 import (
 	"bytes"
-	goldenfile "github.com/kubebake/kubebake/internal/golden"
+	goldenfile "github.com/kubebake/kubebake/test/golden"
 	"os"
 	"path/filepath"
 	"strings"

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/embed"
-	"github.com/kubebake/kubebake/internal/golden"
+	"github.com/kubebake/kubebake/test/golden"
 )
 
 // sampleFleet is testdata/fleet/nodes.yaml over sampleInputs, as the CLI
@@ -301,7 +301,7 @@ func TestIndexJSON(t *testing.T) {
 
 // BenchmarkFleet renders 100 baked nodes into a directory per iteration
 // (scripts/bench.sh prints whole-process figures, embedded ones too:
-// internal/tools/benchfleet).
+// tools/benchfleet).
 func BenchmarkFleet(b *testing.B) {
 	for _, mode := range []string{"baked"} {
 		b.Run(mode, func(b *testing.B) {

@@ -11,7 +11,7 @@ import (
 	butane "github.com/coreos/butane/config"
 	"github.com/coreos/butane/config/common"
 	"github.com/kubebake/kubebake/inspect"
-	"github.com/kubebake/kubebake/internal/golden"
+	"github.com/kubebake/kubebake/test/golden"
 )
 
 func userConfig(t testing.TB, name string) *UserConfig {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/kubebake/kubebake/inspect"
-	"github.com/kubebake/kubebake/internal/golden"
+	"github.com/kubebake/kubebake/test/golden"
 )
 
 // otherToken is a second token, to show what does not change with it.

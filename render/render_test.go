@@ -13,7 +13,7 @@ import (
 
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/inspect"
-	"github.com/kubebake/kubebake/internal/golden"
+	"github.com/kubebake/kubebake/test/golden"
 )
 
 // standIn is a fixed, tiny stand-in for the kubebake-join binary, so the

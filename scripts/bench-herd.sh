@@ -40,7 +40,7 @@ awk -v load="$load" '
     printf "A herd of %d kubebake-join processes (at most %d alive at once) against one kube-apiserver v1.37.2 on 127.0.0.1;\n", v[names[1], "agents"], v[names[1], "wave"]
     print "the token is created 10 s after the last agent started, so every agent retries. Times count from the"
     print "token'"'"'s creation; the bootstrapsigner signs cluster-info for it a moment later (no agent can verify before)."
-    print "Agents run with GOMAXPROCS=1, at nice 19 until all have started (see internal/herd); " load "."
+    print "Agents run with GOMAXPROCS=1, at nice 19 until all have started (see test/herdtest); " load "."
     print ""
     s = sprintf("| %-38s |", ""); d = "|----------------------------------------|"
     for (i = 1; i <= n; i++) { s = s sprintf(" %14s |", names[i]); d = d "----------------|" }

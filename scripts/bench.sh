@@ -20,10 +20,10 @@ if [ ! -x "$butane" ]; then
     go build -o "$butane" github.com/coreos/butane/internal) >&2
   rm -rf "$tmp"
 fi
-go run ./internal/tools/benchrender -kubebake bin/kubebake -butane "$butane" "$@"
+go run ./tools/benchrender -kubebake bin/kubebake -butane "$butane" "$@"
 go test -run "^$" -bench . -benchtime 20x ./render/ ./internal/discovery/ 2>/dev/null | grep -E "^Benchmark" || true
 echo
-go run ./internal/tools/benchfleet -kubebake bin/kubebake
+go run ./tools/benchfleet -kubebake bin/kubebake
 if [ -x scripts/bench-e2e.sh ] && [ -x "$KUBEBAKE_CACHE/k8s/bin/kubeadm" ]; then
   echo
   scripts/bench-e2e.sh

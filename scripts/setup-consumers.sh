@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real consumers of kubebake's rendered configs, for the tests in
-# test/consumers (helpers in internal/consumertest):
+# test/consumers (helpers in test/consumertest):
 #
 #   - Debian packages: gcc + libblkid-dev (to build Ignition), debootstrap,
 #     systemd (systemctl, systemd-analyze), cloud-init (`cloud-init schema`);

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
 // AgentBuildTags are the build tags the Makefile builds the agent with:

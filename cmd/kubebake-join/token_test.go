@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 )
 

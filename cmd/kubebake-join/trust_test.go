@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/token"
 )

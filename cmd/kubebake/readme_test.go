@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubebake/kubebake/internal/golden"
+	"github.com/kubebake/kubebake/test/golden"
 	"github.com/kubebake/kubebake/render"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
 // discover runs Discover against srv with pins, on a fake clock, and checks

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/token"
 	"k8s.io/client-go/tools/clientcmd"
 )

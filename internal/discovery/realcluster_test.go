@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/discoverytest"
+	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
 

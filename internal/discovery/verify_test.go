@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/internal/discovery/discoverytest"
+	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
 )

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/boottest"
-	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/test/boottest"
+	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/pin"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // TestBoot runs the machines one after another: two cores do not run two

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/boottest"
+	"github.com/kubebake/kubebake/test/boottest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
 

@@ -1,7 +1,7 @@
 // Package boot is the boot tier: kubebake's rendered configs booted for real,
 // systemd as PID 1, in qemu machines of the Debian image of
-// scripts/setup-boot.sh (see internal/boottest), against the real control
-// plane of internal/testcluster.
+// scripts/setup-boot.sh (see test/boottest), against the real control
+// plane of test/testcluster.
 //
 // The whole test binary runs in a network namespace of its own (TestMain
 // re-executes it under `unshare --net` with only lo up): the control plane

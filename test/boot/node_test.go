@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
-	"github.com/kubebake/kubebake/internal/boottest"
-	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/test/boottest"
+	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // runWith runs kubebake with exactly the environment variables given (and

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
 

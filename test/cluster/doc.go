@@ -1,5 +1,5 @@
 // Package cluster proves kubebake manifests, apply and check against a real
-// control plane on 127.0.0.1 (internal/testcluster: etcd, kube-apiserver and
+// control plane on 127.0.0.1 (test/testcluster: etcd, kube-apiserver and
 // kube-controller-manager with the bootstrapsigner): kubectl applies the
 // manifests as printed; apply on an empty cluster makes check pass once the
 // bootstrapsigner has signed cluster-info; a second apply changes nothing;

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	ct "github.com/kubebake/kubebake/internal/consumertest"
+	ct "github.com/kubebake/kubebake/test/consumertest"
 )
 
 // applied is a root a consumer wrote, and what it changed there.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	ct "github.com/kubebake/kubebake/internal/consumertest"
+	ct "github.com/kubebake/kubebake/test/consumertest"
 )
 
 // TestCloudInitGzip proves --gzip: real cloud-init reads the gzipped

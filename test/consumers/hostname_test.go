@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	ct "github.com/kubebake/kubebake/internal/consumertest"
+	ct "github.com/kubebake/kubebake/test/consumertest"
 )
 
 // TestHostname: --hostname reaches /etc/hostname through the real Ignition

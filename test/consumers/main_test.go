@@ -6,7 +6,7 @@
 // with the plan (`--format plan`) and with each other.
 //
 // The consumers come from scripts/setup-consumers.sh; see
-// internal/consumertest.
+// test/consumertest.
 package consumers
 
 import (
@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/token"
 )
 

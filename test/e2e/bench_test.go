@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/consumertest"
+	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/embed"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // built holds the binaries this package builds once per test run.

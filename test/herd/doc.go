@@ -1,3 +1,3 @@
 // Package herd holds the herd test and benchmark: many kubebake-join
-// processes against one real kube-apiserver on loopback (internal/herd).
+// processes against one real kube-apiserver on loopback (test/herdtest).
 package herd

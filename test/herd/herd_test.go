@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/herd"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/herdtest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // TestHerd starts a few dozen agents within a second or two, before their
@@ -19,10 +19,10 @@ import (
 // then verify; the API server must answer no 5xx; every Retry-After an
 // agent got must have been waited out.
 func TestHerd(t *testing.T) {
-	agent := herd.BuildAgent(t)
+	agent := herdtest.BuildAgent(t)
 	c := testcluster.Start(t)
 	c.PrepareBootstrap(t)
-	r := herd.Run(t, c, t.TempDir(), herd.Config{Agent: agent, Agents: 24, SignAfter: 3 * time.Second, Timeout: 3 * time.Minute})
+	r := herdtest.Run(t, c, t.TempDir(), herdtest.Config{Agent: agent, Agents: 24, SignAfter: 3 * time.Second, Timeout: 3 * time.Minute})
 	t.Logf("%d agents: %d verified, %d attempts (%d to %d each), %d cluster-info requests, %d 429s, %d 5xx; verified %s to %s after the token was created",
 		r.Agents, r.Verified, r.Attempts, r.MinAttempts, r.MaxAttempts, r.Requests, r.Code429, r.Code5xx, r.First, r.Last)
 	for _, f := range r.Failed {
@@ -37,7 +37,7 @@ func TestHerd(t *testing.T) {
 	if r.Code5xx != 0 {
 		t.Errorf("the API server answered %d requests with a 5xx: %s", r.Code5xx, strings.Join(r.ServerErrors, "; "))
 	}
-	// A few dozen agents seldom meet a 429; internal/herd's TestReadLog
+	// A few dozen agents seldom meet a 429; test/herdtest's TestReadLog
 	// holds the reading of the agents' logs to their wording in any case.
 	for _, line := range r.Unread {
 		t.Errorf("an agent's log line the harness cannot read: %s", line)
@@ -70,7 +70,7 @@ func BenchmarkHerd(b *testing.B) {
 	if wave == 0 {
 		wave = memoryWave(agents)
 	}
-	backoff, fixed := herd.BuildAgent(b), herd.BuildAgent(b, "kubebake_bench")
+	backoff, fixed := herdtest.BuildAgent(b), herdtest.BuildAgent(b, "kubebake_bench")
 	c := testcluster.Start(b)
 	c.PrepareBootstrap(b)
 	for _, v := range []struct {
@@ -83,7 +83,7 @@ func BenchmarkHerd(b *testing.B) {
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				r := herd.Run(b, c, b.TempDir(), herd.Config{Agent: v.agent, FixedRetry: v.fixed, Agents: agents, Wave: wave,
+				r := herdtest.Run(b, c, b.TempDir(), herdtest.Config{Agent: v.agent, FixedRetry: v.fixed, Agents: agents, Wave: wave,
 					SignAfter: 10 * time.Second, Timeout: 5 * time.Minute})
 				for _, f := range r.Failed[:min(len(r.Failed), 5)] {
 					b.Error(f)

@@ -28,7 +28,7 @@ import (
 // is asked for by a boot (each boot scans once). When kubebake-join has
 // ended (failed or succeeded), its journal follows once as KBJOURNAL lines.
 const probeScript = `#!/bin/sh
-# kubebake boot tier probe: the machine's state on ttyS1 (see internal/boottest).
+# kubebake boot tier probe: the machine's state on ttyS1 (see test/boottest).
 tokid=$1; shift
 out=/dev/ttyS1
 stty -F $out raw -echo 2>/dev/null || true

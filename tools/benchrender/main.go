@@ -4,7 +4,7 @@
 // given, the time the butane CLI needs for an equivalent config with the
 // agent inlined from a local file (the bar kubebake must beat by 10×).
 //
-//	go run ./internal/tools/benchrender -kubebake bin/kubebake [-butane PATH] [-runs 15]
+//	go run ./tools/benchrender -kubebake bin/kubebake [-butane PATH] [-runs 15]
 package main
 
 import (

@@ -20,8 +20,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubebake/kubebake/internal/consumertest"
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/consumertest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // SetupCommand makes the image.

@@ -1,5 +1,5 @@
 // Package herd starts a herd of kubebake-join processes against one real
-// kube-apiserver (internal/testcluster) on loopback, the way a fleet of
+// kube-apiserver (test/testcluster) on loopback, the way a fleet of
 // machines booted from one image meets its cluster: all within seconds,
 // before their token is even signed, so that every agent retries. It
 // measures what the API server saw (requests, 429s, 5xx, the peak rate, from
@@ -7,7 +7,7 @@
 // verified). test/herd runs it as a test (a few dozen agents) and as the
 // benchmark of scripts/bench-herd.sh (1,000, with kubeadm's fixed 5 s retry
 // side by side).
-package herd
+package herdtest
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
 )

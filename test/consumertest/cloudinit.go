@@ -36,7 +36,7 @@ var chrootModules = map[string]bool{"resizefs": true, "ssh": true}
 // disable, is-enabled, ...) runs the real systemctl, which works offline.
 // "--now" is recorded as the start it means and dropped.
 const systemctlShim = `#!/bin/sh
-# consumertest: no systemd runs in this chroot; see internal/consumertest.
+# consumertest: no systemd runs in this chroot; see test/consumertest.
 log=/var/log/consumertest-systemctl.log
 verb= now= args=
 for a in "$@"; do

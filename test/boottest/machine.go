@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/testcluster"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // Machine is one boot of a qemu machine.

@@ -2,7 +2,7 @@
 // NAME.gz (gzip -9, no name or mtime, so the output is reproducible) and
 // NAME.gz.sha512 ("<hex sha512 of the uncompressed binary> <size>").
 //
-//	go run ./internal/tools/mkembed -in bin/kubebake-join-linux-amd64 -out embed/dist/kubebake-join-linux-amd64.gz
+//	go run ./tools/mkembed -in bin/kubebake-join-linux-amd64 -out embed/dist/kubebake-join-linux-amd64.gz
 package main
 
 import (

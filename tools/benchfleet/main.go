@@ -11,7 +11,7 @@
 //   - the peak RSS of one call with 100 and with 1,000 nodes, which should
 //     not grow with the node count.
 //
-//     go run ./internal/tools/benchfleet -kubebake bin/kubebake [-nodes 1000] [-singles 50]
+//     go run ./tools/benchfleet -kubebake bin/kubebake [-nodes 1000] [-singles 50]
 package main
 
 import (
