@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/discoverytest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
