@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/internal/token"
 )
 
@@ -72,7 +73,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 		// a pinned CA: the cluster itself says so. Final.
 		return res, errorf(Refused, "cluster-info names server %q, which is no https://host:port the kubelet can use: fix the cluster's cluster-info, or render with --kubelet-server discovered or an address", d.Server)
 	}
-	kubeconfig, err := BootstrapKubeconfig(res.Server, d.Bundle, j.Token.Value())
+	bootstrap, err := kubeconfig.Bootstrap(res.Server, d.Bundle, kubeconfig.AuthInfo{Token: j.Token.Value()})
 	if err != nil {
 		return res, errorf(Transient, "building the bootstrap kubeconfig: %v", err)
 	}
@@ -92,7 +93,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 		mode os.FileMode
 	}{
 		{j.Paths.CACert, d.Bundle, 0o644},
-		{j.Paths.BootstrapKubeconfig, kubeconfig, 0o600},
+		{j.Paths.BootstrapKubeconfig, bootstrap, 0o600},
 	} {
 		p := at(f.path)
 		// A crash in an earlier run may have left a temporary copy, with
