@@ -13,13 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/internal/token"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	"sigs.k8s.io/yaml"
@@ -190,12 +189,7 @@ func tokenSecret(s Spec, groups []string) *corev1.Secret {
 // cluster, unnamed as kubeadm writes it, with the CA bundle and the server
 // https://<ep>, and no credentials.
 func ClusterInfoKubeconfig(caPEM []byte, ep string) ([]byte, error) {
-	cfg := clientcmdapi.Config{
-		Clusters: map[string]*clientcmdapi.Cluster{
-			"": {Server: "https://" + ep, CertificateAuthorityData: caPEM},
-		},
-	}
-	return clientcmd.Write(cfg)
+	return kubeconfig.ClusterInfo("https://"+ep, caPEM)
 }
 
 // List returns the objects in the order they are printed and applied: the

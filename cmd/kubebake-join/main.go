@@ -6,6 +6,7 @@
 // the kubelet never sends the token anywhere.
 //
 //	kubebake-join [--config /etc/kubebake/join.yaml] [--root DIR] [--timeout DURATION] [--check]
+//	kubebake-join fetch [--config /etc/kubebake/fetch.yaml] [--root DIR] [--timeout DURATION]
 //
 // Exit status (see exitStatusHelp): 0 joined (or verified with --check, or
 // joined already); 1 transient (systemd restarts it); 2 bad configuration
@@ -78,6 +79,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 			code = 1
 		}
 	}()
+	if len(args) > 0 && args[0] == "fetch" {
+		return runFetch(ctx, args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
@@ -87,6 +91,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	showVersion := fs.Bool("version", false, "print this binary's sha256 and the join.yaml schema it reads (compare with `kubebake version`)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kubebake-join [--config FILE] [--root DIR] [--timeout DURATION] [--check]")
+		fmt.Fprintln(stderr, "       kubebake-join fetch --help: download and verify what a stock image lacks")
 		fmt.Fprintln(stderr, "\nVerifies the cluster by bootstrap token discovery with CA pinning and installs the kubelet's bootstrap kubeconfig.")
 		fmt.Fprint(stderr, exitStatusHelp)
 		fmt.Fprintln(stderr)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 )
 
 // Result is what Run did.
@@ -66,7 +67,7 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 		// a pinned CA: the cluster itself says so. Final.
 		return res, errorf(Refused, "cluster-info names server %q, which is no https://host:port the kubelet can use: fix the cluster's cluster-info, or render with --kubelet-server discovered or an address", d.Server)
 	}
-	kubeconfig, err := BootstrapKubeconfig(res.Server, d.Bundle, tok.Value())
+	bootstrap, err := kubeconfig.Bootstrap(res.Server, d.Bundle, kubeconfig.AuthInfo{Token: tok.Value()})
 	if err != nil {
 		return res, errorf(Transient, "building the bootstrap kubeconfig: %v", err)
 	}
@@ -86,7 +87,7 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 		mode os.FileMode
 	}{
 		{cfg.Paths.CACert, d.Bundle, 0o644},
-		{cfg.Paths.BootstrapKubeconfig, kubeconfig, 0o600},
+		{cfg.Paths.BootstrapKubeconfig, bootstrap, 0o600},
 	} {
 		p := at(f.path)
 		// A crash in an earlier run may have left a temporary copy, with
