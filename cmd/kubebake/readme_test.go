@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubebake/kubebake/test/golden"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/test/golden"
 )
 
 const (

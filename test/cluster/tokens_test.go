@@ -70,7 +70,9 @@ func (e *env) joinAs(tok token.Token, node string) {
 	for {
 		var csr struct {
 			Spec   struct{ Username string }
-			Status struct{ Conditions []struct{ Type, Status string } }
+			Status struct {
+				Conditions []struct{ Type, Status string }
+			}
 		}
 		e.c.Get(e.t, "/apis/certificates.k8s.io/v1/certificatesigningrequests/"+name, &csr)
 		if csr.Spec.Username != "system:bootstrap:"+tok.ID() {
