@@ -194,6 +194,9 @@ func runManifests(env *cliEnv, args []string) error {
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
+	if err := ownInput(*output, append(renderInputs(&opts.in), "nodes", opts.in.Nodes)...); err != nil {
+		return err
+	}
 	objs, _, err := buildObjects(env, opts)
 	if err != nil {
 		return err

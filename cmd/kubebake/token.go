@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/kubebake/kubebake/internal/token"
 )
 
@@ -15,7 +17,7 @@ const tokenUsage = `token generate [-o FILE]
 
 generate prints a new random bootstrap token, <id>.<secret>, read from
 crypto/rand, or writes it to FILE with mode 0600, atomically (never through
-the umask).
+the umask). An existing FILE is kept (nodes may use its token) unless --force.
 
 list, delete and prune talk to the cluster (see kubebake token list --help).
 
@@ -35,8 +37,12 @@ func runToken(env *cliEnv, args []string) error {
 	}
 	fs := newFlagSet(env, "token", tokenUsage)
 	output := fs.StringP("output", "o", "", "write the token to `FILE` (mode 0600, atomically) instead of stdout")
+	force := fs.Bool("force", false, "replace the token an existing FILE holds")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fi, err := os.Stat(*output); err == nil && !*force && !stdoutPath(*output) && fi.Mode().IsRegular() {
+		return usageErrorf("--output: %s exists (it may hold a token nodes use): give --force to replace it, or name another file", *output)
 	}
 	if fs.NArg() != 1 || fs.Arg(0) != "generate" {
 		return usageErrorf("want `kubebake token generate [-o FILE]`, or token list, delete or prune")
