@@ -494,11 +494,7 @@ func (c *checker) checkDiscovery(ctx context.Context, ep string, anonOK bool) {
 		res.Status, res.Message = Skip, "needs a signed cluster-info with a pinned CA that anonymous users can get"
 		return
 	}
-	var pins []string
-	for _, x := range c.spec.CA.Certs {
-		pins = append(pins, pin.Hash(x))
-	}
-	d, err := discovery.Discover(ctx, discovery.Target{Endpoints: []string{ep}, Pins: pins, Token: c.spec.Token, Timeout: c.spec.Timeout},
+	d, err := discovery.Discover(ctx, discovery.Target{Endpoints: []string{ep}, Pins: c.spec.CA.Pins(), Token: c.spec.Token, Timeout: c.spec.Timeout},
 		discovery.Options{Now: c.spec.Now, RequestTimeout: c.spec.Timeout})
 	if err != nil {
 		res.Status, res.Message = Fail, fmt.Sprintf("kubebake-join's discovery against %s fails: %v", ep, err)

@@ -28,7 +28,7 @@ succeeded.
 Exit status:
   0  every file is installed
   1  not every file by the deadline, or interrupted; retried
-  2  bad configuration or usage
+  78 bad configuration or usage; final (as the join's: Go itself exits 2 on a crash)
 `
 
 // runFetch is `kubebake-join fetch`.
@@ -51,25 +51,25 @@ func runFetch(ctx context.Context, args []string, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 2
+		return badConfig
 	}
 	if fs.NArg() > 0 {
 		logf("unexpected argument %q: all inputs are flags (see --help)", fs.Arg(0))
-		return 2
+		return badConfig
 	}
 	if *timeout <= 0 {
 		logf("--timeout %s: want a positive duration such as 10m", *timeout)
-		return 2
+		return badConfig
 	}
 	data, err := os.ReadFile(filepath.Join(*root, *config))
 	if err != nil {
 		logf("reading the fetch configuration: %v", err)
-		return 2
+		return badConfig
 	}
 	cfg, err := fetch.Parse(data)
 	if err != nil {
 		logf("%s: %v", *config, err)
-		return 2
+		return badConfig
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -72,8 +72,8 @@ func TestFetchSubcommand(t *testing.T) {
 
 	for _, args := range [][]string{{"fetch", "--root", t.TempDir()}, {"fetch", "extra"}, {"fetch", "--timeout", "0s"}} {
 		stderr.Reset()
-		if code := run(context.Background(), args, &stderr, benchOptions()); code != 2 {
-			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr.String())
+		if code := run(context.Background(), args, &stderr, benchOptions()); code != badConfig {
+			t.Errorf("%v: exit %d, want 78: %s", args, code, stderr.String())
 		}
 	}
 }
