@@ -40,6 +40,10 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 // ClientFor makes a Client of a clientset (a test's fake one).
 func ClientFor(cs kubernetes.Interface, host string) *Client { return &Client{Host: host, cs: cs} }
 
+// TokenAPI is the token commands' calls (list, delete, prune) over the
+// same clientset.
+func (c *Client) TokenAPI() TokenAPI { return ClientsetTokenAPI(c.cs) }
+
 // Secret gets Secret ns/name.
 func (c *Client) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	return c.cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})

@@ -20,12 +20,14 @@ type Terms struct {
 	Expires     time.Time
 	Groups      []string
 	Description string
+	// MaxJoins: how many nodes may join before token prune deletes it.
+	MaxJoins int
 }
 
 // Equal says whether t and u ask for the same Secret: the same groups in
 // any order.
 func (t Terms) Equal(u Terms) bool {
-	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description
+	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description && t.MaxJoins == u.MaxJoins
 }
 
 func sameSet(a, b []string) bool {
@@ -42,6 +44,7 @@ type TermsOptions struct {
 	NoExpiry    bool
 	Groups      []string
 	Description string
+	MaxJoins    int
 }
 
 // NewTerms reads a token's terms from the options: --ttl counts from now.
@@ -72,7 +75,7 @@ func NewTerms(f TermsOptions, g options.Given, now time.Time) (Terms, error) {
 	if len(t.Groups) == 0 {
 		return t, inputs.Errorf(g.Where("groups"), "at least one group is needed (default %s)", DefaultGroup)
 	}
-	t.Description = f.Description
+	t.Description, t.MaxJoins = f.Description, f.MaxJoins
 	return t, nil
 }
 
@@ -173,6 +176,8 @@ func termsConflict(id, first string, ft, t Terms, g, fg options.Given) error {
 		keys, what = []string{"ttl", "expires", "no-expiry"}, fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
 	case !sameSet(ft.Groups, t.Groups):
 		keys, what = []string{"groups"}, fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
+	case ft.MaxJoins != t.MaxJoins:
+		keys, what = []string{"max-joins"}, fmt.Sprintf("max-joins %d, node %q's %d", t.MaxJoins, first, ft.MaxJoins)
 	}
 	where := g.Where(keys[0])
 	fromFile := func(g options.Given) bool {
@@ -202,7 +207,7 @@ func (f *Fleet) Objects() ([]runtime.Object, error) {
 	var secrets []runtime.Object
 	var groups []string
 	for _, p := range f.Pools {
-		objs, err := Build(Spec{Token: p.Token, CA: f.CA, Endpoints: f.Endpoints, Expires: p.Terms.Expires, Groups: p.Terms.Groups, Description: p.Terms.Description})
+		objs, err := Build(Spec{Token: p.Token, CA: f.CA, Endpoints: f.Endpoints, Expires: p.Terms.Expires, Groups: p.Terms.Groups, Description: p.Terms.Description, MaxJoins: p.Terms.MaxJoins})
 		if err != nil {
 			return nil, err
 		}

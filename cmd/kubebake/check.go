@@ -127,7 +127,7 @@ func runCheck(env *cliEnv, args []string) error {
 
 func writeChecklist(w *strings.Builder, r *cluster.Report) {
 	for _, c := range r.Checks {
-		mark := map[cluster.Status]string{cluster.Pass: "✓", cluster.Fail: "✗", cluster.Skip: "-"}[c.Status]
+		mark := map[cluster.Status]string{cluster.Pass: "✓", cluster.Fail: "✗", cluster.Skip: "-", cluster.Warn: "!"}[c.Status]
 		fmt.Fprintf(w, "%s %s: %s\n", mark, c.ID, c.Message)
 		if c.Fix != "" {
 			fmt.Fprintf(w, "    fix: %s\n", c.Fix)

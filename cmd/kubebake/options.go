@@ -28,11 +28,12 @@ type clusterOpts struct {
 	Output      string
 	Format      string
 	Arch        string
+	MaxJoins    int32
 }
 
 // terms are the options a token's terms are read from.
 func (o *clusterOpts) terms() cluster.TermsOptions {
-	return cluster.TermsOptions{TTL: o.TTL, Expires: o.Expires, NoExpiry: o.NoExpiry, Groups: o.Groups, Description: o.Description}
+	return cluster.TermsOptions{TTL: o.TTL, Expires: o.Expires, NoExpiry: o.NoExpiry, Groups: o.Groups, Description: o.Description, MaxJoins: int(o.MaxJoins)}
 }
 
 // DefaultTTL is how long a token made by manifests or apply lasts unless told
@@ -44,8 +45,9 @@ func (o *clusterOpts) terms() cluster.TermsOptions {
 const defaultTTL = 720 * time.Hour
 
 var (
-	cmdsApplyCheck = []string{render.CmdApply, render.CmdCheck}
+	cmdsApplyCheck = []string{render.CmdApply, render.CmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
 	cmdsToken      = []string{render.CmdManifests, render.CmdApply}
+	cmdsReport     = []string{render.CmdApply, render.CmdCheck}
 	cmdToken       = "token"
 	cmdJoinBinary  = "join-binary"
 )
@@ -81,6 +83,15 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "description", Arg: "TEXT", Config: true, Commands: cmdsToken,
 		Help: "description stored in the token Secret"},
 		Field: func(o *clusterOpts) any { return &o.Description }},
+	{Meta: options.Meta{Name: "max-joins", Arg: "N", Config: true, Commands: cmdsToken,
+		Help: "the number of distinct nodes that may join with the token before `kubebake token prune` deletes it (recorded on the Secret as the kubebake.io/max-joins annotation); none when unset",
+		Validate: func(v any) error {
+			if n := v.(int32); n < 0 {
+				return fmt.Errorf("%d is negative", n)
+			}
+			return nil
+		}},
+		Field: func(o *clusterOpts) any { return &o.MaxJoins }},
 	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{render.CmdCheck}, Default: "168h",
 		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
 		Validate: func(v any) error {
@@ -99,13 +110,13 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "force", Commands: []string{cmdToken}, NotInConfig: onCommandLine,
 		Help: "replace the token an existing -o FILE holds (nodes using it can no longer join once its Secret goes)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
-	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: cmdsApplyCheck, NotInConfig: onCommandLine, Default: "text", Values: []string{"text", "json"},
+	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: cmdsReport, NotInConfig: onCommandLine, Default: "text", Values: []string{"text", "json"},
 		Help: "the report's format: text, or json for automation"},
 		Field: func(o *clusterOpts) any { return &o.Format }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{render.CmdManifests, cmdToken}, NotInConfig: onCommandLine,
 		Help: "write to FILE (mode 0600, atomically: it holds the token's secret) instead of stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},
-	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: cmdsApplyCheck, NotInConfig: onCommandLine,
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: cmdsReport, NotInConfig: onCommandLine,
 		Help: "write the report to FILE instead of stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdJoinBinary}, NotInConfig: onCommandLine,
