@@ -20,8 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
@@ -105,7 +103,7 @@ func (c *checker) expiryHow() string {
 // usable long enough, TLS bootstrapping is authorized for its groups, and
 // a node can discover the cluster through cluster-info at every endpoint.
 // Failures are results, not errors.
-func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
+func Check(ctx context.Context, api API, s CheckSpec) *Report {
 	c := &checker{spec: s, report: &Report{}}
 	if c.spec.Now == nil {
 		c.spec.Now = time.Now
@@ -116,9 +114,9 @@ func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
 	if c.spec.FixCommand == "" {
 		c.spec.FixCommand = "kubebake apply"
 	}
-	secret := c.checkToken(ctx, cs)
-	c.checkBindings(ctx, cs, secret)
-	kubeconfig := c.checkClusterInfo(ctx, cs)
+	secret := c.checkToken(ctx, api)
+	c.checkBindings(ctx, api, secret)
+	kubeconfig := c.checkClusterInfo(ctx, api)
 	c.checkEndpoints(ctx, kubeconfig)
 	c.report.OK = true
 	for _, r := range c.report.Checks {
@@ -160,10 +158,11 @@ func (c *checker) applyFix(what string) string {
 
 // checkToken checks the token Secret and returns it when it is usable for
 // the later checks.
-func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *corev1.Secret {
+func (c *checker) checkToken(ctx context.Context, api API) *corev1.Secret {
 	id := c.spec.Token.ID()
 	name := TokenNamespace + "/" + TokenSecretName(id)
-	sec, err := cs.CoreV1().Secrets(TokenNamespace).Get(ctx, TokenSecretName(id), metav1.GetOptions{})
+	sec := &corev1.Secret{}
+	err := api.Get(ctx, TokenNamespace, TokenSecretName(id), sec)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckTokenSecret, c.applyFix("the token Secret"),
@@ -249,14 +248,15 @@ func roundDuration(d time.Duration) time.Duration {
 
 // checkBindings checks that the token's groups may create and get approved
 // CSRs, and that nodes may renew.
-func (c *checker) checkBindings(ctx context.Context, cs kubernetes.Interface, sec *corev1.Secret) {
+func (c *checker) checkBindings(ctx context.Context, api API, sec *corev1.Secret) {
 	if sec == nil {
 		for _, b := range Bindings {
 			c.skip(BindingCheckID(b), "no token Secret: its groups are unknown")
 		}
 		return
 	}
-	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	crbs := &rbacv1.ClusterRoleBindingList{}
+	err := api.List(ctx, "", crbs, ListOptions{})
 	if err != nil {
 		for _, b := range Bindings {
 			c.fail(BindingCheckID(b), "check that --kubeconfig may list clusterrolebindings", "cannot list ClusterRoleBindings: %v", err)
@@ -312,7 +312,7 @@ func findBinding(crbs []rbacv1.ClusterRoleBinding, role string, groups []string,
 
 // checkClusterInfo checks kube-public/cluster-info and returns its
 // kubeconfig when it has one.
-func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface) string {
+func (c *checker) checkClusterInfo(ctx context.Context, api API) string {
 	name := ClusterInfoNamespace + "/" + bootstrapapi.ConfigMapClusterInfo
 	skipRest := func(why string) {
 		c.skip(CheckClusterInfoSigned, "%s", why)
@@ -321,7 +321,8 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 			c.skip(CheckClusterInfoServer, "%s", why)
 		}
 	}
-	cm, err := cs.CoreV1().ConfigMaps(ClusterInfoNamespace).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+	cm := &corev1.ConfigMap{}
+	err := api.Get(ctx, ClusterInfoNamespace, bootstrapapi.ConfigMapClusterInfo, cm)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckClusterInfo, c.applyFix("it"), "ConfigMap %s does not exist: nodes cannot discover the cluster", name)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/render"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -50,10 +49,10 @@ Examples:
 
 Flags:`
 
-// client builds a clientset from the kubeconfig of o. Errors say what is
+// client builds the cluster client from the kubeconfig of o. Errors say what is
 // wrong with which file, in the user's words (client-go's speak of
 // KUBERNETES_MASTER and Go types).
-func client(env *cliEnv, o *clusterOpts) (kubernetes.Interface, *rest.Config, error) {
+func client(env *cliEnv, o *clusterOpts) (cluster.API, *rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	var files []string
 	switch {
@@ -92,10 +91,11 @@ func client(env *cliEnv, o *clusterOpts) (kubernetes.Interface, *rest.Config, er
 	}
 	cfg.UserAgent = "kubebake/" + version
 	cfg.Timeout = o.Timeout
-	// A fleet is a few requests a token: client-go's default of 5 a second
-	// made 30 tokens take 10 s.
-	cfg.QPS, cfg.Burst = 50, 100
-	cs, err := kubernetes.NewForConfig(cfg)
+	// cluster.Client, not client-go's typed clientset: see cluster.API.
+	// It has no client-side rate limit (client-go's default of 5 a second
+	// made 30 tokens take 10 s); the API server's priority and fairness
+	// is the limit.
+	cs, err := cluster.NewClient(cfg)
 	if err != nil {
 		return nil, nil, usageErrorf("--kubeconfig: %s", plainError(err))
 	}
