@@ -17,7 +17,6 @@ import (
 // fields and applies as an API server does; only tests link it.
 type fakeAPI struct{ cs kubernetes.Interface }
 
-
 // into copies src into dst (both of one kind) through JSON.
 func into(dst runtime.Object, src any, err error) error {
 	if err != nil {
