@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,6 +50,8 @@ type API interface {
 	// Delete deletes namespace/name of obj's kind (obj: a pointer to a known
 	// kind, only its type is read).
 	Delete(ctx context.Context, namespace, name string, obj runtime.Object, opts DeleteOptions) error
+	// TokenAPI: the token commands' calls (tokens.go).
+	TokenAPI
 }
 
 // ListOptions select what List returns.
@@ -89,6 +92,8 @@ func kindOf(obj runtime.Object) (kind, error) {
 		return kind{rbac, "roles", true}, nil
 	case *rbacv1.RoleBinding, *rbacv1.RoleBindingList:
 		return kind{rbac, "rolebindings", true}, nil
+	case *certv1.CertificateSigningRequest, *certv1.CertificateSigningRequestList:
+		return kind{certv1.SchemeGroupVersion.String(), "certificatesigningrequests", false}, nil
 	}
 	return kind{}, fmt.Errorf("kubebake's cluster client does not know %T (add it to cluster.kindOf)", obj)
 }
@@ -120,7 +125,9 @@ func (k kind) groupResource() schema.GroupResource {
 // every kubeconfig client-go takes works: certificates, bearer tokens, exec
 // plugins, proxies), JSON bodies.
 type Client struct {
-	hc        *http.Client
+	hc *http.Client
+	// watchHC is hc without its timeout: a watch lasts.
+	watchHC   *http.Client
 	host      string
 	userAgent string
 }
@@ -137,7 +144,9 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 		return nil, err
 	}
 	host := strings.TrimSuffix(u.String(), "/")
-	return &Client{hc: hc, host: host, userAgent: cfg.UserAgent}, nil
+	watchHC := *hc
+	watchHC.Timeout = 0
+	return &Client{hc: hc, watchHC: &watchHC, host: host, userAgent: cfg.UserAgent}, nil
 }
 
 var _ API = (*Client)(nil)
@@ -219,14 +228,14 @@ func (c *Client) Delete(ctx context.Context, namespace, name string, obj runtime
 // large cluster fits.
 const maxBody = 64 << 20
 
-func (c *Client) do(ctx context.Context, method string, k kind, name, path string, body []byte, contentType string, out runtime.Object) error {
+func (c *Client) request(ctx context.Context, hc *http.Client, method, path string, body []byte, contentType string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.host+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
@@ -235,7 +244,11 @@ func (c *Client) do(ctx context.Context, method string, k kind, name, path strin
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
-	resp, err := c.hc.Do(req)
+	return hc.Do(req)
+}
+
+func (c *Client) do(ctx context.Context, method string, k kind, name, path string, body []byte, contentType string, out runtime.Object) error {
+	resp, err := c.request(ctx, c.hc, method, path, body, contentType)
 	if err != nil {
 		return err
 	}

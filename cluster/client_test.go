@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -99,5 +102,39 @@ func TestClient(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// WatchCSRs decodes the API server's stream of watch events.
+func TestClientWatch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/apis/certificates.k8s.io/v1/certificatesigningrequests" || r.URL.Query().Get("watch") != "true" || r.URL.Query().Get("resourceVersion") != "5" {
+			t.Errorf("unexpected request %s", r.URL.RequestURI())
+		}
+		io.WriteString(w, `{"type":"ADDED","object":{"kind":"CertificateSigningRequest","metadata":{"name":"csr-1"}}}`+"\n")
+		io.WriteString(w, `{"type":"ERROR","object":{"kind":"Status","status":"Failure","code":410,"reason":"Expired"}}`+"\n")
+	}))
+	defer srv.Close()
+	c, err := NewClient(&rest.Config{Host: srv.URL, Timeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A watch is not bound by the request timeout.
+	w, err := c.WatchCSRs(context.Background(), "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var got []string
+	for ev := range w.ResultChan() {
+		switch o := ev.Object.(type) {
+		case *certv1.CertificateSigningRequest:
+			got = append(got, string(ev.Type)+" "+o.Name)
+		case *metav1.Status:
+			got = append(got, fmt.Sprintf("%s %d", ev.Type, o.Code))
+		}
+	}
+	if strings.Join(got, ",") != "ADDED csr-1,ERROR 410" {
+		t.Fatalf("events: %v", got)
 	}
 }

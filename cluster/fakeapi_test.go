@@ -5,17 +5,32 @@ import (
 	"encoding/json"
 	"fmt"
 
+	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 )
 
 // fakeAPI is API over client-go's fake clientset, which tracks managed
 // fields and applies as an API server does; only tests link it.
 type fakeAPI struct{ cs kubernetes.Interface }
+
+func (f fakeAPI) TokenSecrets(ctx context.Context) ([]corev1.Secret, error) {
+	return clientsetTokenAPI{f.cs}.TokenSecrets(ctx)
+}
+func (f fakeAPI) DeleteSecret(ctx context.Context, name string, uid types.UID) error {
+	return clientsetTokenAPI{f.cs}.DeleteSecret(ctx, name, uid)
+}
+func (f fakeAPI) CSRs(ctx context.Context) ([]certv1.CertificateSigningRequest, string, error) {
+	return clientsetTokenAPI{f.cs}.CSRs(ctx)
+}
+func (f fakeAPI) WatchCSRs(ctx context.Context, rv string) (watch.Interface, error) {
+	return clientsetTokenAPI{f.cs}.WatchCSRs(ctx, rv)
+}
 
 // into copies src into dst (both of one kind) through JSON.
 func into(dst runtime.Object, src any, err error) error {

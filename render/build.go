@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/kubebake/kubebake/embed"
-	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
@@ -57,7 +57,7 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	// join.yaml.
 	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
 	if !useAgent {
-		kc, err := discovery.BootstrapKubeconfigTokenFile(noAgentServer(s), s.CABundle, joinconfig.DefaultTokenFile)
+		kc, err := kubeconfig.Bootstrap(noAgentServer(s), s.CABundle, kubeconfig.AuthInfo{TokenFile: joinconfig.DefaultTokenFile})
 		if err != nil {
 			return nil, err
 		}

@@ -138,7 +138,8 @@ var Options = options.Table[Inputs]{
 		Validate: func(v any) error {
 			_, err := kubeletServer(v.(string))
 			return err
-		}},
+		},
+		Suggest: []string{joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered}},
 		Field: func(in *Inputs) any { return &in.KubeletServer }},
 	{Meta: options.Meta{Name: "node-labels", Arg: "LABELS", Config: true, Commands: renderOnly, AllowEmpty: true,
 		Help: "node labels key=value[,key=value]; repeatable. Labels the kubelet may not set itself (node-role.kubernetes.io/*) are refused; an empty list sets none (a node of a --nodes file clears the defaults' labels so)"},

@@ -37,7 +37,8 @@ func init() {
 		Validate: func(v any) error {
 			_, err := parseMaxSize(v.(string))
 			return err
-		}},
+		},
+		Suggest: clouds},
 		Field: func(in *Inputs) any { return &in.MaxSize }})
 }
 

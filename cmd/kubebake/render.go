@@ -49,6 +49,9 @@ func runRender(env *cliEnv, args []string) error {
 	if in.Nodes != "" || in.OutDir != "" {
 		return renderFleet(env, in)
 	}
+	if err := ownInput(in.Output, renderInputs(&in)...); err != nil {
+		return err
+	}
 
 	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: env.readFile, Now: time.Now})
 	if err != nil {
