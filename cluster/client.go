@@ -125,7 +125,9 @@ func (k kind) groupResource() schema.GroupResource {
 // every kubeconfig client-go takes works: certificates, bearer tokens, exec
 // plugins, proxies), JSON bodies.
 type Client struct {
-	hc *http.Client
+	// Host is the API server's URL, as the kubeconfig names it.
+	Host string
+	hc   *http.Client
 	// watchHC is hc without its timeout: a watch lasts.
 	watchHC   *http.Client
 	host      string
@@ -146,10 +148,14 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 	host := strings.TrimSuffix(u.String(), "/")
 	watchHC := *hc
 	watchHC.Timeout = 0
-	return &Client{hc: hc, watchHC: &watchHC, host: host, userAgent: cfg.UserAgent}, nil
+	return &Client{Host: cfg.Host, hc: hc, watchHC: &watchHC, host: host, userAgent: cfg.UserAgent}, nil
 }
 
 var _ API = (*Client)(nil)
+
+// TokenAPI is the token commands' calls (list, delete, prune) over the
+// same client.
+func (c *Client) TokenAPI() TokenAPI { return c }
 
 func (c *Client) Get(ctx context.Context, namespace, name string, obj runtime.Object) error {
 	k, err := kindOf(obj)
