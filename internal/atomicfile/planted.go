@@ -31,7 +31,7 @@ var ErrPlanted = errors.New("planted")
 
 type plantedError struct{ msg string }
 
-func (e *plantedError) Error() string { return e.msg }
+func (e *plantedError) Error() string   { return e.msg }
 func (e *plantedError) Is(t error) bool { return t == ErrPlanted }
 
 // CheckWrite refuses name, where a secret is to be written, when the link
