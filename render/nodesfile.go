@@ -10,7 +10,7 @@ import (
 
 func init() {
 	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "nodes", Arg: "FILE", Commands: allCommands, NotInConfig: "give it on the command line",
-		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir; manifests, apply and check act on every distinct token the nodes use, each with the terms (ttl, expires, no-expiry, groups, description) its nodes give"},
+		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir; manifests, apply and check act on every distinct token the nodes use, each with the terms (ttl, expires, no-expiry, groups, description, max-joins) its nodes give"},
 		Field: func(in *Inputs) any { return &in.Nodes }})
 	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "out-dir", Arg: "DIR", Commands: renderOnly, NotInConfig: "give it on the command line",
 		Help: "with --nodes: the directory that gets <node>.<ext> (0600) and index.json; replaced whole, or left as it was on an error"},

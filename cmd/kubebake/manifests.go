@@ -112,16 +112,17 @@ type terms struct {
 	Expires     time.Time
 	Groups      []string
 	Description string
+	MaxJoins    int
 }
 
 func (t terms) apply(spec *cluster.Spec) {
-	spec.Expires, spec.Groups, spec.Description = t.Expires, t.Groups, t.Description
+	spec.Expires, spec.Groups, spec.Description, spec.MaxJoins = t.Expires, t.Groups, t.Description, t.MaxJoins
 }
 
 // equal says whether t and u ask for the same Secret: the same groups in
 // any order.
 func (t terms) equal(u terms) bool {
-	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description
+	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description && t.MaxJoins == u.MaxJoins
 }
 
 func sameSet(a, b []string) bool {
@@ -160,6 +161,7 @@ func tokenTerms(f *clusterOpts, g options.Given, now time.Time) (terms, error) {
 		return t, inputs.Errorf(g.Where("groups"), "at least one group is needed (default %s)", cluster.DefaultGroup)
 	}
 	t.Description = f.Description
+	t.MaxJoins = int(f.MaxJoins)
 	return t, nil
 }
 

@@ -25,7 +25,7 @@ const (
 func optionsTable() string {
 	var b strings.Builder
 	b.WriteString("| option | commands | in `--config` | default | meaning |\n| --- | --- | --- | --- | --- |\n")
-	metas := append(render.Options.Metas(), clusterOptions.Metas()...)
+	metas := append(append(render.Options.Metas(), clusterOptions.Metas()...), tokenOptions.Metas()...)
 	for _, m := range metas {
 		flag := "`--" + m.Name
 		if m.Short != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 
@@ -37,13 +38,24 @@ type File struct {
 	URL string `json:"url"`
 	// Hash is sha512-HEX or sha256-HEX.
 	Hash string `json:"hash"`
-	// Path is where the file is installed, mode 0755, once its hash matched.
+	// Path is where the file is installed once its hash matched.
 	Path string `json:"path"`
+	// Mode is the installed file's mode; 0 means 0755 (a binary). A system
+	// extension image is 0644.
+	Mode uint32 `json:"mode,omitempty"`
 	// Link, if set, is a symbolic link made to Path once it is installed
 	// (/etc/extensions/kubernetes.raw for a system extension).
 	Link string `json:"link,omitempty"`
 	// HTTPHeaders are sent with the request (a mirror's credentials).
 	HTTPHeaders []Header `json:"httpHeaders,omitempty"`
+}
+
+// FileMode is the mode f is installed with.
+func (f File) FileMode() os.FileMode {
+	if f.Mode == 0 {
+		return 0o755
+	}
+	return os.FileMode(f.Mode)
 }
 
 // Header is one HTTP request header.
@@ -102,6 +114,9 @@ func (f File) Check() error {
 	}
 	if err := CheckPath(f.Path); err != nil {
 		return fmt.Errorf("path: %w", err)
+	}
+	if f.Mode&^0o777 != 0 {
+		return fmt.Errorf("mode: %#o is not a permission mode", f.Mode)
 	}
 	if f.Link != "" {
 		if err := CheckPath(f.Link); err != nil {

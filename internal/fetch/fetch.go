@@ -132,7 +132,7 @@ func backoff(n int) time.Duration {
 // Install makes one attempt at f: if the file at its path already has the
 // expected hash nothing is fetched; otherwise the download goes to a
 // temporary file beside the target, is hashed as it arrives, and is renamed
-// into place with mode 0755 only when the hash matched. The link, if any,
+// into place with its mode (0755 unless set) only when the hash matched. The link, if any,
 // is made last.
 func Install(ctx context.Context, client *http.Client, f File, o Options) error {
 	want, err := ParseHash(f.Hash)
@@ -233,7 +233,7 @@ func download(ctx context.Context, client *http.Client, f File, want Hash, targe
 	if !bytes.Equal(got.Sum, want.Sum) {
 		return &MismatchError{URL: f.URL, Path: f.Path, Want: want, Got: got}
 	}
-	if err := tmp.Chmod(0o755); err != nil {
+	if err := tmp.Chmod(f.FileMode()); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

@@ -198,6 +198,7 @@ func TestLinkHeadersRedirect(t *testing.T) {
 	root := t.TempDir()
 	f := File{URL: srv.URL + "/old/kubernetes.raw", Hash: sha512Of(payload), Path: "/opt/extensions/kubernetes/kubernetes-v1.37.2-x86-64.raw",
 		Link: "/etc/extensions/kubernetes.raw", HTTPHeaders: []Header{{"X-Mirror-Key", "k"}}}
+	f.Mode = 0o644
 	for range 2 { // the second run finds both in place
 		if err := Run(context.Background(), &Config{Files: []File{f}}, Options{Root: root, Client: srv.Client()}); err != nil {
 			t.Fatal(err)
@@ -205,6 +206,9 @@ func TestLinkHeadersRedirect(t *testing.T) {
 	}
 	if dest, err := os.Readlink(filepath.Join(root, f.Link)); err != nil || dest != f.Path {
 		t.Fatalf("link: %q, %v", dest, err)
+	}
+	if st, err := os.Stat(filepath.Join(root, f.Path)); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode: %v, %v; want 0644", st.Mode(), err)
 	}
 }
 
