@@ -43,7 +43,7 @@ func TestApplyIdempotent(t *testing.T) {
 	}
 	n := len(objs.List())
 
-	changes, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestApplyIdempotent(t *testing.T) {
 		t.Errorf("binding %s: roleRef %v, managed fields %v", crb.Name, crb.RoleRef, crb.ManagedFields)
 	}
 
-	changes, err = Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestApplyIdempotent(t *testing.T) {
 	// A new expiry configures the Secret only, naming the field, not its value.
 	spec.Expires = spec.Expires.Add(24 * time.Hour)
 	objs, _ = Build(spec)
-	changes, err = Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestApplyRepairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{}); err != nil {
+	if _, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	crb, _ := cs.RbacV1().ClusterRoleBindings().Get(ctx, Bindings[1].Name, metav1.GetOptions{})
@@ -101,7 +101,7 @@ func TestApplyRepairs(t *testing.T) {
 	if _, err := cs.RbacV1().ClusterRoleBindings().Update(ctx, crb, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestApplyKeepsForeignToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestApplyKeepsForeignToken(t *testing.T) {
 		t.Errorf("the foreign token's change: %v", changes[0])
 	}
 	// Adopted on request.
-	changes, err = Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{Adopt: true})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{Adopt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestApplyKeepsForeignToken(t *testing.T) {
 		t.Errorf("adopting: %v, groups %s", changes[0], sec.Data["auth-extra-groups"])
 	}
 	// Now it is kubebake's: applied again without Adopt, it is not kept.
-	if changes, err = Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{}); err != nil || changes[0].Action == LeftAlone {
+	if changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{}); err != nil || changes[0].Action == LeftAlone {
 		t.Errorf("after adoption: %v %v", changes, err)
 	}
 }
