@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/token"
@@ -223,4 +224,81 @@ func (f *Fleet) Objects() ([]runtime.Object, error) {
 		return nil, err
 	}
 	return append(secrets, objs.List()[1:]...), nil
+}
+
+// FleetInput is what ReadFleet reads a nodes file with.
+type FleetInput struct {
+	// Nodes is the nodes file.
+	Nodes string
+	// Base is the command line's render inputs; Config is --config, read
+	// once: its render keys go under the command line.
+	Base   render.Inputs
+	Config *options.File
+	// NeedEndpoint: every node must name an API server (manifests, apply);
+	// check reads one from the cluster for nodes that name none.
+	NeedEndpoint bool
+	// Terms, when not nil, gives each node's token terms from the parsed
+	// file (manifests, apply): the terms' options are the CLI's.
+	Terms func(nf *render.NodesFile) NodeTerms
+	// TokenFile is called once for each distinct token file (to warn about
+	// one others can read).
+	TokenFile func(in *render.Inputs)
+	Now       time.Time
+}
+
+// ReadFleet reads a nodes file for the cluster commands: every node as
+// render --nodes takes it (render's keys of --config, the command line,
+// the file's defaults and the node's own keys, merged once), validated as
+// render validates it (render.PrepareFleet: names, tokens, CAs, endpoints,
+// every option), so that no token is made or passed for a fleet render
+// refuses; then grouped by token (FleetOf).
+func ReadFleet(in FleetInput) (*Fleet, error) {
+	data, err := inputs.ReadBounded(in.Nodes)
+	if err != nil {
+		return nil, inputs.Errorf("--nodes", "%s: %v", in.Nodes, pathReason(err))
+	}
+	nf, err := render.ParseNodesFile(in.Nodes, data)
+	if err != nil {
+		return nil, err
+	}
+	base := in.Base
+	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &base, render.CmdRender))
+	set.Given = in.Base.Given.Clone()
+	if in.Config != nil {
+		if err := set.Apply(in.Config, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := set.Defaults(); err != nil {
+		return nil, err
+	}
+	base.Given = set.Given
+	nodes, err := nf.Merge(base, render.CmdRender)
+	if err != nil {
+		return nil, err
+	}
+	noEndpoint := make([]bool, len(nodes))
+	seen := map[string]bool{}
+	for i, n := range nodes {
+		if f := n.Inputs.TokenFile; !seen[f] && in.TokenFile != nil {
+			seen[f] = true
+			in.TokenFile(&nodes[i].Inputs)
+		}
+		if len(n.Inputs.APIServer) == 0 {
+			if in.NeedEndpoint {
+				return nil, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))}
+			}
+			// Checked as if it named one: check reads it from the cluster.
+			noEndpoint[i], nodes[i].Inputs.APIServer = true, []string{"api-server.invalid"}
+		}
+	}
+	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Shared: render.NewShared(inputs.ReadBounded, in.Now), Agent: embed.Load})
+	if err != nil {
+		return nil, err
+	}
+	var terms NodeTerms
+	if in.Terms != nil {
+		terms = in.Terms(nf)
+	}
+	return FleetOf(fleet.Nodes(), terms, func(i int) bool { return noEndpoint[i] })
 }
