@@ -25,7 +25,15 @@ type clusterOpts struct {
 	MinTTL      time.Duration
 	DryRun      bool
 	Force       bool
+	Output      string
+	Format      string
+	Arch        string
 	MaxJoins    int32
+}
+
+// terms are the options a token's terms are read from.
+func (o *clusterOpts) terms() cluster.TermsOptions {
+	return cluster.TermsOptions{TTL: o.TTL, Expires: o.Expires, NoExpiry: o.NoExpiry, Groups: o.Groups, Description: o.Description, MaxJoins: int(o.MaxJoins)}
 }
 
 // DefaultTTL is how long a token made by manifests or apply lasts unless told
@@ -39,7 +47,14 @@ const defaultTTL = 720 * time.Hour
 var (
 	cmdsApplyCheck = []string{render.CmdApply, render.CmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
 	cmdsToken      = []string{render.CmdManifests, render.CmdApply}
+	cmdsReport     = []string{render.CmdApply, render.CmdCheck}
+	cmdToken       = "token"
+	cmdJoinBinary  = "join-binary"
 )
+
+// onCommandLine is why the per-run flags below are no config keys: a
+// shared --config names render's output and format.
+const onCommandLine = "say it on the command line, each time"
 
 // clusterOptions declares the cluster commands' own options once, as
 // render.Options does render's.
@@ -92,6 +107,24 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "force", Commands: []string{render.CmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
 		Help: "apply even when no --ca certificate signs the API server's serving certificate (a deliberate CA rotation: publish the new CA before the API server serves with it)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
+	{Meta: options.Meta{Name: "force", Commands: []string{cmdToken}, NotInConfig: onCommandLine,
+		Help: "replace the token an existing -o FILE holds (nodes using it can no longer join once its Secret goes)"},
+		Field: func(o *clusterOpts) any { return &o.Force }},
+	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: cmdsReport, NotInConfig: onCommandLine, Default: "text", Values: []string{"text", "json"},
+		Help: "the report's format: text, or json for automation"},
+		Field: func(o *clusterOpts) any { return &o.Format }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{render.CmdManifests, cmdToken}, NotInConfig: onCommandLine,
+		Help: "write to FILE (mode 0600, atomically: it holds the token's secret) instead of stdout"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: cmdsReport, NotInConfig: onCommandLine,
+		Help: "write the report to FILE instead of stdout"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdJoinBinary}, NotInConfig: onCommandLine,
+		Help: "FILE to write (mode 0755, atomically); - writes to stdout, which must not be a terminal; required"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "arch", Arg: "ARCH", Commands: []string{cmdJoinBinary}, NotInConfig: onCommandLine, Default: "amd64", Values: []string{"amd64", "arm64"},
+		Help: "architecture of the agent"},
+		Field: func(o *clusterOpts) any { return &o.Arch }},
 }
 
 func init() { render.RegisterConfigKeys(clusterOptions.Metas()...) }
@@ -109,6 +142,10 @@ type cmdOptions struct {
 	in  render.Inputs
 	co  clusterOpts
 	set *options.Set
+	// file is --config, read once.
+	file *options.File
+	// args are the positional arguments, for commands that take some.
+	args []string
 }
 
 // newCmdOptions defines cmd's flags from the option tables on fs.
@@ -127,16 +164,18 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
+	if o.args = fs.Args(); o.cmd != cmdToken {
+		if err := noArgs(fs); err != nil {
+			return err
+		}
 	}
 	o.set.FromFlags(fs)
 	if o.in.ConfigFile != "" {
-		f, err := options.ReadFile(o.in.ConfigFile)
-		if err != nil {
+		var err error
+		if o.file, err = options.ReadFile(o.in.ConfigFile); err != nil {
 			return asUsage(err)
 		}
-		if err := o.set.Apply(f, nil); err != nil {
+		if err := o.set.Apply(o.file, nil); err != nil {
 			return asUsage(err)
 		}
 	}

@@ -112,11 +112,11 @@ func tokenCmd(env *cliEnv, name, usage string, args []string, wantArgs bool) (*c
 }
 
 func tokenAPI(env *cliEnv, co *clusterOpts) (cluster.TokenAPI, error) {
-	cs, _, err := client(env, co)
+	c, err := client(env, co)
 	if err != nil {
 		return nil, err
 	}
-	return cluster.ClientsetTokenAPI(cs), nil
+	return c.TokenAPI(), nil
 }
 
 func printJSON(w io.Writer, v any) error {
