@@ -9,16 +9,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/internal/token"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	"sigs.k8s.io/yaml"
@@ -76,6 +76,9 @@ type Spec struct {
 	// not to every bootstrap token (system:bootstrappers).
 	Groups      []string
 	Description string
+	// MaxJoins is how many distinct nodes may join with the token before
+	// kubebake token prune deletes it (0: no limit).
+	MaxJoins int
 }
 
 // Objects are the cluster objects of a Spec.
@@ -169,9 +172,14 @@ func tokenSecret(s Spec, groups []string) *corev1.Secret {
 	if s.Description != "" {
 		data[bootstrapapi.BootstrapTokenDescriptionKey] = []byte(s.Description)
 	}
+	meta := metav1.ObjectMeta{Name: TokenSecretName(s.Token.ID()), Namespace: TokenNamespace,
+		Labels: map[string]string{LabelManagedBy: ManagedBy}}
+	if s.MaxJoins > 0 {
+		meta.Annotations = map[string]string{AnnotationMaxJoins: strconv.Itoa(s.MaxJoins)}
+	}
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: TokenSecretName(s.Token.ID()), Namespace: TokenNamespace},
+		ObjectMeta: meta,
 		Type:       bootstrapapi.SecretTypeBootstrapToken,
 		Data:       data,
 	}
@@ -181,12 +189,7 @@ func tokenSecret(s Spec, groups []string) *corev1.Secret {
 // cluster, unnamed as kubeadm writes it, with the CA bundle and the server
 // https://<ep>, and no credentials.
 func ClusterInfoKubeconfig(caPEM []byte, ep string) ([]byte, error) {
-	cfg := clientcmdapi.Config{
-		Clusters: map[string]*clientcmdapi.Cluster{
-			"": {Server: "https://" + ep, CertificateAuthorityData: caPEM},
-		},
-	}
-	return clientcmd.Write(cfg)
+	return kubeconfig.ClusterInfo("https://"+ep, caPEM)
 }
 
 // List returns the objects in the order they are printed and applied: the

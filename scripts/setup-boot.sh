@@ -4,7 +4,9 @@
 #
 #   - Debian packages on the host: qemu-system-x86 (the machine),
 #     genisoimage (the NoCloud `cidata` seed), debootstrap, e2fsprogs
-#     (mkfs.ext4 -d builds each run's disk from a directory, no loop device);
+#     (mkfs.ext4 -d builds each run's disk from a directory, no loop device),
+#     squashfs-tools (the system extension image the stock-image machine
+#     fetches, built by the test);
 #   - the image root, from Debian packages only: debootstrap of bookworm with
 #     systemd, udev, dbus, cloud-init, containerd, docker.io and the stock
 #     kernel (linux-image-amd64, booted with qemu -kernel/-initrd), set up as
@@ -43,7 +45,7 @@ CRI_DOCKERD_VERSION=v0.3.17
 DIR="$KUBEBAKE_CACHE/boot"
 ROOT="$DIR/root"
 BUILD_ROOT="$DIR/root.build"
-HOST_PACKAGES=(qemu-system-x86 genisoimage debootstrap e2fsprogs)
+HOST_PACKAGES=(qemu-system-x86 genisoimage debootstrap e2fsprogs squashfs-tools)
 ROOT_PACKAGES=(systemd-sysv udev dbus cloud-init python3-cffi-backend containerd docker.io
   iproute2 iptables ca-certificates kmod procps e2fsprogs linux-image-amd64)
 
@@ -61,7 +63,7 @@ total_start=$(date +%s.%N)
 
 install_packages() {
   install_debs setup-boot "${HOST_PACKAGES[@]}"
-  need_tools setup-boot qemu-system-x86_64 genisoimage debootstrap mkfs.ext4 debugfs
+  need_tools setup-boot qemu-system-x86_64 genisoimage debootstrap mkfs.ext4 debugfs mksquashfs
 }
 
 # ---- the image root --------------------------------------------------------------

@@ -252,11 +252,11 @@ func TestAgentProcess(t *testing.T) {
 		srv := discoverytest.NewServer(t, discoverytest.Options{})
 		n := joinNode(t, srv)
 		n.writeConfig([]byte("kind: JoinConfiguration\n"))
-		if code, _ := exitOf(t, n); code != 2 {
-			t.Errorf("exit %d, want 2", code)
+		if code, _ := exitOf(t, n); code != 78 {
+			t.Errorf("exit %d, want 78", code)
 		}
-		if code, _ := exitOf(t, n, "--bogus"); code != 2 {
-			t.Errorf("--bogus: exit %d, want 2", code)
+		if code, _ := exitOf(t, n, "--bogus"); code != 78 {
+			t.Errorf("--bogus: exit %d, want 78", code)
 		}
 	})
 }

@@ -6,13 +6,15 @@
 // the kubelet never sends the token anywhere.
 //
 //	kubebake-join [--config /etc/kubebake/join.yaml] [--root DIR] [--timeout DURATION] [--check]
+//	kubebake-join fetch [--config /etc/kubebake/fetch.yaml] [--root DIR] [--timeout DURATION]
 //
 // Exit status (see exitStatusHelp): 0 joined (or verified with --check, or
-// joined already); 1 transient (systemd restarts it); 2 bad configuration
-// or usage (final); 3 refused: every endpoint served, until the deadline, a
-// cluster-info signed with the token whose CA matches no pin (final); 4
-// unproven: until the deadline no endpoint proved to be the pinned
-// cluster, in ways anyone on the path can cause (restarted).
+// joined already); 1 transient (systemd restarts it); 2 Go's own status for
+// a crash (restarted); 3 refused: until the deadline every endpoint proved,
+// over a live TLS session, to be a cluster signing with the token whose CA
+// matches no pin (final); 4 unproven: until the deadline no endpoint proved
+// to be the pinned cluster, in ways anyone on the path can cause
+// (restarted); 78 bad configuration or usage (final).
 package main
 
 import (
@@ -34,7 +36,7 @@ import (
 )
 
 // exitStatusHelp is --help's account of the exit statuses; the unit's
-// RestartPreventExitStatus= lists the final ones, 2 and 3.
+// RestartPreventExitStatus= lists the final ones, 3 and 78.
 const exitStatusHelp = `
 Every endpoint is tried in each round; rounds repeat with backoff until one
 endpoint passes every check or the deadline passes. Nothing that arrived
@@ -46,15 +48,26 @@ Exit status:
   1  transient: the deadline passed with an endpoint unreachable or not
      ready (no signature for the token yet), or interrupted, or an
      internal error; retried
-  2  bad configuration or usage; final
+  2  a crash of the Go runtime (Go's own status for a fatal error or an
+     uncaught panic): never a verdict about the cluster; retried
   3  refused: until the deadline every endpoint served a cluster-info
-     signed with the token whose CAs match no pin: another cluster, or
-     its CA was replaced; or the verified cluster-info names no https://
-     server the kubelet can use; final (render the node again)
+     signed with the token whose CAs match no pin, and proved over a live
+     TLS session that it serves with those CAs: another cluster, or its CA
+     was replaced; or the verified cluster-info names no https:// server
+     the kubelet can use; final (render the node again)
   4  unproven: until the deadline every endpoint answered but none proved
      to be the pinned cluster (wrong or garbled signature, certificate not
-     from a pinned CA); anyone on the path can cause that, so retried
+     from a pinned CA, a signed cluster-info the endpoint could not back
+     with a live TLS session: perhaps a replay); anyone on the path can
+     cause that, so retried
+  78 bad configuration or usage; final
 `
+
+// badConfig is the exit status of bad configuration or usage: 78
+// (sysexits' EX_CONFIG), a status Go itself never uses. Go exits 2 on a
+// fatal runtime error or a panic in a goroutine the agent does not own
+// (net/http's, which parses unverified answers): a crash is retried.
+const badConfig = int(discovery.BadConfig)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,6 +91,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 			code = 1
 		}
 	}()
+	if len(args) > 0 && args[0] == "fetch" {
+		return runFetch(ctx, args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
@@ -87,6 +103,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	showVersion := fs.Bool("version", false, "print this binary's sha256 and the join.yaml schema it reads (compare with `kubebake version`)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kubebake-join [--config FILE] [--root DIR] [--timeout DURATION] [--check]")
+		fmt.Fprintln(stderr, "       kubebake-join fetch --help: download and verify what a stock image lacks")
 		fmt.Fprintln(stderr, "\nVerifies the cluster by bootstrap token discovery with CA pinning and installs the kubelet's bootstrap kubeconfig.")
 		fmt.Fprint(stderr, exitStatusHelp)
 		fmt.Fprintln(stderr)
@@ -96,50 +113,44 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 2 // the flag package has printed the error and the usage
+		return badConfig // the flag package has printed the error and the usage
 	}
 	if *showVersion {
 		return printVersion(os.Stdout)
 	}
 	if fs.NArg() > 0 {
 		logf("unexpected argument %q: all inputs are flags (see --help)", fs.Arg(0))
-		return 2
+		return badConfig
 	}
 	if *timeout < 0 {
 		logf("--timeout %s: want a positive duration such as 10m", *timeout)
-		return 2
+		return badConfig
 	}
-	at := func(p string) string { return filepath.Join(*root, p) }
-
-	data, err := os.ReadFile(at(*config))
+	data, err := os.ReadFile(filepath.Join(*root, *config))
 	if err != nil {
 		// A node that has joined may have had its join config (which holds
 		// the token) removed: that is success, not a broken install.
-		if !*check {
-			if _, serr := os.Lstat(at(joinconfig.DefaultKubeletKubeconfig)); serr == nil {
-				logf("%s exists: this node has joined its cluster already; nothing to do", joinconfig.DefaultKubeletKubeconfig)
-				return 0
-			}
+		if joined, _ := discovery.Joined(*root, joinconfig.DefaultPaths()); joined && !*check {
+			logf("%s exists: this node has joined its cluster already; nothing to do", joinconfig.DefaultKubeletKubeconfig)
+			return 0
 		}
 		logf("reading the join configuration: %v", err)
-		return 2
+		return badConfig
 	}
-	cfg, err := joinconfig.Parse(data)
+	j, err := joinconfig.Parse(data)
 	if err != nil {
 		logf("%s: %v", *config, err) // Parse redacts the token
-		return 2
+		return badConfig
 	}
-	left, code := awaitToken(ctx, cfg, *root, *timeout, *check, logf)
-	if code != 0 {
-		return code
+	if *timeout > 0 {
+		j.Deadline = *timeout
 	}
 	opts.Root = *root
-	opts.Timeout = left
 	opts.Check = *check
 	if opts.Logf == nil {
 		opts.Logf = logf
 	}
-	if _, err := discovery.Run(ctx, cfg, opts); err != nil {
+	if _, err := discovery.Run(ctx, j, opts); err != nil {
 		code := discovery.ExitStatus(err)
 		switch code {
 		case 3:

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/discoverytest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 )
@@ -189,7 +189,11 @@ func (n *node) wantJoined(server string, bundle []byte) {
 		n.t.Errorf("ca.crt:\n%s\nwant:\n%s", ca, bundle)
 	}
 	kc := n.readFile(n.cfg.Paths.BootstrapKubeconfig, 0o600)
-	want := discoverytest.BootstrapKubeconfig(n.t, server, bundle, n.cfg.ParsedToken())
+	tok, err := token.Parse(n.cfg.Token)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	want := discoverytest.BootstrapKubeconfig(n.t, server, bundle, tok)
 	if !bytes.Equal(kc, want) {
 		n.t.Errorf("bootstrap kubeconfig:\n%s\nwant:\n%s", redact(kc, n.secrets), redact(want, n.secrets))
 	}
@@ -738,7 +742,7 @@ func TestBadConfig(t *testing.T) {
 				tc.change(n)
 			}
 			before := srv.Requests()
-			n.wantExit(2, tc.args...)
+			n.wantExit(badConfig, tc.args...)
 			n.wantLog(tc.log)
 			n.wantNothingWritten()
 			if srv.Requests() != before {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
 // tokenLater rewrites n's join config to name the token file instead of
@@ -24,9 +24,7 @@ func tokenLater(t *testing.T, n *node) string {
 	if err := os.WriteFile(n.path(joinconfig.DefaultPath), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	old := tokenPoll
-	tokenPoll = time.Millisecond
-	t.Cleanup(func() { tokenPoll = old })
+	n.opts.TokenPoll = time.Millisecond
 	return tok
 }
 
@@ -76,7 +74,7 @@ func TestTokenFileInvalid(t *testing.T) {
 	if err := os.WriteFile(n.path(joinconfig.DefaultTokenFile), []byte("abcdef.NOT-A-SECRET-AT-ALL\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n.wantExit(2)
+	n.wantExit(badConfig)
 	n.wantLog("not a bootstrap token")
 	if strings.Contains(n.stderr.String(), "NOT-A-SECRET") {
 		t.Error("the log quotes the token file")

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
 // The scenarios of issue 10: trust only the pinned CA, never let an
@@ -323,4 +323,22 @@ func TestKubeletJoinsDuringDiscovery(t *testing.T) {
 	}
 	n.wantNoLeftovers()
 	n.wantLog("has joined its cluster meanwhile")
+}
+
+// Issue 18, item 3: a cluster-info the cluster really published and signed
+// with the node's token, but holding a CA the node does not pin (from
+// before a CA rotation), replayed by someone on the path, is no proof: the
+// replayer cannot serve TLS with that CA. Retried (4), never final; before,
+// it ended the join for good (3).
+func TestReplayedUnpinnedClusterInfoIsNotFinal(t *testing.T) {
+	oldCA := discoverytest.NewCA(t, discoverytest.ECDSA)
+	newCA := discoverytest.NewCA(t, discoverytest.ECDSA)
+	replayer := discoverytest.NewServer(t, discoverytest.Options{}) // its own CA: it holds no cluster key
+	replayer.Kubeconfig = discoverytest.Kubeconfig(t, discoverytest.ServerInClusterInfo, oldCA.PEM)
+	n := newNode(t, []string{replayer.Endpoint()}, []string{newCA.Pin()}, replayer.Token)
+	n.watch(replayer)
+	n.wantExit(4, "--timeout", "30s")
+	n.wantNothingWritten()
+	n.wantLog("did not prove over TLS that it serves with that CA")
+	n.wantLog("will be retried")
 }

@@ -147,6 +147,8 @@ func writeChecklist(w io.Writer, r *cluster.Report) {
 			mark = "✗"
 		case cluster.Skip:
 			mark = "-"
+		case cluster.Warn:
+			mark = "!"
 		}
 		fmt.Fprintf(w, "%s %s: %s\n", mark, c.ID, c.Message)
 		if c.Fix != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -64,7 +65,7 @@ func runCompletion(env *cliEnv, args []string) error {
 func completionModel() ([]string, map[string][]complFlag) {
 	values := map[string][]string{}
 	for _, m := range spec.AllOptions() {
-		values[m.Name] = m.Values
+		values[m.Name] = append(slices.Clone(m.Values), m.Suggest...)
 	}
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
 		getenv: func(string) string { return "" }, flagSets: map[string]*pflag.FlagSet{}}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
@@ -137,7 +138,7 @@ func dispatch(env *cliEnv, args []string) int {
 		if len(args) > 1 {
 			c, ok := commands[args[1]]
 			if !ok {
-				fmt.Fprintf(env.stderr, "kubebake help: unknown command %q; run `kubebake help` for the list\n", args[1])
+				fmt.Fprintf(env.stderr, "kubebake help: unknown command %q;%s run `kubebake help` for the list\n", args[1], didYouMean(args[1], commandNames()))
 				return 2
 			}
 			return exitCode(env, c.name, c.run(env, []string{"--help"}))
@@ -149,7 +150,7 @@ func dispatch(env *cliEnv, args []string) int {
 	}
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(env.stderr, "kubebake: unknown command %q; run `kubebake help` for the list\n", name)
+		fmt.Fprintf(env.stderr, "kubebake: unknown command %q;%s run `kubebake help` for the list\n", name, didYouMean(name, commandNames()))
 		return 2
 	}
 	return exitCode(env, c.name, c.run(env, args[1:]))
@@ -167,15 +168,55 @@ func exitCode(env *cliEnv, name string, err error) int {
 	return 1
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "kubebake renders what a Kubernetes worker needs to join its cluster at first boot.")
-	fmt.Fprintln(w, "\nUsage: kubebake COMMAND [flags]\n\nCommands:")
+func commandNames() []string {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	return names
+}
+
+// didYouMean is " did you mean X?" for the candidate closest to name, when
+// one is close (at most two edits, and fewer than half of name's letters).
+func didYouMean(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(name, c); d < bestD && 2*d < len(name) {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " did you mean " + best + "?"
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "kubebake renders what a Kubernetes worker needs to join its cluster at first boot.")
+	fmt.Fprintln(w, "\nUsage: kubebake COMMAND [flags]\n\nCommands:")
+	for _, n := range commandNames() {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `kubebake COMMAND --help` for a command's flags.")
@@ -205,9 +246,45 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err // pflag has printed the usage
 		}
-		return usageErrorf("%v", options.FlagError(err))
+		msg := options.FlagError(err).Error()
+		if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+			var flags []string
+			fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
+			if s := didYouMean(name, flags); s != "" {
+				msg += ";" + strings.Replace(s, "mean ", "mean --", 1)
+			}
+		}
+		return &usageError{msg: msg}
 	}
 	return nil
+}
+
+// ownInput refuses an -o naming a file the command reads (the same device
+// and inode: through any link): writing would destroy the input. inputs
+// are flag names and their files.
+func ownInput(output string, inputs ...string) error {
+	if stdoutPath(output) {
+		return nil
+	}
+	out, err := os.Stat(output)
+	if err != nil {
+		return nil
+	}
+	for i := 0; i+1 < len(inputs); i += 2 {
+		if fi, err := os.Stat(inputs[i+1]); inputs[i+1] != "" && inputs[i+1] != "-" && err == nil && os.SameFile(out, fi) {
+			return usageErrorf("--output: %s is the file of --%s: writing would destroy that input; name another file", output, inputs[i])
+		}
+	}
+	return nil
+}
+
+// renderInputs are the flags and files of in that a command reads.
+func renderInputs(in *spec.Inputs) []string {
+	files := []string{"config", in.ConfigFile, "token-file", in.TokenFile, "merge", in.Merge, "kubelet-config", in.KubeletConfig}
+	for _, c := range in.CA {
+		files = append(files, "ca", c)
+	}
+	return files
 }
 
 // noArgs refuses positional arguments.

@@ -106,16 +106,17 @@ type terms struct {
 	Expires     time.Time
 	Groups      []string
 	Description string
+	MaxJoins    int
 }
 
 func (t terms) apply(spec *cluster.Spec) {
-	spec.Expires, spec.Groups, spec.Description = t.Expires, t.Groups, t.Description
+	spec.Expires, spec.Groups, spec.Description, spec.MaxJoins = t.Expires, t.Groups, t.Description, t.MaxJoins
 }
 
 // equal says whether t and u ask for the same Secret: the same groups in
 // any order.
 func (t terms) equal(u terms) bool {
-	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description
+	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description && t.MaxJoins == u.MaxJoins
 }
 
 func sameSet(a, b []string) bool {
@@ -154,6 +155,7 @@ func tokenTerms(f *clusterOpts, g options.Given, now time.Time) (terms, error) {
 		return t, inputs.Errorf(g.Where("groups"), "at least one group is needed (default %s)", cluster.DefaultGroup)
 	}
 	t.Description = f.Description
+	t.MaxJoins = int(f.MaxJoins)
 	return t, nil
 }
 
@@ -184,6 +186,9 @@ func runManifests(env *cliEnv, args []string) error {
 	opts := newCmdOptions(cmdManifests, fs)
 	output := fs.StringP("output", "o", "", "write to `FILE` (mode 0600, atomically: it holds the token's secret) instead of stdout")
 	if err := opts.load(env, fs, args); err != nil {
+		return err
+	}
+	if err := ownInput(*output, append(renderInputs(&opts.in), "nodes", opts.in.Nodes)...); err != nil {
 		return err
 	}
 	objs, _, err := buildObjects(env, opts)

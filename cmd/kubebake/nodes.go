@@ -334,6 +334,8 @@ func termsConflict(id, first string, ft, t terms, g, fg options.Given) error {
 		keys, what = []string{"ttl", "expires", "no-expiry"}, fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
 	case !sameSet(ft.Groups, t.Groups):
 		keys, what = []string{"groups"}, fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
+	case ft.MaxJoins != t.MaxJoins:
+		keys, what = []string{"max-joins"}, fmt.Sprintf("max-joins %d, node %q's %d", t.MaxJoins, first, ft.MaxJoins)
 	}
 	where := g.Where(keys[0])
 	fromFile := func(g options.Given) bool {

@@ -26,6 +26,7 @@ type clusterOpts struct {
 	MinTTL      time.Duration
 	DryRun      bool
 	Force       bool
+	MaxJoins    int32
 	// Output is render's -o.
 	Output string
 }
@@ -59,7 +60,7 @@ func init() {
 const defaultTTL = 720 * time.Hour
 
 var (
-	cmdsApplyCheck = []string{cmdApply, cmdCheck}
+	cmdsApplyCheck = []string{cmdApply, cmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
 	cmdsToken      = []string{cmdManifests, cmdApply}
 )
 
@@ -90,6 +91,15 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "description", Arg: "TEXT", Config: true, Commands: cmdsToken,
 		Help: "description stored in the token Secret"},
 		Field: func(o *clusterOpts) any { return &o.Description }},
+	{Meta: options.Meta{Name: "max-joins", Arg: "N", Config: true, Commands: cmdsToken,
+		Help: "the number of distinct nodes that may join with the token before `kubebake token prune` deletes it (recorded on the Secret as the kubebake.io/max-joins annotation); none when unset",
+		Validate: func(v any) error {
+			if n := v.(int32); n < 0 {
+				return fmt.Errorf("%d is negative", n)
+			}
+			return nil
+		}},
+		Field: func(o *clusterOpts) any { return &o.MaxJoins }},
 	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{cmdCheck}, Default: "168h",
 		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
 		Validate: func(v any) error {

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"time"
+
+	"github.com/spf13/pflag"
 	"os"
 	"strings"
 	"testing"
@@ -21,7 +25,7 @@ const (
 func optionsTable() string {
 	var b strings.Builder
 	b.WriteString("| option | commands | in `--config` | default | meaning |\n| --- | --- | --- | --- | --- |\n")
-	metas := append(spec.Options.Metas(), clusterOptions.Metas()...)
+	metas := append(append(spec.Options.Metas(), clusterOptions.Metas()...), tokenOptions.Metas()...)
 	for _, m := range metas {
 		flag := "`--" + m.Name
 		if m.Short != "" {
@@ -74,5 +78,82 @@ func TestREADMEOptions(t *testing.T) {
 	}
 	if !bytes.Equal(got, readme) {
 		t.Errorf("README.md's option table is not the one the option tables make: run `go test ./cmd/kubebake -update` and review the diff")
+	}
+}
+
+// TestREADMECommands runs the README's own command lines (its sh blocks)
+// through the flags of their commands: each parses, join-binary names its
+// -o, and a check's --min-ttl is shorter than the ttl apply or manifests
+// gave the token earlier in the same block (720h by default): the README's
+// sequence apply, then check --min-ttl 720h, always failed (issue 17).
+func TestREADMECommands(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
+		getenv: func(string) string { return "" }, flagSets: map[string]*pflag.FlagSet{}}
+	inBlock, n := false, 0
+	var ttl time.Duration
+	lines := strings.Split(string(readme), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		switch {
+		case strings.HasPrefix(line, "```sh"):
+			inBlock, ttl = true, defaultTTL
+			continue
+		case strings.HasPrefix(line, "```"):
+			inBlock = false
+		}
+		if !inBlock || !strings.HasPrefix(line, "kubebake ") {
+			continue
+		}
+		for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
+			i++
+			line = strings.TrimSuffix(line, "\\") + " " + lines[i]
+		}
+		if strings.Contains(line, "...") {
+			continue
+		}
+		line, _, _ = strings.Cut(line, "#")
+		line, _, _ = strings.Cut(line, "|")
+		args := strings.Fields(line)[1:]
+		c, ok := commands[args[0]]
+		if !ok {
+			t.Errorf("README: %s: no command %q", line, args[0])
+			continue
+		}
+		c.run(env, []string{"--help"})
+		fs := env.flagSets[c.name]
+		fs.VisitAll(func(f *pflag.Flag) { f.Value.Set(f.DefValue); f.Changed = false })
+		if err := fs.Parse(args[1:]); err != nil {
+			t.Errorf("README: %s: %v", line, err)
+			continue
+		}
+		n++
+		get := func(name string) (string, bool) {
+			f := fs.Lookup(name)
+			return f.Value.String(), f.Changed
+		}
+		switch c.name {
+		case "join-binary":
+			if _, ok := get("output"); !ok {
+				t.Errorf("README: %s: join-binary needs -o FILE (or -o - for a pipe)", line)
+			}
+		case "apply", "manifests":
+			ttl = defaultTTL
+			if v, ok := get("ttl"); ok {
+				ttl, _ = time.ParseDuration(v)
+			}
+		case "check":
+			if v, ok := get("min-ttl"); ok {
+				if d, _ := time.ParseDuration(v); d >= ttl {
+					t.Errorf("README: %s: --min-ttl %s fails on the token the block made, which lasts %s from when it was applied", line, d, ttl)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d kubebake command lines in the README's sh blocks", n)
 	}
 }

@@ -51,6 +51,9 @@ func runRender(env *cliEnv, args []string) error {
 	if in.Nodes != "" || in.OutDir != "" {
 		return renderFleet(env, in, opts.co.Output)
 	}
+	if err := ownInput(opts.co.Output, renderInputs(&in)...); err != nil {
+		return err
+	}
 
 	sp, warns, err := spec.NewSpec(in, cache.New(env.readFile, time.Now()))
 	if err != nil {

@@ -27,17 +27,21 @@
 // answered:
 //
 //   - 3 (Refused, final): every endpoint answered with a cluster-info
-//     correctly signed with the token but whose CAs match no pin (or whose
-//     kubeconfig is unusable). Only a holder of the token can produce that,
-//     and a real cluster does so only when it is not the pinned one or its
-//     CA was replaced: a person must render the node again. Run also ends
-//     with it at once when the verified cluster-info names a server the
-//     kubelet cannot use and the node was rendered to use that server.
+//     correctly signed with the token but whose CAs match no pin, and
+//     proved over a live TLS session that it serves with one of those CAs
+//     (proveUnpinned): a replayed old cluster-info cannot do that. Only a
+//     holder of the token running the endpoint can produce that, and a real
+//     cluster does so only when it is not the pinned one or its CA was
+//     replaced: a person must render the node again. Run also ends with it
+//     at once when the verified cluster-info names a server the kubelet
+//     cannot use and the node was rendered to use that server.
 //   - 4 (Unproven, retried): every endpoint answered, but none proved to be
-//     the cluster: a wrong or garbled signature, or a verified connection
+//     the cluster: a wrong or garbled signature, a verified connection
 //     that failed (certificate not from a pinned CA, or not for the
-//     endpoint's name; a different cluster-info). Anyone on the path can
-//     cause that, so it is never final.
+//     endpoint's name; a different cluster-info), or a signed cluster-info
+//     with unpinned CAs (or none usable) that the endpoint could not back
+//     with a live TLS session. Anyone on the path can cause that, so it is
+//     never final.
 //   - 1 (Transient, retried): anything else: unreachable, HTTP errors, no
 //     signature for the token yet, the clock behind the certificate.
 //
@@ -66,7 +70,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
 )
@@ -80,8 +83,10 @@ const (
 	// ready, or the run was interrupted, or an I/O error happened; systemd
 	// restarts the agent.
 	Transient Class = 1
-	// BadConfig: the configuration is wrong; trying again cannot help.
-	BadConfig Class = 2
+	// BadConfig: the configuration is wrong; trying again cannot help. 78
+	// (EX_CONFIG): Go itself exits 2 when it crashes, which must be
+	// retried, so 2 cannot mean this.
+	BadConfig Class = 78
 	// Refused: until the deadline every endpoint served cluster-info signed
 	// with the token whose CAs match no pin. Final.
 	Refused Class = 3
@@ -131,8 +136,6 @@ const (
 type Options struct {
 	// Root prefixes every path read or written (image builds, chroots, tests).
 	Root string
-	// Timeout overrides the configuration's overall deadline when positive.
-	Timeout time.Duration
 	// Check verifies and reports but writes nothing, and runs even when the
 	// node has joined already.
 	Check bool
@@ -141,6 +144,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// RequestTimeout bounds one GET; zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// TokenPoll is how often Run looks for a token that has not arrived;
+	// zero means a second.
+	TokenPoll time.Duration
 	// Proxy picks the proxy for a URL; nil means the environment's
 	// HTTPS_PROXY and NO_PROXY as net/http.ProxyFromEnvironment reads them.
 	Proxy func(*url.URL) (*url.URL, error)
@@ -158,6 +164,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.TokenPoll <= 0 {
+		c.TokenPoll = time.Second
 	}
 	if c.Proxy == nil {
 		c.Proxy = environmentProxy
@@ -189,9 +198,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // which token to prove.
 type Target struct {
 	Endpoints []string // "host:port"
-	Pins      []string // "sha256:<hex>"; a CA matching any passes
+	Pins      pin.Set  // a CA matching any passes
 	Token     token.Token
-	Timeout   time.Duration
+	Timeout   time.Duration // the overall deadline
 }
 
 // Discovered is a verified cluster.
@@ -211,7 +220,7 @@ type outcome int
 const (
 	failedTransient outcome = iota // unreachable, not ready, clock
 	failedUnproven                 // answered, proved nothing
-	failedSigned                   // signed with the token, not pinned
+	failedSigned                   // signed with the token, not pinned, served live with that CA
 )
 
 // discoverer holds what every attempt of one Discover shares.
@@ -228,17 +237,10 @@ type discoverer struct {
 // comment's failure policy.
 func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) {
 	o := opts.withDefaults()
-	if len(t.Endpoints) == 0 || len(t.Pins) == 0 || t.Token.IsZero() {
-		return nil, errorf(BadConfig, "discovery needs endpoints, CA pins and a token")
+	if len(t.Endpoints) == 0 || t.Pins.Len() == 0 || t.Token.IsZero() || t.Timeout <= 0 {
+		return nil, errorf(BadConfig, "discovery needs endpoints, CA pins, a token and a deadline")
 	}
-	pins, err := pin.NewSet(t.Pins...)
-	if err != nil {
-		return nil, &Error{Class: BadConfig, Err: err}
-	}
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = joinconfig.DefaultTimeout
-	}
+	pins, timeout := t.Pins, t.Timeout
 	deadline := o.Now().Add(timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -350,9 +352,12 @@ func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) 
 		switch {
 		case !errors.As(err, &ve):
 			return nil, failedTransient, err
-		case ve.Failure.Signed():
-			return nil, failedSigned, err
-		case ve.Failure == BadSignature:
+		case ve.Failure == NotPinned:
+			out, err := d.proveUnpinned(ctx, ep, timeout, body, ve)
+			return nil, out, err
+		case ve.Failure == BadSignature || ve.Failure == SignedUnusable:
+			// SignedUnusable: signed, but carrying no CA the endpoint could
+			// prove it serves with; an old one replayed looks the same.
 			return nil, failedUnproven, err
 		}
 		return nil, failedTransient, err
@@ -383,6 +388,31 @@ func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) 
 		return nil, failedUnproven, fmt.Errorf("%s served a different cluster-info kubeconfig on the verified connection than on the first: something is tampering with the connection, or the cluster's CA changed in between", ep)
 	}
 	return &Discovered{Endpoint: ep, Verified: v}, 0, nil
+}
+
+// proveUnpinned decides how final a cluster-info signed with the token
+// whose CAs match no pin (first, refused with ve) is. cluster-info is
+// public, and an old one stays valid as long as the token: anyone on the
+// path can replay one the cluster published before a CA rotation. So the
+// refusal counts towards exit 3 only when the endpoint proves, over a live
+// TLS session, that it serves now with a CA of that signed bundle, for the
+// endpoint's name, and serves the same signed kubeconfig over it: a replay
+// cannot do that. Otherwise the refusal is unproven, and retried.
+func (d *discoverer) proveUnpinned(ctx context.Context, ep string, timeout time.Duration, first []byte, ve *VerifyError) (outcome, error) {
+	roots := x509.NewCertPool()
+	for _, c := range ve.CAs {
+		roots.AddCert(c)
+	}
+	body, err := newFetcher(roots, ServerName(ep), d.proxy).get(ctx, ep, timeout)
+	if err == nil {
+		ci1, _ := parseClusterInfo(first) // parsed by Verify already
+		ci2, perr := parseClusterInfo(body)
+		if perr == nil && ci1 != nil && ci2.Kubeconfig == ci1.Kubeconfig {
+			return failedSigned, ve
+		}
+		err = errors.New("it served another answer there")
+	}
+	return failedUnproven, fmt.Errorf("%v; but %s did not prove over TLS that it serves with that CA (%v): a replayed cluster-info looks like this, so it is not final", ve, ep, err)
 }
 
 // loggingProxy wraps proxy to log, once per proxy and host, that a proxy is used.

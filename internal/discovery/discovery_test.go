@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/discovery"
+	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
@@ -17,7 +18,7 @@ func discover(t testing.TB, srv *discoverytest.Server, pins []string) (*discover
 	now := time.Unix(0, 0)
 	d, err := discovery.Discover(context.Background(), discovery.Target{
 		Endpoints: []string{srv.Endpoint()},
-		Pins:      pins,
+		Pins:      pin.MustSet(pins...),
 		Token:     srv.Token,
 		Timeout:   time.Minute,
 	}, discovery.Options{
@@ -59,7 +60,7 @@ func TestDiscoverRefusesRedirectToAnotherHost(t *testing.T) {
 // JWS check, the pin check) against a local server.
 func BenchmarkDiscover(b *testing.B) {
 	srv := discoverytest.NewServer(b, discoverytest.Options{})
-	target := discovery.Target{Endpoints: []string{srv.Endpoint()}, Pins: []string{srv.CA.Pin()}, Token: srv.Token, Timeout: time.Minute}
+	target := discovery.Target{Endpoints: []string{srv.Endpoint()}, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: time.Minute}
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := discovery.Discover(context.Background(), target, discovery.Options{}); err != nil {

@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/kubeconfig"
+	"github.com/kubebake/kubebake/internal/token"
 )
 
 // Result is what Run did.
@@ -24,40 +27,44 @@ type Result struct {
 }
 
 // Run is the first-boot agent: unless the node has joined already, it
-// discovers the cluster of cfg, then writes the pinned CAs and a bootstrap
-// kubeconfig built from cfg (server, token) and those CAs, each
+// waits for the token when j has none yet (it comes with the node's boot
+// part), discovers the cluster of j, then writes the pinned CAs and a
+// bootstrap kubeconfig built from j (server, token) and those CAs, each
 // atomically. With opts.Check it verifies the same way and writes nothing.
-func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, error) {
+// The wait for the token counts against j.Deadline.
+func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error) {
 	o := opts.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, &Error{Class: BadConfig, Err: err}
-	}
 	at := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
 
-	joined, err := exists(at(cfg.Paths.KubeletKubeconfig))
+	joined, err := Joined(o.Root, j.Paths)
 	if err != nil {
 		return nil, &Error{Class: Transient, Err: err}
 	}
 	if joined && !o.Check {
-		o.Logf("%s exists: this node has joined its cluster already; nothing to do", cfg.Paths.KubeletKubeconfig)
+		o.Logf("%s exists: this node has joined its cluster already; nothing to do", j.Paths.KubeletKubeconfig)
 		return &Result{AlreadyJoined: true}, nil
 	}
 	if joined {
-		o.Logf("%s exists: this node has joined already; checking discovery anyway", cfg.Paths.KubeletKubeconfig)
+		o.Logf("%s exists: this node has joined already; checking discovery anyway", j.Paths.KubeletKubeconfig)
+	}
+	timeout := j.Deadline
+	if j.Token.IsZero() {
+		start := time.Now()
+		if err := awaitToken(ctx, j, at(j.TokenFile), o); err != nil {
+			return nil, err
+		}
+		if timeout -= time.Since(start).Round(time.Millisecond); timeout <= 0 {
+			return nil, errorf(Transient, "the deadline passed while waiting for the token")
+		}
 	}
 
-	tok := cfg.ParsedToken()
-	timeout := cfg.Deadline()
-	if o.Timeout > 0 {
-		timeout = o.Timeout
-	}
-	o.Logf("discovering the cluster with token %s at %s (CA pins: %s; deadline %s)", tok.ID(), strings.Join(cfg.Endpoints, ", "), strings.Join(cfg.CACertHashes, ", "), timeout)
-	d, err := Discover(ctx, Target{Endpoints: cfg.Endpoints, Pins: cfg.CACertHashes, Token: tok, Timeout: timeout}, o)
+	o.Logf("discovering the cluster with token %s at %s (CA pins: %s; deadline %s)", j.Token.ID(), strings.Join(j.Endpoints, ", "), strings.Join(j.Pins.List(), ", "), timeout)
+	d, err := Discover(ctx, Target{Endpoints: j.Endpoints, Pins: j.Pins, Token: j.Token, Timeout: timeout}, o)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Discovered: d, Server: cfg.KubeletServer(d.Endpoint, d.Server)}
-	o.Logf("%s verified after %d attempt(s): its CA %s matches a pin, it signed cluster-info for token %s, and its certificate verifies", d.Endpoint, d.Attempts, strings.Join(d.Pins, ", "), tok.ID())
+	res := &Result{Discovered: d, Server: j.KubeletServer(d.Endpoint, d.Server)}
+	o.Logf("%s verified after %d attempt(s): its CA %s matches a pin, it signed cluster-info for token %s, and its certificate verifies", d.Endpoint, d.Attempts, strings.Join(d.Pins, ", "), j.Token.ID())
 	if len(d.Unpinned) > 0 {
 		o.Logf("cluster-info's CA bundle also holds %s, which no pin matches: not trusted, not installed (pin it too if it is the cluster's next CA)", describeUnpinned(d.Unpinned))
 	}
@@ -66,7 +73,7 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 		// a pinned CA: the cluster itself says so. Final.
 		return res, errorf(Refused, "cluster-info names server %q, which is no https://host:port the kubelet can use: fix the cluster's cluster-info, or render with --kubelet-server discovered or an address", d.Server)
 	}
-	kubeconfig, err := BootstrapKubeconfig(res.Server, d.Bundle, tok.Value())
+	bootstrap, err := kubeconfig.Bootstrap(res.Server, d.Bundle, kubeconfig.AuthInfo{Token: j.Token.Value()})
 	if err != nil {
 		return res, errorf(Transient, "building the bootstrap kubeconfig: %v", err)
 	}
@@ -77,7 +84,7 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 	// The kubelet is not ordered after the agent: with the bootstrap
 	// kubeconfig of an earlier run it may have joined during discovery,
 	// and the cleanup removed the token's files. Write no token back then.
-	if joinedMeanwhile(at(cfg.Paths.KubeletKubeconfig), cfg.Paths.KubeletKubeconfig, o.Logf) {
+	if joinedMeanwhile(o.Root, j.Paths, o.Logf) {
 		return &Result{AlreadyJoined: true}, nil
 	}
 	for _, f := range []struct {
@@ -85,8 +92,8 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 		data []byte
 		mode os.FileMode
 	}{
-		{cfg.Paths.CACert, d.Bundle, 0o644},
-		{cfg.Paths.BootstrapKubeconfig, kubeconfig, 0o600},
+		{j.Paths.CACert, d.Bundle, 0o644},
+		{j.Paths.BootstrapKubeconfig, bootstrap, 0o600},
 	} {
 		p := at(f.path)
 		// A crash in an earlier run may have left a temporary copy, with
@@ -101,28 +108,38 @@ func Run(ctx context.Context, cfg *joinconfig.Config, opts Options) (*Result, er
 	}
 	// It may also have joined while these were written, after the check
 	// above and before the cleanup ran: remove the token's copy ourselves.
-	if joinedMeanwhile(at(cfg.Paths.KubeletKubeconfig), cfg.Paths.KubeletKubeconfig, o.Logf) {
-		if err := os.Remove(at(cfg.Paths.BootstrapKubeconfig)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return res, errorf(Transient, "removing %s: %v", cfg.Paths.BootstrapKubeconfig, err)
+	if joinedMeanwhile(o.Root, j.Paths, o.Logf) {
+		if err := os.Remove(at(j.Paths.BootstrapKubeconfig)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return res, errorf(Transient, "removing %s: %v", j.Paths.BootstrapKubeconfig, err)
 		}
 		return &Result{AlreadyJoined: true}, nil
 	}
-	o.Logf("wrote %s and %s (server %s): the kubelet can bootstrap", cfg.Paths.CACert, cfg.Paths.BootstrapKubeconfig, res.Server)
+	o.Logf("wrote %s and %s (server %s): the kubelet can bootstrap", j.Paths.CACert, j.Paths.BootstrapKubeconfig, res.Server)
 	return res, nil
 }
 
-// joinedMeanwhile reports, and logs, that the kubelet's own kubeconfig (at
-// p, configured as name) exists now.
-func joinedMeanwhile(p, name string, logf func(string, ...any)) bool {
-	if ok, _ := exists(p); !ok {
-		return false
+// awaitToken reads the token from path into j.Token, waiting for the boot
+// part to deliver it, within j.Deadline: Transient when it did not come in
+// time, BadConfig when the file does not hold a token.
+func awaitToken(ctx context.Context, j *joinconfig.Join, path string, o Options) error {
+	wctx, cancel := context.WithTimeout(ctx, j.Deadline)
+	defer cancel()
+	tok, err := token.Wait(wctx, path, o.TokenPoll, o.Logf)
+	switch {
+	case errors.Is(err, token.ErrNoToken):
+		return &Error{Class: Transient, Err: err}
+	case err != nil:
+		return &Error{Class: BadConfig, Err: err}
 	}
-	logf("%s exists: this node has joined its cluster meanwhile; the bootstrap kubeconfig and its token are not needed", name)
-	return true
+	j.Token = tok
+	return nil
 }
 
-func exists(p string) (bool, error) {
-	_, err := os.Lstat(p)
+// Joined reports whether the node has joined its cluster: the kubelet's
+// own kubeconfig (paths.KubeletKubeconfig, under root) exists. Everything
+// that asks asks here.
+func Joined(root string, paths joinconfig.Paths) (bool, error) {
+	_, err := os.Lstat(filepath.Join(root, filepath.FromSlash(paths.KubeletKubeconfig)))
 	if err == nil {
 		return true, nil
 	}
@@ -130,6 +147,15 @@ func exists(p string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// joinedMeanwhile reports, and logs, that the node has joined by now.
+func joinedMeanwhile(root string, paths joinconfig.Paths, logf func(string, ...any)) bool {
+	if ok, _ := Joined(root, paths); !ok {
+		return false
+	}
+	logf("%s exists: this node has joined its cluster meanwhile; the bootstrap kubeconfig and its token are not needed", paths.KubeletKubeconfig)
+	return true
 }
 
 // usableServer reports whether s is an https URL with a host, as a

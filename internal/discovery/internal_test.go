@@ -54,7 +54,7 @@ func TestExitStatus(t *testing.T) {
 		{nil, 0},
 		{errors.New("plain"), 1},
 		{&Error{Class: Transient, Err: errors.New("x")}, 1},
-		{&Error{Class: BadConfig, Err: errors.New("x")}, 2},
+		{&Error{Class: BadConfig, Err: errors.New("x")}, 78},
 		{&Error{Class: Refused, Err: errors.New("x")}, 3},
 		{&Error{Class: Unproven, Err: errors.New("x")}, 4},
 	} {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/test/discoverytest"
-	"github.com/kubebake/kubebake/internal/token"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 func TestReadCluster(t *testing.T) {
@@ -66,40 +64,6 @@ current-context: c
 func b64std(b []byte) string {
 	j, _ := json.Marshal(b) // []byte marshals as standard base64
 	return string(j)
-}
-
-// The agent writes the bootstrap kubeconfig without client-go: byte for
-// byte what clientcmd.Write writes, and what the kubelet's clientcmd loads.
-func TestBootstrapKubeconfigAsClientcmdWrites(t *testing.T) {
-	tok, _ := token.Generate()
-	a := discoverytest.NewCA(t, discoverytest.ECDSA)
-	b := discoverytest.NewCA(t, discoverytest.RSA)
-	bundle := append(append([]byte{}, a.PEM...), b.PEM...)
-	for _, server := range []string{"https://10.0.0.10:6443", "https://[fd00::10]:6443", "https://lb.example.com"} {
-		got, err := discovery.BootstrapKubeconfig(server, bundle, tok.Value())
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := discoverytest.BootstrapKubeconfig(t, server, bundle, tok)
-		if !bytes.Equal(got, want) {
-			t.Errorf("server %s: ours\n%s\nclientcmd.Write's\n%s", server, redactSecret(got, tok), redactSecret(want, tok))
-		}
-		cfg, err := clientcmd.Load(got)
-		if err != nil {
-			t.Fatalf("clientcmd cannot load it: %v", err)
-		}
-		if err := clientcmd.Validate(*cfg); err != nil {
-			t.Errorf("clientcmd.Validate: %v", err)
-		}
-		ctx := cfg.Contexts[cfg.CurrentContext]
-		if cl := cfg.Clusters[ctx.Cluster]; cl.Server != server || !bytes.Equal(cl.CertificateAuthorityData, bundle) || cfg.AuthInfos[ctx.AuthInfo].Token != tok.Value() {
-			t.Errorf("loaded %+v", cl)
-		}
-	}
-}
-
-func redactSecret(b []byte, tok token.Token) string {
-	return strings.ReplaceAll(string(b), tok.Secret(), "<secret>")
 }
 
 func FuzzReadCluster(f *testing.F) {

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/internal/discovery"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/test/testcluster"
-	"github.com/kubebake/kubebake/internal/token"
 )
 
 // TestDiscoverRealControlPlane runs discovery against a real kube-apiserver
@@ -42,7 +43,7 @@ func TestDiscoverRealControlPlane(t *testing.T) {
 	}
 
 	start := time.Now()
-	d, err := run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{c.CAPin()}, Token: tok, Timeout: 30 * time.Second})
+	d, err := run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: pin.MustSet(c.CAPin()), Token: tok, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatalf("discovery against the real API server: %v", err)
 	}
@@ -54,20 +55,20 @@ func TestDiscoverRealControlPlane(t *testing.T) {
 	// A secret the cluster does not know for this id: not proven, which
 	// anyone could cause, so retried until the deadline (exit 4).
 	wrong, _ := token.Parse(tok.ID() + ".0123456789abcdef")
-	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{c.CAPin()}, Token: wrong, Timeout: 2 * time.Second})
+	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: pin.MustSet(c.CAPin()), Token: wrong, Timeout: 2 * time.Second})
 	if discovery.ExitStatus(err) != 4 {
 		t.Errorf("wrong secret: %v (exit %d), want exit 4", err, discovery.ExitStatus(err))
 	}
 	// Another CA pinned: signed with the token, CA not pinned until the
 	// deadline: refused, final (exit 3).
 	other := discoverytest.NewCA(t, discoverytest.ECDSA)
-	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{other.Pin()}, Token: tok, Timeout: 2 * time.Second})
+	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: pin.MustSet(other.Pin()), Token: tok, Timeout: 2 * time.Second})
 	if discovery.ExitStatus(err) != 3 {
 		t.Errorf("other CA pinned: %v (exit %d), want exit 3", err, discovery.ExitStatus(err))
 	}
 	// A token the cluster does not know: retried until the deadline.
 	unknown, _ := token.Generate()
-	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: []string{c.CAPin()}, Token: unknown, Timeout: 2 * time.Second})
+	_, err = run(discovery.Target{Endpoints: []string{c.Endpoint}, Pins: pin.MustSet(c.CAPin()), Token: unknown, Timeout: 2 * time.Second})
 	if discovery.ExitStatus(err) != 1 || !strings.Contains(err.Error(), "token "+unknown.ID()+" is unknown to the cluster") {
 		t.Errorf("unknown token: %v (exit %d), want exit 1 saying so", err, discovery.ExitStatus(err))
 	}

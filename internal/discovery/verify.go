@@ -45,6 +45,9 @@ func (f Failure) Signed() bool { return f == SignedUnusable || f == NotPinned }
 type VerifyError struct {
 	Failure Failure
 	Err     error
+	// CAs are the signed bundle's certificates when Failure is NotPinned:
+	// what the endpoint must prove it serves with before a refusal is final.
+	CAs []*x509.Certificate
 }
 
 func (e *VerifyError) Error() string { return e.Err.Error() }
@@ -112,8 +115,10 @@ func VerifyData(kubeconfig string, signatures map[string]string, tok token.Token
 		}
 	}
 	if len(v.CAs) == 0 {
-		return nil, verifyErrorf(NotPinned, "%s the pinned hashes %s: this is not the cluster this node was rendered for, or its CA was replaced; if so, render with the new CA's pin (kubebake hash ca.crt)",
+		e := verifyErrorf(NotPinned, "%s the pinned hashes %s: this is not the cluster this node was rendered for, or its CA was replaced; if so, render with the new CA's pin (kubebake hash ca.crt)",
 			describeCAs(certs), strings.Join(pins.List(), ", "))
+		e.CAs = certs
+		return nil, e
 	}
 	v.Bundle = pemcerts.EncodePEM(v.CAs)
 	return v, nil

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/internal/discovery"
-	"github.com/kubebake/kubebake/test/discoverytest"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
 func mustPins(t testing.TB, pins ...string) pin.Set {

@@ -88,20 +88,40 @@ func DefaultPaths() Paths {
 	}
 }
 
-// Parse decodes and validates a join.yaml. Unknown fields are errors: a typo
-// in a hand-edited config should not silently fall back to a default.
-// Errors never quote the token, whatever the file holds.
-func Parse(data []byte) (*Config, error) {
+// Join is a join.yaml parsed and validated once, typed: what the agent
+// acts on. Nothing in it needs checking or defaulting again.
+type Join struct {
+	// Endpoints are the API server addresses, "host:port", tried in order.
+	Endpoints []string
+	// Pins is the set of CA pins; a cluster CA matching any passes.
+	Pins pin.Set
+	// Token is the bootstrap token; zero while it is still to be read
+	// from TokenFile (the agent waits for it, then fills it in).
+	Token token.Token
+	// TokenFile names the file the token comes in, when join.yaml holds none.
+	TokenFile string
+	// Deadline is one run's overall deadline: the file's, or DefaultTimeout.
+	Deadline time.Duration
+	// Server is the Config's Server, ServerClusterInfo when it was empty.
+	Server string
+	Paths  Paths
+}
+
+// Parse decodes and validates a join.yaml into a Join. Unknown fields are
+// errors: a typo in a hand-edited config should not silently fall back to
+// a default. Errors never quote the token, whatever the file holds.
+func Parse(data []byte) (*Join, error) {
 	var c Config
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
 		// The decoders quote values and keys ("token: !!int <token>", a key
 		// that is the token), so the message is redacted.
 		return nil, fmt.Errorf("not a valid %s: %s", Kind, Redact(err.Error(), data))
 	}
-	if err := c.Validate(); err != nil {
+	j, err := c.Join()
+	if err != nil {
 		return nil, errors.New(Redact(err.Error(), data))
 	}
-	return &c, nil
+	return j, nil
 }
 
 // secretLike is what a token secret looks like, or holds one: 16 or more
@@ -131,54 +151,65 @@ func (c *Config) Marshal() ([]byte, error) {
 	return yaml.Marshal(c)
 }
 
-// Validate checks every field.
+// Validate checks every field (the renderer, before it writes the file).
 func (c *Config) Validate() error {
+	_, err := c.Join()
+	return err
+}
+
+// Join checks every field, once, and returns the typed value.
+func (c *Config) Join() (*Join, error) {
 	if c.APIVersion != APIVersion || c.Kind != Kind {
-		return fmt.Errorf("apiVersion/kind: want %s/%s, have %q/%q", APIVersion, Kind, c.APIVersion, c.Kind)
+		return nil, fmt.Errorf("apiVersion/kind: want %s/%s, have %q/%q", APIVersion, Kind, c.APIVersion, c.Kind)
 	}
 	if len(c.Endpoints) == 0 {
-		return errors.New("endpoints: at least one API server address is needed")
+		return nil, errors.New("endpoints: at least one API server address is needed")
 	}
 	for i, e := range c.Endpoints {
 		n, err := endpoint.Parse(e)
 		if err != nil {
-			return fmt.Errorf("endpoints[%d]: %v", i, err)
+			return nil, fmt.Errorf("endpoints[%d]: %v", i, err)
 		}
 		if n != e {
-			return fmt.Errorf("endpoints[%d]: %q is not in host:port form (want %q)", i, e, n)
+			return nil, fmt.Errorf("endpoints[%d]: %q is not in host:port form (want %q)", i, e, n)
 		}
 	}
 	if len(c.CACertHashes) == 0 {
-		return errors.New("caCertHashes: at least one CA pin is needed")
+		return nil, errors.New("caCertHashes: at least one CA pin is needed")
 	}
-	if _, err := pin.NewSet(c.CACertHashes...); err != nil {
-		return fmt.Errorf("caCertHashes: %v", err)
+	pins, err := pin.NewSet(c.CACertHashes...)
+	if err != nil {
+		return nil, fmt.Errorf("caCertHashes: %v", err)
 	}
+	j := &Join{Endpoints: c.Endpoints, Pins: pins, TokenFile: c.TokenFile, Deadline: DefaultTimeout, Server: c.Server, Paths: c.Paths}
 	switch {
 	case c.TokenFile != "" && c.Token != "":
-		return errors.New("token and tokenFile: give one of them")
+		return nil, errors.New("token and tokenFile: give one of them")
 	case c.TokenFile != "":
 		if !path.IsAbs(c.TokenFile) || path.Clean(c.TokenFile) != c.TokenFile {
-			return fmt.Errorf("tokenFile: %q is not a clean absolute path", c.TokenFile)
+			return nil, fmt.Errorf("tokenFile: %q is not a clean absolute path", c.TokenFile)
 		}
 	default:
-		if _, err := token.Parse(c.Token); err != nil {
-			return fmt.Errorf("token: %v", err)
+		if j.Token, err = token.Parse(c.Token); err != nil {
+			return nil, fmt.Errorf("token: %v", err)
 		}
 	}
 	switch c.Server {
-	case "", ServerClusterInfo, ServerDiscovered:
+	case "":
+		j.Server = ServerClusterInfo
+	case ServerClusterInfo, ServerDiscovered:
 	default:
 		n, err := endpoint.Parse(c.Server)
 		if err != nil || "https://"+n != c.Server {
-			return fmt.Errorf("server: %q is not %s, %s or an address https://host:port", c.Server, ServerClusterInfo, ServerDiscovered)
+			return nil, fmt.Errorf("server: %q is not %s, %s or an address https://host:port", c.Server, ServerClusterInfo, ServerDiscovered)
 		}
 	}
 	if c.Timeout != "" {
 		d, err := time.ParseDuration(c.Timeout)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("timeout: %q is not a positive duration such as 10m", c.Timeout)
+			return nil, fmt.Errorf("timeout: %q is not a positive duration such as 10m", c.Timeout)
 		}
+		j.Deadline = d
 	}
 	for _, p := range []struct{ name, v string }{
 		{"paths.bootstrapKubeconfig", c.Paths.BootstrapKubeconfig},
@@ -186,35 +217,20 @@ func (c *Config) Validate() error {
 		{"paths.kubeletKubeconfig", c.Paths.KubeletKubeconfig},
 	} {
 		if !path.IsAbs(p.v) || path.Clean(p.v) != p.v {
-			return fmt.Errorf("%s: %q is not a clean absolute path", p.name, p.v)
+			return nil, fmt.Errorf("%s: %q is not a clean absolute path", p.name, p.v)
 		}
 	}
-	return nil
-}
-
-// Deadline returns the configured timeout, or DefaultTimeout.
-func (c *Config) Deadline() time.Duration {
-	if d, err := time.ParseDuration(c.Timeout); err == nil && d > 0 {
-		return d
-	}
-	return DefaultTimeout
+	return j, nil
 }
 
 // KubeletServer is the server the bootstrap kubeconfig names, given the
 // endpoint that answered discovery and the server cluster-info names.
-func (c *Config) KubeletServer(discovered, clusterInfo string) string {
-	switch c.Server {
-	case "", ServerClusterInfo:
+func (j *Join) KubeletServer(discovered, clusterInfo string) string {
+	switch j.Server {
+	case ServerClusterInfo:
 		return clusterInfo
 	case ServerDiscovered:
 		return "https://" + discovered
 	}
-	return c.Server
-}
-
-// ParsedToken returns the token; Validate has checked it. With TokenFile,
-// it is zero until the agent has read the file into Token.
-func (c *Config) ParsedToken() token.Token {
-	t, _ := token.Parse(c.Token)
-	return t
+	return j.Server
 }

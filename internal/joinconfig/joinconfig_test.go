@@ -25,7 +25,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Deadline().String() != "5m0s" || c.ParsedToken().ID() != "abcdef" || len(c.Endpoints) != 2 {
+	if c.Deadline.String() != "5m0s" || c.Token.ID() != "abcdef" || len(c.Endpoints) != 2 || c.Pins.Len() != 1 || c.Server != ServerClusterInfo {
 		t.Errorf("round trip lost something: %+v", c)
 	}
 }

@@ -64,6 +64,9 @@ type Meta struct {
 	// Values, when set, are the only values allowed (each value, for a
 	// list); they also feed shell completion.
 	Values []string
+	// Suggest are values shell completion offers for an option that takes
+	// free values too (Values, by contrast, are the only ones allowed).
+	Suggest []string
 	// Commands are the commands that take it.
 	Commands []string
 	// Validate checks a value; the message needs no option name (the

@@ -81,3 +81,22 @@ func (s Set) List() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Of is the set of certs' pins.
+func Of(certs ...*x509.Certificate) Set {
+	s := Set{m: make(map[string]bool, len(certs))}
+	for _, c := range certs {
+		s.m[Hash(c)] = true
+	}
+	return s
+}
+
+// MustSet is NewSet for pins known to be well-formed (tests, constants):
+// it panics on a malformed one.
+func MustSet(pins ...string) Set {
+	s, err := NewSet(pins...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}

@@ -39,11 +39,11 @@ func Parse(s string) (Token, error) {
 }
 
 // ParseFile parses the contents of a token file: one token, optionally followed
-// by a single newline (as `kubebake token generate > token` writes it).
+// by a newline (as `kubebake token generate > token` writes it) and blank lines.
 func ParseFile(data []byte) (Token, error) {
-	s := string(data)
-	s = strings.TrimSuffix(s, "\n")
-	s = strings.TrimSuffix(s, "\r")
+	// Trailing blank lines (an editor's, or echo >> FILE) end the one
+	// line; they are no second token.
+	s := strings.TrimRight(string(data), " \t\r\n")
 	if strings.ContainsAny(s, "\r\n") {
 		return Token{}, errors.New("holds more than one line: a token file holds exactly one token")
 	}

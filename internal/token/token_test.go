@@ -27,12 +27,15 @@ func TestParse(t *testing.T) {
 
 func TestParseFile(t *testing.T) {
 	for in, ok := range map[string]bool{
-		"abcdef.0123456789abcdef\n":   true,
-		"abcdef.0123456789abcdef":     true,
-		"abcdef.0123456789abcdef\r\n": true,
-		"abcdef.0123456789abcdef\n\n": false,
-		"abcdef.0123456789abcdef\nx":  false,
-		"":                            false,
+		"abcdef.0123456789abcdef\n":                            true,
+		"abcdef.0123456789abcdef":                              true,
+		"abcdef.0123456789abcdef\r\n":                          true,
+		"abcdef.0123456789abcdef\n\n":                          true, // a trailing blank line (issue 17)
+		"abcdef.0123456789abcdef\n \n\r\n":                     true,
+		"\nabcdef.0123456789abcdef":                            false,
+		"abcdef.0123456789abcdef\n\nabcdef.0123456789abcdef\n": false,
+		"abcdef.0123456789abcdef\nx":                           false,
+		"":                                                     false,
 	} {
 		if _, err := ParseFile([]byte(in)); (err == nil) != ok {
 			t.Errorf("ParseFile(%q): err %v, want ok=%v", in, err, ok)

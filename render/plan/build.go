@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/kubebake/kubebake/embed"
-	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/templates"
@@ -59,7 +59,7 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 	// join.yaml.
 	p.add(File{Path: paths.CACert, Mode: 0o644, Contents: s.CABundle})
 	if !useAgent {
-		kc, err := discovery.BootstrapKubeconfigTokenFile(noAgentServer(s), s.CABundle, joinconfig.DefaultTokenFile)
+		kc, err := kubeconfig.Bootstrap(noAgentServer(s), s.CABundle, kubeconfig.AuthInfo{TokenFile: joinconfig.DefaultTokenFile})
 		if err != nil {
 			return nil, err
 		}

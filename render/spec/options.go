@@ -106,7 +106,8 @@ var Options = options.Table[Inputs]{
 		Validate: func(v any) error {
 			_, err := kubeletServer(v.(string))
 			return err
-		}},
+		},
+		Suggest: []string{joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered}},
 		Field: func(in *Inputs) any { return &in.KubeletServer }},
 	{Meta: options.Meta{Name: "node-labels", Arg: "LABELS", Config: true, AllowEmpty: true,
 		Help: "node labels key=value[,key=value]; repeatable. Labels the kubelet may not set itself (node-role.kubernetes.io/*) are refused; an empty list sets none (a node of a --nodes file clears the defaults' labels so)"},
@@ -148,7 +149,7 @@ var Options = options.Table[Inputs]{
 		Help: "the node's hostname, written to /etc/hostname (the kubelet names its Node after it); in a --nodes file, a key of each node"},
 		Field: func(in *Inputs) any { return &in.Hostname }},
 	{Meta: options.Meta{Name: "nodes", Arg: "FILE", NotInConfig: "give it on the command line",
-		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir; manifests, apply and check act on every distinct token the nodes use, each with the terms (ttl, expires, no-expiry, groups, description) its nodes give"},
+		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir; manifests, apply and check act on every distinct token the nodes use, each with the terms (ttl, expires, no-expiry, groups, description, max-joins) its nodes give"},
 		Field: func(in *Inputs) any { return &in.Nodes }},
 	{Meta: options.Meta{Name: "out-dir", Arg: "DIR", NotInConfig: "give it on the command line",
 		Help: "with --nodes: the directory that gets <node>.<ext> (0600) and index.json; replaced whole, or left as it was on an error"},
@@ -170,7 +171,8 @@ var Options = options.Table[Inputs]{
 		Validate: func(v any) error {
 			_, err := parseMaxSize(v.(string))
 			return err
-		}},
+		},
+		Suggest: cloudNames()},
 		Field: func(in *Inputs) any { return &in.MaxSize }},
 }
 

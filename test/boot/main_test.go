@@ -42,6 +42,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "boot: ip link set lo up: %v\n%s", err, out)
 			os.Exit(1)
 		}
+		// The guest's 10.0.2.2 on this side too: the Ignition applier, which
+		// runs here before a first boot, fetches a config's remote files
+		// (boottest.FileServer) from the URL the guest would use.
+		if out, err := exec.Command("ip", "addr", "add", "10.0.2.2/32", "dev", "lo").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "boot: ip addr add 10.0.2.2/32 dev lo: %v\n%s", err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	if built.dir != "" {

@@ -186,13 +186,23 @@ func (img *Image) ApplyIgnition(t testing.TB, l *Layer, config string) {
 	consumertest.ValidateIgnition(t, config)
 	state := t.TempDir()
 	cache, stateFile := filepath.Join(state, "config.json"), filepath.Join(state, "state")
+	neednet := filepath.Join(state, "neednet")
 	fetch := exec.Command(ts.Ignition, "-platform", "file", "-stage", "fetch-offline",
-		"-config-cache", cache, "-state-file", stateFile, "-neednet", filepath.Join(state, "neednet"), "-log-to-stdout")
+		"-config-cache", cache, "-state-file", stateFile, "-neednet", neednet, "-log-to-stdout")
 	fetch.Env = append(os.Environ(), "IGNITION_CONFIG_FILE="+config)
 	out, err := fetch.CombinedOutput()
+	if _, nerr := os.Stat(neednet); nerr == nil {
+		// A remote file (a kubelet or system extension from a mirror): as
+		// in an initramfs, the fetch stage runs once the network is up, and
+		// the files stage fetches and verifies it (boottest.FileServer).
+		fetch = exec.Command(ts.Ignition, "-platform", "file", "-stage", "fetch",
+			"-config-cache", cache, "-state-file", stateFile, "-log-to-stdout")
+		fetch.Env = append(os.Environ(), "IGNITION_CONFIG_FILE="+config)
+		out, err = fetch.CombinedOutput()
+	}
 	logs := []string{string(out)}
 	if err != nil {
-		t.Fatalf("ignition fetch-offline: %v\n%s", err, out)
+		t.Fatalf("ignition fetch: %v\n%s", err, out)
 	}
 	logs = append(logs, img.inMerged(t, l, "env", "IGNITION_CONFIG_FILE="+config, ts.Ignition, "-platform", "file", "-stage", "files",
 		"-root", "@", "-config-cache", cache, "-state-file", stateFile, "-log-to-stdout"))

@@ -18,6 +18,9 @@ import (
 //	  join.ConditionResult=... join.ActiveEnterTimestampMonotonic=<µs> ...
 //	  kubelet.ActiveState=... kubelet.ExecMainStartTimestampMonotonic=<µs> ...
 //	  kubeconf=<s of uptime kubelet.conf was written, 0 if absent>
+//	  kubeletcmd=<the running kubelet's argv, comma-separated>
+//	  kubeletexec=<kubelet.service's effective ExecStart argv, comma-separated>
+//	  sysext=<the extensions merged over /usr> watch:<path>=<yes|no> ...
 //	  tokenfiles=<files the plan wrote the token to that still exist>
 //	  scan=<pending|done> tokenscan=<files holding the token, cloud-init's aside>
 //	  cloudcopies=<cloud-init's: under /var/lib/cloud and /run/cloud-init> END
@@ -26,7 +29,10 @@ import (
 // secret, so the probe holds none. It runs once, when the kubelet has its
 // kubeconfig and the cleanup service has run, and again whenever a new scan
 // is asked for by a boot (each boot scans once). When kubebake-join has
-// ended (failed or succeeded), its journal follows once as KBJOURNAL lines.
+// ended (failed or succeeded), its journal follows once as KBJOURNAL lines;
+// the lines of kubebake-join fetch (its ExecStartPre=) follow as they come.
+// The paths listed in /etc/kubebake-probe.watch (AddWatch) are reported as
+// present or not.
 const probeScript = `#!/bin/sh
 # kubebake boot tier probe: the machine's state on ttyS1 (see test/boottest).
 tokid=$1; shift
@@ -34,6 +40,7 @@ out=/dev/ttyS1
 stty -F $out raw -echo 2>/dev/null || true
 scanned=
 journaled=
+fetchlines=0
 show() { # show PREFIX UNIT PROPS...
   p=$1; u=$2; shift 2
   for k in "$@"; do set -- "$@" -p "$k"; shift; done
@@ -60,12 +67,30 @@ while :; do
     cloudcopies=$(grep -rlsE "$pat" /var/lib/cloud /run/cloud-init 2>/dev/null | paste -sd, -)
     scanned="scan=done tokenscan=$tokenscan cloudcopies=$cloudcopies"
   fi
+  # kubebake-join fetch's lines as they come (the join may retry for long).
+  n=$(journalctl -b -u kubebake-join.service -o cat --no-pager 2>/dev/null | grep -c '^kubebake-join fetch: ')
+  if [ "$n" -gt "$fetchlines" ]; then
+    journalctl -b -u kubebake-join.service -o cat --no-pager 2>/dev/null | grep '^kubebake-join fetch: ' | tail -n +$((fetchlines+1)) | sed 's/^/KBJOURNAL /' >$out
+    fetchlines=$n
+  fi
+  kpid=$(systemctl show -p MainPID --value kubelet.service)
+  kubeletcmd=
+  if [ -n "$kpid" ] && [ "$kpid" != 0 ]; then kubeletcmd=$(tr '\0 ' ',_' </proc/$kpid/cmdline 2>/dev/null); fi
+  kubeletexec=$(systemctl show -p ExecStart --value kubelet.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\) ;.*/\1/p' | head -1 | tr ' ' ',')
+  sysext=$(systemd-sysext status --no-legend 2>/dev/null | awk '$1 == "/usr" { print $2 }')
+  watch=
+  if [ -r /etc/kubebake-probe.watch ]; then
+    while read -r w; do
+      [ -n "$w" ] || continue
+      if [ -e "$w" ]; then watch="$watch watch:$w=yes"; else watch="$watch watch:$w=no"; fi
+    done </etc/kubebake-probe.watch
+  fi
   j=$(systemctl show -p ActiveState --value kubebake-join.service)
   if [ -z "$journaled" ] && { [ "$j" = failed ] || [ "$j" = active ]; }; then
     journalctl -b -u kubebake-join.service -o cat --no-pager 2>/dev/null | sed 's/^/KBJOURNAL /' >$out
     journaled=1
   fi
-  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) kubeconf=$kubeconf tokenfiles=$tokenfiles ${scanned:-scan=pending} END" >$out
+  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles ${scanned:-scan=pending} END" >$out
   sleep 3
 done
 `
@@ -89,6 +114,12 @@ func (l *Layer) AddProbe(tokenID string, tokenFiles []string) {
 	args := append([]string{tokenID}, tokenFiles...)
 	l.Write("/etc/systemd/system/kubebake-probe.service", []byte(fmt.Sprintf(probeUnit, strings.Join(args, " "))), 0o644)
 	l.Symlink("/etc/systemd/system/kubebake-probe.service", "/etc/systemd/system/multi-user.target.wants/kubebake-probe.service")
+}
+
+// AddWatch makes the probe report whether each path exists.
+func (l *Layer) AddWatch(paths ...string) {
+	l.t.Helper()
+	l.Write("/etc/kubebake-probe.watch", []byte(strings.Join(paths, "\n")+"\n"), 0o644)
 }
 
 // State is one probe line.
@@ -116,7 +147,7 @@ func (s State) List(k string) []string {
 
 func (s State) String() string {
 	keys := []string{"up", "state", "failed", "jobs", "mu", "join.ActiveState", "join.SubState", "join.Result", "join.ExecMainStatus",
-		"join.NRestarts", "join.ConditionResult", "kubelet.ActiveState", "kubelet.ConditionResult", "kubelet.NRestarts", "kubeconf", "tokenfiles", "scan", "tokenscan", "cloudcopies"}
+		"join.NRestarts", "join.ConditionResult", "kubelet.ActiveState", "kubelet.ConditionResult", "kubelet.NRestarts", "kubeconf", "kubeletcmd", "kubeletexec", "sysext", "tokenfiles", "scan", "tokenscan", "cloudcopies"}
 	var b strings.Builder
 	for _, k := range keys {
 		if v, ok := s[k]; ok {

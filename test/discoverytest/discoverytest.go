@@ -29,6 +29,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
 	"k8s.io/client-go/tools/clientcmd"
@@ -374,14 +375,14 @@ func BootstrapKubeconfig(t testing.TB, server string, caPEM []byte, tok token.To
 	cfg := clientcmdapi.NewConfig()
 	cl := clientcmdapi.NewCluster()
 	cl.Server, cl.CertificateAuthorityData = server, caPEM
-	cfg.Clusters[discovery.BootstrapClusterName] = cl
+	cfg.Clusters[kubeconfig.BootstrapClusterName] = cl
 	u := clientcmdapi.NewAuthInfo()
 	u.Token = tok.Value()
-	cfg.AuthInfos[discovery.BootstrapUserName] = u
+	cfg.AuthInfos[kubeconfig.BootstrapUserName] = u
 	ctx := clientcmdapi.NewContext()
-	ctx.Cluster, ctx.AuthInfo = discovery.BootstrapClusterName, discovery.BootstrapUserName
-	cfg.Contexts[discovery.BootstrapContextName] = ctx
-	cfg.CurrentContext = discovery.BootstrapContextName
+	ctx.Cluster, ctx.AuthInfo = kubeconfig.BootstrapClusterName, kubeconfig.BootstrapUserName
+	cfg.Contexts[kubeconfig.BootstrapContextName] = ctx
+	cfg.CurrentContext = kubeconfig.BootstrapContextName
 	out, err := clientcmd.Write(*cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ func TestReadLog(t *testing.T) {
 	var log strings.Builder
 	_, err = discovery.Discover(context.Background(), discovery.Target{
 		Endpoints: []string{strings.TrimPrefix(srv.URL, "https://")},
-		Pins:      []string{pin.Hash(srv.Certificate())},
+		Pins:      pin.MustSet(pin.Hash(srv.Certificate())),
 		Token:     tok,
 		Timeout:   20 * time.Second,
 	}, discovery.Options{

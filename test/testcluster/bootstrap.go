@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/internal/token"
-	"sigs.k8s.io/yaml"
 )
 
 // The cluster-side objects of token discovery and TLS bootstrap, as kubeadm
@@ -81,11 +81,7 @@ const rbacV1 = "rbac.authorization.k8s.io/v1"
 // DefaultNodeTokenGroup create CSRs that are auto-approved, and nodes renew.
 func (c *Cluster) PrepareBootstrap(t testing.TB) {
 	t.Helper()
-	kc, err := yaml.Marshal(Kubeconfig{
-		APIVersion: "v1",
-		Kind:       "Config",
-		Clusters:   []NamedCluster{{Name: "", Cluster: ClusterInfo{Server: c.Server(), CertificateAuthorityData: c.CACertPEM}}},
-	})
+	kc, err := kubeconfig.ClusterInfo(c.Server(), c.CACertPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestClusterSignsClusterInfoForATokenAndAudits(t *testing.T) {
 		t.Errorf("jws-kubeconfig-%s = %q, want a detached JWS (header..signature)", tok.ID(), jws)
 	}
 	kc, err := ParseKubeconfig([]byte(cm.Data["kubeconfig"]))
-	if err != nil || len(kc.Clusters) != 1 || kc.Clusters[0].Cluster.Server != c.Server() || string(kc.Clusters[0].Cluster.CertificateAuthorityData) != string(c.CACertPEM) {
+	if err != nil || len(kc.Clusters) != 1 || kc.Clusters[0].Cluster.Server != c.Server() || string(kc.Clusters[0].Cluster.CAData) != string(c.CACertPEM) {
 		t.Errorf("cluster-info kubeconfig does not name %s and the cluster CA: %v %+v", c.Server(), err, kc)
 	}
 
