@@ -15,8 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
@@ -67,7 +65,7 @@ type ApplyOptions struct {
 // secret: every node baked with the old one would be locked out. And it
 // only adds subjects to an existing binding, never drops one: another
 // fleet's tokens, applied from another nodes file, may rely on it.
-func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+func Apply(ctx context.Context, cs *Client, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
 	for _, obj := range objs {
 		if err := checkSecretKept(ctx, cs, obj); err != nil {
 			return nil, err
@@ -84,58 +82,6 @@ func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, 
 	return changes, nil
 }
 
-// resource is the typed client calls for one kind of object.
-type resource struct {
-	get   func(ctx context.Context, name string) (runtime.Object, error)
-	patch func(ctx context.Context, name string, data []byte, opts metav1.PatchOptions) (runtime.Object, error)
-}
-
-func resourceFor(cs kubernetes.Interface, obj runtime.Object) (resource, error) {
-	switch o := obj.(type) {
-	case *corev1.Secret:
-		c := cs.CoreV1().Secrets(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
-	case *corev1.ConfigMap:
-		c := cs.CoreV1().ConfigMaps(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
-	case *rbacv1.ClusterRoleBinding:
-		c := cs.RbacV1().ClusterRoleBindings()
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
-	case *rbacv1.Role:
-		c := cs.RbacV1().Roles(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
-	case *rbacv1.RoleBinding:
-		c := cs.RbacV1().RoleBindings(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
-	}
-	return resource{}, fmt.Errorf("kubebake does not apply %T", obj)
-}
-
 // SecretChangedError is a token whose Secret holds another secret.
 type SecretChangedError struct{ ID string }
 
@@ -146,12 +92,12 @@ func (e *SecretChangedError) Error() string {
 
 // checkSecretKept refuses a token Secret that would replace the secret of
 // an existing token of the same id.
-func checkSecretKept(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) error {
+func checkSecretKept(ctx context.Context, cs *Client, obj runtime.Object) error {
 	sec, ok := obj.(*corev1.Secret)
 	if !ok || sec.Type != corev1.SecretTypeBootstrapToken {
 		return nil
 	}
-	old, err := cs.CoreV1().Secrets(sec.Namespace).Get(ctx, sec.Name, metav1.GetOptions{})
+	old, err := cs.Secret(ctx, sec.Namespace, sec.Name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
@@ -186,12 +132,12 @@ func keepSubjects(crb *rbacv1.ClusterRoleBinding, before runtime.Object) *rbacv1
 	return out
 }
 
-func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, opt ApplyOptions) (Change, error) {
+func applyOne(ctx context.Context, cs *Client, obj runtime.Object, opt ApplyOptions) (Change, error) {
 	m, err := metaOf(obj)
 	if err != nil {
 		return Change{}, err
 	}
-	r, err := resourceFor(cs, obj)
+	r, err := cs.resource(obj)
 	if err != nil {
 		return Change{}, err
 	}

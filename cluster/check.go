@@ -20,8 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
@@ -109,7 +107,7 @@ func (c *checker) expiryHow() string {
 // usable long enough, TLS bootstrapping is authorized for its groups, and
 // a node can discover the cluster through cluster-info at every endpoint.
 // Failures are results, not errors.
-func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
+func Check(ctx context.Context, cs *Client, s CheckSpec) *Report {
 	c := &checker{spec: s, report: &Report{}}
 	if c.spec.Now == nil {
 		c.spec.Now = time.Now
@@ -121,7 +119,7 @@ func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
 		c.spec.FixCommand = "kubebake apply"
 	}
 	secret := c.checkToken(ctx, cs)
-	c.checkJoins(ctx, ClientsetTokenAPI(cs), secret)
+	c.checkJoins(ctx, cs.TokenAPI(), secret)
 	c.checkBindings(ctx, cs, secret)
 	kubeconfig := c.checkClusterInfo(ctx, cs)
 	c.checkEndpoints(ctx, kubeconfig)
@@ -165,10 +163,10 @@ func (c *checker) applyFix(what string) string {
 
 // checkToken checks the token Secret and returns it when it is usable for
 // the later checks.
-func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *corev1.Secret {
+func (c *checker) checkToken(ctx context.Context, cs *Client) *corev1.Secret {
 	id := c.spec.Token.ID()
 	name := TokenNamespace + "/" + TokenSecretName(id)
-	sec, err := cs.CoreV1().Secrets(TokenNamespace).Get(ctx, TokenSecretName(id), metav1.GetOptions{})
+	sec, err := cs.Secret(ctx, TokenNamespace, TokenSecretName(id))
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckTokenSecret, c.applyFix("the token Secret"),
@@ -279,14 +277,14 @@ func roundDuration(d time.Duration) time.Duration {
 
 // checkBindings checks that the token's groups may create and get approved
 // CSRs, and that nodes may renew.
-func (c *checker) checkBindings(ctx context.Context, cs kubernetes.Interface, sec *corev1.Secret) {
+func (c *checker) checkBindings(ctx context.Context, cs *Client, sec *corev1.Secret) {
 	if sec == nil {
 		for _, b := range Bindings {
 			c.skip(BindingCheckID(b), "no token Secret: its groups are unknown")
 		}
 		return
 	}
-	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	crbs, err := cs.clusterRoleBindings(ctx)
 	if err != nil {
 		for _, b := range Bindings {
 			c.fail(BindingCheckID(b), "check that --kubeconfig may list clusterrolebindings", "cannot list ClusterRoleBindings: %v", err)
@@ -301,7 +299,7 @@ func (c *checker) checkBindings(ctx context.Context, cs kubernetes.Interface, se
 		if b.ToNodes {
 			groups, user, who = []string{NodesGroup}, "", "group "+NodesGroup
 		}
-		if crb, subj := findBinding(crbs.Items, b.Role, groups, user); crb != "" {
+		if crb, subj := findBinding(crbs, b.Role, groups, user); crb != "" {
 			c.pass(BindingCheckID(b), "ClusterRoleBinding %s grants %s to %s: %s", crb, b.Role, subj, b.Purpose)
 			continue
 		}
@@ -342,7 +340,7 @@ func findBinding(crbs []rbacv1.ClusterRoleBinding, role string, groups []string,
 
 // checkClusterInfo checks kube-public/cluster-info and returns its
 // kubeconfig when it has one.
-func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface) string {
+func (c *checker) checkClusterInfo(ctx context.Context, cs *Client) string {
 	name := ClusterInfoNamespace + "/" + bootstrapapi.ConfigMapClusterInfo
 	skipRest := func(why string) {
 		c.skip(CheckClusterInfoSigned, "%s", why)
@@ -351,7 +349,7 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 			c.skip(CheckClusterInfoServer, "%s", why)
 		}
 	}
-	cm, err := cs.CoreV1().ConfigMaps(ClusterInfoNamespace).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+	cm, err := cs.configMap(ctx, ClusterInfoNamespace, bootstrapapi.ConfigMapClusterInfo)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckClusterInfo, c.applyFix("it"), "ConfigMap %s does not exist: nodes cannot discover the cluster", name)

@@ -89,7 +89,7 @@ var Defaults = func() Inputs {
 func (in Inputs) WithYAML(f *options.File, m *yamlv3.Node) (Inputs, error) {
 	out := in
 	out.Given = in.Given.Clone()
-	set := options.NewSet(AllOptions(), options.BindAll(Options, &out))
+	set := options.NewSet(anyCommand, AllOptions(), options.BindAll(Options, &out))
 	set.Given = out.Given
 	if err := set.Apply(f, m); err != nil {
 		return Inputs{}, err

@@ -113,7 +113,7 @@ func (e *env) run(args ...string) (string, string, int) {
 
 func (e *env) apply(extra ...string) []cluster.Change {
 	e.t.Helper()
-	args := append([]string{"apply", "--kubeconfig", e.c.AdminKubeconfig, "-o", "json"}, e.inputs()...)
+	args := append([]string{"apply", "--kubeconfig", e.c.AdminKubeconfig, "--format", "json"}, e.inputs()...)
 	stdout, stderr, code := e.run(append(args, extra...)...)
 	if code != 0 {
 		e.t.Fatalf("kubebake apply: exit %d: %s", code, stderr)
@@ -122,19 +122,19 @@ func (e *env) apply(extra ...string) []cluster.Change {
 		Changes []cluster.Change `json:"changes"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-		e.t.Fatalf("kubebake apply -o json: %v\n%s", err, stdout)
+		e.t.Fatalf("kubebake apply --format json: %v\n%s", err, stdout)
 	}
 	return out.Changes
 }
 
-// check runs kubebake check -o json and returns the report and exit status.
+// check runs kubebake check --format json and returns the report and exit status.
 func (e *env) check(extra ...string) (*cluster.Report, int) {
 	e.t.Helper()
-	args := append([]string{"check", "--kubeconfig", e.c.AdminKubeconfig, "-o", "json"}, e.inputs()...)
+	args := append([]string{"check", "--kubeconfig", e.c.AdminKubeconfig, "--format", "json"}, e.inputs()...)
 	stdout, stderr, code := e.run(append(args, extra...)...)
 	var r cluster.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-		e.t.Fatalf("kubebake check -o json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+		e.t.Fatalf("kubebake check --format json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
 	}
 	return &r, code
 }
