@@ -12,6 +12,8 @@ import (
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -112,14 +114,14 @@ type NodeTerms func(i int) (Terms, options.Given, error)
 // the same. noEndpoint(i) says node i named no API server (a stand-in
 // address was validated in its place). Nodes of different CA bundles (two
 // clusters) are refused: one cluster-info serves one cluster. Errors are
-// *render.NodeError.
+// *spec.NodeError.
 func FleetOf(nodes []render.ValidNode, terms NodeTerms, noEndpoint func(i int) bool) (*Fleet, error) {
 	f := &Fleet{}
 	byID := map[string]*Pool{}
 	caNode := ""
 	for i, n := range nodes {
 		s := n.Spec
-		nodeErr := func(err error) error { return &render.NodeError{Node: n.Name, Err: err} }
+		nodeErr := func(err error) error { return &spec.NodeError{Node: n.Name, Err: err} }
 		switch {
 		case f.CA == nil:
 			f.CA, caNode = &CABundle{PEM: s.CABundle, Certs: s.CAs}, n.Name
@@ -226,23 +228,26 @@ func (f *Fleet) Objects() ([]runtime.Object, error) {
 	return append(secrets, objs.List()[1:]...), nil
 }
 
+// renderCommand is the command render's options are declared for.
+const renderCommand = "render"
+
 // FleetInput is what ReadFleet reads a nodes file with.
 type FleetInput struct {
 	// Nodes is the nodes file.
 	Nodes string
 	// Base is the command line's render inputs; Config is --config, read
 	// once: its render keys go under the command line.
-	Base   render.Inputs
+	Base   spec.Inputs
 	Config *options.File
 	// NeedEndpoint: every node must name an API server (manifests, apply);
 	// check reads one from the cluster for nodes that name none.
 	NeedEndpoint bool
 	// Terms, when not nil, gives each node's token terms from the parsed
 	// file (manifests, apply): the terms' options are the CLI's.
-	Terms func(nf *render.NodesFile) NodeTerms
+	Terms func(nf *spec.NodesFile) NodeTerms
 	// TokenFile is called once for each distinct token file (to warn about
 	// one others can read).
-	TokenFile func(in *render.Inputs)
+	TokenFile func(in *spec.Inputs)
 	Now       time.Time
 }
 
@@ -257,12 +262,12 @@ func ReadFleet(in FleetInput) (*Fleet, error) {
 	if err != nil {
 		return nil, inputs.Errorf("--nodes", "%s: %v", in.Nodes, pathReason(err))
 	}
-	nf, err := render.ParseNodesFile(in.Nodes, data)
+	nf, err := spec.ParseNodesFile(in.Nodes, data)
 	if err != nil {
 		return nil, err
 	}
 	base := in.Base
-	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &base, render.CmdRender))
+	set := options.NewSet(renderCommand, spec.AllOptions(), options.Bind(spec.Options, &base, renderCommand))
 	set.Given = in.Base.Given.Clone()
 	if in.Config != nil {
 		if err := set.Apply(in.Config, nil); err != nil {
@@ -273,7 +278,7 @@ func ReadFleet(in FleetInput) (*Fleet, error) {
 		return nil, err
 	}
 	base.Given = set.Given
-	nodes, err := nf.Merge(base, render.CmdRender)
+	nodes, err := nf.Merge(base)
 	if err != nil {
 		return nil, err
 	}
@@ -286,13 +291,13 @@ func ReadFleet(in FleetInput) (*Fleet, error) {
 		}
 		if len(n.Inputs.APIServer) == 0 {
 			if in.NeedEndpoint {
-				return nil, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))}
+				return nil, &spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))}
 			}
 			// Checked as if it named one: check reads it from the cluster.
 			noEndpoint[i], nodes[i].Inputs.APIServer = true, []string{"api-server.invalid"}
 		}
 	}
-	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Shared: render.NewShared(inputs.ReadBounded, in.Now), Agent: embed.Load})
+	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Cache: cache.New(inputs.ReadBounded, in.Now), Agent: embed.Load})
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -54,13 +54,13 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		return &cluster.Fleet{Pools: []*cluster.Pool{p}, CA: ca, Endpoints: eps}, nil
 	}
 	fin := cluster.FleetInput{Nodes: in.Nodes, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
-		TokenFile: func(in *render.Inputs) { warnTokenFile(env, o.cmd, in) }}
+		TokenFile: func(in *spec.Inputs) { warnTokenFile(env, o.cmd, in) }}
 	if withTerms {
 		// A token's terms: the nodes file's keys of the CLI's table.
-		fin.Terms = func(nf *render.NodesFile) cluster.NodeTerms {
+		fin.Terms = func(nf *spec.NodesFile) cluster.NodeTerms {
 			return func(i int) (cluster.Terms, options.Given, error) {
 				co := o.co
-				set := options.NewSet(o.cmd, render.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+				set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
 				set.Given = o.in.Given.Clone()
 				if err := nf.ApplyNode(i, set); err != nil {
 					return cluster.Terms{}, nil, err
@@ -78,7 +78,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 }
 
 // warnTokenFile warns about a token file other users can read.
-func warnTokenFile(env *cliEnv, cmd string, in *render.Inputs) {
+func warnTokenFile(env *cliEnv, cmd string, in *spec.Inputs) {
 	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
 		fmt.Fprintf(env.stderr, "kubebake %s: warning: %s\n", cmd, strings.Replace(w, "--token-file", in.Given.Where("token-file"), 1))
 	}
@@ -86,7 +86,7 @@ func warnTokenFile(env *cliEnv, cmd string, in *render.Inputs) {
 
 // whereFrom names, in an input error about a flag, the config file line
 // the value came from, and makes it a usage error.
-func whereFrom(in *render.Inputs, err error) error {
+func whereFrom(in *spec.Inputs, err error) error {
 	var ie *inputs.Error
 	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
 		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
@@ -96,8 +96,8 @@ func whereFrom(in *render.Inputs, err error) error {
 
 // fleetError makes bad input in a fleet a usage error (exit 2).
 func fleetError(err error) error {
-	var ne *render.NodeError
-	var ie *render.InputError
+	var ne *spec.NodeError
+	var ie *inputs.Error
 	switch {
 	case errors.As(err, &ne) && errors.As(err, &ie):
 		return usageErrorf("--nodes: %v", err)
@@ -137,7 +137,7 @@ func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object,
 // same inputs as the command line gave them (a config or nodes file gives
 // apply the rest), the token by file only (a secret on a command line ends
 // in shell history).
-func fixCommand(kf *clusterOpts, in *render.Inputs) string {
+func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
 	parts := []string{"kubebake apply"}
 	if in.Nodes != "" {
 		parts = append(parts, "--nodes "+in.Nodes)
