@@ -34,6 +34,9 @@ type Result struct {
 // The wait for the token counts against j.Deadline.
 func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error) {
 	o := opts.withDefaults()
+	if o.ProxyRoots == nil {
+		o.ProxyRoots = j.ProxyRoots
+	}
 	at := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
 
 	joined, err := Joined(o.Root, j.Paths)
