@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
@@ -65,21 +64,38 @@ type ApplyOptions struct {
 // secret: every node baked with the old one would be locked out. And it
 // only adds subjects to an existing binding, never drops one: another
 // fleet's tokens, applied from another nodes file, may rely on it.
-func Apply(ctx context.Context, cs *Client, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+func Apply(ctx context.Context, api API, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
 	for _, obj := range objs {
-		if err := checkSecretKept(ctx, cs, obj); err != nil {
+		if err := checkSecretKept(ctx, api, obj); err != nil {
 			return nil, err
 		}
 	}
 	var changes []Change
 	for _, obj := range objs {
-		c, err := applyOne(ctx, cs, obj, opt)
+		c, err := applyOne(ctx, api, obj, opt)
 		if err != nil {
 			return changes, fmt.Errorf("applying %s: %w", Describe(obj), err)
 		}
 		changes = append(changes, c)
 	}
 	return changes, nil
+}
+
+// newOf returns an empty object of obj's kind, to read the cluster's copy into.
+func newOf(obj runtime.Object) (runtime.Object, error) {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return &corev1.Secret{}, nil
+	case *corev1.ConfigMap:
+		return &corev1.ConfigMap{}, nil
+	case *rbacv1.ClusterRoleBinding:
+		return &rbacv1.ClusterRoleBinding{}, nil
+	case *rbacv1.Role:
+		return &rbacv1.Role{}, nil
+	case *rbacv1.RoleBinding:
+		return &rbacv1.RoleBinding{}, nil
+	}
+	return nil, fmt.Errorf("kubebake does not apply %T", obj)
 }
 
 // SecretChangedError is a token whose Secret holds another secret.
@@ -92,12 +108,13 @@ func (e *SecretChangedError) Error() string {
 
 // checkSecretKept refuses a token Secret that would replace the secret of
 // an existing token of the same id.
-func checkSecretKept(ctx context.Context, cs *Client, obj runtime.Object) error {
+func checkSecretKept(ctx context.Context, api API, obj runtime.Object) error {
 	sec, ok := obj.(*corev1.Secret)
 	if !ok || sec.Type != corev1.SecretTypeBootstrapToken {
 		return nil
 	}
-	old, err := cs.Secret(ctx, sec.Namespace, sec.Name)
+	old := &corev1.Secret{}
+	err := api.Get(ctx, sec.Namespace, sec.Name, old)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
@@ -132,19 +149,19 @@ func keepSubjects(crb *rbacv1.ClusterRoleBinding, before runtime.Object) *rbacv1
 	return out
 }
 
-func applyOne(ctx context.Context, cs *Client, obj runtime.Object, opt ApplyOptions) (Change, error) {
+func applyOne(ctx context.Context, api API, obj runtime.Object, opt ApplyOptions) (Change, error) {
 	m, err := metaOf(obj)
 	if err != nil {
 		return Change{}, err
 	}
-	r, err := cs.resource(obj)
+	b, err := newOf(obj)
 	if err != nil {
 		return Change{}, err
 	}
 	change := Change{Object: Describe(obj)}
 
 	var before runtime.Object
-	switch b, err := r.get(ctx, m.GetName()); {
+	switch err := api.Get(ctx, m.GetNamespace(), m.GetName(), b); {
 	case apierrors.IsNotFound(err):
 		change.Action = Created
 	case err != nil:
@@ -160,13 +177,8 @@ func applyOne(ctx context.Context, cs *Client, obj runtime.Object, opt ApplyOpti
 	if err != nil {
 		return Change{}, err
 	}
-	force := true
-	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
-	if opt.DryRun {
-		po.DryRun = []string{metav1.DryRunAll}
-	}
-	after, err := r.patch(ctx, m.GetName(), body, po)
-	if err != nil {
+	after, _ := newOf(obj)
+	if err := api.Apply(ctx, obj, opt.DryRun, after); err != nil {
 		return Change{}, err
 	}
 	if before == nil {

@@ -42,7 +42,7 @@ func TestApplyIdempotent(t *testing.T) {
 	}
 	n := len(objs.List())
 
-	changes, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestApplyIdempotent(t *testing.T) {
 		t.Errorf("binding %s: roleRef %v, managed fields %v", crb.Name, crb.RoleRef, crb.ManagedFields)
 	}
 
-	changes, err = Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestApplyIdempotent(t *testing.T) {
 	// A new expiry configures the Secret only, naming the field, not its value.
 	spec.Expires = spec.Expires.Add(24 * time.Hour)
 	objs, _ = Build(spec)
-	changes, err = Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestApplyRepairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{}); err != nil {
+	if _, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	crb, _ := cs.RbacV1().ClusterRoleBindings().Get(ctx, Bindings[1].Name, metav1.GetOptions{})
@@ -100,7 +100,7 @@ func TestApplyRepairs(t *testing.T) {
 	if _, err := cs.RbacV1().ClusterRoleBindings().Update(ctx, crb, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := Apply(ctx, ClientFor(cs, ""), objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

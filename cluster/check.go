@@ -107,7 +107,7 @@ func (c *checker) expiryHow() string {
 // usable long enough, TLS bootstrapping is authorized for its groups, and
 // a node can discover the cluster through cluster-info at every endpoint.
 // Failures are results, not errors.
-func Check(ctx context.Context, cs *Client, s CheckSpec) *Report {
+func Check(ctx context.Context, api API, s CheckSpec) *Report {
 	c := &checker{spec: s, report: &Report{}}
 	if c.spec.Now == nil {
 		c.spec.Now = time.Now
@@ -118,10 +118,10 @@ func Check(ctx context.Context, cs *Client, s CheckSpec) *Report {
 	if c.spec.FixCommand == "" {
 		c.spec.FixCommand = "kubebake apply"
 	}
-	secret := c.checkToken(ctx, cs)
-	c.checkJoins(ctx, cs.TokenAPI(), secret)
-	c.checkBindings(ctx, cs, secret)
-	kubeconfig := c.checkClusterInfo(ctx, cs)
+	secret := c.checkToken(ctx, api)
+	c.checkJoins(ctx, api, secret)
+	c.checkBindings(ctx, api, secret)
+	kubeconfig := c.checkClusterInfo(ctx, api)
 	c.checkEndpoints(ctx, kubeconfig)
 	c.report.OK = true
 	for _, r := range c.report.Checks {
@@ -163,10 +163,11 @@ func (c *checker) applyFix(what string) string {
 
 // checkToken checks the token Secret and returns it when it is usable for
 // the later checks.
-func (c *checker) checkToken(ctx context.Context, cs *Client) *corev1.Secret {
+func (c *checker) checkToken(ctx context.Context, api API) *corev1.Secret {
 	id := c.spec.Token.ID()
 	name := TokenNamespace + "/" + TokenSecretName(id)
-	sec, err := cs.Secret(ctx, TokenNamespace, TokenSecretName(id))
+	sec := &corev1.Secret{}
+	err := api.Get(ctx, TokenNamespace, TokenSecretName(id), sec)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckTokenSecret, c.applyFix("the token Secret"),
@@ -277,14 +278,15 @@ func roundDuration(d time.Duration) time.Duration {
 
 // checkBindings checks that the token's groups may create and get approved
 // CSRs, and that nodes may renew.
-func (c *checker) checkBindings(ctx context.Context, cs *Client, sec *corev1.Secret) {
+func (c *checker) checkBindings(ctx context.Context, api API, sec *corev1.Secret) {
 	if sec == nil {
 		for _, b := range Bindings {
 			c.skip(BindingCheckID(b), "no token Secret: its groups are unknown")
 		}
 		return
 	}
-	crbs, err := cs.clusterRoleBindings(ctx)
+	crbs := &rbacv1.ClusterRoleBindingList{}
+	err := api.List(ctx, "", crbs, ListOptions{})
 	if err != nil {
 		for _, b := range Bindings {
 			c.fail(BindingCheckID(b), "check that --kubeconfig may list clusterrolebindings", "cannot list ClusterRoleBindings: %v", err)
@@ -299,7 +301,7 @@ func (c *checker) checkBindings(ctx context.Context, cs *Client, sec *corev1.Sec
 		if b.ToNodes {
 			groups, user, who = []string{NodesGroup}, "", "group "+NodesGroup
 		}
-		if crb, subj := findBinding(crbs, b.Role, groups, user); crb != "" {
+		if crb, subj := findBinding(crbs.Items, b.Role, groups, user); crb != "" {
 			c.pass(BindingCheckID(b), "ClusterRoleBinding %s grants %s to %s: %s", crb, b.Role, subj, b.Purpose)
 			continue
 		}
@@ -340,7 +342,7 @@ func findBinding(crbs []rbacv1.ClusterRoleBinding, role string, groups []string,
 
 // checkClusterInfo checks kube-public/cluster-info and returns its
 // kubeconfig when it has one.
-func (c *checker) checkClusterInfo(ctx context.Context, cs *Client) string {
+func (c *checker) checkClusterInfo(ctx context.Context, api API) string {
 	name := ClusterInfoNamespace + "/" + bootstrapapi.ConfigMapClusterInfo
 	skipRest := func(why string) {
 		c.skip(CheckClusterInfoSigned, "%s", why)
@@ -349,7 +351,8 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs *Client) string {
 			c.skip(CheckClusterInfoServer, "%s", why)
 		}
 	}
-	cm, err := cs.configMap(ctx, ClusterInfoNamespace, bootstrapapi.ConfigMapClusterInfo)
+	cm := &corev1.ConfigMap{}
+	err := api.Get(ctx, ClusterInfoNamespace, bootstrapapi.ConfigMapClusterInfo, cm)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckClusterInfo, c.applyFix("it"), "ConfigMap %s does not exist: nodes cannot discover the cluster", name)

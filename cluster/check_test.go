@@ -91,7 +91,7 @@ func (ts *testServer) prepare(t *testing.T, spec Spec, sign bool) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := Apply(ctx, ClientFor(ts.cs, ""), objs.List(), ApplyOptions{}); err != nil {
+	if _, err := Apply(ctx, fakeAPI{ts.cs}, objs.List(), ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if sign {
@@ -125,7 +125,7 @@ func (ts *testServer) check(t *testing.T, s Spec, eps ...string) *Report {
 	if eps == nil {
 		eps = s.Endpoints
 	}
-	return Check(context.Background(), ClientFor(ts.cs, ""), CheckSpec{Token: s.Token, CA: s.CA, Endpoints: eps, MinTTL: 7 * 24 * time.Hour, Timeout: 5 * time.Second})
+	return Check(context.Background(), fakeAPI{ts.cs}, CheckSpec{Token: s.Token, CA: s.CA, Endpoints: eps, MinTTL: 7 * 24 * time.Hour, Timeout: 5 * time.Second})
 }
 
 // failed returns the IDs of the checks with status st.

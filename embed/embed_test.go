@@ -1,6 +1,8 @@
 package embed
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -26,8 +28,16 @@ func TestLoad(t *testing.T) {
 		"dist/kubebake-join-linux-amd64.gz.sha512": {Data: []byte("short 1\n")},
 	}
 	a, err := load(fsys, "arm64")
-	if err != nil || a.SHA512 != sum || a.Size != 1234 || string(a.Gzip) != "gz" {
+	if err != nil || a.SHA512 != sum || a.Size != 1234 || string(a.Gzip) != "gz" || a.SHA256 != "" {
 		t.Fatalf("load: %+v %v", a, err)
+	}
+	sum256 := strings.Repeat("cd", 32)
+	fsys["dist/kubebake-join-linux-arm64.gz.sha512"] = &fstest.MapFile{Data: []byte(sum + " 1234 " + sum256 + "\n")}
+	if a, err = load(fsys, "arm64"); err != nil || a.SHA256 != sum256 || a.Size != 1234 {
+		t.Fatalf("load with a sha256: %+v %v", a, err)
+	}
+	if s, err := a.SHA256Sum(); err != nil || s != sum256 {
+		t.Fatalf("SHA256Sum must use the recorded digest: %q %v", s, err)
 	}
 	if _, err := load(fsys, "amd64"); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("a malformed .sha512 must be refused, got %v", err)
@@ -46,6 +56,19 @@ func TestBuilt(t *testing.T) {
 		}
 		if len(a.Gzip) < 1<<20 || a.Size < int64(len(a.Gzip)) {
 			t.Errorf("%s: implausible agent: %d bytes gzipped, %d bytes", arch, len(a.Gzip), a.Size)
+		}
+		// kubebake version prints the sha256 mkembed recorded instead of
+		// hashing the agent at every call: it must be the agent's.
+		if a.SHA256 == "" {
+			t.Errorf("%s: embed/dist holds no sha256 (mkembed writes it): run make embed", arch)
+			continue
+		}
+		bin, err := a.Binary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(bin); hex.EncodeToString(sum[:]) != a.SHA256 || int64(len(bin)) != a.Size {
+			t.Errorf("%s: recorded sha256 %s and size %d, the agent's are %x and %d", arch, a.SHA256, a.Size, sum, len(bin))
 		}
 	}
 }
