@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
@@ -27,6 +28,9 @@ const (
 	Created    Action = "created"
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
+	// LeftAlone: a token Secret kubebake did not make, left as it is (see
+	// ApplyOptions.Adopt).
+	LeftAlone Action = "left alone"
 )
 
 // Change is the outcome of applying one object.
@@ -36,12 +40,17 @@ type Change struct {
 	// Fields lists the fields a configured object changed, as dotted paths
 	// ("data.expiration"). Never values: the token Secret is among them.
 	Fields []string `json:"fields,omitempty"`
+	// Reason says why an object was kept.
+	Reason string `json:"reason,omitempty"`
 }
 
 func (c Change) String() string {
 	s := c.Object + " " + string(c.Action)
 	if len(c.Fields) > 0 {
 		s += " (" + strings.Join(c.Fields, ", ") + ")"
+	}
+	if c.Reason != "" {
+		s += " (" + c.Reason + ")"
 	}
 	return s
 }
@@ -51,6 +60,10 @@ type ApplyOptions struct {
 	// DryRun asks the API server to validate and compute the changes without
 	// persisting them.
 	DryRun bool
+	// Adopt takes over token Secrets kubebake did not make (kubeadm token
+	// create's): they get the terms applied (expiry, groups, description).
+	// Without it such a token is kept as it is and reported LeftAlone.
+	Adopt bool
 }
 
 // Apply creates or updates objs with server-side apply, in order, and
@@ -65,13 +78,21 @@ type ApplyOptions struct {
 // only adds subjects to an existing binding, never drops one: another
 // fleet's tokens, applied from another nodes file, may rely on it.
 func Apply(ctx context.Context, api API, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+	foreign := map[runtime.Object]bool{}
 	for _, obj := range objs {
-		if err := checkSecretKept(ctx, api, obj); err != nil {
+		f, err := checkSecretKept(ctx, api, obj)
+		if err != nil {
 			return nil, err
 		}
+		foreign[obj] = f && !opt.Adopt
 	}
 	var changes []Change
 	for _, obj := range objs {
+		if foreign[obj] {
+			changes = append(changes, Change{Object: Describe(obj), Action: LeftAlone,
+				Reason: "not made by kubebake: its expiry, groups and description stay as they are; --adopt takes it over"})
+			continue
+		}
 		c, err := applyOne(ctx, api, obj, opt)
 		if err != nil {
 			return changes, fmt.Errorf("applying %s: %w", Describe(obj), err)
@@ -107,28 +128,38 @@ func (e *SecretChangedError) Error() string {
 }
 
 // checkSecretKept refuses a token Secret that would replace the secret of
-// an existing token of the same id.
-func checkSecretKept(ctx context.Context, api API, obj runtime.Object) error {
+// an existing token of the same id, and says whether an existing one was
+// made by someone else than kubebake.
+func checkSecretKept(ctx context.Context, api API, obj runtime.Object) (foreign bool, err error) {
 	sec, ok := obj.(*corev1.Secret)
 	if !ok || sec.Type != corev1.SecretTypeBootstrapToken {
-		return nil
+		return false, nil
 	}
 	old := &corev1.Secret{}
-	err := api.Get(ctx, sec.Namespace, sec.Name, old)
+	err = api.Get(ctx, sec.Namespace, sec.Name, old)
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("reading %s: %w", Describe(obj), err)
+		return false, fmt.Errorf("reading %s: %w", Describe(obj), err)
 	}
 	want := sec.Data[bootstrapapi.BootstrapTokenSecretKey]
 	if want == nil {
 		want = []byte(sec.StringData[bootstrapapi.BootstrapTokenSecretKey])
 	}
 	if have, ok := old.Data[bootstrapapi.BootstrapTokenSecretKey]; ok && subtle.ConstantTimeCompare(have, want) != 1 {
-		return &SecretChangedError{ID: strings.TrimPrefix(sec.Name, bootstrapapi.BootstrapTokenSecretPrefix)}
+		return false, &SecretChangedError{ID: strings.TrimPrefix(sec.Name, bootstrapapi.BootstrapTokenSecretPrefix)}
 	}
-	return nil
+	return !madeByKubebake(old), nil
+}
+
+// madeByKubebake says whether kubebake made Secret s: its label, or (made
+// before the label) a field kubebake apply owns.
+func madeByKubebake(s *corev1.Secret) bool {
+	if s.Labels[LabelManagedBy] == ManagedBy {
+		return true
+	}
+	return slices.ContainsFunc(s.ManagedFields, func(f metav1.ManagedFieldsEntry) bool { return f.Manager == FieldManager })
 }
 
 // keepSubjects adds to crb the subjects the existing binding before has

@@ -157,6 +157,12 @@ func (c *checker) skip(id, format string, a ...any) {
 	c.add(Result{ID: id, Status: Skip, Message: fmt.Sprintf(format, a...)})
 }
 
+// rotateFix is how to give token id the secret given instead of the
+// cluster's: apply refuses to replace a secret, so the old Secret goes first.
+func (c *checker) rotateFix(id string) string {
+	return fmt.Sprintf("or, to rotate it (every node holding the cluster's secret can no longer join), kubectl -n %s delete secret %s, then run `%s`", TokenNamespace, TokenSecretName(id), c.spec.FixCommand)
+}
+
 func (c *checker) applyFix(what string) string {
 	return fmt.Sprintf("run `%s` (or `kubebake manifests ... | kubectl apply -f -`) to create %s", c.spec.FixCommand, what)
 }
@@ -182,6 +188,10 @@ func (c *checker) checkToken(ctx context.Context, api API) *corev1.Secret {
 	}
 	data := func(k string) string { return string(sec.Data[k]) }
 	switch {
+	case sec.DeletionTimestamp != nil:
+		// The bootstrap token authenticator ignores a Secret awaiting removal.
+		c.fail(CheckTokenSecret, fmt.Sprintf("wait until it is gone (finalizers: %s) and %s, or find what is deleting it", strings.Join(sec.Finalizers, ", "), c.applyFix("it again")),
+			"Secret %s is being deleted (since %s): the API server ignores it as a token", name, sec.DeletionTimestamp.UTC().Format(time.RFC3339))
 	case sec.Type != bootstrapapi.SecretTypeBootstrapToken:
 		c.fail(CheckTokenSecret, fmt.Sprintf("delete it (kubectl -n %s delete secret %s) and %s", TokenNamespace, sec.Name, c.applyFix("it again")),
 			"Secret %s has type %q, not %q: the API server ignores it as a token", name, sec.Type, bootstrapapi.SecretTypeBootstrapToken)
@@ -189,7 +199,7 @@ func (c *checker) checkToken(ctx context.Context, api API) *corev1.Secret {
 		c.fail(CheckTokenSecret, c.applyFix("it again"),
 			"Secret %s has token-id %q, not %q: the API server ignores it", name, data(bootstrapapi.BootstrapTokenIDKey), id)
 	case subtle.ConstantTimeCompare(sec.Data[bootstrapapi.BootstrapTokenSecretKey], []byte(c.spec.Token.Secret())) != 1:
-		c.fail(CheckTokenSecret, "use the token file the cluster's Secret was made from, or apply this one (which replaces the Secret's secret)",
+		c.fail(CheckTokenSecret, "use the token file the cluster's Secret was made from; "+c.rotateFix(id),
 			"Secret %s holds a different token secret than the one given: nodes with this token would be refused", name)
 	default:
 		if err := ValidateGroups(splitGroups(data(bootstrapapi.BootstrapTokenExtraGroupsKey))); err != nil {
@@ -397,7 +407,7 @@ func (c *checker) checkClusterInfo(ctx context.Context, api API) string {
 			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
 	case ve != nil && ve.Failure == discovery.BadSignature:
 		c.fail(CheckClusterInfoSigned,
-			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token, or apply this one",
+			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token; "+c.rotateFix(id),
 			"cluster-info's %s is not valid for this token: %v", key, verr)
 	default:
 		c.signed = true

@@ -21,7 +21,8 @@ Creates or updates the objects kubebake manifests prints, with server-side
 apply (field manager "kubebake"), and prints for each whether it was created,
 configured (with the fields that changed, never their values) or unchanged.
 Running it again with the same flags changes nothing, except that --ttl counts
-from now: pass --expires for a fixed expiry. Fields other managers own, such as
+from now: pass --expires for a fixed expiry. A token Secret kubebake did not
+make (kubeadm token create's) is left as it is and reported, unless --adopt. Fields other managers own, such as
 the jws-kubeconfig-* signatures in cluster-info, are left alone. On a kubeadm
 cluster, apply takes over cluster-info's kubeconfig (CA bundle of --ca, server
 https://<first --api-server>) and kubeadm's default token group is bound again
@@ -82,7 +83,7 @@ func runApply(env *cliEnv, args []string) error {
 	}
 	if err == nil {
 		var changes []cluster.Change
-		changes, err = cluster.Apply(ctx, c, objs, cluster.ApplyOptions{DryRun: kf.DryRun})
+		changes, err = cluster.Apply(ctx, c, objs, cluster.ApplyOptions{DryRun: kf.DryRun, Adopt: kf.Adopt})
 		report.Changes = append(report.Changes, changes...)
 	}
 	if sce := (*cluster.SecretChangedError)(nil); errors.As(err, &sce) {

@@ -23,7 +23,8 @@ needs before nodes rendered by kubebake render can join it:
   - Role and RoleBinding letting system:anonymous get cluster-info
 
 The output holds the token's SECRET (the Secret's data): it is the one place
-kubebake prints it. Pipe it to kubectl or write it to a file only you can read.
+kubebake prints it. Pipe it to kubectl or write it to a file only you can read;
+as render's, it is refused on a terminal.
 
 The token expires after --ttl (default 720h, a monthly image rebuild), at
 --expires, or never (--no-expiry). An image holding a token the cluster has
@@ -55,5 +56,5 @@ func runManifests(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeOutput(env, output, out, 0o600, "")
+	return writeOutput(env, output, out, 0o600, "holds the token's secret (its Secret)")
 }

@@ -25,6 +25,7 @@ type clusterOpts struct {
 	MinTTL      time.Duration
 	DryRun      bool
 	Force       bool
+	Adopt       bool
 	Output      string
 	Format      string
 	Arch        string
@@ -107,6 +108,9 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "force", Commands: []string{render.CmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
 		Help: "apply even when no --ca certificate signs the API server's serving certificate (a deliberate CA rotation: publish the new CA before the API server serves with it)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
+	{Meta: options.Meta{Name: "adopt", Commands: []string{render.CmdApply}, NotInConfig: "taking over another's token is said on the command line, each time",
+		Help: "take over existing tokens kubebake did not make (kubeadm token create's): give them this run's expiry, groups and description; without it they are left as they are, and reported"},
+		Field: func(o *clusterOpts) any { return &o.Adopt }},
 	{Meta: options.Meta{Name: "force", Commands: []string{cmdToken}, NotInConfig: onCommandLine,
 		Help: "replace the token an existing -o FILE holds (nodes using it can no longer join once its Secret goes)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},

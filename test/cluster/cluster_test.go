@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 var built struct {
@@ -372,6 +372,17 @@ func TestCheckKubeadmStyleCluster(t *testing.T) {
 	}
 	if after := e.c.ClusterInfo(t).Data["kubeconfig"]; after != before {
 		t.Error("apply --dry-run changed cluster-info")
+	}
+
+	// Issue 18: apply leaves kubeadm's token as it is (its 30 days, not
+	// apply's --ttl), and says so; --adopt takes it over.
+	secretName := "Secret kube-system/" + cluster.TokenSecretName(e.tok.ID())
+	expiry := expirationOf(t, e)
+	if got := actions(e.apply("--ttl", "2160h"))[secretName]; got != cluster.LeftAlone || expirationOf(t, e) != expiry {
+		t.Errorf("apply on kubeadm's token: %s, expiration %s -> %s", got, expiry, expirationOf(t, e))
+	}
+	if got := actions(e.apply("--ttl", "2160h", "--adopt"))[secretName]; got != cluster.Configured || expirationOf(t, e) == expiry {
+		t.Errorf("apply --adopt on kubeadm's token: %s, expiration %s", got, expirationOf(t, e))
 	}
 
 	// Deleting the token: check says the cluster does not know it.
