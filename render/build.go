@@ -138,11 +138,15 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 		After       []string
 		Credentials []string
 		JoinUnit    string
+		AgentPath   string
 		Args        []string
 	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args,
 		Credentials: []string{paths.KubeletKubeconfig, paths.BootstrapKubeconfig}}
+	agentPath := ""
 	if useAgent {
 		dropinData.JoinUnit = joinUnit
+		agentPath = s.AgentPath()
+		dropinData.AgentPath = agentPath
 	}
 	dropin, err := templates.Execute("kubelet-dropin.conf", dropinData)
 	if err != nil {
@@ -151,7 +155,7 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 	p.Units = append(p.Units, Unit{Name: kubeletUnit, Contents: kubelet, Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
 	// The token's cleanup watches before anything can join, so that it runs
 	// in the boot that joins whatever else fails.
-	if err := cleanupPlan(p, paths); err != nil {
+	if err := cleanupPlan(p, paths, agentPath); err != nil {
 		return nil, err
 	}
 	if useAgent {
@@ -165,8 +169,10 @@ func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
 
 // cleanupPlan removes every file holding the token once the node has its
 // own kubeconfig (the agent's installed copy included), as kubeadm join
-// removes the bootstrap kubeconfig.
-func cleanupPlan(p *Plan, paths joinconfig.Paths) error {
+// removes the bootstrap kubeconfig. With the agent (agentPath), it also
+// has the agent record the join (status.json, Cluster API's sentinel, the
+// console line: internal/status).
+func cleanupPlan(p *Plan, paths joinconfig.Paths, agentPath string) error {
 	files := []string{paths.BootstrapKubeconfig}
 	for _, f := range p.Files {
 		if f.Secret && f.Path != paths.BootstrapKubeconfig {
@@ -177,7 +183,8 @@ func cleanupPlan(p *Plan, paths joinconfig.Paths) error {
 	data := struct {
 		KubeletKubeconfig string
 		Files             []string
-	}{paths.KubeletKubeconfig, files}
+		AgentPath         string
+	}{paths.KubeletKubeconfig, files, agentPath}
 	watch, err := templates.Execute(cleanupPath, data)
 	if err != nil {
 		return err

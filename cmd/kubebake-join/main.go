@@ -33,6 +33,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/status"
 )
 
 // exitStatusHelp is --help's account of the exit statuses; the unit's
@@ -94,6 +95,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	if len(args) > 0 && args[0] == "fetch" {
 		return runFetch(ctx, args[1:], stderr)
 	}
+	if len(args) > 0 && args[0] == "report" {
+		return runReport(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
@@ -126,6 +130,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		logf("--timeout %s: want a positive duration such as 10m", *timeout)
 		return badConfig
 	}
+	// The node's status (status.json, the Cluster API markers, the
+	// console line); --check leaves it alone.
+	rep := status.Open(*root, status.Options{})
+	failed := func(code int, err error) int {
+		if !*check {
+			if serr := rep.Fail(statusClass(discovery.Class(code)), err.Error(), final(code)); serr != nil {
+				logf("writing %s: %v", status.File, serr)
+			}
+		}
+		return code
+	}
 	data, err := os.ReadFile(filepath.Join(*root, *config))
 	if err != nil {
 		// A node that has joined may have had its join config (which holds
@@ -135,12 +150,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 			return 0
 		}
 		logf("reading the join configuration: %v", err)
-		return badConfig
+		return failed(badConfig, fmt.Errorf("reading the join configuration: %v", err))
 	}
 	j, err := joinconfig.Parse(data)
 	if err != nil {
 		logf("%s: %v", *config, err) // Parse redacts the token
-		return badConfig
+		return failed(badConfig, fmt.Errorf("%s: %v", *config, err))
 	}
 	if *timeout > 0 {
 		j.Deadline = *timeout
@@ -149,6 +164,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	opts.Check = *check
 	if opts.Logf == nil {
 		opts.Logf = logf
+	}
+	if !*check && opts.Progress == nil {
+		opts.Progress = progressTo(rep, logf)
 	}
 	if _, err := discovery.Run(ctx, j, opts); err != nil {
 		code := discovery.ExitStatus(err)
@@ -162,7 +180,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		default:
 			logf("%v", err)
 		}
-		return code
+		return failed(code, err)
 	}
 	return 0
 }

@@ -142,6 +142,9 @@ type Options struct {
 
 	// Logf prints one line (no trailing newline needed). Nil discards.
 	Logf func(format string, args ...any)
+	// Progress, when set, hears where the run is (internal/status keeps
+	// the node's status.json with it). Nil hears nothing.
+	Progress func(Progress)
 	// RequestTimeout bounds one GET; zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// TokenPoll is how often Run looks for a token that has not arrived;
@@ -191,6 +194,30 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// Step is where a run is, as Progress hears it.
+type Step int
+
+const (
+	StepWaitingForToken Step = iota // the token file has not arrived
+	StepDiscovering                 // trying the endpoints
+	StepAttemptFailed               // one attempt failed: Endpoint, Class, Err
+	StepVerified                    // Endpoint passed every check
+)
+
+// Progress is one step of a run. Err never holds the token.
+type Progress struct {
+	Step     Step
+	Endpoint string
+	Class    Class
+	Err      error
+}
+
+func (o *Options) progress(p Progress) {
+	if o.Progress != nil {
+		o.Progress(p)
 	}
 }
 
@@ -281,6 +308,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 			}
 			last[ep] = out
 			lastErr = fmt.Errorf("%s: %w", ep, err)
+			o.progress(Progress{Step: StepAttemptFailed, Endpoint: ep, Class: map[outcome]Class{failedTransient: Transient, failedUnproven: Unproven, failedSigned: Refused}[out], Err: err})
 			// A Retry-After is unauthenticated too: the round waits only
 			// what every endpoint asked for, so that one cannot hold back
 			// the others.

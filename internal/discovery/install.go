@@ -49,6 +49,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	}
 	timeout := j.Deadline
 	if j.Token.IsZero() {
+		o.progress(Progress{Step: StepWaitingForToken})
 		start := time.Now()
 		if err := awaitToken(ctx, j, at(j.TokenFile), o); err != nil {
 			return nil, err
@@ -59,10 +60,12 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	}
 
 	o.Logf("discovering the cluster with token %s at %s (CA pins: %s; deadline %s)", j.Token.ID(), strings.Join(j.Endpoints, ", "), strings.Join(j.Pins.List(), ", "), timeout)
+	o.progress(Progress{Step: StepDiscovering})
 	d, err := Discover(ctx, Target{Endpoints: j.Endpoints, Pins: j.Pins, Token: j.Token, Timeout: timeout}, o)
 	if err != nil {
 		return nil, err
 	}
+	o.progress(Progress{Step: StepVerified, Endpoint: d.Endpoint})
 	res := &Result{Discovered: d, Server: j.KubeletServer(d.Endpoint, d.Server)}
 	o.Logf("%s verified after %d attempt(s): its CA %s matches a pin, it signed cluster-info for token %s, and its certificate verifies", d.Endpoint, d.Attempts, strings.Join(d.Pins, ", "), j.Token.ID())
 	if len(d.Unpinned) > 0 {
