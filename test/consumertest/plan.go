@@ -30,8 +30,8 @@ type Plan struct {
 
 // PlanFile is one file of a Plan.
 type PlanFile struct {
-	Path   string `json:"path"`
-	Mode   string `json:"mode"` // octal, "0644"
+	Path string `json:"path"`
+	Mode string `json:"mode"` // octal, "0644"
 	// SHA256 is empty for a Secret file: the plan withholds a digest of
 	// the token.
 	SHA256 string `json:"sha256,omitempty"`
