@@ -11,6 +11,7 @@ import (
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -111,14 +112,14 @@ type NodeTerms func(i int) (Terms, options.Given, error)
 // the same. noEndpoint(i) says node i named no API server (a stand-in
 // address was validated in its place). Nodes of different CA bundles (two
 // clusters) are refused: one cluster-info serves one cluster. Errors are
-// *render.NodeError.
+// *spec.NodeError.
 func FleetOf(nodes []render.ValidNode, terms NodeTerms, noEndpoint func(i int) bool) (*Fleet, error) {
 	f := &Fleet{}
 	byID := map[string]*Pool{}
 	caNode := ""
 	for i, n := range nodes {
 		s := n.Spec
-		nodeErr := func(err error) error { return &render.NodeError{Node: n.Name, Err: err} }
+		nodeErr := func(err error) error { return &spec.NodeError{Node: n.Name, Err: err} }
 		switch {
 		case f.CA == nil:
 			f.CA, caNode = &CABundle{PEM: s.CABundle, Certs: s.CAs}, n.Name

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/render"
 )
 
 func init() {
@@ -54,7 +53,7 @@ type applyReport struct {
 
 func runApply(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "apply", applyUsage)
-	opts := newCmdOptions(render.CmdApply, fs)
+	opts := newCmdOptions(cmdApply, fs)
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}

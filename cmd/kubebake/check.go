@@ -9,7 +9,6 @@ import (
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/endpoint"
-	"github.com/kubebake/kubebake/render"
 )
 
 func init() {
@@ -55,7 +54,7 @@ type tokenReport struct {
 
 func runCheck(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "check", checkUsage)
-	opts := newCmdOptions(render.CmdCheck, fs)
+	opts := newCmdOptions(cmdCheck, fs)
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}

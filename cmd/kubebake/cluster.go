@@ -16,6 +16,8 @@ import (
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -66,13 +68,13 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		}
 		return nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
 	}
-	nf, err := render.ParseNodesFile(in.Nodes, data)
+	nf, err := spec.ParseNodesFile(in.Nodes, data)
 	if err != nil {
 		return nil, fleetError(err)
 	}
 	// render's keys of --config (read once, by load) under the command line.
 	rin := o.in
-	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &rin, render.CmdRender))
+	set := options.NewSet(cmdRender, spec.AllOptions(), options.Bind(spec.Options, &rin, cmdRender))
 	set.Given = o.in.Given.Clone()
 	if o.file != nil {
 		if err := set.Apply(o.file, nil); err != nil {
@@ -83,7 +85,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		return nil, err
 	}
 	rin.Given = set.Given
-	nodes, err := nf.Merge(rin, render.CmdRender)
+	nodes, err := nf.Merge(rin)
 	if err != nil {
 		return nil, fleetError(err)
 	}
@@ -96,13 +98,13 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		}
 		if len(n.Inputs.APIServer) == 0 {
 			if needEndpoint {
-				return nil, fleetError(&render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))})
+				return nil, fleetError(&spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))})
 			}
 			// Checked as if it named one: check reads it from the cluster.
 			noEndpoint[i], nodes[i].Inputs.APIServer = true, []string{"api-server.invalid"}
 		}
 	}
-	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Shared: render.NewShared(inputs.ReadBounded, now), Agent: embed.Load})
+	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Cache: cache.New(inputs.ReadBounded, now), Agent: embed.Load})
 	if err != nil {
 		return nil, fleetError(err)
 	}
@@ -110,7 +112,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 	if withTerms {
 		terms = func(i int) (cluster.Terms, options.Given, error) {
 			co := o.co
-			set := options.NewSet(o.cmd, render.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+			set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
 			set.Given = o.in.Given.Clone()
 			if err := nf.ApplyNode(i, set); err != nil {
 				return cluster.Terms{}, nil, err
@@ -130,7 +132,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 }
 
 // warnTokenFile warns about a token file other users can read.
-func warnTokenFile(env *cliEnv, cmd string, in *render.Inputs) {
+func warnTokenFile(env *cliEnv, cmd string, in *spec.Inputs) {
 	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
 		fmt.Fprintf(env.stderr, "kubebake %s: warning: %s\n", cmd, strings.Replace(w, "--token-file", in.Given.Where("token-file"), 1))
 	}
@@ -138,7 +140,7 @@ func warnTokenFile(env *cliEnv, cmd string, in *render.Inputs) {
 
 // whereFrom names, in an input error about a flag, the config file line
 // the value came from, and makes it a usage error.
-func whereFrom(in *render.Inputs, err error) error {
+func whereFrom(in *spec.Inputs, err error) error {
 	var ie *inputs.Error
 	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
 		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
@@ -148,8 +150,8 @@ func whereFrom(in *render.Inputs, err error) error {
 
 // fleetError makes bad input in a fleet a usage error (exit 2).
 func fleetError(err error) error {
-	var ne *render.NodeError
-	var ie *render.InputError
+	var ne *spec.NodeError
+	var ie *inputs.Error
 	switch {
 	case errors.As(err, &ne) && errors.As(err, &ie):
 		return usageErrorf("--nodes: %v", err)
@@ -189,7 +191,7 @@ func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object,
 // same inputs as the command line gave them (a config or nodes file gives
 // apply the rest), the token by file only (a secret on a command line ends
 // in shell history).
-func fixCommand(kf *clusterOpts, in *render.Inputs) string {
+func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
 	parts := []string{"kubebake apply"}
 	if in.Nodes != "" {
 		parts = append(parts, "--nodes "+in.Nodes)

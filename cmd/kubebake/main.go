@@ -6,16 +6,17 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/kubebake/kubebake/internal/inputs"
 	"io"
 	iofs "io/fs"
 	"os"
 	"sort"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/render/spec"
+
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
@@ -279,7 +280,7 @@ func ownInput(output string, inputs ...string) error {
 }
 
 // renderInputs are the flags and files of in that a command reads.
-func renderInputs(in *render.Inputs) []string {
+func renderInputs(in *spec.Inputs) []string {
 	files := []string{"config", in.ConfigFile, "token-file", in.TokenFile, "merge", in.Merge, "kubelet-config", in.KubeletConfig}
 	for _, c := range in.CA {
 		files = append(files, "ca", c)

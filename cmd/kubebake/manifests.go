@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/render"
 )
 
 func init() {
@@ -40,7 +39,7 @@ Flags:`
 
 func runManifests(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "manifests", manifestsUsage)
-	opts := newCmdOptions(render.CmdManifests, fs)
+	opts := newCmdOptions(cmdManifests, fs)
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}

@@ -2,16 +2,17 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/spf13/pflag"
 )
 
 // clusterOpts are the options of manifests, apply and check beyond the ones
-// they share with render (render.Options: --config, --ca, --token-file,
+// they share with render (spec.Options: --config, --ca, --token-file,
 // --token, --api-server).
 type clusterOpts struct {
 	Kubeconfig  string
@@ -46,10 +47,30 @@ func (o *clusterOpts) terms() cluster.TermsOptions {
 // (--ttl, --expires) or knowingly pass --no-expiry.
 const defaultTTL = 720 * time.Hour
 
+// The commands that take options of the tables.
+const (
+	cmdRender    = "render"
+	cmdManifests = "manifests"
+	cmdApply     = "apply"
+	cmdCheck     = "check"
+)
+
+// The CLI binds the renderer's options to its commands: render takes every
+// one, the cluster commands those naming the cluster and the token.
+func init() {
+	for i := range spec.Options {
+		o := &spec.Options[i]
+		o.Commands = []string{cmdRender}
+		if slices.Contains(spec.ClusterOptions, o.Name) {
+			o.Commands = append(o.Commands, cmdManifests, cmdApply, cmdCheck)
+		}
+	}
+}
+
 var (
-	cmdsApplyCheck = []string{render.CmdApply, render.CmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
-	cmdsToken      = []string{render.CmdManifests, render.CmdApply}
-	cmdsReport     = []string{render.CmdApply, render.CmdCheck}
+	cmdsApplyCheck = []string{cmdApply, cmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
+	cmdsToken      = []string{cmdManifests, cmdApply}
+	cmdsReport     = []string{cmdApply, cmdCheck}
 	cmdToken       = "token"
 	cmdJoinBinary  = "join-binary"
 )
@@ -59,7 +80,7 @@ var (
 const onCommandLine = "say it on the command line, each time"
 
 // clusterOptions declares the cluster commands' own options once, as
-// render.Options does render's.
+// spec.Options does render's.
 var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "kubeconfig", PerRun: "the cluster to talk to is the run's", Arg: "FILE", Config: true, Path: true, Commands: cmdsApplyCheck, DefaultHelp: "$KUBECONFIG, then ~/.kube/config",
 		Help: "admin kubeconfig"},
@@ -94,7 +115,7 @@ var clusterOptions = options.Table[clusterOpts]{
 			return nil
 		}},
 		Field: func(o *clusterOpts) any { return &o.MaxJoins }},
-	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{render.CmdCheck}, Default: "168h",
+	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{cmdCheck}, Default: "168h",
 		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
 		Validate: func(v any) error {
 			if d := v.(time.Duration); d < 0 {
@@ -103,16 +124,16 @@ var clusterOptions = options.Table[clusterOpts]{
 			return nil
 		}},
 		Field: func(o *clusterOpts) any { return &o.MinTTL }},
-	{Meta: options.Meta{Name: "pruner-image", Arg: "IMAGE", Commands: []string{render.CmdManifests}, NotInConfig: onCommandLine,
+	{Meta: options.Meta{Name: "pruner-image", Arg: "IMAGE", Commands: []string{cmdManifests}, NotInConfig: onCommandLine,
 		Help: "print instead what running `kubebake token prune --watch` in the cluster needs: a ServiceAccount, its least RBAC and a Deployment of IMAGE (which must have kubebake on its PATH); no token is needed"},
 		Field: func(o *clusterOpts) any { return &o.PrunerImage }},
-	{Meta: options.Meta{Name: "dry-run", Commands: []string{render.CmdApply}, NotInConfig: "say it on the command line, each time",
+	{Meta: options.Meta{Name: "dry-run", Commands: []string{cmdApply}, NotInConfig: "say it on the command line, each time",
 		Help: "ask the API server what would change, and change nothing"},
 		Field: func(o *clusterOpts) any { return &o.DryRun }},
-	{Meta: options.Meta{Name: "force", Commands: []string{render.CmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
+	{Meta: options.Meta{Name: "force", Commands: []string{cmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
 		Help: "apply even when no --ca certificate signs the API server's serving certificate (a deliberate CA rotation: publish the new CA before the API server serves with it)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
-	{Meta: options.Meta{Name: "adopt", Commands: []string{render.CmdApply}, NotInConfig: "taking over another's token is said on the command line, each time",
+	{Meta: options.Meta{Name: "adopt", Commands: []string{cmdApply}, NotInConfig: "taking over another's token is said on the command line, each time",
 		Help: "take over existing tokens kubebake did not make (kubeadm token create's): give them this run's expiry, groups and description; without it they are left as they are, and reported"},
 		Field: func(o *clusterOpts) any { return &o.Adopt }},
 	{Meta: options.Meta{Name: "force", Commands: []string{cmdToken}, NotInConfig: onCommandLine,
@@ -121,7 +142,10 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: cmdsReport, NotInConfig: onCommandLine, Default: "text", Values: []string{"text", "json"},
 		Help: "the report's format: text, or json for automation"},
 		Field: func(o *clusterOpts) any { return &o.Format }},
-	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{render.CmdManifests, cmdToken}, NotInConfig: onCommandLine,
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: []string{cmdRender}, PerRun: "where output goes is the run's (render --nodes writes one file per node into --out-dir)",
+		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdManifests, cmdToken}, NotInConfig: onCommandLine,
 		Help: "write to FILE (mode 0600, atomically: it holds the token's secret) instead of stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: cmdsReport, NotInConfig: onCommandLine,
@@ -135,7 +159,7 @@ var clusterOptions = options.Table[clusterOpts]{
 		Field: func(o *clusterOpts) any { return &o.Arch }},
 }
 
-func init() { render.RegisterConfigKeys(clusterOptions.Metas()...) }
+func init() { spec.RegisterConfigKeys(clusterOptions.Metas()...) }
 
 func positive(v any) error {
 	if d := v.(time.Duration); d <= 0 {
@@ -147,7 +171,7 @@ func positive(v any) error {
 // cmdOptions are one command's table-declared options and their values.
 type cmdOptions struct {
 	cmd string
-	in  render.Inputs
+	in  spec.Inputs
 	co  clusterOpts
 	set *options.Set
 	// file is --config, read once.
@@ -159,8 +183,8 @@ type cmdOptions struct {
 // newCmdOptions defines cmd's flags from the option tables on fs.
 func newCmdOptions(cmd string, fs *pflag.FlagSet) *cmdOptions {
 	o := &cmdOptions{cmd: cmd}
-	o.set = options.NewSet(cmd, render.AllOptions(),
-		options.Bind(render.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
+	o.set = options.NewSet(cmd, spec.AllOptions(),
+		options.Bind(spec.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
 	o.set.AddFlags(fs)
 	return o
 }
@@ -192,5 +216,10 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 	}
 	o.in.Given = o.set.Given
 	o.in.TokenEnv = env.getenv("KUBEBAKE_TOKEN")
-	return asUsage(options.Check(o.set.Bindings(), o.set.Given))
+	bindings := o.set.Bindings()
+	if o.cmd == cmdRender {
+		// spec.NewSpec checks render's own options, once.
+		bindings = options.Bind(clusterOptions, &o.co, o.cmd)
+	}
+	return asUsage(options.Check(bindings, o.set.Given))
 }
