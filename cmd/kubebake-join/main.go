@@ -27,7 +27,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
@@ -141,7 +140,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		}
 		return code
 	}
-	data, err := os.ReadFile(filepath.Join(*root, *config))
+	cfgPath, err := discovery.InRoot(*root, *config)
+	if err != nil {
+		logf("%v", err)
+		return failed(badConfig, err)
+	}
+	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		// A node that has joined may have had its join config (which holds
 		// the token) removed: that is success, not a broken install.

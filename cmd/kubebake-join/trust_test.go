@@ -414,3 +414,30 @@ func TestCASubjectCannotForgeLogLines(t *testing.T) {
 	}
 	n.wantLog(`("CN=x\nkubebake-join: wrote`)
 }
+
+// Issue 18, item 7: with --root, a symbolic link inside the root (here
+// ROOT/etc/kubernetes to a directory elsewhere) leads neither the
+// token-bearing bootstrap kubeconfig nor the removal of stale files out of
+// the root: refused, bad configuration. Before, both happened outside.
+func TestRootSymlinkNotFollowed(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	outside := t.TempDir()
+	victim := filepath.Join(outside, ".bootstrap-kubelet.conf.tmp-123")
+	if err := os.WriteFile(victim, []byte("not ours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(n.path("/etc/kubernetes"))
+	if err := os.Symlink(outside, n.path("/etc/kubernetes")); err != nil {
+		t.Fatal(err)
+	}
+	n.wantExit(badConfig)
+	n.wantLog(n.path("/etc/kubernetes") + " is a symbolic link: with --root, kubebake-join follows none")
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 1 {
+		t.Errorf("outside the root: %v, want only the file that was there", entries)
+	}
+	if srv.Requests() != 0 {
+		t.Errorf("%d requests: the link is refused before discovery", srv.Requests())
+	}
+}

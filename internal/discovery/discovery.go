@@ -153,6 +153,8 @@ type Options struct {
 	// Proxy picks the proxy for a URL; nil means the environment's
 	// HTTPS_PROXY and NO_PROXY as net/http.ProxyFromEnvironment reads them.
 	Proxy func(*url.URL) (*url.URL, error)
+	// ProxyRoots verify an https:// proxy; nil means the system's roots.
+	ProxyRoots *x509.CertPool
 	// Now, Sleep and Rand default to the real clock, a timer and math/rand.
 	// Rand returns a number in [0, 1).
 	Now   func() time.Time
@@ -255,7 +257,7 @@ type discoverer struct {
 	o        Options
 	tok      token.Token
 	pins     pin.Set
-	proxy    func(*url.URL) (*url.URL, error)
+	proxy    *proxyDialer
 	insecure *fetcher
 }
 
@@ -272,7 +274,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	proxy := loggingProxy(o.Proxy, o.Logf)
+	proxy := newProxyDialer(loggingProxy(o.Proxy, o.Logf), o.ProxyRoots)
 	d := &discoverer{o: o, tok: t.Token, pins: pins, proxy: proxy, insecure: newFetcher(nil, "", proxy)}
 	// last holds each endpoint's latest outcome, for the exit status.
 	last := make(map[string]outcome, len(t.Endpoints))
@@ -452,10 +454,7 @@ func loggingProxy(proxy func(*url.URL) (*url.URL, error), logf func(string, ...a
 		if err != nil || u == nil {
 			return u, err
 		}
-		// Scheme, user and host only: net/http reads an HTTPS_PROXY that
-		// is no URL as "http://" + the value, which can put the password
-		// in the path, where Redacted leaves it.
-		shown := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}).Redacted()
+		shown := showProxy(u)
 		key := shown + " " + target.Host
 		mu.Lock()
 		first := !seen[key]

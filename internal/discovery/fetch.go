@@ -61,9 +61,9 @@ type fetcher struct {
 
 // newFetcher returns a fetcher. roots nil means no server verification (the
 // first, unauthenticated fetch); otherwise only roots are trusted and the
-// certificate must name serverName. proxy picks the proxy for a URL (nil:
-// none).
-func newFetcher(roots *x509.CertPool, serverName string, proxy func(*url.URL) (*url.URL, error)) *fetcher {
+// certificate must name serverName. pd reaches the endpoint, through a
+// proxy or not (nil: directly).
+func newFetcher(roots *x509.CertPool, serverName string, pd *proxyDialer) *fetcher {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if roots == nil {
 		tc.InsecureSkipVerify = true
@@ -77,8 +77,10 @@ func newFetcher(roots *x509.CertPool, serverName string, proxy func(*url.URL) (*
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		ForceAttemptHTTP2:      false,
 	}
-	if proxy != nil {
-		tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
+	if pd != nil {
+		// The proxy hop is ours, not net/http's: its TLS must be verified
+		// on its own terms (see proxyDialer), which Transport.Proxy cannot.
+		tr.DialContext = pd.dial
 	}
 	return &fetcher{roots: roots, client: &http.Client{
 		Transport: tr,
@@ -175,6 +177,10 @@ func unwrapOp(err error) error {
 
 // describeTransportError turns a failed request into one plain sentence.
 func describeTransportError(ctx context.Context, ep string, timeout time.Duration, err error) error {
+	var pe *proxyError
+	if errors.As(err, &pe) {
+		return &fetchError{msg: pe.msg}
+	}
 	var ve *tls.CertificateVerificationError
 	if errors.As(err, &ve) {
 		return &fetchError{msg: describeVerifyError(ep, ve.Err), verify: ve.Err}
