@@ -33,6 +33,9 @@ const (
 	Fail Status = "fail"
 	// Skip: the check could not run because an earlier one failed.
 	Skip Status = "skip"
+	// Warn: the cluster is ready, but something deserves a look (a token
+	// used past its max-joins). It does not fail the check.
+	Warn Status = "warn"
 )
 
 // Result is one line of the checklist.
@@ -59,6 +62,7 @@ const (
 	CheckTokenSecret       = "token-secret"
 	CheckTokenUsages       = "token-usages"
 	CheckTokenExpiry       = "token-expiry"
+	CheckTokenJoins        = "token-joins"
 	CheckClusterInfo       = "cluster-info"
 	CheckClusterInfoSigned = "cluster-info-signature"
 	CheckClusterInfoCA     = "cluster-info-ca"
@@ -117,12 +121,13 @@ func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
 		c.spec.FixCommand = "kubebake apply"
 	}
 	secret := c.checkToken(ctx, cs)
+	c.checkJoins(ctx, ClientsetTokenAPI(cs), secret)
 	c.checkBindings(ctx, cs, secret)
 	kubeconfig := c.checkClusterInfo(ctx, cs)
 	c.checkEndpoints(ctx, kubeconfig)
 	c.report.OK = true
 	for _, r := range c.report.Checks {
-		if r.Status != Pass {
+		if r.Status != Pass && r.Status != Warn {
 			c.report.OK = false
 		}
 	}
@@ -231,6 +236,31 @@ func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *core
 		c.pass(CheckTokenExpiry, "token %s expires at %s, in %s (more than --min-ttl %s)", id, t.UTC().Format(time.RFC3339), roundDuration(t.Sub(now)), c.spec.MinTTL)
 	}
 	return sec
+}
+
+// checkJoins reports how many nodes joined with the token, and warns when
+// that reached its max-joins (kubebake token prune deletes such a token).
+func (c *checker) checkJoins(ctx context.Context, api TokenAPI, sec *corev1.Secret) {
+	if sec == nil {
+		c.skip(CheckTokenJoins, "no token Secret to check")
+		return
+	}
+	csrs, _, err := api.CSRs(ctx)
+	if err != nil {
+		c.skip(CheckTokenJoins, "cannot list CertificateSigningRequests to count the token's joins: %v", err)
+		return
+	}
+	ti := tokenInfo(sec, CountJoins(csrs), c.spec.Now())
+	joined := plural(ti.Joins, "node") + " joined with token " + ti.ID + " (approved kubelet client CSRs of the last hour)"
+	switch {
+	case ti.MaxJoins == 0:
+		c.pass(CheckTokenJoins, "%s; it has no max-joins", joined)
+	case ti.Joins >= ti.MaxJoins:
+		c.add(Result{ID: CheckTokenJoins, Status: Warn, Message: fmt.Sprintf("%s: its max-joins %d is reached, and the token still works", joined, ti.MaxJoins),
+			Fix: "kubebake token prune deletes it (kubebake token prune --watch as soon as the limit is reached); raise max-joins and apply again if more nodes should join"})
+	default:
+		c.pass(CheckTokenJoins, "%s, of max-joins %d", joined, ti.MaxJoins)
+	}
 }
 
 func splitGroups(s string) []string {

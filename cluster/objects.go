@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,9 @@ type Spec struct {
 	// not to every bootstrap token (system:bootstrappers).
 	Groups      []string
 	Description string
+	// MaxJoins is how many distinct nodes may join with the token before
+	// kubebake token prune deletes it (0: no limit).
+	MaxJoins int
 }
 
 // Objects are the cluster objects of a Spec.
@@ -168,9 +172,14 @@ func tokenSecret(s Spec, groups []string) *corev1.Secret {
 	if s.Description != "" {
 		data[bootstrapapi.BootstrapTokenDescriptionKey] = []byte(s.Description)
 	}
+	meta := metav1.ObjectMeta{Name: TokenSecretName(s.Token.ID()), Namespace: TokenNamespace,
+		Labels: map[string]string{LabelManagedBy: ManagedBy}}
+	if s.MaxJoins > 0 {
+		meta.Annotations = map[string]string{AnnotationMaxJoins: strconv.Itoa(s.MaxJoins)}
+	}
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: TokenSecretName(s.Token.ID()), Namespace: TokenNamespace},
+		ObjectMeta: meta,
 		Type:       bootstrapapi.SecretTypeBootstrapToken,
 		Data:       data,
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/render/spec"
 )
 
 // BenchmarkRender renders each format in process with the real embedded
@@ -14,7 +15,7 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	for _, f := range []Format{FormatIgnition, FormatButane, FormatCloudInit} {
+	for _, f := range []spec.Format{FormatIgnition, FormatButane, FormatCloudInit} {
 		b.Run(string(f), func(b *testing.B) {
 			in := sampleInputs()
 			in.Format = string(f)

@@ -12,22 +12,27 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
+	"github.com/kubebake/kubebake/render/write"
 	"github.com/kubebake/kubebake/test/golden"
 )
 
 // sampleFleet is testdata/fleet/nodes.yaml over sampleInputs, as the CLI
 // merges them.
-func sampleFleet(t testing.TB) []FleetNode {
+func sampleFleet(t testing.TB) []spec.FleetNode {
 	t.Helper()
 	data, err := os.ReadFile("../testdata/fleet/nodes.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	nf, err := ParseNodesFile("../testdata/fleet/nodes.yaml", data)
+	nf, err := spec.ParseNodesFile("../testdata/fleet/nodes.yaml", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := nf.Merge(sampleInputs(), CmdRender)
+	nodes, err := nf.Merge(sampleInputs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,12 +42,12 @@ func sampleFleet(t testing.TB) []FleetNode {
 func fleetOptions(t testing.TB) FleetOptions {
 	agent := standIn(t)
 	return FleetOptions{
-		Shared: NewShared(os.ReadFile, goldenNow),
-		Agent:  func(string) (embed.Agent, error) { return *agent, nil },
+		Cache: cache.New(os.ReadFile, goldenNow),
+		Agent: func(string) (embed.Agent, error) { return *agent, nil },
 	}
 }
 
-func writeFleet(t testing.TB, nodes []FleetNode, dir string) *Index {
+func writeFleet(t testing.TB, nodes []spec.FleetNode, dir string) *write.Index {
 	t.Helper()
 	f, err := PrepareFleet(nodes, fleetOptions(t))
 	if err != nil {
@@ -67,7 +72,7 @@ func TestFleetGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(entries) != len(nodes)+1 {
-		t.Errorf("%s holds %d files, want %d outputs and %s", dir, len(entries), len(nodes), IndexFile)
+		t.Errorf("%s holds %d files, want %d outputs and %s", dir, len(entries), len(nodes), write.IndexFile)
 	}
 	for i, n := range nodes {
 		e := idx.Nodes[i]
@@ -84,11 +89,11 @@ func TestFleetGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The index's configHash is the one --format plan shows.
-		full, err := Build(mustSpec(t, n.Inputs), standIn(t))
+		full, err := plan.Build(mustSpec(t, n.Inputs), standIn(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want, err := ConfigHash(full, gunzipVerified); err != nil || e.ConfigHash != want {
+		if want, err := full.ConfigHash(plan.Digest(nil)); err != nil || e.ConfigHash != want {
 			t.Errorf("%s: index configHash %s, the plan's %s (%v)", e.File, e.ConfigHash, want, err)
 		}
 		if !bytes.Equal(got, single) {
@@ -99,11 +104,11 @@ func TestFleetGolden(t *testing.T) {
 		}
 		golden.Check(t, filepath.Join("..", "testdata", "golden", "fleet", e.File), got)
 	}
-	index, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	index, err := os.ReadFile(filepath.Join(dir, write.IndexFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, filepath.Join("..", "testdata", "golden", "fleet", IndexFile), index)
+	golden.Check(t, filepath.Join("..", "testdata", "golden", "fleet", write.IndexFile), index)
 	if bytes.Contains(index, []byte("0123456789abcdef")) {
 		t.Error("index.json holds a token secret")
 	}
@@ -116,7 +121,7 @@ func TestConfigHashIgnoresToken(t *testing.T) {
 	b.TokenFile = "../testdata/fleet/pool-b.token"
 	c := sampleInputs()
 	c.MaxPods = 12
-	idx := writeFleet(t, []FleetNode{{Name: "a", Inputs: a}, {Name: "b", Inputs: b}, {Name: "c", Inputs: c}}, filepath.Join(t.TempDir(), "out"))
+	idx := writeFleet(t, []spec.FleetNode{{Name: "a", Inputs: a}, {Name: "b", Inputs: b}, {Name: "c", Inputs: c}}, filepath.Join(t.TempDir(), "out"))
 	na, nb, nc := idx.Nodes[0], idx.Nodes[1], idx.Nodes[2]
 	if na.ConfigHash != nb.ConfigHash || na.SHA256 == nb.SHA256 {
 		t.Errorf("token-only difference: configHash %s vs %s, sha256 %s vs %s", na.ConfigHash, nb.ConfigHash, na.SHA256, nb.SHA256)
@@ -141,21 +146,21 @@ func TestFleetErrors(t *testing.T) {
 	sameHost.Hostname = "w"
 	for _, c := range []struct {
 		name  string
-		nodes []FleetNode
+		nodes []spec.FleetNode
 		want  string
 	}{
-		{"duplicate", []FleetNode{{Name: "w1", Inputs: good}, {Name: "w1", Inputs: good}}, `node "w1": name: given twice`},
-		{"bad name", []FleetNode{{Name: "W/1", Inputs: good}}, `node "W/1": name: `},
-		{"bad option", []FleetNode{{Name: "w1", Inputs: good}, {Name: "w2", Inputs: bad}}, `node "w2": --max-pods: -1`},
-		{"bad hostname", []FleetNode{{Name: "w1", Inputs: badHost}}, `node "w1": --hostname: "Not_A_Host"`},
-		{"same hostname", []FleetNode{{Name: "w1", Inputs: sameHost}, {Name: "w2", Inputs: sameHost}}, `node "w2": --hostname: "w" is node "w1"'s hostname too`},
-		{"index", []FleetNode{{Name: "index", Inputs: func() Inputs { i := good; i.Format = "plan"; return i }()}}, `node "index": name: its output index.json would be the fleet's index`},
+		{"duplicate", []spec.FleetNode{{Name: "w1", Inputs: good}, {Name: "w1", Inputs: good}}, `node "w1": name: given twice`},
+		{"bad name", []spec.FleetNode{{Name: "W/1", Inputs: good}}, `node "W/1": name: `},
+		{"bad option", []spec.FleetNode{{Name: "w1", Inputs: good}, {Name: "w2", Inputs: bad}}, `node "w2": --max-pods: -1`},
+		{"bad hostname", []spec.FleetNode{{Name: "w1", Inputs: badHost}}, `node "w1": --hostname: "Not_A_Host"`},
+		{"same hostname", []spec.FleetNode{{Name: "w1", Inputs: sameHost}, {Name: "w2", Inputs: sameHost}}, `node "w2": --hostname: "w" is node "w1"'s hostname too`},
+		{"index", []spec.FleetNode{{Name: "index", Inputs: func() spec.Inputs { i := good; i.Format = "plan"; return i }()}}, `node "index": name: its output index.json would be the fleet's index`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := PrepareFleet(c.nodes, fleetOptions(t))
-			var ne *NodeError
+			var ne *spec.NodeError
 			if err == nil || !errors.As(err, &ne) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("got %v, want a NodeError with %q", err, c.want)
+				t.Fatalf("got %v, want a spec.NodeError with %q", err, c.want)
 			}
 		})
 	}
@@ -168,8 +173,8 @@ func TestFleetReplace(t *testing.T) {
 	dir := filepath.Join(base, "out")
 	in := sampleInputs()
 	in.JoinBinary = "baked"
-	writeFleet(t, []FleetNode{{Name: "old", Inputs: in}}, dir)
-	writeFleet(t, []FleetNode{{Name: "new", Inputs: in}}, dir)
+	writeFleet(t, []spec.FleetNode{{Name: "old", Inputs: in}}, dir)
+	writeFleet(t, []spec.FleetNode{{Name: "new", Inputs: in}}, dir)
 	if _, err := os.Stat(filepath.Join(dir, "old.ign")); err == nil {
 		t.Error("old.ign survived the replacement")
 	}
@@ -187,7 +192,7 @@ func TestFleetReplace(t *testing.T) {
 		a.SHA512 = strings.Repeat("0", 128)
 		return a, nil
 	}
-	f, err := PrepareFleet([]FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: broken}}, opt)
+	f, err := PrepareFleet([]spec.FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: broken}}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +208,7 @@ func TestFleetReplace(t *testing.T) {
 	}
 
 	// Interrupted (Ctrl-C cancels the context): nothing changes either.
-	f, err = PrepareFleet([]FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: in}}, fleetOptions(t))
+	f, err = PrepareFleet([]spec.FleetNode{{Name: "a", Inputs: in}, {Name: "b", Inputs: in}}, fleetOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,11 +227,11 @@ func TestFleetReplace(t *testing.T) {
 	other := filepath.Join(base, "other")
 	os.Mkdir(other, 0o755)
 	os.WriteFile(filepath.Join(other, "notes.txt"), nil, 0o644)
-	f, err = PrepareFleet([]FleetNode{{Name: "a", Inputs: in}}, fleetOptions(t))
+	f, err = PrepareFleet([]spec.FleetNode{{Name: "a", Inputs: in}}, fleetOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ie *InputError
+	var ie *inputs.Error
 	if _, err := f.Write(context.Background(), other); !errors.As(err, &ie) || ie.Field != "--out-dir" {
 		t.Errorf("writing over a directory that is no fleet's: got %v, want an --out-dir error", err)
 	}
@@ -237,10 +242,10 @@ func TestFleetReplace(t *testing.T) {
 	// into, not through a symbolic link.
 	site := filepath.Join(base, "site")
 	os.Mkdir(site, 0o755)
-	os.WriteFile(filepath.Join(site, IndexFile), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(site, write.IndexFile), []byte("{}"), 0o644)
 	os.WriteFile(filepath.Join(site, "index.html"), nil, 0o644)
 	mixed := filepath.Join(base, "mixed")
-	writeFleet(t, []FleetNode{{Name: "a", Inputs: in}}, mixed)
+	writeFleet(t, []spec.FleetNode{{Name: "a", Inputs: in}}, mixed)
 	os.WriteFile(filepath.Join(mixed, "nodes.yaml"), nil, 0o600)
 	link := filepath.Join(base, "link")
 	os.Symlink(dir, link)
@@ -271,13 +276,13 @@ func TestParseNodesFile(t *testing.T) {
 		{"nodes: [{name: a, token: abcdef.0123456789abcdef}]", `node "a": n.yaml:1: token: may not be set in a config file`},
 		{"defaults: {token: abcdef.0123456789abcdef}\nnodes: [{name: a}]", `n.yaml:1: token: may not be set in a config file`},
 		{"defaults: {colour: red}\nnodes: [{name: a}]", `n.yaml:1: colour: unknown key`},
-		{"nodes: [{name: a, output: x}]", `node "a": n.yaml:1: output: not in a nodes file`},
+		{"nodes: [{name: a, out-dir: x}]", `node "a": n.yaml:1: out-dir: may not be set in a config file`},
 		{"node: [{name: a}]", `n.yaml:1: node: unknown key`},
 		{"defaults: {}", `nodes: lists no node`},
 	} {
-		nf, err := ParseNodesFile("n.yaml", []byte(c.doc))
+		nf, err := spec.ParseNodesFile("n.yaml", []byte(c.doc))
 		if err == nil {
-			_, err = nf.Merge(sampleInputs(), CmdRender)
+			_, err = nf.Merge(sampleInputs())
 		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.doc, err, c.want)
@@ -289,7 +294,7 @@ func TestParseNodesFile(t *testing.T) {
 }
 
 func TestIndexJSON(t *testing.T) {
-	var idx Index
+	var idx write.Index
 	data, err := os.ReadFile("../testdata/golden/fleet/index.json")
 	if err != nil {
 		t.Skip(err)
@@ -309,15 +314,15 @@ func BenchmarkFleet(b *testing.B) {
 			if err != nil {
 				b.Skip(err)
 			}
-			var nodes []FleetNode
+			var nodes []spec.FleetNode
 			for i := range 100 {
 				in := sampleInputs()
 				in.JoinBinary = mode
 				in.Hostname = fmt.Sprintf("node-%03d", i)
-				nodes = append(nodes, FleetNode{Name: in.Hostname, Inputs: in})
+				nodes = append(nodes, spec.FleetNode{Name: in.Hostname, Inputs: in})
 			}
 			for i := 0; i < b.N; i++ {
-				f, err := PrepareFleet(nodes, FleetOptions{Shared: NewShared(os.ReadFile, goldenNow), Agent: func(string) (embed.Agent, error) { return agent, nil }})
+				f, err := PrepareFleet(nodes, FleetOptions{Cache: cache.New(os.ReadFile, goldenNow), Agent: func(string) (embed.Agent, error) { return agent, nil }})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -3,11 +3,16 @@ package render
 import (
 	"bytes"
 	"errors"
-	"github.com/kubebake/kubebake/internal/options"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/emit"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 
 	"github.com/coreos/go-systemd/v22/unit"
 	ignition "github.com/coreos/ignition/v2/config"
@@ -21,13 +26,13 @@ import (
 // config parses without a report entry, the cloud-config is YAML, every unit
 // deserializes, the kubelet's ExecStart carries exactly our labels as one
 // argument, and the KubeletConfiguration carries exactly our taints.
-func checkMeaning(t *testing.T, s *Spec) {
+func checkMeaning(t *testing.T, s *spec.Spec) {
 	t.Helper()
-	p, err := Build(s, nil)
+	p, err := plan.Build(s, nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	ign, err := Ignition(p, VariantFCOS, nil)
+	ign, err := emit.Ignition(p)
 	if err != nil {
 		t.Fatalf("ignition: %v", err)
 	}
@@ -35,11 +40,15 @@ func checkMeaning(t *testing.T, s *Spec) {
 	if err != nil || len(rpt.Entries) > 0 {
 		t.Fatalf("ignition parse: %v %s", err, rpt)
 	}
-	ci, err := CloudInit(p)
+	ci, err := emit.CloudInit(p)
 	if err != nil {
 		t.Fatalf("cloud-init: %v", err)
 	}
-	var cc cloudConfig
+	var cc struct {
+		Hostname   string           `json:"hostname"`
+		WriteFiles []map[string]any `json:"write_files"`
+		Runcmd     []any            `json:"runcmd"`
+	}
 	if err := yaml.UnmarshalStrict(ci, &cc); err != nil {
 		t.Fatalf("cloud-config does not parse back: %v", err)
 	}
@@ -54,7 +63,7 @@ func checkMeaning(t *testing.T, s *Spec) {
 			if err != nil {
 				t.Fatalf("unit %s does not deserialize: %v", u.Name, err)
 			}
-			if u.Name == kubeletUnit && len(u.Dropins) > 0 && c == *u.Dropins[0].Contents {
+			if u.Name == "kubelet.service" && len(u.Dropins) > 0 && c == *u.Dropins[0].Contents {
 				for _, o := range opts {
 					if o.Section == "Service" && o.Name == "ExecStart" && o.Value != "" {
 						dropin = o.Value
@@ -79,7 +88,7 @@ func checkMeaning(t *testing.T, s *Spec) {
 	}
 
 	for _, f := range p.Files {
-		if f.Path != KubeletConfigPath {
+		if f.Path != plan.KubeletConfigPath {
 			continue
 		}
 		var kc kubeletv1beta1.KubeletConfiguration
@@ -92,7 +101,7 @@ func checkMeaning(t *testing.T, s *Spec) {
 	}
 }
 
-func countUnitFiles(p *Plan) int {
+func countUnitFiles(p *plan.Plan) int {
 	n := 0
 	for _, u := range p.Units {
 		if u.Contents != "" {
@@ -116,15 +125,15 @@ func unitContents(u types.Unit) []string {
 	return out
 }
 
-func fuzzSpec(t *testing.T, labels, taints, kubeletPath, domain, endpoint string) (*Spec, error) {
+func fuzzSpec(t *testing.T, labels, taints, kubeletPath, domain, endpoint string) (*spec.Spec, error) {
 	in := sampleInputs()
-	in.JoinBinary = string(JoinBaked)
+	in.JoinBinary = string(spec.JoinBaked)
 	in.NodeLabels = []string{labels}
 	in.RegisterWithTaints = []string{taints}
 	in.KubeletPath = kubeletPath
 	in.ClusterDomain = domain
 	in.APIServer = []string{endpoint}
-	s, _, err := NewSpec(in, Env{ReadFile: readTestdata, Now: func() time.Time { return goldenNow }})
+	s, _, err := spec.NewSpec(in, cache.New(readTestdata, goldenNow))
 	return s, err
 }
 
@@ -158,7 +167,7 @@ func TestInjection(t *testing.T) {
 			c.endpoint = "10.0.0.10"
 		}
 		_, err := fuzzSpec(t, c.labels, c.taints, c.path, c.domain, c.endpoint)
-		var ie *InputError
+		var ie *inputs.Error
 		if !errors.As(err, &ie) {
 			t.Errorf("%+v: want an input error, got %v", c, err)
 		}
@@ -175,7 +184,7 @@ func FuzzRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, labels, taints, path, domain, endpoint string) {
 		s, err := fuzzSpec(t, labels, taints, path, domain, endpoint)
 		if err != nil {
-			var ie *InputError
+			var ie *inputs.Error
 			if !errors.As(err, &ie) {
 				t.Fatalf("a rejection must be an input error: %v", err)
 			}
@@ -195,14 +204,11 @@ func TestKubeletConfigOverride(t *testing.T) {
 		}
 		return readTestdata(name)
 	}
-	s, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }})
+	s, _, err := spec.NewSpec(in, cache.New(read, goldenNow))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kubeletConfigYAML(s, "/etc/kubernetes/pki/ca.crt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := kubeletConfigOf(t, s)
 	var got kubeletv1beta1.KubeletConfiguration
 	if err := yaml.UnmarshalStrict(kc, &got); err != nil {
 		t.Fatal(err)
@@ -221,27 +227,43 @@ func TestKubeletConfigOverride(t *testing.T) {
 	// A flag and the file setting the same field is refused, not resolved silently.
 	in.MaxPods = 50
 	in.Given = options.Given{"max-pods": "--max-pods"}
-	if _, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }}); err == nil || !strings.Contains(err.Error(), "--max-pods: kubelet.yaml sets maxPods too") {
+	if _, _, err := spec.NewSpec(in, cache.New(read, goldenNow)); err == nil || !strings.Contains(err.Error(), "--max-pods: kubelet.yaml sets maxPods too") {
 		t.Errorf("want a conflict error, got %v", err)
 	}
 	// The user's runtime endpoint reaches the kubelet's command line too.
-	in.MaxPods, in.Given = Defaults.MaxPods, nil
+	in.MaxPods, in.Given = spec.Defaults.MaxPods, nil
 	files["kubelet.yaml"] = []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncontainerRuntimeEndpoint: unix:///run/crio/crio.sock\n")
-	s, _, err = NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }})
+	s, _, err = spec.NewSpec(in, cache.New(read, goldenNow))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build(s, standIn(t))
+	p, err := plan.Build(s, standIn(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range p.Units {
-		if u.Name == kubeletUnit && !strings.Contains(u.Dropins[0].Contents, "--container-runtime-endpoint=unix:///run/crio/crio.sock") {
+		if u.Name == "kubelet.service" && !strings.Contains(u.Dropins[0].Contents, "--container-runtime-endpoint=unix:///run/crio/crio.sock") {
 			t.Errorf("the flag must follow the user's containerRuntimeEndpoint:\n%s", u.Dropins[0].Contents)
 		}
 	}
 	files["kubelet.yaml"] = []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncontainerRuntimeEndpoint: unix:///run/x.sock --v=9\n")
-	if _, _, err := NewSpec(in, Env{ReadFile: read, Now: func() time.Time { return goldenNow }}); err == nil {
+	if _, _, err := spec.NewSpec(in, cache.New(read, goldenNow)); err == nil {
 		t.Errorf("a runtime endpoint that would inject a flag must be refused")
 	}
+}
+
+// kubeletConfigOf is the KubeletConfiguration the plan of s lays down.
+func kubeletConfigOf(t *testing.T, s *spec.Spec) []byte {
+	t.Helper()
+	p, err := plan.Build(s, standIn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range p.Files {
+		if f.Path == plan.KubeletConfigPath {
+			return f.Contents
+		}
+	}
+	t.Fatal("no " + plan.KubeletConfigPath)
+	return nil
 }

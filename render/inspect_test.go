@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubebake/kubebake/test/golden"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/render/spec"
+	"github.com/kubebake/kubebake/test/golden"
 )
 
 func sampleSecret(t testing.TB) string {
@@ -28,22 +29,22 @@ func sampleSecret(t testing.TB) string {
 // output kubebake writes, and that it never prints the token's secret.
 func TestInspectGolden(t *testing.T) {
 	secret := sampleSecret(t)
-	cloudInit := renderCombo(t, combo{FormatCloudInit, VariantFCOS, RuntimeContainerd, JoinEmbedded})
+	cloudInit := renderCombo(t, combo{FormatCloudInit, spec.VariantFCOS, spec.RuntimeContainerd, spec.JoinEmbedded})
 	gz, err := gzipBytes(cloudInit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mime, err := renderMerged(t, FormatCloudInit, VariantFCOS, userConfig(t, "user-mime.txt"))
+	mime, err := renderMerged(t, FormatCloudInit, spec.VariantFCOS, userConfig(t, "user-mime.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string][]byte{
-		"ignition":        renderCombo(t, combo{FormatIgnition, VariantFCOS, RuntimeDocker, JoinEmbedded}),
-		"butane":          renderCombo(t, combo{FormatButane, VariantFlatcar, RuntimeContainerd, JoinBaked}),
+		"ignition":        renderCombo(t, combo{FormatIgnition, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinEmbedded}),
+		"butane":          renderCombo(t, combo{FormatButane, spec.VariantFlatcar, spec.RuntimeContainerd, spec.JoinBaked}),
 		"cloud-init":      cloudInit,
 		"cloud-init-gz":   gz,
 		"cloud-init-mime": mime,
-		"tar":             renderCombo(t, combo{FormatTar, VariantFCOS, RuntimeDocker, JoinNone}),
+		"tar":             renderCombo(t, combo{FormatTar, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinNone}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			view := inspectText(t, out)

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 )
 
 // --kubelet-server: with the agent it goes into join.yaml; without, the
@@ -13,15 +15,15 @@ func TestKubeletServer(t *testing.T) {
 	for _, tc := range []struct {
 		join, server, file, want string
 	}{
-		{string(JoinBaked), "", joinconfig.DefaultPath, "server: cluster-info\n"},
-		{string(JoinBaked), "discovered", joinconfig.DefaultPath, "server: discovered\n"},
-		{string(JoinBaked), "lb.example.com", joinconfig.DefaultPath, "server: https://lb.example.com:6443\n"},
-		{string(JoinNone), "", joinconfig.DefaultBootstrapKubeconfig, "server: https://10.0.0.10:6443\n"},
-		{string(JoinNone), "https://[fd00::1]:443", joinconfig.DefaultBootstrapKubeconfig, "server: https://[fd00::1]:443\n"},
+		{string(spec.JoinBaked), "", joinconfig.DefaultPath, "server: cluster-info\n"},
+		{string(spec.JoinBaked), "discovered", joinconfig.DefaultPath, "server: discovered\n"},
+		{string(spec.JoinBaked), "lb.example.com", joinconfig.DefaultPath, "server: https://lb.example.com:6443\n"},
+		{string(spec.JoinNone), "", joinconfig.DefaultBootstrapKubeconfig, "server: https://10.0.0.10:6443\n"},
+		{string(spec.JoinNone), "https://[fd00::1]:443", joinconfig.DefaultBootstrapKubeconfig, "server: https://[fd00::1]:443\n"},
 	} {
 		in := sampleInputs()
 		in.JoinBinary, in.KubeletServer = tc.join, tc.server
-		p, err := Build(mustSpec(t, in), nil)
+		p, err := plan.Build(mustSpec(t, in), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

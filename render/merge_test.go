@@ -11,25 +11,31 @@ import (
 	butane "github.com/coreos/butane/config"
 	"github.com/coreos/butane/config/common"
 	"github.com/kubebake/kubebake/inspect"
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"
 )
 
-func userConfig(t testing.TB, name string) *UserConfig {
+func userConfig(t testing.TB, name string) *spec.UserConfig {
 	t.Helper()
 	p := filepath.Join("..", "testdata", "merge", name)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &UserConfig{Name: name, Data: data}
+	return &spec.UserConfig{Name: name, Data: data}
 }
 
-func renderMerged(t testing.TB, format Format, variant Variant, user *UserConfig) ([]byte, error) {
+func renderMerged(t testing.TB, format spec.Format, variant spec.Variant, user *spec.UserConfig) ([]byte, error) {
 	t.Helper()
 	in := sampleInputs()
 	in.Format, in.Variant = string(format), string(variant)
-	s := mustSpec(t, in)
-	s.Merge = user
+	in.Merge = filepath.Join("..", "testdata", "merge", user.Name)
+	s, _, err := spec.NewSpec(in, cache.New(os.ReadFile, goldenNow))
+	if err != nil {
+		return nil, err
+	}
 	return Render(s, standIn(t))
 }
 
@@ -38,17 +44,17 @@ func renderMerged(t testing.TB, format Format, variant Variant, user *UserConfig
 // holds both the user's entries and ours.
 func TestMergeGolden(t *testing.T) {
 	for _, c := range []struct {
-		format  Format
-		variant Variant
+		format  spec.Format
+		variant spec.Variant
 		user    string
 		ext     string
 	}{
-		{FormatIgnition, VariantFCOS, "user.bu", "ign"},
-		{FormatIgnition, VariantFlatcar, "user.ign", "ign"},
-		{FormatButane, VariantFCOS, "user.bu", "bu"},
-		{FormatButane, VariantFlatcar, "user.ign", "bu"},
-		{FormatCloudInit, VariantFCOS, "user-cloud-config.yaml", "mime"},
-		{FormatCloudInit, VariantFCOS, "user-mime.txt", "mime"},
+		{FormatIgnition, spec.VariantFCOS, "user.bu", "ign"},
+		{FormatIgnition, spec.VariantFlatcar, "user.ign", "ign"},
+		{FormatButane, spec.VariantFCOS, "user.bu", "bu"},
+		{FormatButane, spec.VariantFlatcar, "user.ign", "bu"},
+		{FormatCloudInit, spec.VariantFCOS, "user-cloud-config.yaml", "mime"},
+		{FormatCloudInit, spec.VariantFCOS, "user-mime.txt", "mime"},
 	} {
 		name := strings.Join([]string{"merge", string(c.format), string(c.variant), strings.ReplaceAll(c.user, ".", "-")}, "-")
 		t.Run(name, func(t *testing.T) {
@@ -90,21 +96,21 @@ func TestMergeGolden(t *testing.T) {
 // path kubebake writes or replaces a unit it owns, naming both.
 func TestMergeConflicts(t *testing.T) {
 	for _, c := range []struct {
-		format  Format
-		variant Variant
+		format  spec.Format
+		variant spec.Variant
 		user    string
 		want    []string
 	}{
-		{FormatIgnition, VariantFCOS, "conflict-file.bu", []string{"conflict-file.bu", "storage.files path /var/lib/kubelet/config.yaml", "a file kubebake writes"}},
-		{FormatIgnition, VariantFlatcar, "conflict-unit.ign", []string{"conflict-unit.ign", "systemd.units kubelet.service (contents)", "kubebake's unit kubelet.service"}},
-		{FormatButane, VariantFCOS, "conflict-unit.ign", []string{"conflict-unit.ign", "systemd.units kubelet.service", "kubebake's unit kubelet.service"}},
-		{FormatButane, VariantFlatcar, "conflict-file.bu", []string{"storage.files path /var/lib/kubelet/config.yaml"}},
-		{FormatCloudInit, VariantFCOS, "conflict.yaml", []string{"conflict.yaml", "write_files path /etc/systemd/system/kubelet.service", "kubebake's unit kubelet.service"}},
-		{FormatTar, VariantFCOS, "user.bu", []string{"--merge", "not tar"}},
+		{FormatIgnition, spec.VariantFCOS, "conflict-file.bu", []string{"conflict-file.bu", "storage.files path /var/lib/kubelet/config.yaml", "a file kubebake writes"}},
+		{FormatIgnition, spec.VariantFlatcar, "conflict-unit.ign", []string{"conflict-unit.ign", "systemd.units kubelet.service (contents)", "kubebake's unit kubelet.service"}},
+		{FormatButane, spec.VariantFCOS, "conflict-unit.ign", []string{"conflict-unit.ign", "systemd.units kubelet.service", "kubebake's unit kubelet.service"}},
+		{FormatButane, spec.VariantFlatcar, "conflict-file.bu", []string{"storage.files path /var/lib/kubelet/config.yaml"}},
+		{FormatCloudInit, spec.VariantFCOS, "conflict.yaml", []string{"conflict.yaml", "write_files path /etc/systemd/system/kubelet.service", "kubebake's unit kubelet.service"}},
+		{FormatTar, spec.VariantFCOS, "user.bu", []string{"--merge", "not tar"}},
 	} {
 		t.Run(string(c.format)+"-"+c.user, func(t *testing.T) {
 			out, err := renderMerged(t, c.format, c.variant, userConfig(t, c.user))
-			var ie *InputError
+			var ie *inputs.Error
 			if !errors.As(err, &ie) {
 				t.Fatalf("want an input error, got %v (%d bytes of output)", err, len(out))
 			}

@@ -3,9 +3,10 @@ package render
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 )
 
 // A fleet file's per-node map is merged over the base inputs through the
@@ -19,7 +20,7 @@ func TestWithYAMLPerNode(t *testing.T) {
 	base := sampleInputs()
 	base.Given = options.Given{"runtime": "--runtime"}
 	base.Runtime = "docker"
-	got, err := base.WithYAML(f, nil, CmdRender)
+	got, err := base.WithYAML(f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,16 +30,16 @@ func TestWithYAMLPerNode(t *testing.T) {
 	if got.Given.Where("max-pods") != "fleet.yaml:1: max-pods" || base.Given.Has("max-pods") {
 		t.Errorf("given: %v; the base must stay untouched: %v", got.Given, base.Given)
 	}
-	// Errors found later, in NewSpec, still name the line.
+	// Errors found later, in spec.NewSpec, still name the line.
 	bad, _ := options.ParseFile("fleet.yaml", []byte("max-pods: 0\n"))
-	in, err := base.WithYAML(bad, nil, CmdRender)
+	in, err := base.WithYAML(bad, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := NewSpec(in, Env{ReadFile: readTestdata, Now: func() time.Time { return goldenNow }}); err == nil || err.Error() != "fleet.yaml:1: max-pods: 0: want a positive number" {
+	if _, _, err := spec.NewSpec(in, cache.New(readTestdata, goldenNow)); err == nil || err.Error() != "fleet.yaml:1: max-pods: 0: want a positive number" {
 		t.Errorf("want the error to name fleet.yaml:1: max-pods, got %v", err)
 	}
-	if _, err := base.WithYAML(mustParse(t, "max-podz: 3\n"), nil, CmdRender); err == nil || err.Error() != "fleet.yaml:1: max-podz: unknown key (did you mean max-pods?)" {
+	if _, err := base.WithYAML(mustParse(t, "max-podz: 3\n"), nil); err == nil || err.Error() != "fleet.yaml:1: max-podz: unknown key (did you mean max-pods?)" {
 		t.Errorf("unknown key: %v", err)
 	}
 }
@@ -52,13 +53,13 @@ func mustParse(t *testing.T, s string) *options.File {
 }
 
 // Every option of the table is well-formed: a field of a supported type,
-// a default its own check accepts, a command that takes it.
+// a default its own check accepts, help.
 func TestOptionTable(t *testing.T) {
-	var in Inputs
-	for i := range Options {
-		o := &Options[i]
-		if len(o.Commands) == 0 || o.Help == "" {
-			t.Errorf("%s: no commands or no help", o.Name)
+	var in spec.Inputs
+	for i := range spec.Options {
+		o := &spec.Options[i]
+		if o.Help == "" {
+			t.Errorf("%s: no help", o.Name)
 		}
 		if err := options.SetDefault(&o.Meta, o.Field(&in)); err != nil {
 			t.Errorf("%s: %v", o.Name, err)

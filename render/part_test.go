@@ -10,13 +10,15 @@ import (
 	"path/filepath"
 
 	"github.com/kubebake/kubebake/inspect"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"
 )
 
 // otherToken is a second token, to show what does not change with it.
 const otherToken = "zyxwvu.9876543210zyxwvu"
 
-func renderPart(t testing.TB, c combo, part Part, tok string) []byte {
+func renderPart(t testing.TB, c combo, part spec.Part, tok string) []byte {
 	t.Helper()
 	in := sampleInputs()
 	in.Format, in.Variant, in.Runtime, in.JoinBinary = string(c.format), string(c.variant), string(c.runtime), string(c.join)
@@ -52,16 +54,16 @@ func TestParts(t *testing.T) {
 	secret := sampleSecret(t)
 	for _, c := range partCombos() {
 		t.Run(c.name(), func(t *testing.T) {
-			image := renderPart(t, c, PartImage, "")
-			boot := renderPart(t, c, PartBoot, "")
-			all := renderPart(t, c, PartAll, "")
+			image := renderPart(t, c, spec.PartImage, "")
+			boot := renderPart(t, c, spec.PartBoot, "")
+			all := renderPart(t, c, spec.PartAll, "")
 			if leak := findSecret(image, secret); leak != "" {
 				t.Errorf("the image part holds the token's secret: %s", leak)
 			}
-			if !bytes.Equal(image, renderPart(t, c, PartImage, otherToken)) {
+			if !bytes.Equal(image, renderPart(t, c, spec.PartImage, otherToken)) {
 				t.Error("the image part changes when only the token does")
 			}
-			if bytes.Equal(boot, renderPart(t, c, PartBoot, otherToken)) {
+			if bytes.Equal(boot, renderPart(t, c, spec.PartBoot, otherToken)) {
 				t.Error("the boot part does not change with the token")
 			}
 			// A tar's framing alone is 1.5 KB (a header block, a data
@@ -95,21 +97,21 @@ func TestParts(t *testing.T) {
 // TestConfigHash: the plan's configHash is the same whatever the token and
 // whichever part is shown, and changes with anything else.
 func TestConfigHash(t *testing.T) {
-	c := combo{FormatPlan, VariantFCOS, RuntimeDocker, JoinEmbedded}
+	c := combo{FormatPlan, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinEmbedded}
 	hash := func(out []byte) string {
-		var doc planDoc
+		var doc plan.Manifest
 		if err := json.Unmarshal(out, &doc); err != nil {
 			t.Fatal(err)
 		}
 		return doc.ConfigHash
 	}
-	base := hash(renderPart(t, c, PartAll, ""))
-	for _, part := range Parts {
+	base := hash(renderPart(t, c, spec.PartAll, ""))
+	for _, part := range spec.Parts {
 		if h := hash(renderPart(t, c, part, otherToken)); h != base {
 			t.Errorf("--part %s with another token: configHash %s, want %s", part, h, base)
 		}
 	}
-	if h := hash(renderPart(t, combo{FormatPlan, VariantFCOS, RuntimeContainerd, JoinEmbedded}, PartAll, "")); h == base {
+	if h := hash(renderPart(t, combo{FormatPlan, spec.VariantFCOS, spec.RuntimeContainerd, spec.JoinEmbedded}, spec.PartAll, "")); h == base {
 		t.Error("configHash does not change with the runtime")
 	}
 }
@@ -172,12 +174,12 @@ func entryDiff(a, b map[string]inspect.Entry) string {
 // TestBootGolden shows the boot part in each user-data format.
 func TestBootGolden(t *testing.T) {
 	for _, c := range []combo{
-		{FormatIgnition, VariantFCOS, RuntimeDocker, JoinEmbedded},
-		{FormatIgnition, VariantFlatcar, RuntimeDocker, JoinEmbedded},
-		{FormatButane, VariantFCOS, RuntimeDocker, JoinEmbedded},
-		{FormatCloudInit, VariantFCOS, RuntimeDocker, JoinEmbedded},
+		{FormatIgnition, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinEmbedded},
+		{FormatIgnition, spec.VariantFlatcar, spec.RuntimeDocker, spec.JoinEmbedded},
+		{FormatButane, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinEmbedded},
+		{FormatCloudInit, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinEmbedded},
 	} {
-		ext := map[Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml"}[c.format]
-		golden.Check(t, filepath.Join("..", "testdata", "golden", "boot", fmt.Sprintf("%s-%s.%s", c.format, c.variant, ext)), renderPart(t, c, PartBoot, ""))
+		ext := map[spec.Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml"}[c.format]
+		golden.Check(t, filepath.Join("..", "testdata", "golden", "boot", fmt.Sprintf("%s-%s.%s", c.format, c.variant, ext)), renderPart(t, c, spec.PartBoot, ""))
 	}
 }

@@ -1,75 +1,56 @@
 // Package render turns kubebake's inputs into a worker node's first-boot
-// configuration: inputs → a validated Spec → one neutral Plan → one emitter
-// per output format (Butane, Ignition, cloud-init, and the plan itself).
+// configuration. It is one pipeline, one package a stage:
+//
+//	spec   inputs (flags, --config, a nodes file) → a validated Spec: every
+//	       option declared once in spec.Options with its rules; one error
+//	       type, inputs.Error, naming the flag or file line.
+//	plan   Spec → Plan: the neutral node (files, units, start order, the
+//	       agent's path, the user's config to merge) and its configHash.
+//	emit   Plan → a document per format; each format is one file and one
+//	       line in emit's registry.
+//	write  document → an io.Writer, or a fleet's directory, swapped into
+//	       place whole.
+//
+// cache, below them all, holds what the nodes of a fleet share. This
+// package runs the stages: Render for one node, Fleet for many (one node is
+// a fleet of one: both go through writeNode).
 package render
 
 import (
-	"fmt"
+	"bytes"
+	"io"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/render/emit"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
+	"github.com/kubebake/kubebake/render/write"
 )
 
-// Render builds the plan for s and emits it in s.Format. agent is needed
+// Render builds the plan for s and returns it in s.Format. agent is needed
 // only with --join-binary embedded.
-func Render(s *Spec, agent *embed.Agent) ([]byte, error) {
-	full, err := Build(s, agent)
-	if err != nil {
+func Render(s *spec.Spec, agent *embed.Agent) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, _, err := writeNode(&buf, s, agent); err != nil {
 		return nil, err
 	}
-	doc, large, err := emit(full, s, nil)
-	if err != nil {
-		return nil, err
-	}
-	out, err := large.apply(doc)
-	if err != nil || !s.Gzip {
-		return out, err
-	}
-	return gzipBytes(out)
+	return buf.Bytes(), nil
 }
 
-// emit is the plan in s.Format, with placeholders for its large values
-// (spliced in by largeValues.apply or writeTo). shared, when not nil,
-// caches what the nodes of a fleet have in common.
-func emit(full *Plan, s *Spec, shared *Shared) ([]byte, *largeValues, error) {
-	part := s.Part
-	if part == "" {
-		part = PartAll
-	}
-	p := full.Part(part)
-	if s.Merge != nil && (s.Format == FormatPlan || s.Format == FormatTar) {
-		return nil, nil, inputErrorf("--merge", "merges into ignition, butane or cloud-init output, not %s", s.Format)
-	}
-	whole := func(out []byte, err error) ([]byte, *largeValues, error) { return out, &largeValues{}, err }
-	switch {
-	case s.Format == FormatButane && s.Merge == nil:
-		return butaneDoc(p, s.Variant, nil)
-	case s.Format == FormatButane:
-		return whole(Butane(p, s.Variant, s.Merge))
-	case s.Format == FormatCloudInit && s.Merge == nil:
-		return cloudInitDoc(p)
-	case s.Format == FormatCloudInit:
-		out, err := CloudInit(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		return whole(s.Merge.mergeCloudInit(p, out))
-	case s.Format == FormatPlan:
-		return whole(PlanJSON(full, part, shared.uncompressed))
-	case s.Format == FormatTar:
-		return whole(Tar(p, shared.uncompressed))
-	case s.Merge == nil:
-		return ignitionDoc(p, s.Variant, shared)
-	default:
-		return whole(Ignition(p, s.Variant, s.Merge))
-	}
-}
-
-// gunzipVerified returns a compressed file's bytes, checked against its
-// SHA-512 as Ignition would.
-func gunzipVerified(f File) ([]byte, error) {
-	data, err := embed.Gunzip(f.Gzip, f.SHA512)
+// writeNode is one node through the pipeline: its plan, emitted in its
+// format, written to w; the output must fit --max-size.
+func writeNode(w io.Writer, s *spec.Spec, agent *embed.Agent) (*plan.Plan, write.Result, error) {
+	full, err := plan.Build(s, agent)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", f.Path, err)
+		return nil, write.Result{}, err
 	}
-	return data, nil
+	doc, err := emit.Emit(emit.Input{Plan: full.Part(s.Part), Full: full, Cache: s.Cache()})
+	if err != nil {
+		return nil, write.Result{}, err
+	}
+	res, err := write.Output(w, doc, s.Gzip, s.Cache())
+	if err != nil {
+		return nil, write.Result{}, err
+	}
+	return full, res, s.CheckSize(int(res.Size))
 }

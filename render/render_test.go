@@ -13,6 +13,8 @@ import (
 
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/inspect"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"
 )
 
@@ -30,11 +32,33 @@ func standIn(t testing.TB) *embed.Agent {
 	return &embed.Agent{Arch: "amd64", Gzip: buf.Bytes(), SHA512: hex.EncodeToString(sum[:]), Size: int64(len(bin))}
 }
 
+// The formats the goldens cover, in the registry's order.
+const (
+	FormatIgnition  spec.Format = "ignition"
+	FormatButane    spec.Format = "butane"
+	FormatCloudInit spec.Format = "cloud-init"
+	FormatPlan      spec.Format = "plan"
+	FormatTar       spec.Format = "tar"
+)
+
+var Formats = []spec.Format{FormatIgnition, FormatButane, FormatCloudInit, FormatPlan, FormatTar}
+
+// TestFormats: the registry holds the formats the goldens cover, in order.
+func TestFormats(t *testing.T) {
+	var got []spec.Format
+	for _, f := range spec.Formats() {
+		got = append(got, f.Name)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(Formats) {
+		t.Errorf("registered formats %v, the goldens cover %v", got, Formats)
+	}
+}
+
 // goldenNow is the clock of the golden renders: the sample CA is valid then.
 var goldenNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
-func sampleInputs() Inputs {
-	in := Defaults
+func sampleInputs() spec.Inputs {
+	in := spec.Defaults
 	in.CA = []string{"../testdata/ca.crt"}
 	in.TokenFile = "../testdata/token"
 	in.APIServer = []string{"10.0.0.10:6443", "[fd00::10]:6443"}
@@ -43,9 +67,9 @@ func sampleInputs() Inputs {
 	return in
 }
 
-func mustSpec(t testing.TB, in Inputs) *Spec {
+func mustSpec(t testing.TB, in spec.Inputs) *spec.Spec {
 	t.Helper()
-	s, _, err := NewSpec(in, Env{ReadFile: os.ReadFile, Now: func() time.Time { return goldenNow }})
+	s, _, err := spec.NewSpec(in, cache.New(os.ReadFile, goldenNow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,14 +77,14 @@ func mustSpec(t testing.TB, in Inputs) *Spec {
 }
 
 type combo struct {
-	format  Format
-	variant Variant
-	runtime Runtime
-	join    JoinMode
+	format  spec.Format
+	variant spec.Variant
+	runtime spec.Runtime
+	join    spec.JoinMode
 }
 
 func (c combo) name() string {
-	ext := map[Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml", FormatPlan: "json", FormatTar: "tar.txt"}[c.format]
+	ext := map[spec.Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml", FormatPlan: "json", FormatTar: "tar.txt"}[c.format]
 	if c.format == FormatCloudInit || c.format == FormatPlan {
 		return fmt.Sprintf("%s-%s-%s.%s", c.format, c.runtime, c.join, ext)
 	}
@@ -72,12 +96,12 @@ func (c combo) name() string {
 func combos() []combo {
 	var out []combo
 	for _, f := range Formats {
-		for _, v := range Variants {
-			if (f == FormatCloudInit || f == FormatPlan) && v != VariantFCOS {
+		for _, v := range spec.Variants {
+			if (f == FormatCloudInit || f == FormatPlan) && v != spec.VariantFCOS {
 				continue
 			}
-			for _, r := range Runtimes {
-				for _, j := range JoinModes {
+			for _, r := range spec.Runtimes {
+				for _, j := range spec.JoinModes {
 					out = append(out, combo{f, v, r, j})
 				}
 			}
@@ -133,3 +157,18 @@ func inspectText(t testing.TB, out []byte) []byte {
 }
 
 func readTestdata(name string) ([]byte, error) { return os.ReadFile(name) }
+
+func gzipBytes(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

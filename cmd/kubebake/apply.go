@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/render"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -132,7 +131,7 @@ func plainError(err error) string {
 
 func runApply(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "apply", applyUsage)
-	opts := newCmdOptions(render.CmdApply, fs)
+	opts := newCmdOptions(cmdApply, fs)
 	output := fs.StringP("output", "o", "text", "`format` of the report: text or json")
 	if err := opts.load(env, fs, args); err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/endpoint"
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 )
 
 func init() {
@@ -48,7 +48,7 @@ Flags:`
 
 func runCheck(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "check", checkUsage)
-	opts := newCmdOptions(render.CmdCheck, fs)
+	opts := newCmdOptions(cmdCheck, fs)
 	output := fs.StringP("output", "o", "text", "`format` of the report: text or json")
 	if err := opts.load(env, fs, args); err != nil {
 		return err
@@ -108,7 +108,7 @@ func runCheck(env *cliEnv, args []string) error {
 // fixCommand is the kubebake apply command line the fixes suggest: the same
 // inputs, the token by file only (a secret on a command line ends in shell
 // history).
-func fixCommand(kf *clusterOpts, in *render.Inputs) string {
+func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
 	parts := []string{"kubebake apply"}
 	if in.ConfigFile != "" {
 		parts = append(parts, "--config "+in.ConfigFile)
@@ -147,6 +147,8 @@ func writeChecklist(w io.Writer, r *cluster.Report) {
 			mark = "✗"
 		case cluster.Skip:
 			mark = "-"
+		case cluster.Warn:
+			mark = "!"
 		}
 		fmt.Fprintf(w, "%s %s: %s\n", mark, c.ID, c.Message)
 		if c.Fix != "" {

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/spf13/pflag"
 )
 
@@ -64,7 +64,7 @@ func runCompletion(env *cliEnv, args []string) error {
 // help with a collecting environment, and the option tables' values.
 func completionModel() ([]string, map[string][]complFlag) {
 	values := map[string][]string{}
-	for _, m := range render.AllOptions() {
+	for _, m := range spec.AllOptions() {
 		values[m.Name] = append(slices.Clone(m.Values), m.Suggest...)
 	}
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
@@ -279,7 +279,7 @@ func ownInput(output string, inputs ...string) error {
 }
 
 // renderInputs are the flags and files of in that a command reads.
-func renderInputs(in *render.Inputs) []string {
+func renderInputs(in *spec.Inputs) []string {
 	files := []string{"config", in.ConfigFile, "token-file", in.TokenFile, "merge", in.Merge, "kubelet-config", in.KubeletConfig}
 	for _, c := range in.CA {
 		files = append(files, "ca", c)

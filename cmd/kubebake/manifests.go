@@ -1,16 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -49,7 +47,7 @@ Flags:`
 // loadCluster reads and checks the inputs manifests, apply and check share
 // with render (internal/inputs): the token, the CA and the API server
 // addresses. Every error names its flag.
-func loadCluster(env *cliEnv, in *render.Inputs, needEndpoint bool) (*clusterInputs, error) {
+func loadCluster(env *cliEnv, in *spec.Inputs, needEndpoint bool) (*clusterInputs, error) {
 	tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.readFile)
 	if err != nil {
 		return nil, whereFrom(in, err)
@@ -76,12 +74,8 @@ func loadCluster(env *cliEnv, in *render.Inputs, needEndpoint bool) (*clusterInp
 
 // whereFrom names, in an input error about a flag, the config file line
 // the value came from, and makes it a usage error.
-func whereFrom(in *render.Inputs, err error) error {
-	var ie *inputs.Error
-	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
-		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
-	}
-	return asUsage(err)
+func whereFrom(in *spec.Inputs, err error) error {
+	return asUsage(in.Given.Locate(err))
 }
 
 type clusterInputs struct{ spec cluster.Spec }
@@ -112,16 +106,17 @@ type terms struct {
 	Expires     time.Time
 	Groups      []string
 	Description string
+	MaxJoins    int
 }
 
 func (t terms) apply(spec *cluster.Spec) {
-	spec.Expires, spec.Groups, spec.Description = t.Expires, t.Groups, t.Description
+	spec.Expires, spec.Groups, spec.Description, spec.MaxJoins = t.Expires, t.Groups, t.Description, t.MaxJoins
 }
 
 // equal says whether t and u ask for the same Secret: the same groups in
 // any order.
 func (t terms) equal(u terms) bool {
-	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description
+	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description && t.MaxJoins == u.MaxJoins
 }
 
 func sameSet(a, b []string) bool {
@@ -160,6 +155,7 @@ func tokenTerms(f *clusterOpts, g options.Given, now time.Time) (terms, error) {
 		return t, inputs.Errorf(g.Where("groups"), "at least one group is needed (default %s)", cluster.DefaultGroup)
 	}
 	t.Description = f.Description
+	t.MaxJoins = int(f.MaxJoins)
 	return t, nil
 }
 
@@ -187,7 +183,7 @@ func buildObjects(env *cliEnv, o *cmdOptions) ([]runtime.Object, *cluster.CABund
 
 func runManifests(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "manifests", manifestsUsage)
-	opts := newCmdOptions(render.CmdManifests, fs)
+	opts := newCmdOptions(cmdManifests, fs)
 	output := fs.StringP("output", "o", "", "write to `FILE` (mode 0600, atomically: it holds the token's secret) instead of stdout")
 	if err := opts.load(env, fs, args); err != nil {
 		return err

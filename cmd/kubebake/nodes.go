@@ -22,27 +22,30 @@ import (
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
+	renderwrite "github.com/kubebake/kubebake/render/write"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // renderFleet is `kubebake render --nodes FILE --out-dir DIR`: one output
 // per node, each what `kubebake render` with that node's options writes.
-func renderFleet(env *cliEnv, in render.Inputs) error {
+func renderFleet(env *cliEnv, in spec.Inputs, output string) error {
 	switch {
 	case in.Nodes == "":
 		return usageErrorf("--out-dir: only with --nodes FILE (a single node's output goes to -o)")
 	case in.OutDir == "":
 		return usageErrorf("--nodes: give --out-dir DIR: every node gets its own file there")
-	case in.Output != "":
+	case output != "":
 		return usageErrorf("%s: with --nodes, outputs go to --out-dir", in.Given.Where("output"))
 	}
-	nodes, _, err := loadNodes(env, in, render.CmdRender)
+	nodes, _, err := loadNodes(env, in, cmdRender)
 	if err != nil {
 		return err
 	}
 	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{
-		Shared: render.NewShared(inputs.ReadBounded, time.Now()),
-		Agent:  embed.Load,
+		Cache: cache.New(inputs.ReadBounded, time.Now()),
+		Agent: embed.Load,
 	})
 	if err != nil {
 		return fleetError(in.Nodes, err)
@@ -55,7 +58,7 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", msg)
 	}
 	for _, n := range nodes {
-		if n.Inputs.JoinBinary == string(render.JoinNone) {
+		if n.Inputs.JoinBinary == string(spec.JoinNone) {
 			fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
 			break
 		}
@@ -82,7 +85,7 @@ func renderFleet(env *cliEnv, in render.Inputs) error {
 		size = fmt.Sprintf("%.1f kB", float64(total)/1e3)
 	}
 	fmt.Fprintf(env.stderr, "kubebake render: wrote %s (%s) and %s to %s in %s\n",
-		plural(len(idx.Nodes), "output"), size, render.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
+		plural(len(idx.Nodes), "output"), size, renderwrite.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -91,7 +94,7 @@ const fleetMemoryLimit = 160 << 20
 
 // loadNodes reads the nodes file and merges each node's inputs for cmd,
 // warning once about each token file other users can read.
-func loadNodes(env *cliEnv, in render.Inputs, cmd string) ([]render.FleetNode, *render.NodesFile, error) {
+func loadNodes(env *cliEnv, in spec.Inputs, cmd string) ([]spec.FleetNode, *spec.NodesFile, error) {
 	data, err := inputs.ReadBounded(in.Nodes)
 	if err != nil {
 		var pe *os.PathError
@@ -100,11 +103,11 @@ func loadNodes(env *cliEnv, in render.Inputs, cmd string) ([]render.FleetNode, *
 		}
 		return nil, nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
 	}
-	nf, err := render.ParseNodesFile(in.Nodes, data)
+	nf, err := spec.ParseNodesFile(in.Nodes, data)
 	if err != nil {
 		return nil, nil, fleetError(in.Nodes, err)
 	}
-	nodes, err := nf.Merge(in, cmd)
+	nodes, err := nf.Merge(in)
 	if err != nil {
 		return nil, nil, fleetError(in.Nodes, err)
 	}
@@ -122,8 +125,8 @@ func loadNodes(env *cliEnv, in render.Inputs, cmd string) ([]render.FleetNode, *
 
 // fleetError makes bad input in a fleet a usage error (exit 2).
 func fleetError(path string, err error) error {
-	var ne *render.NodeError
-	var ie *render.InputError
+	var ne *spec.NodeError
+	var ie *inputs.Error
 	switch {
 	case errors.As(err, &ne) && errors.As(err, &ie):
 		return usageErrorf("--nodes: %v", err)
@@ -181,8 +184,8 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 	if err != nil {
 		return nil, err
 	}
-	nodeErr := func(n render.FleetNode, err error) error {
-		return fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: render.Locate(n.Inputs.Given, err)})
+	nodeErr := func(n spec.FleetNode, err error) error {
+		return fleetError(o.in.Nodes, &spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(err)})
 	}
 	if err := checkRenderable(o, nf, needEndpoint); err != nil {
 		return nil, err
@@ -199,7 +202,7 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 		var given options.Given
 		if withTerms {
 			if t, given, err = nodeTerms(nf, i, o, now); err != nil {
-				return nil, fleetError(o.in.Nodes, &render.NodeError{Node: n.Name, Err: err})
+				return nil, fleetError(o.in.Nodes, &spec.NodeError{Node: n.Name, Err: err})
 			}
 		}
 		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, inputs.ReadBounded)
@@ -258,9 +261,9 @@ func loadPools(env *cliEnv, o *cmdOptions, needEndpoint bool) (*fleetCluster, er
 // refuses and check does not pass one. Without needEndpoint (check, which
 // reads the address from the cluster) a node that names no API server is
 // checked as if it named one.
-func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool) error {
+func checkRenderable(o *cmdOptions, nf *spec.NodesFile, needEndpoint bool) error {
 	in := o.in
-	set := options.NewSet(render.CmdRender, render.AllOptions(), options.Bind(render.Options, &in, render.CmdRender))
+	set := options.NewSet(spec.AllOptions(), options.Bind(spec.Options, &in, cmdRender))
 	set.Given = o.in.Given.Clone()
 	if in.ConfigFile != "" {
 		f, err := options.ReadFile(in.ConfigFile)
@@ -275,7 +278,7 @@ func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool) err
 		return err
 	}
 	in.Given = set.Given
-	nodes, err := nf.Merge(in, render.CmdRender)
+	nodes, err := nf.Merge(in)
 	if err != nil {
 		return fleetError(o.in.Nodes, err)
 	}
@@ -287,8 +290,8 @@ func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool) err
 	// What render --nodes checks before it writes: names, hostnames, tokens
 	// and every node's options.
 	_, err = render.PrepareFleet(nodes, render.FleetOptions{
-		Shared: render.NewShared(inputs.ReadBounded, time.Now()),
-		Agent:  embed.Load,
+		Cache: cache.New(inputs.ReadBounded, time.Now()),
+		Agent: embed.Load,
 	})
 	if err != nil {
 		return fleetError(o.in.Nodes, err)
@@ -300,9 +303,9 @@ func checkRenderable(o *cmdOptions, nf *render.NodesFile, needEndpoint bool) err
 // nodes file's ttl, expires, no-expiry, groups and description (the node's
 // own keys, then the command line, then defaults:, then --config), and
 // where each came from.
-func nodeTerms(nf *render.NodesFile, i int, o *cmdOptions, now time.Time) (terms, options.Given, error) {
+func nodeTerms(nf *spec.NodesFile, i int, o *cmdOptions, now time.Time) (terms, options.Given, error) {
 	co := o.co
-	set := options.NewSet(o.cmd, render.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+	set := options.NewSet(spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
 	set.Given = o.in.Given.Clone()
 	if err := nf.ApplyNode(i, set); err != nil {
 		return terms{}, nil, err
@@ -331,6 +334,8 @@ func termsConflict(id, first string, ft, t terms, g, fg options.Given) error {
 		keys, what = []string{"ttl", "expires", "no-expiry"}, fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
 	case !sameSet(ft.Groups, t.Groups):
 		keys, what = []string{"groups"}, fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
+	case ft.MaxJoins != t.MaxJoins:
+		keys, what = []string{"max-joins"}, fmt.Sprintf("max-joins %d, node %q's %d", t.MaxJoins, first, ft.MaxJoins)
 	}
 	where := g.Where(keys[0])
 	fromFile := func(g options.Given) bool {
@@ -460,7 +465,7 @@ func checkFleet(env *cliEnv, o *cmdOptions, output string) error {
 
 // fleetFixCommand is the kubebake apply command the fixes of a fleet's
 // check suggest: the same nodes file, and what the command line gave.
-func fleetFixCommand(kf *clusterOpts, in *render.Inputs) string {
+func fleetFixCommand(kf *clusterOpts, in *spec.Inputs) string {
 	parts := []string{"kubebake apply", "--nodes " + in.Nodes}
 	byFlag := func(name string) bool { return strings.HasPrefix(in.Given.Where(name), "--") && in.Given.Has(name) }
 	if in.ConfigFile != "" {

@@ -2,16 +2,17 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/spf13/pflag"
 )
 
 // clusterOpts are the options of manifests, apply and check beyond the ones
-// they share with render (render.Options: --config, --ca, --token-file,
+// they share with render (spec.Options: --config, --ca, --token-file,
 // --token, --api-server).
 type clusterOpts struct {
 	Kubeconfig  string
@@ -25,6 +26,29 @@ type clusterOpts struct {
 	MinTTL      time.Duration
 	DryRun      bool
 	Force       bool
+	MaxJoins    int32
+	// Output is render's -o.
+	Output string
+}
+
+// The commands that take options of the tables.
+const (
+	cmdRender    = "render"
+	cmdManifests = "manifests"
+	cmdApply     = "apply"
+	cmdCheck     = "check"
+)
+
+// The CLI binds the renderer's options to its commands: render takes every
+// one, the cluster commands those naming the cluster and the token.
+func init() {
+	for i := range spec.Options {
+		o := &spec.Options[i]
+		o.Commands = []string{cmdRender}
+		if slices.Contains(spec.ClusterOptions, o.Name) {
+			o.Commands = append(o.Commands, cmdManifests, cmdApply, cmdCheck)
+		}
+	}
 }
 
 // DefaultTTL is how long a token made by manifests or apply lasts unless told
@@ -36,12 +60,12 @@ type clusterOpts struct {
 const defaultTTL = 720 * time.Hour
 
 var (
-	cmdsApplyCheck = []string{render.CmdApply, render.CmdCheck}
-	cmdsToken      = []string{render.CmdManifests, render.CmdApply}
+	cmdsApplyCheck = []string{cmdApply, cmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
+	cmdsToken      = []string{cmdManifests, cmdApply}
 )
 
 // clusterOptions declares the cluster commands' own options once, as
-// render.Options does render's.
+// spec.Options does render's.
 var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "kubeconfig", PerRun: "the cluster to talk to is the run's", Arg: "FILE", Config: true, Path: true, Commands: cmdsApplyCheck, DefaultHelp: "$KUBECONFIG, then ~/.kube/config",
 		Help: "admin kubeconfig"},
@@ -67,7 +91,16 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "description", Arg: "TEXT", Config: true, Commands: cmdsToken,
 		Help: "description stored in the token Secret"},
 		Field: func(o *clusterOpts) any { return &o.Description }},
-	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{render.CmdCheck}, Default: "168h",
+	{Meta: options.Meta{Name: "max-joins", Arg: "N", Config: true, Commands: cmdsToken,
+		Help: "the number of distinct nodes that may join with the token before `kubebake token prune` deletes it (recorded on the Secret as the kubebake.io/max-joins annotation); none when unset",
+		Validate: func(v any) error {
+			if n := v.(int32); n < 0 {
+				return fmt.Errorf("%d is negative", n)
+			}
+			return nil
+		}},
+		Field: func(o *clusterOpts) any { return &o.MaxJoins }},
+	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{cmdCheck}, Default: "168h",
 		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
 		Validate: func(v any) error {
 			if d := v.(time.Duration); d < 0 {
@@ -76,15 +109,18 @@ var clusterOptions = options.Table[clusterOpts]{
 			return nil
 		}},
 		Field: func(o *clusterOpts) any { return &o.MinTTL }},
-	{Meta: options.Meta{Name: "dry-run", Commands: []string{render.CmdApply}, NotInConfig: "say it on the command line, each time",
+	{Meta: options.Meta{Name: "dry-run", Commands: []string{cmdApply}, NotInConfig: "say it on the command line, each time",
 		Help: "ask the API server what would change, and change nothing"},
 		Field: func(o *clusterOpts) any { return &o.DryRun }},
-	{Meta: options.Meta{Name: "force", Commands: []string{render.CmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
+	{Meta: options.Meta{Name: "force", Commands: []string{cmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
 		Help: "apply even when no --ca certificate signs the API server's serving certificate (a deliberate CA rotation: publish the new CA before the API server serves with it)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: []string{cmdRender}, PerRun: "where output goes is the run's (render --nodes writes one file per node into --out-dir)",
+		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
 }
 
-func init() { render.RegisterConfigKeys(clusterOptions.Metas()...) }
+func init() { spec.RegisterConfigKeys(clusterOptions.Metas()...) }
 
 func positive(v any) error {
 	if d := v.(time.Duration); d <= 0 {
@@ -96,7 +132,7 @@ func positive(v any) error {
 // cmdOptions are one command's table-declared options and their values.
 type cmdOptions struct {
 	cmd string
-	in  render.Inputs
+	in  spec.Inputs
 	co  clusterOpts
 	set *options.Set
 }
@@ -104,8 +140,8 @@ type cmdOptions struct {
 // newCmdOptions defines cmd's flags from the option tables on fs.
 func newCmdOptions(cmd string, fs *pflag.FlagSet) *cmdOptions {
 	o := &cmdOptions{cmd: cmd}
-	o.set = options.NewSet(cmd, render.AllOptions(),
-		options.Bind(render.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
+	o.set = options.NewSet(spec.AllOptions(),
+		options.Bind(spec.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
 	o.set.AddFlags(fs)
 	return o
 }
@@ -135,5 +171,10 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 	}
 	o.in.Given = o.set.Given
 	o.in.TokenEnv = env.getenv("KUBEBAKE_TOKEN")
-	return asUsage(options.Check(o.set.Bindings(), o.set.Given))
+	bindings := o.set.Bindings()
+	if o.cmd == cmdRender {
+		// spec.NewSpec checks render's own options, once.
+		bindings = options.Bind(clusterOptions, &o.co, o.cmd)
+	}
+	return asUsage(options.Check(bindings, o.set.Given))
 }

@@ -10,13 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"
 )
 
 const (
 	readmePath  = "../../README.md"
-	readmeBegin = "<!-- BEGIN options: generated from render.Options and clusterOptions by `go test ./cmd/kubebake -update` -->\n"
+	readmeBegin = "<!-- BEGIN options: generated from render/spec.Options and clusterOptions by `go test ./cmd/kubebake -update` -->\n"
 	readmeEnd   = "<!-- END options -->\n"
 )
 
@@ -25,7 +25,7 @@ const (
 func optionsTable() string {
 	var b strings.Builder
 	b.WriteString("| option | commands | in `--config` | default | meaning |\n| --- | --- | --- | --- | --- |\n")
-	metas := append(render.Options.Metas(), clusterOptions.Metas()...)
+	metas := append(append(spec.Options.Metas(), clusterOptions.Metas()...), tokenOptions.Metas()...)
 	for _, m := range metas {
 		flag := "`--" + m.Name
 		if m.Short != "" {

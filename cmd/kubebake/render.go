@@ -10,6 +10,8 @@ import (
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 )
 
 func init() {
@@ -40,62 +42,62 @@ Flags:`
 const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
 
 func runRender(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "render", fmt.Sprintf(renderUsage, notInConfig(render.CmdRender)))
-	opts := newCmdOptions(render.CmdRender, fs)
+	fs := newFlagSet(env, "render", fmt.Sprintf(renderUsage, notInConfig(cmdRender)))
+	opts := newCmdOptions(cmdRender, fs)
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
 	in := opts.in
 	if in.Nodes != "" || in.OutDir != "" {
-		return renderFleet(env, in)
+		return renderFleet(env, in, opts.co.Output)
 	}
-	if err := ownInput(in.Output, renderInputs(&in)...); err != nil {
+	if err := ownInput(opts.co.Output, renderInputs(&in)...); err != nil {
 		return err
 	}
 
-	spec, warns, err := render.NewSpec(in, render.Env{ReadFile: env.readFile, Now: time.Now})
+	sp, warns, err := spec.NewSpec(in, cache.New(env.readFile, time.Now()))
 	if err != nil {
 		return asUsage(err)
 	}
 	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
-		warns = append(warns, render.Warning(w))
+		warns = append(warns, spec.Warning(w))
 	}
 	for _, w := range warns {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
 	}
-	if spec.JoinBinary == render.JoinNone {
+	if sp.JoinBinary == spec.JoinNone {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
 	}
 	var agent *embed.Agent
-	if spec.JoinBinary == render.JoinEmbedded {
-		a, err := embed.Load(spec.Arch)
+	if sp.JoinBinary == spec.JoinEmbedded {
+		a, err := embed.Load(sp.Arch)
 		if err != nil {
 			return err
 		}
 		agent = &a
 	}
-	out, err := render.Render(spec, agent)
+	out, err := render.Render(sp, agent)
 	if err != nil {
 		return asUsage(err) // --merge's input errors surface here
 	}
-	if err := spec.CheckSize(len(out)); err != nil {
+	if err := sp.CheckSize(len(out)); err != nil {
 		return asUsage(err)
 	}
-	reportSize(env, spec, in.Output, len(out))
+	reportSize(env, sp, opts.co.Output, len(out))
 	mode, secret := iofs.FileMode(0o600), "holds the bootstrap token"
-	if spec.Format == render.FormatPlan {
+	if sp.Info().NoSecret {
 		secret = "" // the plan holds no secret: fine on a screen
 	}
-	if spec.Part == render.PartImage {
+	if sp.Part == spec.PartImage {
 		// No secret: an image build may read it as anyone.
 		mode, secret = 0o644, ""
 	}
-	return writeOutput(env, in.Output, out, mode, secret)
+	return writeOutput(env, opts.co.Output, out, mode, secret)
 }
 
 // asUsage makes input errors usage errors (exit 2).
 func asUsage(err error) error {
-	var ie *render.InputError
+	var ie *inputs.Error
 	if errors.As(err, &ie) {
 		return &usageError{msg: ie.Error()}
 	}
@@ -104,8 +106,8 @@ func asUsage(err error) error {
 
 // reportSize prints the size of output meant for user-data (the agent not
 // inside it), so a user sees how close it is to a cloud's limit.
-func reportSize(env *cliEnv, spec *render.Spec, output string, n int) {
-	if spec.JoinBinary == render.JoinEmbedded || spec.Format == render.FormatPlan || spec.Format == render.FormatTar {
+func reportSize(env *cliEnv, sp *spec.Spec, output string, n int) {
+	if sp.JoinBinary == spec.JoinEmbedded || !sp.Info().UserData {
 		return
 	}
 	name := output
@@ -113,8 +115,8 @@ func reportSize(env *cliEnv, spec *render.Spec, output string, n int) {
 		name = "stdout"
 	}
 	limit := ""
-	if spec.MaxSize > 0 {
-		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/spec.MaxSize, spec.MaxSizeName, spec.MaxSize)
+	if sp.MaxSize > 0 {
+		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/sp.MaxSize, sp.MaxSizeName, sp.MaxSize)
 	}
 	fmt.Fprintf(env.stderr, "kubebake render: %s: %d bytes%s\n", name, n, limit)
 }
@@ -122,7 +124,7 @@ func reportSize(env *cliEnv, spec *render.Spec, output string, n int) {
 // notInConfig lists the flags of cmd a config file may not set.
 func notInConfig(cmd string) string {
 	var names []string
-	for _, m := range render.Options.Metas() {
+	for _, m := range spec.Options.Metas() {
 		if m.UsedBy(cmd) && !m.Config {
 			names = append(names, "--"+m.Name)
 		}

@@ -7,22 +7,34 @@ import (
 )
 
 func init() {
-	register(command{name: "token", summary: "generate a bootstrap token (token generate)", run: runToken})
+	register(command{name: "token", summary: "bootstrap tokens: generate, list, delete, prune (token --help)", run: runToken})
 }
 
 const tokenUsage = `token generate [-o FILE]
+       kubebake token list [--kubeconfig FILE] [--format text|json]
+       kubebake token delete ID... [--kubeconfig FILE]
+       kubebake token prune [--dry-run] [--watch] [--kubeconfig FILE] [--format text|json]
 
-Prints a new random bootstrap token, <id>.<secret>, read from crypto/rand,
-or writes it to FILE with mode 0600, atomically (never through the umask).
-An existing FILE is kept (nodes may use its token) unless --force.
+generate prints a new random bootstrap token, <id>.<secret>, read from
+crypto/rand, or writes it to FILE with mode 0600, atomically (never through
+the umask). An existing FILE is kept (nodes may use its token) unless --force.
+
+list, delete and prune talk to the cluster (see kubebake token list --help).
 
 Examples:
   kubebake token generate -o token
   kubebake render --ca ca.crt --token-file token --api-server 10.0.0.10 -o worker.ign
+  kubebake token list --kubeconfig admin.conf
+  kubebake token prune --watch
 
-Flags:`
+Flags of generate:`
 
 func runToken(env *cliEnv, args []string) error {
+	if len(args) > 0 {
+		if sub, ok := tokenCommands[args[0]]; ok {
+			return sub(env, args[1:])
+		}
+	}
 	fs := newFlagSet(env, "token", tokenUsage)
 	output := fs.StringP("output", "o", "", "write the token to `FILE` (mode 0600, atomically) instead of stdout")
 	force := fs.Bool("force", false, "replace the token an existing FILE holds")
@@ -33,7 +45,7 @@ func runToken(env *cliEnv, args []string) error {
 		return usageErrorf("--output: %s exists (it may hold a token nodes use): give --force to replace it, or name another file", *output)
 	}
 	if fs.NArg() != 1 || fs.Arg(0) != "generate" {
-		return usageErrorf("want `kubebake token generate [-o FILE]`")
+		return usageErrorf("want `kubebake token generate [-o FILE]`, or token list, delete or prune")
 	}
 	t, err := token.Generate()
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package options declares command-line options once and derives from each
 // declaration its flag, its config-file key, its default, its help line and
-// its README row. A table of Option values (render.Options is the main one)
+// its README row. A table of Option values (render/spec.Options is the main one)
 // is the single source of truth: adding an option is adding one entry.
 //
 // Precedence is flag, then config file, then default, and "set" means set:
@@ -110,6 +110,15 @@ type Binding struct {
 	Ptr any
 }
 
+// BindAll binds every option of t to the fields of dst.
+func BindAll[T any](t Table[T], dst *T) []Binding {
+	out := make([]Binding, len(t))
+	for i := range t {
+		out[i] = Binding{Meta: &t[i].Meta, Ptr: t[i].Field(dst)}
+	}
+	return out
+}
+
 // Bind binds the options of t that cmd takes to the fields of dst.
 func Bind[T any](t Table[T], dst *T, cmd string) []Binding {
 	var out []Binding
@@ -155,24 +164,31 @@ func (g Given) Clone() Given {
 	return out
 }
 
-// Error is a problem with one option's value. Field is "--name" or
-// "file:line: name".
-type Error = inputs.Error
+// Locate puts an input error that names a flag ("--max-pods") on the
+// place the value came from ("pool.yaml:7: max-pods"), when g knows it. It
+// is the one place that does: errors are made naming the flag, and the
+// stage that knows where the values came from locates them.
+func (g Given) Locate(err error) error {
+	var ie *inputs.Error
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
+		ie.Field = g.Where(strings.TrimPrefix(ie.Field, "--"))
+	}
+	return err
+}
 
 // Set is the options of one command: its flags and the keys a config file
 // may hold for it.
 type Set struct {
-	cmd      string
 	bindings []Binding
 	known    map[string]*Meta // every config key of every table, used by cmd or not
 	Given    Given
 }
 
-// NewSet makes a set for cmd from bindings (see Bind). all lists every
+// NewSet makes a set from bindings (see Bind). all lists every
 // option a config file may hold (for any command): a shared file may hold
 // keys this command ignores, but not keys no command knows.
-func NewSet(cmd string, all []*Meta, bindings ...[]Binding) *Set {
-	s := &Set{cmd: cmd, known: map[string]*Meta{}, Given: Given{}}
+func NewSet(all []*Meta, bindings ...[]Binding) *Set {
+	s := &Set{known: map[string]*Meta{}, Given: Given{}}
 	for _, m := range all {
 		s.known[m.Name] = m
 	}
@@ -322,7 +338,7 @@ func parseInto(p any, s string) error {
 func FlagError(err error) error {
 	var ive *pflag.InvalidValueError
 	if errors.As(err, &ive) {
-		return &Error{Field: "--" + ive.GetFlag().Name, Msg: errors.Unwrap(ive).Error()}
+		return &inputs.Error{Field: "--" + ive.GetFlag().Name, Msg: errors.Unwrap(ive).Error()}
 	}
 	return err
 }
@@ -367,7 +383,7 @@ func Check(bindings []Binding, given Given) error {
 	}
 	for _, b := range bindings {
 		if w := settings[b.OneOf]; len(w) > 1 {
-			return &Error{Field: strings.Join(w, ", "), Msg: "exclude each other: give one"}
+			return &inputs.Error{Field: strings.Join(w, ", "), Msg: "exclude each other: give one"}
 		}
 	}
 	for _, b := range bindings {
@@ -391,16 +407,16 @@ func CheckValue(m *Meta, p any, given bool, where string) error {
 		case m.Default != "":
 			def = " (" + m.Default + ")"
 		}
-		return &Error{Field: where, Msg: "is empty: give a value, or leave it out for the default" + def}
+		return &inputs.Error{Field: where, Msg: "is empty: give a value, or leave it out for the default" + def}
 	}
 	if len(m.Values) > 0 {
 		if err := oneOf(m.Values, value(p)); err != nil {
-			return &Error{Field: where, Msg: err.Error()}
+			return &inputs.Error{Field: where, Msg: err.Error()}
 		}
 	}
 	if m.Validate != nil {
 		if err := m.Validate(value(p)); err != nil {
-			return &Error{Field: where, Msg: err.Error()}
+			return &inputs.Error{Field: where, Msg: err.Error()}
 		}
 	}
 	return nil
@@ -451,9 +467,9 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, &Error{Field: "--config", Msg: fmt.Sprintf("%s: %v", path, pe.Err)}
+			return nil, &inputs.Error{Field: "--config", Msg: fmt.Sprintf("%s: %v", path, pe.Err)}
 		}
-		return nil, &Error{Field: "--config", Msg: err.Error()}
+		return nil, &inputs.Error{Field: "--config", Msg: err.Error()}
 	}
 	return ParseFile(path, data)
 }
@@ -466,11 +482,11 @@ func ParseFile(path string, data []byte) (*File, error) {
 		if err.Error() == "EOF" {
 			return &File{Path: path, Dir: filepath.Dir(path), Root: &yaml.Node{Kind: yaml.MappingNode}}, nil
 		}
-		return nil, &Error{Field: path, Msg: "not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &inputs.Error{Field: path, Msg: "not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, &Error{Field: fmt.Sprintf("%s:%d", path, extra.Line), Msg: "a second YAML document: a config file is one mapping of option keys"}
+		return nil, &inputs.Error{Field: fmt.Sprintf("%s:%d", path, extra.Line), Msg: "a second YAML document: a config file is one mapping of option keys"}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -480,7 +496,7 @@ func ParseFile(path string, data []byte) (*File, error) {
 		root = &yaml.Node{Kind: yaml.MappingNode}
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, &Error{Field: fmt.Sprintf("%s:%d", path, root.Line), Msg: "want a mapping of option keys (api-server: [...], ca: [...])"}
+		return nil, &inputs.Error{Field: fmt.Sprintf("%s:%d", path, root.Line), Msg: "want a mapping of option keys (api-server: [...], ca: [...])"}
 	}
 	return &File{Path: path, Dir: filepath.Dir(path), Root: root}, nil
 }
@@ -538,27 +554,27 @@ func (s *Set) apply(f *File, m *yaml.Node, over bool) (map[string]bool, error) {
 		k, v := m.Content[i], Resolve(m.Content[i+1])
 		where := fmt.Sprintf("%s:%d: %s", f.Path, k.Line, k.Value)
 		if k.Tag == "!!merge" {
-			return nil, &Error{Field: where, Msg: "YAML merge keys are not supported: give the keys themselves (in a nodes file, what nodes share goes in defaults:)"}
+			return nil, &inputs.Error{Field: where, Msg: "YAML merge keys are not supported: give the keys themselves (in a nodes file, what nodes share goes in defaults:)"}
 		}
 		if first, dup := seen[k.Value]; dup {
-			return nil, &Error{Field: where, Msg: fmt.Sprintf("given twice (first on line %d)", first)}
+			return nil, &inputs.Error{Field: where, Msg: fmt.Sprintf("given twice (first on line %d)", first)}
 		}
 		seen[k.Value] = k.Line
 		meta, ok := s.known[k.Value]
 		if !ok {
-			return nil, &Error{Field: where, Msg: "unknown key" + suggest(k.Value, s.known)}
+			return nil, &inputs.Error{Field: where, Msg: "unknown key" + suggest(k.Value, s.known)}
 		}
 		if !meta.Config {
 			why := meta.NotInConfig
 			if why == "" {
 				why = "give it on the command line"
 			}
-			return nil, &Error{Field: where, Msg: "may not be set in a config file: " + why}
+			return nil, &inputs.Error{Field: where, Msg: "may not be set in a config file: " + why}
 		}
 		// A switch set to false gives no setting (see claims).
 		if g := meta.OneOf; g != "" && !(v.Kind == yaml.ScalarNode && strings.EqualFold(v.Value, "false")) {
 			if other, ok := settings[g]; ok {
-				return nil, &Error{Field: where, Msg: fmt.Sprintf("%s (line %d) says the same another way: give one", other, seen[other])}
+				return nil, &inputs.Error{Field: where, Msg: fmt.Sprintf("%s (line %d) says the same another way: give one", other, seen[other])}
 			}
 			settings[g] = k.Value
 		}
@@ -567,7 +583,7 @@ func (s *Set) apply(f *File, m *yaml.Node, over bool) (map[string]bool, error) {
 			continue // not this command's, or the command line wins
 		}
 		if err := decode(b, v, f.Dir); err != nil {
-			return nil, &Error{Field: where, Msg: err.Error()}
+			return nil, &inputs.Error{Field: where, Msg: err.Error()}
 		}
 		s.Given[k.Value] = where
 		if meta.OneOf != "" && claims(b) {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	kb "github.com/kubebake/kubebake/render/emit"
 	ct "github.com/kubebake/kubebake/test/consumertest"
-	kb "github.com/kubebake/kubebake/render"
 )
 
 // extractTar lays a tar output into root as an image build would (GNU tar

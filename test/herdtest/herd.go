@@ -28,9 +28,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
-	"github.com/kubebake/kubebake/render"
+	_ "github.com/kubebake/kubebake/render/emit" // the formats spec knows
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // Config is one herd.
@@ -272,22 +274,22 @@ func runWave(t testing.TB, c *testcluster.Cluster, dir string, cfg Config, n int
 // bootFiles are the files kubebake-join reads (those under /etc/kubebake:
 // its config, the token, whichever part each belongs to), as kubebake
 // render lays them down for token tok against c.
-func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []render.File {
+func bootFiles(t testing.TB, c *testcluster.Cluster, tok token.Token) []plan.File {
 	t.Helper()
-	in := render.Defaults
+	in := spec.Defaults
 	in.CA = []string{c.CACertFile}
 	in.Token = tok.Value()
 	in.APIServer = []string{c.Endpoint}
-	in.JoinBinary = string(render.JoinBaked)
-	spec, _, err := render.NewSpec(in, render.Env{ReadFile: os.ReadFile, Now: time.Now})
+	in.JoinBinary = string(spec.JoinBaked)
+	sp, _, err := spec.NewSpec(in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := render.Build(spec, nil)
+	p, err := plan.Build(sp, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []render.File
+	var out []plan.File
 	for _, f := range p.Files {
 		if strings.HasPrefix(f.Path, "/etc/kubebake/") {
 			out = append(out, f)

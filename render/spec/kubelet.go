@@ -1,4 +1,4 @@
-package render
+package spec
 
 import (
 	"encoding/json"

@@ -1,8 +1,10 @@
-package render
+package plan
 
 import (
 	"io/fs"
 	"sort"
+
+	"github.com/kubebake/kubebake/render/spec"
 )
 
 // Plan is the neutral description of a node's first-boot state: files with
@@ -10,6 +12,8 @@ import (
 // the order a late applier starts them in. Every output format is one
 // emitter over a Plan; nothing format-specific lives here.
 type Plan struct {
+	// Spec is the validated spec the plan was built from.
+	Spec  *spec.Spec
 	Files []File
 	Units []Unit
 	// Start lists the units that an applier running after boot has begun
@@ -28,6 +32,12 @@ type Plan struct {
 	// is among the Files then. An applier that sets the hostname itself
 	// from its own data (cloud-init) is told to use this one.
 	Hostname string
+	// AgentPath is where kubebake-join is (installed, or baked into the
+	// image); "" with --join-binary none.
+	AgentPath string
+	// User is the user's own config to merge into the output (--merge),
+	// or nil. Each emitter that takes one merges it in its own format.
+	User *spec.UserConfig
 }
 
 // File is a regular file, owned by root:root.
@@ -74,4 +84,43 @@ func (p *Plan) sort() {
 	for _, u := range p.Units {
 		sort.Slice(u.Dropins, func(i, j int) bool { return u.Dropins[i].Name < u.Dropins[j].Name })
 	}
+}
+
+// Part returns the plan's share of part. The image part keeps every file
+// that is not Secret, every unit and its enablement, and no start list: its
+// units start in boot order on the image's first boot, which is when the
+// boot part delivers the token (kubebake-join waits for it). The boot part
+// is the Secret files alone. The two are a partition of the plan's files:
+// laid down together they are the tree of PartAll.
+func (p *Plan) Part(part spec.Part) *Plan {
+	switch part {
+	case spec.PartImage:
+		out := &Plan{Spec: p.Spec, AgentPath: p.AgentPath, User: p.User, Units: p.Units}
+		for _, f := range p.Files {
+			if !f.Secret && !f.PerNode {
+				out.Files = append(out.Files, f)
+			}
+		}
+		return out
+	case spec.PartBoot:
+		out := &Plan{Spec: p.Spec, AgentPath: p.AgentPath, User: p.User, Hostname: p.Hostname}
+		for _, f := range p.Files {
+			if f.Secret || f.PerNode {
+				out.Files = append(out.Files, f)
+			}
+		}
+		return out
+	default:
+		return p
+	}
+}
+
+// HasSecret reports whether the plan holds a file with the token.
+func (p *Plan) HasSecret() bool {
+	for _, f := range p.Files {
+		if f.Secret {
+			return true
+		}
+	}
+	return false
 }

@@ -1,11 +1,24 @@
-package render
+package emit
 
 import (
 	"bytes"
 	"fmt"
 
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 	"gopkg.in/yaml.v3"
 )
+
+var butaneEmitter = Emitter{
+	FormatInfo: spec.FormatInfo{Name: "butane", Ext: ".bu", Variant: true, Merge: true, UserData: true},
+	Emit: func(in Input) (Doc, error) {
+		if in.Plan.User == nil {
+			return butaneDoc(in.Plan, in.Plan.Spec.Variant, nil)
+		}
+		return whole(Butane(in.Plan))
+	},
+}
 
 // The Butane document, typed: the subset of the fcos 1.6 / flatcar 1.1
 // schema kubebake writes. The Butane library validates it when it
@@ -72,58 +85,54 @@ func (o octal) MarshalYAML() (any, error) {
 }
 
 // butaneVersion is the Butane spec each variant renders.
-func butaneVersion(v Variant) string {
-	if v == VariantFlatcar {
+func butaneVersion(v spec.Variant) string {
+	if v == spec.VariantFlatcar {
 		return "1.1.0"
 	}
 	return "1.6.0"
 }
 
-// Butane emits the plan as a Butane config. With user, the user's config,
+// Butane emits the plan as a Butane config. With p.User, the user's config,
 // as Ignition, is carried inline in ignition.config.merge: Ignition merges
 // it into ours at boot, with the same code mergeIgnition runs, which checks
 // here that the merged config is valid.
-func Butane(p *Plan, v Variant, user *UserConfig) ([]byte, error) {
+func Butane(p *plan.Plan) ([]byte, error) {
+	v, user := p.Spec.Variant, p.User
 	var child []byte
 	if user != nil {
 		var err error
-		if child, err = user.childIgnition(p); err != nil {
+		if child, err = childIgnition(p); err != nil {
 			return nil, err
 		}
 		if child, err = childAt(child, v, user.Name); err != nil {
 			return nil, err
 		}
-		if _, err := Ignition(p, v, user); err != nil {
+		if _, err := Ignition(p); err != nil {
 			return nil, err
 		}
 	}
-	doc, large, err := butaneDoc(p, v, child)
+	doc, err := butaneDoc(p, v, child)
 	if err != nil {
 		return nil, err
 	}
-	return large.apply(doc)
+	return doc.Bytes()
 }
 
 // butaneDoc marshals the Butane config with placeholders for large values;
 // child is a config to merge at boot, or nil.
-func butaneDoc(p *Plan, v Variant, child []byte) ([]byte, *largeValues, error) {
-	return butaneDocFor(p, v, child, false, nil)
-}
-
-// butaneDocFor is butaneDoc; with forIgnition, every file's contents are
-// placeholders too: data URLs made with Butane's own encoder (see
-// ignitionDoc), memoized in shared when it is not nil.
-func butaneDocFor(p *Plan, v Variant, child []byte, forIgnition bool, shared *Shared) ([]byte, *largeValues, error) {
-	doc, large, err := butaneConfigOf(p, v, child, forIgnition, shared)
+func butaneDoc(p *plan.Plan, v spec.Variant, child []byte) (Doc, error) {
+	doc, large, err := butaneConfigOf(p, v, child, false, nil)
 	if err != nil {
-		return nil, nil, err
+		return Doc{}, err
 	}
 	bu, err := marshalButane(p, doc)
-	return bu, large, err
+	return Doc{Data: bu, large: large}, err
 }
 
-// butaneConfigOf is the typed Butane config of butaneDocFor.
-func butaneConfigOf(p *Plan, v Variant, child []byte, forIgnition bool, shared *Shared) (butaneConfig, *largeValues, error) {
+// butaneConfigOf is the typed Butane config of the plan. With forIgnition,
+// every file's contents are placeholders too: data URLs made with Butane's
+// own encoder (see ignitionDoc), made once per cache c.
+func butaneConfigOf(p *plan.Plan, v spec.Variant, child []byte, forIgnition bool, c *cache.Cache) (butaneConfig, *largeValues, error) {
 	large := &largeValues{}
 	doc := butaneConfig{Variant: string(v), Version: butaneVersion(v)}
 	if child != nil {
@@ -140,7 +149,7 @@ func butaneConfigOf(p *Plan, v Variant, child []byte, forIgnition bool, shared *
 			gz := "gzip"
 			bf.Contents = butaneResource{Source: &src, Compression: &gz, Verification: &butaneVerification{Hash: "sha512-" + f.SHA512}}
 		} else if forIgnition {
-			uri, compression, err := shared.dataURL(f.Contents)
+			uri, compression, err := dataURL(c, f.Contents)
 			if err != nil {
 				return butaneConfig{}, nil, fmt.Errorf("%s: %v", f.Path, err)
 			}
@@ -169,7 +178,7 @@ func butaneConfigOf(p *Plan, v Variant, child []byte, forIgnition bool, shared *
 }
 
 // marshalButane is the Butane document of doc, with the plan's header.
-func marshalButane(p *Plan, doc butaneConfig) ([]byte, error) {
+func marshalButane(p *plan.Plan, doc butaneConfig) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header(p))
 	enc := yaml.NewEncoder(&b)
@@ -186,7 +195,7 @@ func marshalButane(p *Plan, doc butaneConfig) ([]byte, error) {
 func ptrTo[T any](v T) *T { return &v }
 
 // header is the comment an output starts with: whether it holds the token.
-func header(p *Plan) string {
+func header(p *plan.Plan) string {
 	if p.HasSecret() {
 		return "# Rendered by kubebake. Holds the bootstrap token: keep it private.\n"
 	}

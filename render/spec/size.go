@@ -1,4 +1,4 @@
-package render
+package spec
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/internal/inputs"
 )
 
 // UserDataLimits are the documented user-data limits of clouds, in bytes
@@ -22,24 +22,14 @@ var UserDataLimits = map[string]struct {
 	"gcp":       {262144, "a metadata value: 256 KB"},
 }
 
-func init() {
+// cloudNames are the clouds of UserDataLimits, sorted.
+func cloudNames() []string {
 	clouds := make([]string, 0, len(UserDataLimits))
 	for c := range UserDataLimits {
 		clouds = append(clouds, c)
 	}
 	sort.Strings(clouds)
-	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "gzip", Config: true, Commands: renderOnly,
-		Help: "gzip the whole cloud-init user-data (cloud-init reads gzipped user-data; about half the size); --format cloud-init only"},
-		Field: func(in *Inputs) any { return &in.Gzip }})
-	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "max-size", Arg: "BYTES|CLOUD", Config: true, Commands: renderOnly,
-		Help: "fail (exit 2, nothing written) when the output is larger than BYTES, or than a cloud's user-data limit: " + strings.Join(clouds, ", "),
-		Doc:  "fail (exit 2, nothing written) when the output is larger than `BYTES`, or than a cloud's user-data limit: `aws` 16384 (16 KB raw), `azure` 65535 (64 KB), `openstack` 49149 (Nova takes 65535 bytes of base64), `gcp` 262144 (256 KB). The size of `--join-binary baked` or `none` output is always printed on stderr.",
-		Validate: func(v any) error {
-			_, err := parseMaxSize(v.(string))
-			return err
-		},
-		Suggest: clouds},
-		Field: func(in *Inputs) any { return &in.MaxSize }})
+	return clouds
 }
 
 func parseMaxSize(s string) (int, error) {
@@ -67,7 +57,7 @@ func (s *Spec) CheckSize(n int) error {
 	if s.JoinBinary == JoinEmbedded {
 		hints = append(hints, "--join-binary baked (the agent in the image)")
 	}
-	if s.Format == FormatCloudInit && !s.Gzip {
+	if s.Info().Gzip && !s.Gzip {
 		hints = append(hints, "--gzip")
 	}
 	if len(s.CAs) > 1 {
@@ -77,5 +67,5 @@ func (s *Spec) CheckSize(n int) error {
 	if len(hints) > 0 {
 		hint = "; try " + strings.Join(hints, ", ")
 	}
-	return inputErrorf("--max-size", "the output is %d bytes, more than %s%s", n, limit, hint)
+	return inputs.Errorf("--max-size", "the output is %d bytes, more than %s%s", n, limit, hint)
 }

@@ -1,4 +1,4 @@
-package render
+package spec
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/render/cache"
 	yamlv3 "gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -29,7 +30,8 @@ import (
 // Inputs are the render inputs as the user gives them, on the command line
 // or in a --config YAML file whose keys are the flag names. Each field is
 // declared as an option in Options (options.go), which makes its flag, its
-// config key and its default; the CLI fills Inputs through that table.
+// config key, its default and its rules; the CLI fills Inputs through that
+// table.
 type Inputs struct {
 	ConfigFile         string
 	CA                 []string
@@ -62,9 +64,6 @@ type Inputs struct {
 	// Part and Merge are --part and --merge (part.go).
 	Part  string
 	Merge string
-	// Output is where the CLI writes the result; NewSpec ignores it.
-	Output string
-
 	// TokenEnv is $KUBEBAKE_TOKEN; never read from a file.
 	TokenEnv string
 	// Given says which options the user set, and where (a flag, or a
@@ -85,12 +84,12 @@ var Defaults = func() Inputs {
 
 // WithYAML returns in with the options of the YAML mapping m (a config
 // file's top level, or one node's map in a fleet file) set over it, as for
-// command cmd; keys are option names, and errors name file:line: key.
+// keys are option names, and errors name file:line: key.
 // Options given on the command line (in.Given "--name") keep their values.
-func (in Inputs) WithYAML(f *options.File, m *yamlv3.Node, cmd string) (Inputs, error) {
+func (in Inputs) WithYAML(f *options.File, m *yamlv3.Node) (Inputs, error) {
 	out := in
 	out.Given = in.Given.Clone()
-	set := options.NewSet(cmd, AllOptions(), options.Bind(Options, &out, cmd))
+	set := options.NewSet(AllOptions(), options.BindAll(Options, &out))
 	set.Given = out.Given
 	if err := set.Apply(f, m); err != nil {
 		return Inputs{}, err
@@ -98,10 +97,10 @@ func (in Inputs) WithYAML(f *options.File, m *yamlv3.Node, cmd string) (Inputs, 
 	return out, nil
 }
 
-// WithDefaults sets every option of cmd that was not given to its default.
-func (in Inputs) WithDefaults(cmd string) Inputs {
+// WithDefaults sets every option that was not given to its default.
+func (in Inputs) WithDefaults() Inputs {
 	out := in
-	for _, b := range options.Bind(Options, &out, cmd) {
+	for _, b := range options.BindAll(Options, &out) {
 		if !in.Given.Has(b.Name) {
 			options.SetDefault(b.Meta, b.Ptr)
 		}
@@ -120,19 +119,10 @@ func RegisterConfigKeys(m ...*options.Meta) { extraOptions = append(extraOptions
 // AllOptions lists every option a config file may name, for any command.
 func AllOptions() []*options.Meta { return append(Options.Metas(), extraOptions...) }
 
-// Env is what NewSpec reads besides the inputs.
-type Env struct {
-	ReadFile func(name string) ([]byte, error)
-	Now      func() time.Time
-	// Shared, when set, does what does not depend on the node once for
-	// many specs (a fleet): see Shared.
-	Shared *Shared
-}
-
 // Spec is the validated render input: everything the plan is built from.
 type Spec struct {
-	// shared caches what nodes of a fleet have in common (Env.Shared).
-	shared *Shared
+	// cache holds what the nodes of a fleet have in common.
+	cache *cache.Cache
 
 	CAs      []*x509.Certificate
 	CABundle []byte // the CA certificates, re-encoded as PEM
@@ -178,24 +168,32 @@ type Spec struct {
 // A Warning is something the user should know that does not stop rendering.
 type Warning string
 
-// NewSpec validates in. Every error is an *InputError naming the flag, or
-// the config file, line and key the value came from.
-func NewSpec(in Inputs, env Env) (*Spec, []Warning, error) {
-	s, warns, err := newSpec(in, env)
-	var ie *InputError
-	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
-		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
-	}
-	return s, warns, err
+// NewSpec validates in, reading the files it names through c (which may
+// be cache.New(os.ReadFile, time.Now()) for one node). Every error is an
+// *inputs.Error naming the flag, or the config file, line and key the value
+// came from.
+func NewSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
+	s, warns, err := newSpec(in, c)
+	return s, warns, in.Given.Locate(err)
 }
 
-func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
+// Cache is the cache the spec was made with: the plan and the emitters
+// use it too.
+func (s *Spec) Cache() *cache.Cache { return s.cache }
+
+func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
+	if c == nil {
+		c = cache.New(inputs.ReadBounded, time.Now())
+	}
+	if len(formats) == 0 {
+		return nil, nil, errors.New("internal error: no output format registered (import github.com/kubebake/kubebake/render/emit)")
+	}
 	var warns []Warning
-	if err := options.Check(options.Bind(Options, &in, CmdRender), in.Given); err != nil {
+	if err := options.Check(options.BindAll(Options, &in), in.Given); err != nil {
 		return nil, nil, err
 	}
 	s := &Spec{
-		shared:        env.Shared,
+		cache:         c,
 		Format:        Format(in.Format),
 		Variant:       Variant(in.Variant),
 		Runtime:       Runtime(in.Runtime),
@@ -205,18 +203,18 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		MaxPods:       in.MaxPods,
 	}
 	// Unset (zero) enumerations: the table's checks pass empty values.
-	for _, c := range []struct {
+	for _, e := range []struct {
 		name string
 		v    string
 	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
-		if c.v == "" {
-			o, _ := Options.Lookup(c.name)
-			return nil, nil, inputErrorf("--"+c.name, "is empty: want one of %v", o.Values)
+		if e.v == "" {
+			o, _ := Options.Lookup(e.name)
+			return nil, nil, inputs.Errorf("--"+e.name, "is empty: want one of %v", o.Values)
 		}
 	}
 
 	// CA certificates and pins.
-	cas, caWarns, err := env.cas(in.CA)
+	cas, caWarns, err := cas(c, in.CA)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,7 +233,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	for _, p := range in.CACertHash {
 		n, err := pin.Normalize(p)
 		if err != nil {
-			return nil, nil, inputErrorf("--ca-cert-hash", "%v", err)
+			return nil, nil, inputs.Errorf("--ca-cert-hash", "%v", err)
 		}
 		if !seen[n] {
 			seen[n] = true
@@ -244,25 +242,25 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	}
 
 	// The token: exactly one source (none for the image part, which holds no token).
-	if err := partAndMerge(s, in, env); err != nil {
+	if err := partAndMerge(s, in, c); err != nil {
 		return nil, nil, err
 	}
 	if s.Part != PartImage || in.TokenFile != "" || in.Token != "" || in.TokenEnv != "" {
-		if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.ReadFile); err != nil {
+		if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, c.ReadFile); err != nil {
 			return nil, nil, err
 		}
 	}
 
 	// API server endpoints.
 	if len(in.APIServer) == 0 {
-		return nil, nil, inputErrorf("--api-server", "at least one API server address is required, e.g. --api-server 10.0.0.10:6443")
+		return nil, nil, inputs.Errorf("--api-server", "at least one API server address is required, e.g. --api-server 10.0.0.10:6443")
 	}
 	if s.Endpoints, err = inputs.Endpoints(in.APIServer); err != nil {
 		return nil, nil, err
 	}
 
 	if s.KubeletServer, err = kubeletServer(in.KubeletServer); err != nil {
-		return nil, nil, inputErrorf("--kubelet-server", "%v", err)
+		return nil, nil, inputs.Errorf("--kubelet-server", "%v", err)
 	}
 
 	// Node options.
@@ -277,20 +275,20 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		ip := net.ParseIP(d)
 		switch {
 		case ip == nil:
-			return nil, nil, inputErrorf("--cluster-dns", "%q is not an IP address", d)
+			return nil, nil, inputs.Errorf("--cluster-dns", "%q is not an IP address", d)
 		case ip.IsUnspecified():
-			return nil, nil, inputErrorf("--cluster-dns", "%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
+			return nil, nil, inputs.Errorf("--cluster-dns", "%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
 		case dns[ip.String()]:
-			return nil, nil, inputErrorf("--cluster-dns", "%s is given twice", d)
+			return nil, nil, inputs.Errorf("--cluster-dns", "%s is given twice", d)
 		}
 		dns[ip.String()] = true
 		s.ClusterDNS = append(s.ClusterDNS, ip.String())
 	}
 	if s.ClusterDomain == "" {
-		return nil, nil, inputErrorf("--cluster-domain", "is empty")
+		return nil, nil, inputs.Errorf("--cluster-domain", "is empty")
 	}
 	if s.MaxPods < 1 {
-		return nil, nil, inputErrorf("--max-pods", "%d: want a positive number", s.MaxPods)
+		return nil, nil, inputs.Errorf("--max-pods", "%d: want a positive number", s.MaxPods)
 	}
 	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
 		return nil, nil, err
@@ -298,8 +296,8 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
 		return nil, nil, err
 	}
-	if in.Gzip && s.Format != FormatCloudInit {
-		return nil, nil, inputErrorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
+	if in.Gzip && !s.Info().Gzip {
+		return nil, nil, inputs.Errorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
 	}
 	s.Gzip = in.Gzip
 	if in.MaxSize != "" {
@@ -310,12 +308,12 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 		return nil, nil, err
 	}
 	if in.KubeletConfig != "" {
-		data, err := env.ReadFile(in.KubeletConfig)
+		data, err := c.ReadFile(in.KubeletConfig)
 		if err != nil {
-			return nil, nil, inputErrorf("--kubelet-config", "%v", inputs.FileError(err))
+			return nil, nil, inputs.Errorf("--kubelet-config", "%v", inputs.FileError(err))
 		}
 		if s.KubeletConfig, err = parseKubeletConfig(data); err != nil {
-			return nil, nil, inputErrorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
+			return nil, nil, inputs.Errorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
 		}
 		// A flag and the file setting the same field: refuse rather than
 		// let one silently lose.
@@ -329,7 +327,7 @@ func newSpec(in Inputs, env Env) (*Spec, []Warning, error) {
 			{"--register-with-taints", "registerWithTaints", len(in.RegisterWithTaints) > 0},
 		} {
 			if _, inFile := s.KubeletConfig[c.field]; inFile && c.set {
-				return nil, nil, inputErrorf(c.flag, "%s sets %s too; keep one of them", in.KubeletConfig, c.field)
+				return nil, nil, inputs.Errorf(c.flag, "%s sets %s too; keep one of them", in.KubeletConfig, c.field)
 			}
 		}
 	}
@@ -349,7 +347,7 @@ func uselessOptions(in Inputs, s *Spec) []Warning {
 		useless bool
 		why     string
 	}{
-		{"variant", s.Format == FormatCloudInit, "only applies to Ignition and Butane output; cloud-init ignores it"},
+		{"variant", !s.Info().Variant, fmt.Sprintf("only applies to Ignition and Butane output; %s ignores it", s.Format)},
 		{"arch", s.JoinBinary != JoinEmbedded, fmt.Sprintf("picks the embedded kubebake-join; with --join-binary %s there is none (pass --arch to kubebake join-binary for the image)", s.JoinBinary)},
 		{"cri-dockerd-path", s.Runtime != RuntimeDocker, fmt.Sprintf("only applies to --runtime docker; with %s there is no cri-dockerd", s.Runtime)},
 		{"ca-cert-hash", s.JoinBinary == JoinNone, "pins are checked by kubebake-join; with --join-binary none nothing checks them, and the kubelet trusts only the --ca bundle (a rotation pin does nothing)"},
@@ -371,17 +369,15 @@ func binDir(v Variant) string {
 }
 
 func defaultPath(s *Spec, name string) string {
-	switch {
-	case s.Variant == VariantFlatcar && s.Format != FormatCloudInit:
+	if s.Variant == VariantFlatcar && s.Info().Variant {
 		return "/opt/bin/" + name
-	default:
-		return "/usr/bin/" + name
 	}
+	return "/usr/bin/" + name
 }
 
 // AgentPath is where kubebake-join is installed (or expected, when baked).
 func (s *Spec) AgentPath() string {
-	if s.Format == FormatCloudInit {
+	if !s.Info().Variant {
 		return binDir(VariantFCOS) + "/kubebake-join"
 	}
 	return binDir(s.Variant) + "/kubebake-join"
@@ -429,19 +425,19 @@ func parseLabels(vals []string) ([]string, error) {
 	for _, l := range splitList(vals) {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok {
-			return nil, inputErrorf("--node-labels", "%q is not key=value", l)
+			return nil, inputs.Errorf("--node-labels", "%q is not key=value", l)
 		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputErrorf("--node-labels", "label key %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--node-labels", "label key %q: %s", k, strings.Join(errs, "; "))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputErrorf("--node-labels", "value of label %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--node-labels", "value of label %q: %s", k, strings.Join(errs, "; "))
 		}
 		if !labelAllowed(k) {
-			return nil, inputErrorf("--node-labels", "the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
+			return nil, inputs.Errorf("--node-labels", "the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
 		}
 		if seen[k] {
-			return nil, inputErrorf("--node-labels", "label %q is given twice", k)
+			return nil, inputs.Errorf("--node-labels", "label %q is given twice", k)
 		}
 		seen[k] = true
 		out = append(out, k+"="+v)
@@ -454,20 +450,20 @@ func parseTaints(vals []string) ([]corev1.Taint, error) {
 	for _, t := range splitList(vals) {
 		kv, effect, ok := strings.Cut(t, ":")
 		if !ok {
-			return nil, inputErrorf("--register-with-taints", "%q is not key[=value]:Effect", t)
+			return nil, inputs.Errorf("--register-with-taints", "%q is not key[=value]:Effect", t)
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputErrorf("--register-with-taints", "taint key %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--register-with-taints", "taint key %q: %s", k, strings.Join(errs, "; "))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputErrorf("--register-with-taints", "value of taint %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--register-with-taints", "value of taint %q: %s", k, strings.Join(errs, "; "))
 		}
 		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
 	}
 	out, err := checkTaints("--register-with-taints", out)
 	if err != nil {
-		return nil, inputErrorf("--register-with-taints", "%v", err)
+		return nil, inputs.Errorf("--register-with-taints", "%v", err)
 	}
 	return out, nil
 }
@@ -502,7 +498,7 @@ func unitPath(flag, p, def string) (string, error) {
 		return def, nil
 	}
 	if err := cleanPath(p); err != nil {
-		return "", inputErrorf(flag, "%v", err)
+		return "", inputs.Errorf(flag, "%v", err)
 	}
 	return p, nil
 }
@@ -562,4 +558,17 @@ func quoteAny(v any) string {
 		return "missing"
 	}
 	return fmt.Sprintf("%q", fmt.Sprint(v))
+}
+
+// cas reads and checks the --ca files, once per list of files.
+func cas(c *cache.Cache, paths []string) ([]*x509.Certificate, []string, error) {
+	type result struct {
+		certs []*x509.Certificate
+		warns []string
+	}
+	r, err := cache.Get(c, "cas", strings.Join(paths, "\x00"), cache.Unbounded, func() (result, error) {
+		certs, warns, err := inputs.CAs(paths, c.ReadFile, c.Now())
+		return result{certs, warns}, err
+	})
+	return r.certs, r.warns, err
 }

@@ -1,32 +1,14 @@
-package render
+package spec
 
 import (
 	"fmt"
 	"path"
 	"strings"
 
-	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/options"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
-
-// Format is an output format.
-type Format string
-
-const (
-	FormatIgnition  Format = "ignition"
-	FormatButane    Format = "butane"
-	FormatCloudInit Format = "cloud-init"
-	// FormatPlan is the neutral plan as JSON (paths, modes, digests), for
-	// reviewing what a config lays down and for tests that compare trees.
-	FormatPlan Format = "plan"
-	// FormatTar is the node as a filesystem layer for an image's root.
-	FormatTar Format = "tar"
-)
-
-// Formats lists the formats in the order --help shows them.
-var Formats = []Format{FormatIgnition, FormatButane, FormatCloudInit, FormatPlan, FormatTar}
 
 // Variant is the Butane variant, which fixes the Ignition spec version.
 type Variant string
@@ -62,77 +44,63 @@ const (
 
 var JoinModes = []JoinMode{JoinEmbedded, JoinBaked, JoinNone}
 
-// InputError is a problem with one input: Field names the flag (or the
-// --config key), Msg says what is wrong and how to fix it.
-type InputError = inputs.Error
+// Arches are the architectures kubebake-join is built for.
+var Arches = []string{"amd64", "arm64"}
 
-func inputErrorf(field, format string, a ...any) error {
-	return inputs.Errorf(field, format, a...)
-}
-
-// Commands that take render's options.
-const (
-	CmdRender    = "render"
-	CmdManifests = "manifests"
-	CmdApply     = "apply"
-	CmdCheck     = "check"
-)
-
-var (
-	allCommands     = []string{CmdRender, CmdManifests, CmdApply, CmdCheck}
-	renderOnly      = []string{CmdRender}
-	clusterCommands = []string{CmdManifests, CmdApply, CmdCheck}
-)
+// ClusterOptions are the options that name the cluster and the token
+// rather than the node: the CLI's commands that act on the cluster
+// (manifests, apply, check) take them as well as render. Which command takes
+// which option is the CLI's to say; this says what the options are about.
+var ClusterOptions = []string{"config", "ca", "token-file", "token", "api-server", "nodes"}
 
 // Options declares every render option once: its flag, config-file key,
-// default, help, README text and check all come from its entry here.
-// Adding an option is adding a field to Inputs and an entry here (or, from
-// another file, a call to RegisterOption in an init function).
+// default, help, README text and rules all come from its entry here.
+// Adding an option is adding a field to Inputs and an entry here. The
+// output (-o) is the CLI's: where bytes go is not the renderer's business.
 var Options = options.Table[Inputs]{
-	{Meta: options.Meta{Name: "config", Arg: "FILE", Commands: allCommands, NotInConfig: "a config file does not name another",
+	{Meta: options.Meta{Name: "config", Arg: "FILE", NotInConfig: "a config file does not name another",
 		Help: "YAML file of options keyed by flag name (ca: [ca.crt], api-server: [...]); flags win over it, relative paths in it are relative to its folder. One file may serve render, manifests, apply and check: each takes the keys it knows"},
 		Field: func(in *Inputs) any { return &in.ConfigFile }},
-	{Meta: options.Meta{Name: "ca", Arg: "FILE", Config: true, Path: true, Commands: allCommands,
+	{Meta: options.Meta{Name: "ca", Arg: "FILE", Config: true, Path: true,
 		Help: "PEM file with the cluster CA certificate(s); repeatable (the whole bundle during a CA rotation)",
 		Doc:  "PEM with the cluster CA certificate(s); repeatable. Each must be a CA; kubebake warns when one expires within 30 days. Give the whole bundle during a CA rotation: an expired CA in it (the old one, after a rotation) is left out of the bundle and the pins, with a warning naming it; a bundle with no valid CA is an error."},
 		Field: func(in *Inputs) any { return &in.CA }},
-	{Meta: options.Meta{Name: "ca-cert-hash", Arg: "sha256:HEX", Config: true, Commands: renderOnly, DefaultHelp: "the pins of the --ca certificates",
+	{Meta: options.Meta{Name: "ca-cert-hash", Arg: "sha256:HEX", Config: true, DefaultHelp: "the pins of the --ca certificates",
 		Help: "extra CA pin (e.g. the next CA's, so the image survives a rotation); repeatable"},
 		Field: func(in *Inputs) any { return &in.CACertHash }},
-	{Meta: options.Meta{Name: "token-file", Arg: "FILE", Config: true, Path: true, Commands: allCommands,
+	{Meta: options.Meta{Name: "token-file", Arg: "FILE", Config: true, Path: true,
 		Help: "file holding the bootstrap token id.secret (kubebake token generate -o FILE); - reads stdin. Exactly one of --token-file, --token, $KUBEBAKE_TOKEN",
 		Doc:  "file holding the bootstrap token (`kubebake token generate -o FILE`); `-` reads stdin. Exactly one of `--token-file`, `--token`, `$KUBEBAKE_TOKEN`: prefer the file, a `--token` value shows in the process list to every user of the machine."},
 		Field: func(in *Inputs) any { return &in.TokenFile }},
-	{Meta: options.Meta{Name: "token", Arg: "TOKEN", Commands: allCommands,
+	{Meta: options.Meta{Name: "token", Arg: "TOKEN",
 		NotInConfig: "the token itself stays out of files that get copied around; name a token-file instead",
 		Help:        "the bootstrap token id.secret (visible to other users in the process list: prefer --token-file or $KUBEBAKE_TOKEN)"},
 		Field: func(in *Inputs) any { return &in.Token }},
-	{Meta: options.Meta{Name: "api-server", Arg: "ADDRESS", Config: true, Commands: allCommands,
+	{Meta: options.Meta{Name: "api-server", Arg: "ADDRESS", Config: true,
 		Help: "API server address: host:port, [ipv6]:port or https://host:port (port 6443 when absent; IPv6 always in brackets); repeatable, tried in order at boot (HA); cluster-info names the first"},
 		Field: func(in *Inputs) any { return &in.APIServer }},
-	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Config: true, Commands: renderOnly, Default: string(FormatIgnition),
-		Help:   "output format: ignition, butane, cloud-init, plan (what the node gets, as JSON) or tar (the node's files as a layer for an image's root)",
-		Values: options.Strings(Formats)},
+	// Help and Values: the formats registered (RegisterFormat).
+	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Config: true, Default: "ignition"},
 		Field: func(in *Inputs) any { return &in.Format }},
-	{Meta: options.Meta{Name: "variant", Arg: "VARIANT", Config: true, Commands: renderOnly, Default: string(VariantFCOS),
+	{Meta: options.Meta{Name: "variant", Arg: "VARIANT", Config: true, Default: string(VariantFCOS),
 		Help:   "Butane variant: fcos (Ignition 3.5.0) or flatcar (Ignition 3.4.0); Ignition and Butane only",
 		Values: options.Strings(Variants)},
 		Field: func(in *Inputs) any { return &in.Variant }},
-	{Meta: options.Meta{Name: "runtime", Arg: "RUNTIME", Config: true, Commands: renderOnly, Default: string(RuntimeDocker),
+	{Meta: options.Meta{Name: "runtime", Arg: "RUNTIME", Config: true, Default: string(RuntimeDocker),
 		Help:   "container runtime: docker (with cri-dockerd) or containerd",
 		Doc:    "`docker` (`/etc/docker/daemon.json` with `bridge: none`, `iptables: false`, `ip-masq: false`, plus cri-dockerd's units, since kubelet ≥ 1.24 has no dockershim) or `containerd`",
 		Values: options.Strings(Runtimes)},
 		Field: func(in *Inputs) any { return &in.Runtime }},
-	{Meta: options.Meta{Name: "arch", Arg: "ARCH", Config: true, Commands: renderOnly, Default: "amd64",
+	{Meta: options.Meta{Name: "arch", Arg: "ARCH", Config: true, Default: "amd64",
 		Help:   "architecture of the embedded kubebake-join: amd64 or arm64 (--join-binary embedded only)",
 		Values: options.Strings(Arches)},
 		Field: func(in *Inputs) any { return &in.Arch }},
-	{Meta: options.Meta{Name: "join-binary", Arg: "MODE", Config: true, Commands: renderOnly, Default: string(JoinEmbedded),
+	{Meta: options.Meta{Name: "join-binary", Arg: "MODE", Config: true, Default: string(JoinEmbedded),
 		Help:   "embedded (kubebake-join inside the output), baked (already in the image: small output, see kubebake join-binary) or none (no first-boot verification: the kubelet trusts the baked CA)",
 		Doc:    "`embedded` (the agent inside the output, gzip-compressed, sha512-verified by Ignition), `baked` (the image already has it, so the output stays small; `kubebake join-binary --arch A -o FILE` writes it for your image build), `none` (no first-boot verification: the kubelet trusts the baked CA directly; kubebake warns)",
 		Values: options.Strings(JoinModes)},
 		Field: func(in *Inputs) any { return &in.JoinBinary }},
-	{Meta: options.Meta{Name: "kubelet-server", Arg: "SERVER", Config: true, Commands: renderOnly, Default: joinconfig.ServerClusterInfo,
+	{Meta: options.Meta{Name: "kubelet-server", Arg: "SERVER", Config: true, Default: joinconfig.ServerClusterInfo,
 		Help: "the API server the kubelet talks to: cluster-info (the server the cluster's signed cluster-info names, as kubeadm join), discovered (the --api-server endpoint that answered kubebake-join) or an address such as a load balancer's",
 		Doc:  "which API server the kubelet talks to: `cluster-info` (as `kubeadm join`: the server named in the cluster's signed `cluster-info`), `discovered` (the `--api-server` endpoint that answered kubebake-join), or an address such as a load balancer's. See [High availability](#high-availability).",
 		Validate: func(v any) error {
@@ -141,16 +109,16 @@ var Options = options.Table[Inputs]{
 		},
 		Suggest: []string{joinconfig.ServerClusterInfo, joinconfig.ServerDiscovered}},
 		Field: func(in *Inputs) any { return &in.KubeletServer }},
-	{Meta: options.Meta{Name: "node-labels", Arg: "LABELS", Config: true, Commands: renderOnly, AllowEmpty: true,
+	{Meta: options.Meta{Name: "node-labels", Arg: "LABELS", Config: true, AllowEmpty: true,
 		Help: "node labels key=value[,key=value]; repeatable. Labels the kubelet may not set itself (node-role.kubernetes.io/*) are refused; an empty list sets none (a node of a --nodes file clears the defaults' labels so)"},
 		Field: func(in *Inputs) any { return &in.NodeLabels }},
-	{Meta: options.Meta{Name: "register-with-taints", Arg: "TAINTS", Config: true, Commands: renderOnly, AllowEmpty: true,
+	{Meta: options.Meta{Name: "register-with-taints", Arg: "TAINTS", Config: true, AllowEmpty: true,
 		Help: "taints key[=value]:Effect[,...] the node registers with; repeatable; one taint per key and effect; an empty list sets none"},
 		Field: func(in *Inputs) any { return &in.RegisterWithTaints }},
-	{Meta: options.Meta{Name: "cluster-dns", Arg: "IP", Config: true, Commands: renderOnly, Default: "10.96.0.10",
+	{Meta: options.Meta{Name: "cluster-dns", Arg: "IP", Config: true, Default: "10.96.0.10",
 		Help: "cluster DNS service IPs, comma-separated or repeated"},
 		Field: func(in *Inputs) any { return &in.ClusterDNS }},
-	{Meta: options.Meta{Name: "cluster-domain", Arg: "DOMAIN", Config: true, Commands: renderOnly, Default: "cluster.local",
+	{Meta: options.Meta{Name: "cluster-domain", Arg: "DOMAIN", Config: true, Default: "cluster.local",
 		Help: "cluster domain",
 		Validate: func(v any) error {
 			if errs := validation.IsDNS1123Subdomain(v.(string)); len(errs) > 0 {
@@ -159,7 +127,7 @@ var Options = options.Table[Inputs]{
 			return nil
 		}},
 		Field: func(in *Inputs) any { return &in.ClusterDomain }},
-	{Meta: options.Meta{Name: "max-pods", Arg: "N", Config: true, Commands: renderOnly, Default: "110",
+	{Meta: options.Meta{Name: "max-pods", Arg: "N", Config: true, Default: "110",
 		Help: "maximum pods on the node",
 		Validate: func(v any) error {
 			if n := v.(int32); n < 1 {
@@ -168,31 +136,45 @@ var Options = options.Table[Inputs]{
 			return nil
 		}},
 		Field: func(in *Inputs) any { return &in.MaxPods }},
-	{Meta: options.Meta{Name: "kubelet-path", Arg: "PATH", Config: true, Commands: renderOnly, DefaultHelp: "/usr/bin/kubelet; /opt/bin/kubelet on flatcar",
+	{Meta: options.Meta{Name: "kubelet-path", Arg: "PATH", Config: true, DefaultHelp: "/usr/bin/kubelet; /opt/bin/kubelet on flatcar",
 		Help: "path of the kubelet binary on the node", Validate: cleanPath},
 		Field: func(in *Inputs) any { return &in.KubeletPath }},
-	{Meta: options.Meta{Name: "cri-dockerd-path", Arg: "PATH", Config: true, Commands: renderOnly, DefaultHelp: "/usr/bin/cri-dockerd; /opt/bin/cri-dockerd on flatcar",
+	{Meta: options.Meta{Name: "cri-dockerd-path", Arg: "PATH", Config: true, DefaultHelp: "/usr/bin/cri-dockerd; /opt/bin/cri-dockerd on flatcar",
 		Help: "path of cri-dockerd on the node (--runtime docker only)", Validate: cleanPath},
 		Field: func(in *Inputs) any { return &in.CRIDockerdPath }},
-	{Meta: options.Meta{Name: "kubelet-config", Arg: "FILE", Config: true, Path: true, Commands: renderOnly,
+	{Meta: options.Meta{Name: "kubelet-config", Arg: "FILE", Config: true, Path: true,
 		Help: "KubeletConfiguration file whose fields override kubebake's, merged field by field; unknown fields are errors, and so is a field that a flag (--max-pods, --cluster-dns, ...) sets too"},
 		Field: func(in *Inputs) any { return &in.KubeletConfig }},
-	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: renderOnly, PerRun: "where output goes is the run's (render --nodes writes one file per node into --out-dir)",
-		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
-		Field: func(in *Inputs) any { return &in.Output }},
+	{Meta: options.Meta{Name: "hostname", Arg: "NAME", Config: true, DefaultHelp: "what the OS or the cloud sets",
+		Help: "the node's hostname, written to /etc/hostname (the kubelet names its Node after it); in a --nodes file, a key of each node"},
+		Field: func(in *Inputs) any { return &in.Hostname }},
+	{Meta: options.Meta{Name: "nodes", Arg: "FILE", NotInConfig: "give it on the command line",
+		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir; manifests, apply and check act on every distinct token the nodes use, each with the terms (ttl, expires, no-expiry, groups, description, max-joins) its nodes give"},
+		Field: func(in *Inputs) any { return &in.Nodes }},
+	{Meta: options.Meta{Name: "out-dir", Arg: "DIR", NotInConfig: "give it on the command line",
+		Help: "with --nodes: the directory that gets <node>.<ext> (0600) and index.json; replaced whole, or left as it was on an error"},
+		Field: func(in *Inputs) any { return &in.OutDir }},
+	{Meta: options.Meta{Name: "part", Arg: "PART", Config: true, Default: string(PartAll),
+		Help:   "all (everything), image (everything but the token: no secret, the same bytes whatever the token, for a golden image) or boot (only the token, a few hundred bytes of user-data for a machine built from the image part)",
+		Doc:    "`all`, `image` (everything but the token: holds no secret in any encoding and does not change when the token does, so its sha256 identifies the image; needs no token) or `boot` (only `/etc/kubebake/token`: the user-data, under 1 KB, for a machine built from the image part; kubebake-join waits for it). See [Golden images](#golden-images-no-secret-inside)",
+		Values: options.Strings(Parts)},
+		Field: func(in *Inputs) any { return &in.Part }},
+	{Meta: options.Meta{Name: "merge", Arg: "FILE", Config: true, Path: true,
+		Help: "the user's own config to merge into the output: Butane or Ignition (merged as Ignition merges configs) for ignition and butane, #cloud-config, a script or MIME multipart for cloud-init (a MIME multipart out); a path or unit kubebake writes is an error"},
+		Field: func(in *Inputs) any { return &in.Merge }},
+	{Meta: options.Meta{Name: "gzip", Config: true,
+		Help: "gzip the whole cloud-init user-data (cloud-init reads gzipped user-data; about half the size); --format cloud-init only"},
+		Field: func(in *Inputs) any { return &in.Gzip }},
+	{Meta: options.Meta{Name: "max-size", Arg: "BYTES|CLOUD", Config: true,
+		Help: "fail (exit 2, nothing written) when the output is larger than BYTES, or than a cloud's user-data limit: " + strings.Join(cloudNames(), ", "),
+		Doc:  "fail (exit 2, nothing written) when the output is larger than `BYTES`, or than a cloud's user-data limit: `aws` 16384 (16 KB raw), `azure` 65535 (64 KB), `openstack` 49149 (Nova takes 65535 bytes of base64), `gcp` 262144 (256 KB). The size of `--join-binary baked` or `none` output is always printed on stderr.",
+		Validate: func(v any) error {
+			_, err := parseMaxSize(v.(string))
+			return err
+		},
+		Suggest: cloudNames()},
+		Field: func(in *Inputs) any { return &in.MaxSize }},
 }
-
-// RegisterOption adds an option to the table, for options declared next
-// to the code that uses them. Call it from an init function.
-func RegisterOption(o options.Option[Inputs]) {
-	if _, dup := Options.Lookup(o.Name); dup {
-		panic("render: option " + o.Name + " declared twice")
-	}
-	Options = append(Options, o)
-}
-
-// Arches are the architectures kubebake-join is built for.
-var Arches = []string{"amd64", "arm64"}
 
 func cleanPath(v any) error {
 	p := v.(string)

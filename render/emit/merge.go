@@ -1,4 +1,4 @@
-package render
+package emit
 
 import (
 	"bytes"
@@ -16,70 +16,33 @@ import (
 	v34 "github.com/coreos/ignition/v2/config/v3_4"
 	v35 "github.com/coreos/ignition/v2/config/v3_5"
 	"github.com/coreos/vcontext/report"
+	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/userdata"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 	"sigs.k8s.io/yaml"
 )
 
-// UserConfig is the user's own config given with --merge: their SSH keys,
-// users, files and units, to go into the same first-boot config as ours.
-type UserConfig struct {
-	// Name is the file it came from, for messages.
-	Name string
-	Data []byte
-}
-
-// ours is what the plan writes and owns, to refuse a user config that would
-// overwrite it: path → what it is.
-type ours struct {
-	paths map[string]string
-	// units kubebake writes the unit file of (a user's would replace it),
-	// and units it enables (a user's enabled: false or mask would undo it).
-	owned, enabled map[string]bool
-}
-
-func ownedBy(p *Plan) ours {
-	o := ours{paths: map[string]string{}, owned: map[string]bool{}, enabled: map[string]bool{}}
-	for _, f := range p.Files {
-		o.paths[f.Path] = "a file kubebake writes"
-		if f.Secret {
-			o.paths[f.Path] = "the file kubebake writes the bootstrap token to"
-		}
-	}
-	for _, u := range p.Units {
-		if u.Contents != "" {
-			o.paths[path.Join(UnitDir, u.Name)] = "kubebake's unit " + u.Name
-			o.owned[u.Name] = true
-		}
-		for _, d := range u.Dropins {
-			o.paths[path.Join(UnitDir, u.Name+".d", d.Name)] = "kubebake's drop-in for " + u.Name
-		}
-		if u.Enabled {
-			o.enabled[u.Name] = true
-		}
-	}
-	return o
-}
-
 // conflict is the error for a user entry that collides with one of ours.
-func (u *UserConfig) conflict(entry, ourPart string) error {
-	return inputErrorf("--merge", "%s: %s collides with %s; remove it from %s (kubebake must own it for the node to join)", u.Name, entry, ourPart, u.Name)
+func conflict(u *spec.UserConfig, entry, ourPart string) error {
+	return inputs.Errorf("--merge", "%s: %s collides with %s; remove it from %s (kubebake must own it for the node to join)", u.Name, entry, ourPart, u.Name)
 }
 
 // --- Ignition and Butane ---------------------------------------------------
 
 // ignitionOf returns the user's config as Ignition JSON: a Butane config is
 // translated with the Butane library, as the butane command would.
-func (u *UserConfig) ignitionOf() ([]byte, error) {
+func ignitionOf(u *spec.UserConfig) ([]byte, error) {
 	data := bytes.TrimSpace(u.Data)
 	if bytes.HasPrefix(data, []byte("{")) {
 		return data, nil
 	}
 	ign, rpt, err := butane.TranslateBytes(u.Data, common.TranslateBytesOptions{})
 	if err != nil {
-		return nil, inputErrorf("--merge", "%s is neither Ignition (JSON) nor valid Butane: %v", u.Name, err)
+		return nil, inputs.Errorf("--merge", "%s is neither Ignition (JSON) nor valid Butane: %v", u.Name, err)
 	}
 	if rpt.IsFatal() {
-		return nil, inputErrorf("--merge", "%s: Butane refuses it: %s", u.Name, oneLine(rpt.String()))
+		return nil, inputs.Errorf("--merge", "%s: Butane refuses it: %s", u.Name, oneLine(rpt.String()))
 	}
 	return ign, nil
 }
@@ -107,14 +70,14 @@ type ignitionChild struct {
 
 // checkIgnition refuses a user Ignition config that writes a path we write
 // or replaces, disables or masks a unit we own or enable.
-func (u *UserConfig) checkIgnition(ign []byte, o ours) error {
+func checkIgnition(u *spec.UserConfig, ign []byte, o plan.Owned) error {
 	var c ignitionChild
 	if err := json.Unmarshal(ign, &c); err != nil {
-		return inputErrorf("--merge", "%s: not an Ignition config: %v", u.Name, err)
+		return inputs.Errorf("--merge", "%s: not an Ignition config: %v", u.Name, err)
 	}
 	check := func(kind, p string) error {
-		if what, ok := o.paths[path.Clean(p)]; ok {
-			return u.conflict(fmt.Sprintf("storage.%s path %s", kind, p), what)
+		if what, ok := o.Paths[path.Clean(p)]; ok {
+			return conflict(u, fmt.Sprintf("storage.%s path %s", kind, p), what)
 		}
 		return nil
 	}
@@ -136,16 +99,16 @@ func (u *UserConfig) checkIgnition(ign []byte, o ours) error {
 	for _, un := range c.Systemd.Units {
 		entry := "systemd.units " + un.Name
 		switch {
-		case un.Contents != nil && o.owned[un.Name]:
-			return u.conflict(entry+" (contents)", "kubebake's unit "+un.Name)
-		case un.Mask != nil && *un.Mask && (o.owned[un.Name] || o.enabled[un.Name]):
-			return u.conflict(entry+" (mask: true)", "kubebake's unit "+un.Name)
-		case un.Enabled != nil && !*un.Enabled && o.enabled[un.Name]:
-			return u.conflict(entry+" (enabled: false)", "kubebake enabling "+un.Name)
+		case un.Contents != nil && o.Units[un.Name]:
+			return conflict(u, entry+" (contents)", "kubebake's unit "+un.Name)
+		case un.Mask != nil && *un.Mask && (o.Units[un.Name] || o.Enabled[un.Name]):
+			return conflict(u, entry+" (mask: true)", "kubebake's unit "+un.Name)
+		case un.Enabled != nil && !*un.Enabled && o.Enabled[un.Name]:
+			return conflict(u, entry+" (enabled: false)", "kubebake enabling "+un.Name)
 		}
 		for _, d := range un.Dropins {
-			if what, ok := o.paths[path.Join(UnitDir, un.Name+".d", d.Name)]; ok {
-				return u.conflict(entry+" drop-in "+d.Name, what)
+			if what, ok := o.Paths[path.Join(plan.UnitDir, un.Name+".d", d.Name)]; ok {
+				return conflict(u, entry+" drop-in "+d.Name, what)
 			}
 		}
 	}
@@ -155,8 +118,8 @@ func (u *UserConfig) checkIgnition(ign []byte, o ours) error {
 // mergeIgnition merges the user's config (child) into ours (parent) with
 // Ignition's own merge, at the spec version of variant v, and validates the
 // result with Ignition's parser.
-func mergeIgnition(parent, child []byte, v Variant, name string) ([]byte, error) {
-	if v == VariantFlatcar {
+func mergeIgnition(parent, child []byte, v spec.Variant, name string) ([]byte, error) {
+	if v == spec.VariantFlatcar {
 		return mergeAt(parent, child, v34.ParseCompatibleVersion, "3.4.0", name)
 	}
 	return mergeAt(parent, child, v35.ParseCompatibleVersion, "3.5.0", name)
@@ -165,8 +128,8 @@ func mergeIgnition(parent, child []byte, v Variant, name string) ([]byte, error)
 // childAt returns the user's config translated to the spec version of
 // variant v, as Ignition would before merging it: what Butane output
 // carries inline (Butane validates an inline child of its own version only).
-func childAt(child []byte, v Variant, name string) ([]byte, error) {
-	if v == VariantFlatcar {
+func childAt(child []byte, v spec.Variant, name string) ([]byte, error) {
+	if v == spec.VariantFlatcar {
 		return childAtVersion(child, v34.ParseCompatibleVersion, "3.4.0", name)
 	}
 	return childAtVersion(child, v35.ParseCompatibleVersion, "3.5.0", name)
@@ -183,10 +146,10 @@ func childAtVersion[C any](child []byte, parse func([]byte) (C, report.Report, e
 func parseChild[C any](child []byte, parse func([]byte) (C, report.Report, error), version, name string) (C, error) {
 	cc, rpt, err := parse(child)
 	if err == errors.ErrUnknownVersion || err == errors.ErrInvalidVersion {
-		return cc, inputErrorf("--merge", "%s: its Ignition version is not one Ignition %s can merge (write it for spec %s or lower, or in a Butane version that translates to it)", name, version, version)
+		return cc, inputs.Errorf("--merge", "%s: its Ignition version is not one Ignition %s can merge (write it for spec %s or lower, or in a Butane version that translates to it)", name, version, version)
 	}
 	if err != nil || rpt.IsFatal() {
-		return cc, inputErrorf("--merge", "%s: Ignition refuses it: %v %s", name, err, oneLine(rpt.String()))
+		return cc, inputs.Errorf("--merge", "%s: Ignition refuses it: %v %s", name, err, oneLine(rpt.String()))
 	}
 	return cc, nil
 }
@@ -206,19 +169,20 @@ func mergeAt[C any](parent, child []byte, parse func([]byte) (C, report.Report, 
 		return nil, err
 	}
 	if _, rpt, err := parse(out); err != nil || rpt.IsFatal() {
-		return nil, inputErrorf("--merge", "the config merged from %s is not valid Ignition: %v %s", name, err, oneLine(rpt.String()))
+		return nil, inputs.Errorf("--merge", "the config merged from %s is not valid Ignition: %v %s", name, err, oneLine(rpt.String()))
 	}
 	return out, nil
 }
 
 // childIgnition is the user's config as Ignition JSON, checked against
 // ours.
-func (u *UserConfig) childIgnition(p *Plan) ([]byte, error) {
-	ign, err := u.ignitionOf()
+func childIgnition(p *plan.Plan) ([]byte, error) {
+	u := p.User
+	ign, err := ignitionOf(u)
 	if err != nil {
 		return nil, err
 	}
-	if err := u.checkIgnition(ign, ownedBy(p)); err != nil {
+	if err := checkIgnition(u, ign, p.Owned()); err != nil {
 		return nil, err
 	}
 	return ign, nil
@@ -237,15 +201,15 @@ const cloudInitMergeType = "list(append)+dict(no_replace,recurse_list)+str()"
 // userParts splits the user's cloud-init user-data into MIME parts: a
 // #cloud-config, a script, a boothook or an include file is one part; a MIME
 // multipart gives its parts; gzip is undone first.
-func (u *UserConfig) userParts() ([]userdata.Part, error) {
+func userParts(u *spec.UserConfig) ([]userdata.Part, error) {
 	data := u.Data
 	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, inputErrorf("--merge", "%s: gzip: %v", u.Name, err)
+			return nil, inputs.Errorf("--merge", "%s: gzip: %v", u.Name, err)
 		}
 		if data, err = io.ReadAll(io.LimitReader(zr, 64<<20)); err != nil {
-			return nil, inputErrorf("--merge", "%s: gzip: %v", u.Name, err)
+			return nil, inputs.Errorf("--merge", "%s: gzip: %v", u.Name, err)
 		}
 	}
 	base := path.Base(u.Name)
@@ -262,16 +226,16 @@ func (u *UserConfig) userParts() ([]userdata.Part, error) {
 	if userdata.IsMIME(data) {
 		parts, err := userdata.Parse(data)
 		if err != nil {
-			return nil, inputErrorf("--merge", "%s: %v", u.Name, err)
+			return nil, inputs.Errorf("--merge", "%s: %v", u.Name, err)
 		}
 		return parts, nil
 	}
-	return nil, inputErrorf("--merge", "%s is not cloud-init user-data kubebake can merge: want #cloud-config, a #! script, #cloud-boothook, #include or MIME multipart", u.Name)
+	return nil, inputs.Errorf("--merge", "%s is not cloud-init user-data kubebake can merge: want #cloud-config, a #! script, #cloud-boothook, #include or MIME multipart", u.Name)
 }
 
 // checkCloudInit refuses user parts whose write_files write a path we
 // write; it also checks that each cloud-config part is a YAML mapping.
-func (u *UserConfig) checkCloudInit(parts []userdata.Part, o ours) error {
+func checkCloudInit(u *spec.UserConfig, parts []userdata.Part, o plan.Owned) error {
 	for _, part := range parts {
 		if part.ContentType != "text/cloud-config" {
 			continue
@@ -282,11 +246,11 @@ func (u *UserConfig) checkCloudInit(parts []userdata.Part, o ours) error {
 			} `json:"write_files"`
 		}
 		if err := yaml.Unmarshal(part.Body, &doc); err != nil {
-			return inputErrorf("--merge", "%s: %s is not a cloud-config mapping: %v", u.Name, part.Filename, err)
+			return inputs.Errorf("--merge", "%s: %s is not a cloud-config mapping: %v", u.Name, part.Filename, err)
 		}
 		for _, f := range doc.WriteFiles {
-			if what, ok := o.paths[path.Clean(f.Path)]; ok {
-				return u.conflict("write_files path "+f.Path, what)
+			if what, ok := o.Paths[path.Clean(f.Path)]; ok {
+				return conflict(u, "write_files path "+f.Path, what)
 			}
 		}
 	}
@@ -296,12 +260,13 @@ func (u *UserConfig) checkCloudInit(parts []userdata.Part, o ours) error {
 // mergeCloudInit returns a MIME multipart user-data holding the user's parts
 // and then ours (a #cloud-config), which cloud-init merges with
 // cloudInitMergeType.
-func (u *UserConfig) mergeCloudInit(p *Plan, ourConfig []byte) ([]byte, error) {
-	parts, err := u.userParts()
+func mergeCloudInit(p *plan.Plan, ourConfig []byte) ([]byte, error) {
+	u := p.User
+	parts, err := userParts(u)
 	if err != nil {
 		return nil, err
 	}
-	if err := u.checkCloudInit(parts, ownedBy(p)); err != nil {
+	if err := checkCloudInit(u, parts, p.Owned()); err != nil {
 		return nil, err
 	}
 	parts = append(parts, userdata.Part{ContentType: "text/cloud-config", Filename: "kubebake.cfg", MergeType: cloudInitMergeType, Body: ourConfig})

@@ -1,4 +1,4 @@
-package render
+package plan
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/kubeconfig"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
@@ -41,10 +43,10 @@ const (
 
 // Build turns a spec into the node plan. agent is the kubebake-join binary
 // to embed; it is used only with --join-binary embedded.
-func Build(s *Spec, agent *embed.Agent) (*Plan, error) {
-	p := &Plan{}
+func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
+	p := &Plan{Spec: s, User: s.Merge}
 	paths := joinconfig.DefaultPaths()
-	useAgent := s.JoinBinary != JoinNone
+	useAgent := s.JoinBinary != spec.JoinNone
 
 	// The token, alone in its own file: the boot part (--part boot) is this
 	// file, and everything else holds no secret and may go into an image.
@@ -197,9 +199,9 @@ func (p *Plan) add(f File) { p.Files = append(p.Files, f) }
 
 // runtimePlan adds the runtime's units and config and returns the units the
 // kubelet starts after and its CRI endpoint.
-func runtimePlan(s *Spec, p *Plan) ([]string, string, error) {
+func runtimePlan(s *spec.Spec, p *Plan) ([]string, string, error) {
 	switch s.Runtime {
-	case RuntimeContainerd:
+	case spec.RuntimeContainerd:
 		conf, err := containerdConfig()
 		if err != nil {
 			return nil, "", err
@@ -247,7 +249,8 @@ func runtimePlan(s *Spec, p *Plan) ([]string, string, error) {
 	}
 }
 
-func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) error {
+func agentPlan(s *spec.Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) error {
+	p.AgentPath = s.AgentPath()
 	jc := &joinconfig.Config{
 		APIVersion:   joinconfig.APIVersion,
 		Kind:         joinconfig.Kind,
@@ -262,26 +265,30 @@ func agentPlan(s *Spec, p *Plan, paths joinconfig.Paths, agent *embed.Agent) err
 	if err != nil {
 		return err
 	}
-	data, err := s.shared.memo("join.yaml", key, jc.Marshal)
+	data, err := cache.Get(s.Cache(), "join.yaml", string(key), maxShapes, jc.Marshal)
 	if err != nil {
 		return fmt.Errorf("building %s: %v", joinconfig.DefaultPath, err)
 	}
 	p.add(File{Path: joinconfig.DefaultPath, Mode: 0o644, Contents: data})
-	if s.JoinBinary == JoinEmbedded {
+	if s.JoinBinary == spec.JoinEmbedded {
 		if agent == nil {
 			return embed.ErrMissing
 		}
-		p.add(File{Path: s.AgentPath(), Mode: 0o755, Gzip: agent.Gzip, SHA512: agent.SHA512})
+		p.add(File{Path: p.AgentPath, Mode: 0o755, Gzip: agent.Gzip, SHA512: agent.SHA512})
 	}
 	unit, err := templates.Execute("kubebake-join.service", struct {
 		AgentPath, ConfigPath, KubeletKubeconfig string
-	}{s.AgentPath(), joinconfig.DefaultPath, paths.KubeletKubeconfig})
+	}{p.AgentPath, joinconfig.DefaultPath, paths.KubeletKubeconfig})
 	if err != nil {
 		return err
 	}
 	p.Units = append(p.Units, Unit{Name: joinUnit, Contents: unit, Enabled: true})
 	return nil
 }
+
+// maxShapes bounds the documents of each kind a fleet keeps: a fleet of
+// many shapes makes them again rather than grow without bound.
+const maxShapes = 16 << 10
 
 // dockerDaemonConfig is the part of /etc/docker/daemon.json kubebake sets:
 // a CNI plugin, not docker, does pod networking.
@@ -293,7 +300,7 @@ type dockerDaemonConfig struct {
 
 // noAgentServer is the server of the bootstrap kubeconfig when no agent
 // runs: --kubelet-server's address, or else the first endpoint.
-func noAgentServer(s *Spec) string {
+func noAgentServer(s *spec.Spec) string {
 	if strings.HasPrefix(s.KubeletServer, "https://") {
 		return s.KubeletServer
 	}
@@ -302,9 +309,9 @@ func noAgentServer(s *Spec) string {
 
 // kubeletConfigYAML is our KubeletConfiguration with the user's fields merged
 // over it, checked against k8s.io/kubelet's type.
-func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
+func kubeletConfigYAML(s *spec.Spec, caFile string) ([]byte, error) {
 	endpoint := criDockerdEndpoint
-	if s.Runtime == RuntimeContainerd {
+	if s.Runtime == spec.RuntimeContainerd {
 		endpoint = containerdEndpoint
 	}
 	kc := kubeletv1beta1.KubeletConfiguration{
@@ -343,7 +350,7 @@ func kubeletConfigYAML(s *Spec, caFile string) ([]byte, error) {
 		}
 		ours = merged
 	}
-	return s.shared.memo("kubelet config", ours, func() ([]byte, error) { return yaml.JSONToYAML(ours) })
+	return cache.Get(s.Cache(), "kubelet config", string(ours), maxShapes, func() ([]byte, error) { return yaml.JSONToYAML(ours) })
 }
 
 // mergeJSON merges over onto base: objects merge key by key, anything else

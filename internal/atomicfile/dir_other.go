@@ -1,6 +1,6 @@
 //go:build !linux
 
-package render
+package atomicfile
 
 import (
 	"os"
@@ -21,8 +21,8 @@ func exchange(a, b string) error {
 	return os.Rename(old, a)
 }
 
-// syncFS fsyncs every file in dir, and dir.
-func syncFS(dir string) error {
+// SyncFS fsyncs every file in dir, and dir.
+func SyncFS(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err

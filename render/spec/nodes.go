@@ -1,21 +1,13 @@
-package render
+package spec
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	yamlv3 "gopkg.in/yaml.v3"
 )
-
-func init() {
-	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "nodes", Arg: "FILE", Commands: allCommands, NotInConfig: "give it on the command line",
-		Help: "YAML file listing nodes (a name and any render option keyed as in --config, relative to its folder) and their defaults: render writes one output per node into --out-dir; manifests, apply and check act on every distinct token the nodes use, each with the terms (ttl, expires, no-expiry, groups, description) its nodes give"},
-		Field: func(in *Inputs) any { return &in.Nodes }})
-	RegisterOption(options.Option[Inputs]{Meta: options.Meta{Name: "out-dir", Arg: "DIR", Commands: renderOnly, NotInConfig: "give it on the command line",
-		Help: "with --nodes: the directory that gets <node>.<ext> (0600) and index.json; replaced whole, or left as it was on an error"},
-		Field: func(in *Inputs) any { return &in.OutDir }})
-}
 
 // NodesFile is a --nodes file: the options every node shares (defaults),
 // and the nodes, each with a name and its own options, keyed as in
@@ -62,7 +54,7 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 		switch k.Value {
 		case "defaults":
 			if v.Kind != yamlv3.MappingNode && v.Tag != "!!null" {
-				return nil, inputErrorf(where, "want a mapping of option keys (node-labels: [...], token-file: ...)")
+				return nil, inputs.Errorf(where, "want a mapping of option keys (node-labels: [...], token-file: ...)")
 			}
 			if err := checkNodeKeys(path, v, true); err != nil {
 				return nil, err
@@ -71,19 +63,19 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 		case "nodes":
 			nodes = v
 		default:
-			return nil, inputErrorf(where, "unknown key: a nodes file has defaults: and nodes:")
+			return nil, inputs.Errorf(where, "unknown key: a nodes file has defaults: and nodes:")
 		}
 	}
 	if nodes != nil && nodes.Kind != yamlv3.SequenceNode && nodes.Tag != "!!null" {
-		return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes", path, nodes.Line), "want a list of nodes (- name: worker-1), not a %s", map[yamlv3.Kind]string{yamlv3.MappingNode: "mapping", yamlv3.ScalarNode: "single value"}[nodes.Kind])
+		return nil, inputs.Errorf(fmt.Sprintf("%s:%d: nodes", path, nodes.Line), "want a list of nodes (- name: worker-1), not a %s", map[yamlv3.Kind]string{yamlv3.MappingNode: "mapping", yamlv3.ScalarNode: "single value"}[nodes.Kind])
 	}
 	if nodes == nil || len(nodes.Content) == 0 {
-		return nil, inputErrorf(path, "nodes: lists no node (nodes: [{name: worker-1}, ...])")
+		return nil, inputs.Errorf(path, "nodes: lists no node (nodes: [{name: worker-1}, ...])")
 	}
 	for i, n := range nodes.Content {
 		n = options.Resolve(n)
 		if n.Kind != yamlv3.MappingNode {
-			return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "want a mapping with a name and option keys")
+			return nil, inputs.Errorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "want a mapping with a name and option keys")
 		}
 		keys := &yamlv3.Node{Kind: yamlv3.MappingNode, Line: n.Line}
 		spec := NodeSpec{Where: fmt.Sprintf("%s:%d", path, n.Line)}
@@ -91,7 +83,7 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 			k, v := n.Content[j], options.Resolve(n.Content[j+1])
 			if k.Value == "name" {
 				if v.Kind != yamlv3.ScalarNode || v.Value == "" {
-					return nil, inputErrorf(fmt.Sprintf("%s:%d: name", path, k.Line), "want the node's name, such as worker-1")
+					return nil, inputs.Errorf(fmt.Sprintf("%s:%d: name", path, k.Line), "want the node's name, such as worker-1")
 				}
 				spec.Name = v.Value
 				continue
@@ -99,7 +91,7 @@ func ParseNodesFile(path string, data []byte) (*NodesFile, error) {
 			keys.Content = append(keys.Content, k, v)
 		}
 		if spec.Name == "" {
-			return nil, inputErrorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "no name")
+			return nil, inputs.Errorf(fmt.Sprintf("%s:%d: nodes[%d]", path, n.Line, i), "no name")
 		}
 		if err := checkNodeKeys(path, keys, false); err != nil {
 			return nil, &NodeError{Node: spec.Name, Err: err}
@@ -121,29 +113,29 @@ func checkNodeKeys(path string, m *yamlv3.Node, defaults bool) error {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]
 		if why, ok := perRun[k.Value]; ok {
-			return inputErrorf(fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value), "not in a nodes file: %s", why)
+			return inputs.Errorf(fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value), "not in a nodes file: %s", why)
 		}
 		if k.Value == "name" && defaults {
-			return inputErrorf(fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value), "a name belongs to each node, not to the defaults")
+			return inputs.Errorf(fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value), "a name belongs to each node, not to the defaults")
 		}
 	}
 	return nil
 }
 
-// Merge returns each node's inputs for command cmd: base (the command line
+// Merge returns each node's inputs: base (the command line
 // over --config, with defaults filled in), under the file's defaults for
 // what the command line did not give, under the node's own keys.
-func (nf *NodesFile) Merge(base Inputs, cmd string) ([]FleetNode, error) {
+func (nf *NodesFile) Merge(base Inputs) ([]FleetNode, error) {
 	shared := base
 	if nf.defaults != nil && nf.defaults.Kind == yamlv3.MappingNode {
 		var err error
-		if shared, err = base.WithYAML(nf.file, nf.defaults, cmd); err != nil {
+		if shared, err = base.WithYAML(nf.file, nf.defaults); err != nil {
 			return nil, err
 		}
 	}
 	out := make([]FleetNode, len(nf.Nodes))
 	for i, n := range nf.Nodes {
-		in, err := shared.withNode(nf.file, n.keys, cmd)
+		in, err := shared.withNode(nf.file, n.keys)
 		if err != nil {
 			return nil, &NodeError{Node: n.Name, Err: err}
 		}
@@ -169,9 +161,9 @@ func (nf *NodesFile) ApplyNode(i int, set *options.Set) error {
 // withNode sets the options of a node's mapping m over in, over the
 // command line's too. A token-file not given by a flag replaces the token
 // from any source.
-func (in Inputs) withNode(f *options.File, m *yamlv3.Node, cmd string) (Inputs, error) {
+func (in Inputs) withNode(f *options.File, m *yamlv3.Node) (Inputs, error) {
 	out := in
-	set := options.NewSet(cmd, AllOptions(), options.Bind(Options, &out, cmd))
+	set := options.NewSet(AllOptions(), options.BindAll(Options, &out))
 	set.Given = in.Given.Clone()
 	if err := set.ApplyOver(f, m); err != nil {
 		return Inputs{}, err
@@ -185,3 +177,22 @@ func (in Inputs) withNode(f *options.File, m *yamlv3.Node, cmd string) (Inputs, 
 	out.Given = set.Given
 	return out, nil
 }
+
+// FleetNode is one node: its name (which names its output file) and its
+// inputs, merged from the command line, the nodes file's defaults and the
+// node's own keys, with Defaults filled in.
+type FleetNode struct {
+	Name   string
+	Inputs Inputs
+	// Where is "file:line" of the node in its nodes file, for errors.
+	Where string
+}
+
+// NodeError is a problem with one node of a fleet.
+type NodeError struct {
+	Node string
+	Err  error
+}
+
+func (e *NodeError) Error() string { return fmt.Sprintf("node %q: %v", e.Node, e.Err) }
+func (e *NodeError) Unwrap() error { return e.Err }

@@ -1,10 +1,12 @@
-package render
+package emit
 
 import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
+
+	"github.com/kubebake/kubebake/render/cache"
 )
 
 // largeValues keeps megabytes of base64 out of the serializers and
@@ -21,8 +23,8 @@ import (
 // alphabet is certain; splicing checks that each placeholder stands exactly
 // once.
 //
-// The values are encoded only when spliced in: apply builds the whole
-// document, writeTo streams it, taking the encoding from a Shared cache
+// The values are encoded only when spliced in: Doc.Bytes builds the whole
+// document, Doc.WriteTo streams it, taking the encoding from the cache
 // when a fleet renders the same agent into many documents.
 type largeValues struct {
 	placeholders []string
@@ -130,9 +132,9 @@ func (l *largeValues) apply(doc []byte) ([]byte, error) {
 }
 
 // writeTo writes doc with each placeholder replaced by its value to w,
-// never holding the whole document: the encoded values come from shared
+// never holding the whole document: the encoded values come from c
 // (encoded once per fleet) or are encoded as they are written.
-func (l *largeValues) writeTo(w io.Writer, doc []byte, shared *Shared) error {
+func (l *largeValues) writeTo(w io.Writer, doc []byte, c *cache.Cache) error {
 	pieces, err := l.split(doc)
 	if err != nil {
 		return err
@@ -144,8 +146,8 @@ func (l *largeValues) writeTo(w io.Writer, doc []byte, shared *Shared) error {
 		if i == len(l.vals) {
 			break
 		}
-		if v := l.vals[i]; shared != nil || v.literal != nil {
-			if _, err := w.Write(shared.encoded(v)); err != nil {
+		if v := l.vals[i]; c != nil || v.literal != nil {
+			if _, err := w.Write(encoded(c, v)); err != nil {
 				return err
 			}
 			continue
@@ -163,4 +165,46 @@ func (l *largeValues) writeTo(w io.Writer, doc []byte, shared *Shared) error {
 		}
 	}
 	return nil
+}
+
+// encoded is v as spliced into a document, encoded once per value.
+func encoded(c *cache.Cache, v largeValue) []byte {
+	k, ok := cache.KeyOf(v.data)
+	if v.literal != nil || !ok {
+		return v.encode()
+	}
+	type key struct {
+		cache.DataKey
+		dataURL bool
+	}
+	enc, _ := cache.Get(c, "encoded", key{k, v.dataURL}, cache.Unbounded, func() ([]byte, error) { return v.encode(), nil })
+	return enc
+}
+
+// Doc is an emitted document: its bytes, with placeholders for the large
+// values spliced in when it is written.
+type Doc struct {
+	Data  []byte
+	large *largeValues
+}
+
+// whole is a Doc without placeholders.
+func whole(data []byte, err error) (Doc, error) { return Doc{Data: data}, err }
+
+// Bytes is the document with its large values in place.
+func (d Doc) Bytes() ([]byte, error) {
+	if d.large == nil {
+		return d.Data, nil
+	}
+	return d.large.apply(d.Data)
+}
+
+// WriteTo streams the document with its large values to w, the encoded
+// values from c (which may be nil).
+func (d Doc) WriteTo(w io.Writer, c *cache.Cache) error {
+	if d.large == nil {
+		_, err := w.Write(d.Data)
+		return err
+	}
+	return d.large.writeTo(w, d.Data, c)
 }

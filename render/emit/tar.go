@@ -1,4 +1,4 @@
-package render
+package emit
 
 import (
 	"archive/tar"
@@ -10,7 +10,16 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 )
+
+var tarEmitter = Emitter{
+	FormatInfo: spec.FormatInfo{Name: "tar", Help: "the node's files as a layer for an image's root", Ext: ".tar", Variant: true},
+	Emit:       func(in Input) (Doc, error) { return whole(Tar(in.Plan, in.Cache)) },
+}
 
 // PresetPath is the preset file the tar output enables units with, as
 // Ignition does with its 20-ignition.preset.
@@ -46,9 +55,9 @@ type tarEntry struct {
 //     makes from its [Install] section (WantedBy=, RequiredBy=), so those
 //     units are enabled even in an image whose machine-id is already set.
 //
-// uncompressed gives the bytes of a compressed file.
-func Tar(p *Plan, uncompressed func(File) ([]byte, error)) ([]byte, error) {
-	entries, err := tarEntries(p, uncompressed)
+// c decompresses the agent once per fleet.
+func Tar(p *plan.Plan, c *cache.Cache) ([]byte, error) {
+	entries, err := tarEntries(p, c)
 	if err != nil {
 		return nil, err
 	}
@@ -80,26 +89,23 @@ func Tar(p *Plan, uncompressed func(File) ([]byte, error)) ([]byte, error) {
 }
 
 // tarEntries lists the tar's entries in path order.
-func tarEntries(p *Plan, uncompressed func(File) ([]byte, error)) ([]tarEntry, error) {
+func tarEntries(p *plan.Plan, c *cache.Cache) ([]tarEntry, error) {
 	var out []tarEntry
 	for _, f := range p.Files {
-		data := f.Contents
-		if f.Gzip != nil {
-			var err error
-			if data, err = uncompressed(f); err != nil {
-				return nil, err
-			}
+		data, err := f.Bytes(c)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, tarEntry{path: f.Path, mode: f.Mode.Perm(), data: data})
 	}
 	var preset strings.Builder
 	for _, u := range p.Units {
-		unitPath := path.Join(UnitDir, u.Name)
+		unitPath := path.Join(plan.UnitDir, u.Name)
 		if u.Contents != "" {
 			out = append(out, tarEntry{path: unitPath, mode: 0o644, data: []byte(u.Contents)})
 		}
 		for _, d := range u.Dropins {
-			out = append(out, tarEntry{path: path.Join(UnitDir, u.Name+".d", d.Name), mode: 0o644, data: []byte(d.Contents)})
+			out = append(out, tarEntry{path: path.Join(plan.UnitDir, u.Name+".d", d.Name), mode: 0o644, data: []byte(d.Contents)})
 		}
 		if !u.Enabled {
 			continue
@@ -113,7 +119,7 @@ func tarEntries(p *Plan, uncompressed func(File) ([]byte, error)) ([]tarEntry, e
 			return nil, err
 		}
 		for _, t := range targets {
-			out = append(out, tarEntry{path: path.Join(UnitDir, t, u.Name), target: unitPath})
+			out = append(out, tarEntry{path: path.Join(plan.UnitDir, t, u.Name), target: unitPath})
 		}
 	}
 	if preset.Len() > 0 {
@@ -132,7 +138,7 @@ func tarEntries(p *Plan, uncompressed func(File) ([]byte, error)) ([]tarEntry, e
 // installTargets returns the ".wants" and ".requires" directories
 // `systemctl enable` links u into, from its [Install] section. A key this
 // does not implement is an error (a kubebake bug: the units are ours).
-func installTargets(u Unit) ([]string, error) {
+func installTargets(u plan.Unit) ([]string, error) {
 	var out []string
 	section := ""
 	sc := bufio.NewScanner(strings.NewReader(u.Contents))

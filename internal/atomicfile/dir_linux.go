@@ -1,4 +1,4 @@
-package render
+package atomicfile
 
 import "golang.org/x/sys/unix"
 
@@ -8,9 +8,9 @@ func exchange(a, b string) error {
 	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
 }
 
-// syncFS flushes the file system holding dir (syncfs): every file written
+// SyncFS flushes the file system holding dir (syncfs): every file written
 // in dir reaches the disk, in one call.
-func syncFS(dir string) error {
+func SyncFS(dir string) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package render
+package emit
 
 import (
 	"bytes"
@@ -8,8 +8,20 @@ import (
 	"path"
 	"strings"
 
+	"github.com/kubebake/kubebake/render/plan"
+	"github.com/kubebake/kubebake/render/spec"
 	"sigs.k8s.io/yaml"
 )
+
+var cloudInitEmitter = Emitter{
+	FormatInfo: spec.FormatInfo{Name: "cloud-init", Ext: ".yaml", Gzip: true, Merge: true, UserData: true},
+	Emit: func(in Input) (Doc, error) {
+		if in.Plan.User == nil {
+			return cloudInitDoc(in.Plan)
+		}
+		return whole(CloudInitMerged(in.Plan))
+	},
+}
 
 // The #cloud-config document, typed.
 type cloudConfig struct {
@@ -45,16 +57,26 @@ const cloudInitGzipOver = 512
 // runcmd does not wait minutes for a control plane, a first attempt that
 // fails does not fail cloud-init, and the kubelet, which the join starts,
 // is never restarted under it.
-func CloudInit(p *Plan) ([]byte, error) {
-	doc, large, err := cloudInitDoc(p)
+func CloudInit(p *plan.Plan) ([]byte, error) {
+	doc, err := cloudInitDoc(p)
 	if err != nil {
 		return nil, err
 	}
-	return large.apply(doc)
+	return doc.Bytes()
+}
+
+// CloudInitMerged is the plan's #cloud-config and the user's config (p.User)
+// as one MIME multipart.
+func CloudInitMerged(p *plan.Plan) ([]byte, error) {
+	out, err := CloudInit(p)
+	if err != nil {
+		return nil, err
+	}
+	return mergeCloudInit(p, out)
 }
 
 // cloudInitDoc is the #cloud-config with placeholders for large values.
-func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
+func cloudInitDoc(p *plan.Plan) (Doc, error) {
 	cc := cloudConfig{Hostname: p.Hostname}
 	if strings.Contains(p.Hostname, ".") {
 		cc.FQDN, cc.PreferFQDN = p.Hostname, true
@@ -68,7 +90,7 @@ func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 		case len(f.Contents) > cloudInitGzipOver:
 			gz, err := gzipBytes(f.Contents)
 			if err != nil {
-				return nil, nil, err
+				return Doc{}, err
 			}
 			cf.Encoding, cf.Content = "gz+b64", base64.StdEncoding.EncodeToString(gz)
 		default:
@@ -79,10 +101,10 @@ func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 	var enable []string
 	for _, u := range p.Units {
 		if u.Contents != "" {
-			cc.WriteFiles = append(cc.WriteFiles, unitFile(path.Join(UnitDir, u.Name), u.Contents))
+			cc.WriteFiles = append(cc.WriteFiles, unitFile(path.Join(plan.UnitDir, u.Name), u.Contents))
 		}
 		for _, d := range u.Dropins {
-			cc.WriteFiles = append(cc.WriteFiles, unitFile(path.Join(UnitDir, u.Name+".d", d.Name), d.Contents))
+			cc.WriteFiles = append(cc.WriteFiles, unitFile(path.Join(plan.UnitDir, u.Name+".d", d.Name), d.Contents))
 		}
 		if u.Enabled {
 			enable = append(enable, u.Name)
@@ -105,10 +127,10 @@ func cloudInitDoc(p *Plan) ([]byte, *largeValues, error) {
 	}
 	out, err := yaml.Marshal(cc)
 	if err != nil {
-		return nil, nil, err
+		return Doc{}, err
 	}
 	head := "#cloud-config\n" + header(p)
-	return append([]byte(head), out...), large, nil
+	return Doc{Data: append([]byte(head), out...), large: large}, nil
 }
 
 func unitFile(p, contents string) cloudFile {
