@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -87,5 +88,63 @@ func TestStockKubeletIgnition(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestStockKubeletCloudInit: real cloud-init lays down the fetch
+// configuration and the join's drop-in that runs kubebake-join fetch first;
+// the agent built from this tree then runs as the drop-in says and installs
+// the kubelet from a server on loopback only when its hash matched: while
+// the server sends other bytes it installs nothing and names both hashes,
+// then it installs the right ones 0755. (One cloud-init run: it takes a
+// minute or two.)
+func TestStockKubeletCloudInit(t *testing.T) {
+	ready(t)
+	kubelet := []byte("#!/bin/sh\n# a kubelet served by a mirror\n")
+	var serve atomic.Value
+	serve.Store([]byte("other bytes\n"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(serve.Load().([]byte)) }))
+	defer srv.Close()
+	sum := sha512.Sum512(kubelet)
+	hash := "sha512-" + hex.EncodeToString(sum[:])
+	in := inputs{runtime: "containerd", joinBinary: "baked"}
+	userData := render(t, in, "cloud-init", "--kubelet-url", srv.URL+"/kubelet", "--kubelet-hash", hash)
+	ct.SchemaCheck(t, userData)
+	a, _ := applyUserData(t, userData, renderPlan(t, in))
+	dropin, err := os.ReadFile(filepath.Join(a.root, "etc/systemd/system/kubebake-join.service.d/50-kubebake-fetch.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pre []string
+	for _, line := range strings.Split(string(dropin), "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStartPre="); ok {
+			pre = append(pre, v)
+		}
+	}
+	if len(pre) != 1 || !strings.HasPrefix(pre[0], "/usr/local/bin/kubebake-join fetch ") {
+		t.Fatalf("ExecStartPre= lines %q: want the agent's fetch", pre)
+	}
+	fetch := func() (string, error) {
+		args := append(strings.Fields(pre[0])[1:], "--root", a.root, "--timeout", "3s")
+		out, err := exec.Command(agentBin, args...).CombinedOutput()
+		return string(out), err
+	}
+	target := filepath.Join(a.root, "usr/bin/kubelet")
+	out, err := fetch()
+	if err == nil || !strings.Contains(out, "hash mismatch: expected "+hash) || !strings.Contains(out, srv.URL+"/kubelet") {
+		t.Fatalf("kubebake-join fetch while the server sends other bytes: %v\n%s", err, out)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("/usr/bin/kubelet exists after a mismatch: %v", err)
+	}
+	serve.Store(kubelet)
+	if out, err := fetch(); err != nil {
+		t.Fatalf("kubebake-join fetch: %v\n%s", err, out)
+	}
+	if got, err := os.ReadFile(target); err != nil || string(got) != string(kubelet) {
+		t.Fatalf("/usr/bin/kubelet: %q, %v", got, err)
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o755 {
+		t.Errorf("/usr/bin/kubelet has mode %04o", st.Mode().Perm())
 	}
 }
