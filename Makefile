@@ -24,7 +24,7 @@ embed: $(foreach a,$(ARCHES),embed/dist/kubebake-join-linux-$(a).gz)
 bin/kubebake-join-linux-%: $(AGENT_SRC)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build $(REPRO) -tags '$(AGENT_TAGS)' -ldflags='-s -w -buildid=' -o $@ ./cmd/kubebake-join
 
-embed/dist/kubebake-join-linux-%.gz: bin/kubebake-join-linux-%
+embed/dist/kubebake-join-linux-%.gz: bin/kubebake-join-linux-% tools/mkembed/main.go
 	$(GO) run ./tools/mkembed -in $< -out $@
 
 build: embed

@@ -15,8 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
@@ -30,6 +28,9 @@ const (
 	Created    Action = "created"
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
+	// LeftAlone: a token Secret kubebake did not make, left as it is (see
+	// ApplyOptions.Adopt).
+	LeftAlone Action = "left alone"
 )
 
 // Change is the outcome of applying one object.
@@ -39,12 +40,17 @@ type Change struct {
 	// Fields lists the fields a configured object changed, as dotted paths
 	// ("data.expiration"). Never values: the token Secret is among them.
 	Fields []string `json:"fields,omitempty"`
+	// Reason says why an object was kept.
+	Reason string `json:"reason,omitempty"`
 }
 
 func (c Change) String() string {
 	s := c.Object + " " + string(c.Action)
 	if len(c.Fields) > 0 {
 		s += " (" + strings.Join(c.Fields, ", ") + ")"
+	}
+	if c.Reason != "" {
+		s += " (" + c.Reason + ")"
 	}
 	return s
 }
@@ -54,6 +60,10 @@ type ApplyOptions struct {
 	// DryRun asks the API server to validate and compute the changes without
 	// persisting them.
 	DryRun bool
+	// Adopt takes over token Secrets kubebake did not make (kubeadm token
+	// create's): they get the terms applied (expiry, groups, description).
+	// Without it such a token is kept as it is and reported LeftAlone.
+	Adopt bool
 }
 
 // Apply creates or updates objs with server-side apply, in order, and
@@ -67,15 +77,23 @@ type ApplyOptions struct {
 // secret: every node baked with the old one would be locked out. And it
 // only adds subjects to an existing binding, never drops one: another
 // fleet's tokens, applied from another nodes file, may rely on it.
-func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+func Apply(ctx context.Context, api API, objs []runtime.Object, opt ApplyOptions) ([]Change, error) {
+	foreign := map[runtime.Object]bool{}
 	for _, obj := range objs {
-		if err := checkSecretKept(ctx, cs, obj); err != nil {
+		f, err := checkSecretKept(ctx, api, obj)
+		if err != nil {
 			return nil, err
 		}
+		foreign[obj] = f && !opt.Adopt
 	}
 	var changes []Change
 	for _, obj := range objs {
-		c, err := applyOne(ctx, cs, obj, opt)
+		if foreign[obj] {
+			changes = append(changes, Change{Object: Describe(obj), Action: LeftAlone,
+				Reason: "not made by kubebake: its expiry, groups and description stay as they are; --adopt takes it over"})
+			continue
+		}
+		c, err := applyOne(ctx, api, obj, opt)
 		if err != nil {
 			return changes, fmt.Errorf("applying %s: %w", Describe(obj), err)
 		}
@@ -84,56 +102,21 @@ func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, 
 	return changes, nil
 }
 
-// resource is the typed client calls for one kind of object.
-type resource struct {
-	get   func(ctx context.Context, name string) (runtime.Object, error)
-	patch func(ctx context.Context, name string, data []byte, opts metav1.PatchOptions) (runtime.Object, error)
-}
-
-func resourceFor(cs kubernetes.Interface, obj runtime.Object) (resource, error) {
-	switch o := obj.(type) {
+// newOf returns an empty object of obj's kind, to read the cluster's copy into.
+func newOf(obj runtime.Object) (runtime.Object, error) {
+	switch obj.(type) {
 	case *corev1.Secret:
-		c := cs.CoreV1().Secrets(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
+		return &corev1.Secret{}, nil
 	case *corev1.ConfigMap:
-		c := cs.CoreV1().ConfigMaps(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
+		return &corev1.ConfigMap{}, nil
 	case *rbacv1.ClusterRoleBinding:
-		c := cs.RbacV1().ClusterRoleBindings()
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
+		return &rbacv1.ClusterRoleBinding{}, nil
 	case *rbacv1.Role:
-		c := cs.RbacV1().Roles(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
+		return &rbacv1.Role{}, nil
 	case *rbacv1.RoleBinding:
-		c := cs.RbacV1().RoleBindings(o.Namespace)
-		return resource{
-			get: func(ctx context.Context, n string) (runtime.Object, error) { return c.Get(ctx, n, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, n string, d []byte, po metav1.PatchOptions) (runtime.Object, error) {
-				return c.Patch(ctx, n, types.ApplyPatchType, d, po)
-			},
-		}, nil
+		return &rbacv1.RoleBinding{}, nil
 	}
-	return resource{}, fmt.Errorf("kubebake does not apply %T", obj)
+	return nil, fmt.Errorf("kubebake does not apply %T", obj)
 }
 
 // SecretChangedError is a token whose Secret holds another secret.
@@ -145,27 +128,38 @@ func (e *SecretChangedError) Error() string {
 }
 
 // checkSecretKept refuses a token Secret that would replace the secret of
-// an existing token of the same id.
-func checkSecretKept(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) error {
+// an existing token of the same id, and says whether an existing one was
+// made by someone else than kubebake.
+func checkSecretKept(ctx context.Context, api API, obj runtime.Object) (foreign bool, err error) {
 	sec, ok := obj.(*corev1.Secret)
 	if !ok || sec.Type != corev1.SecretTypeBootstrapToken {
-		return nil
+		return false, nil
 	}
-	old, err := cs.CoreV1().Secrets(sec.Namespace).Get(ctx, sec.Name, metav1.GetOptions{})
+	old := &corev1.Secret{}
+	err = api.Get(ctx, sec.Namespace, sec.Name, old)
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("reading %s: %w", Describe(obj), err)
+		return false, fmt.Errorf("reading %s: %w", Describe(obj), err)
 	}
 	want := sec.Data[bootstrapapi.BootstrapTokenSecretKey]
 	if want == nil {
 		want = []byte(sec.StringData[bootstrapapi.BootstrapTokenSecretKey])
 	}
 	if have, ok := old.Data[bootstrapapi.BootstrapTokenSecretKey]; ok && subtle.ConstantTimeCompare(have, want) != 1 {
-		return &SecretChangedError{ID: strings.TrimPrefix(sec.Name, bootstrapapi.BootstrapTokenSecretPrefix)}
+		return false, &SecretChangedError{ID: strings.TrimPrefix(sec.Name, bootstrapapi.BootstrapTokenSecretPrefix)}
 	}
-	return nil
+	return !madeByKubebake(old), nil
+}
+
+// madeByKubebake says whether kubebake made Secret s: its label, or (made
+// before the label) a field kubebake apply owns.
+func madeByKubebake(s *corev1.Secret) bool {
+	if s.Labels[LabelManagedBy] == ManagedBy {
+		return true
+	}
+	return slices.ContainsFunc(s.ManagedFields, func(f metav1.ManagedFieldsEntry) bool { return f.Manager == FieldManager })
 }
 
 // keepSubjects adds to crb the subjects the existing binding before has
@@ -186,19 +180,19 @@ func keepSubjects(crb *rbacv1.ClusterRoleBinding, before runtime.Object) *rbacv1
 	return out
 }
 
-func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, opt ApplyOptions) (Change, error) {
+func applyOne(ctx context.Context, api API, obj runtime.Object, opt ApplyOptions) (Change, error) {
 	m, err := metaOf(obj)
 	if err != nil {
 		return Change{}, err
 	}
-	r, err := resourceFor(cs, obj)
+	b, err := newOf(obj)
 	if err != nil {
 		return Change{}, err
 	}
 	change := Change{Object: Describe(obj)}
 
 	var before runtime.Object
-	switch b, err := r.get(ctx, m.GetName()); {
+	switch err := api.Get(ctx, m.GetNamespace(), m.GetName(), b); {
 	case apierrors.IsNotFound(err):
 		change.Action = Created
 	case err != nil:
@@ -214,13 +208,8 @@ func applyOne(ctx context.Context, cs kubernetes.Interface, obj runtime.Object, 
 	if err != nil {
 		return Change{}, err
 	}
-	force := true
-	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
-	if opt.DryRun {
-		po.DryRun = []string{metav1.DryRunAll}
-	}
-	after, err := r.patch(ctx, m.GetName(), body, po)
-	if err != nil {
+	after, _ := newOf(obj)
+	if err := api.Apply(ctx, obj, opt.DryRun, after); err != nil {
 		return Change{}, err
 	}
 	if before == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -42,7 +43,7 @@ func TestApplyIdempotent(t *testing.T) {
 	}
 	n := len(objs.List())
 
-	changes, err := Apply(ctx, cs, objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestApplyIdempotent(t *testing.T) {
 		t.Errorf("binding %s: roleRef %v, managed fields %v", crb.Name, crb.RoleRef, crb.ManagedFields)
 	}
 
-	changes, err = Apply(ctx, cs, objs.List(), ApplyOptions{})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestApplyIdempotent(t *testing.T) {
 	// A new expiry configures the Secret only, naming the field, not its value.
 	spec.Expires = spec.Expires.Add(24 * time.Hour)
 	objs, _ = Build(spec)
-	changes, err = Apply(ctx, cs, objs.List(), ApplyOptions{})
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestApplyRepairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(ctx, cs, objs.List(), ApplyOptions{}); err != nil {
+	if _, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	crb, _ := cs.RbacV1().ClusterRoleBindings().Get(ctx, Bindings[1].Name, metav1.GetOptions{})
@@ -100,7 +101,7 @@ func TestApplyRepairs(t *testing.T) {
 	if _, err := cs.RbacV1().ClusterRoleBindings().Update(ctx, crb, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	changes, err := Apply(ctx, cs, objs.List(), ApplyOptions{})
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +116,53 @@ func TestApplyRepairs(t *testing.T) {
 		if c.Action != want {
 			t.Errorf("%s: %s, want %s", c.Object, c.Action, want)
 		}
+	}
+}
+
+// Issue 18: apply leaves a token it did not make (kubeadm token create's)
+// as it is, and says so; ApplyOptions.Adopt takes it over.
+func TestApplyKeepsForeignToken(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	tok := mustToken(t)
+	kubeadmExpiry := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: TokenSecretName(tok.ID()), Namespace: TokenNamespace},
+		Type:       corev1.SecretTypeBootstrapToken,
+		Data: map[string][]byte{"token-id": []byte(tok.ID()), "token-secret": []byte(tok.Secret()), "expiration": []byte(kubeadmExpiry),
+			"usage-bootstrap-authentication": []byte("true"), "usage-bootstrap-signing": []byte("true"), "auth-extra-groups": []byte(DefaultGroup)},
+	}
+	if _, err := cs.CoreV1().Secrets(TokenNamespace).Create(ctx, foreign, metav1.CreateOptions{FieldManager: "kubeadm"}); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{Token: tok, CA: mustCA(t, "ca.crt"), Endpoints: []string{"lb.example.com:6443"},
+		Expires: time.Now().Add(720 * time.Hour), Groups: []string{"system:bootstrappers:other"}}
+	objs, err := Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := cs.CoreV1().Secrets(TokenNamespace).Get(ctx, foreign.Name, metav1.GetOptions{})
+	if string(sec.Data["expiration"]) != kubeadmExpiry || string(sec.Data["auth-extra-groups"]) != DefaultGroup {
+		t.Errorf("apply changed a token kubebake did not make: expiration %s, groups %s", sec.Data["expiration"], sec.Data["auth-extra-groups"])
+	}
+	if changes[0].Action != LeftAlone || !strings.Contains(changes[0].String(), "not made by kubebake") {
+		t.Errorf("the foreign token's change: %v", changes[0])
+	}
+	// Adopted on request.
+	changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _ = cs.CoreV1().Secrets(TokenNamespace).Get(ctx, foreign.Name, metav1.GetOptions{})
+	if changes[0].Action != Configured || string(sec.Data["auth-extra-groups"]) != "system:bootstrappers:other" {
+		t.Errorf("adopting: %v, groups %s", changes[0], sec.Data["auth-extra-groups"])
+	}
+	// Now it is kubebake's: applied again without Adopt, it is not kept.
+	if changes, err = Apply(ctx, fakeAPI{cs}, objs.List(), ApplyOptions{}); err != nil || changes[0].Action == LeftAlone {
+		t.Errorf("after adoption: %v %v", changes, err)
 	}
 }

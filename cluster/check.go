@@ -20,8 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 )
 
@@ -109,7 +107,7 @@ func (c *checker) expiryHow() string {
 // usable long enough, TLS bootstrapping is authorized for its groups, and
 // a node can discover the cluster through cluster-info at every endpoint.
 // Failures are results, not errors.
-func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
+func Check(ctx context.Context, api API, s CheckSpec) *Report {
 	c := &checker{spec: s, report: &Report{}}
 	if c.spec.Now == nil {
 		c.spec.Now = time.Now
@@ -120,10 +118,10 @@ func Check(ctx context.Context, cs kubernetes.Interface, s CheckSpec) *Report {
 	if c.spec.FixCommand == "" {
 		c.spec.FixCommand = "kubebake apply"
 	}
-	secret := c.checkToken(ctx, cs)
-	c.checkJoins(ctx, ClientsetTokenAPI(cs), secret)
-	c.checkBindings(ctx, cs, secret)
-	kubeconfig := c.checkClusterInfo(ctx, cs)
+	secret := c.checkToken(ctx, api)
+	c.checkJoins(ctx, api, secret)
+	c.checkBindings(ctx, api, secret)
+	kubeconfig := c.checkClusterInfo(ctx, api)
 	c.checkEndpoints(ctx, kubeconfig)
 	c.report.OK = true
 	for _, r := range c.report.Checks {
@@ -159,16 +157,23 @@ func (c *checker) skip(id, format string, a ...any) {
 	c.add(Result{ID: id, Status: Skip, Message: fmt.Sprintf(format, a...)})
 }
 
+// rotateFix is how to give token id the secret given instead of the
+// cluster's: apply refuses to replace a secret, so the old Secret goes first.
+func (c *checker) rotateFix(id string) string {
+	return fmt.Sprintf("or, to rotate it (every node holding the cluster's secret can no longer join), kubectl -n %s delete secret %s, then run `%s`", TokenNamespace, TokenSecretName(id), c.spec.FixCommand)
+}
+
 func (c *checker) applyFix(what string) string {
 	return fmt.Sprintf("run `%s` (or `kubebake manifests ... | kubectl apply -f -`) to create %s", c.spec.FixCommand, what)
 }
 
 // checkToken checks the token Secret and returns it when it is usable for
 // the later checks.
-func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *corev1.Secret {
+func (c *checker) checkToken(ctx context.Context, api API) *corev1.Secret {
 	id := c.spec.Token.ID()
 	name := TokenNamespace + "/" + TokenSecretName(id)
-	sec, err := cs.CoreV1().Secrets(TokenNamespace).Get(ctx, TokenSecretName(id), metav1.GetOptions{})
+	sec := &corev1.Secret{}
+	err := api.Get(ctx, TokenNamespace, TokenSecretName(id), sec)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckTokenSecret, c.applyFix("the token Secret"),
@@ -183,6 +188,10 @@ func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *core
 	}
 	data := func(k string) string { return string(sec.Data[k]) }
 	switch {
+	case sec.DeletionTimestamp != nil:
+		// The bootstrap token authenticator ignores a Secret awaiting removal.
+		c.fail(CheckTokenSecret, fmt.Sprintf("wait until it is gone (finalizers: %s) and %s, or find what is deleting it", strings.Join(sec.Finalizers, ", "), c.applyFix("it again")),
+			"Secret %s is being deleted (since %s): the API server ignores it as a token", name, sec.DeletionTimestamp.UTC().Format(time.RFC3339))
 	case sec.Type != bootstrapapi.SecretTypeBootstrapToken:
 		c.fail(CheckTokenSecret, fmt.Sprintf("delete it (kubectl -n %s delete secret %s) and %s", TokenNamespace, sec.Name, c.applyFix("it again")),
 			"Secret %s has type %q, not %q: the API server ignores it as a token", name, sec.Type, bootstrapapi.SecretTypeBootstrapToken)
@@ -190,7 +199,7 @@ func (c *checker) checkToken(ctx context.Context, cs kubernetes.Interface) *core
 		c.fail(CheckTokenSecret, c.applyFix("it again"),
 			"Secret %s has token-id %q, not %q: the API server ignores it", name, data(bootstrapapi.BootstrapTokenIDKey), id)
 	case subtle.ConstantTimeCompare(sec.Data[bootstrapapi.BootstrapTokenSecretKey], []byte(c.spec.Token.Secret())) != 1:
-		c.fail(CheckTokenSecret, "use the token file the cluster's Secret was made from, or apply this one (which replaces the Secret's secret)",
+		c.fail(CheckTokenSecret, "use the token file the cluster's Secret was made from; "+c.rotateFix(id),
 			"Secret %s holds a different token secret than the one given: nodes with this token would be refused", name)
 	default:
 		if err := ValidateGroups(splitGroups(data(bootstrapapi.BootstrapTokenExtraGroupsKey))); err != nil {
@@ -279,14 +288,15 @@ func roundDuration(d time.Duration) time.Duration {
 
 // checkBindings checks that the token's groups may create and get approved
 // CSRs, and that nodes may renew.
-func (c *checker) checkBindings(ctx context.Context, cs kubernetes.Interface, sec *corev1.Secret) {
+func (c *checker) checkBindings(ctx context.Context, api API, sec *corev1.Secret) {
 	if sec == nil {
 		for _, b := range Bindings {
 			c.skip(BindingCheckID(b), "no token Secret: its groups are unknown")
 		}
 		return
 	}
-	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	crbs := &rbacv1.ClusterRoleBindingList{}
+	err := api.List(ctx, "", crbs, ListOptions{})
 	if err != nil {
 		for _, b := range Bindings {
 			c.fail(BindingCheckID(b), "check that --kubeconfig may list clusterrolebindings", "cannot list ClusterRoleBindings: %v", err)
@@ -342,7 +352,7 @@ func findBinding(crbs []rbacv1.ClusterRoleBinding, role string, groups []string,
 
 // checkClusterInfo checks kube-public/cluster-info and returns its
 // kubeconfig when it has one.
-func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface) string {
+func (c *checker) checkClusterInfo(ctx context.Context, api API) string {
 	name := ClusterInfoNamespace + "/" + bootstrapapi.ConfigMapClusterInfo
 	skipRest := func(why string) {
 		c.skip(CheckClusterInfoSigned, "%s", why)
@@ -351,7 +361,8 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 			c.skip(CheckClusterInfoServer, "%s", why)
 		}
 	}
-	cm, err := cs.CoreV1().ConfigMaps(ClusterInfoNamespace).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+	cm := &corev1.ConfigMap{}
+	err := api.Get(ctx, ClusterInfoNamespace, bootstrapapi.ConfigMapClusterInfo, cm)
 	switch {
 	case apierrors.IsNotFound(err):
 		c.fail(CheckClusterInfo, c.applyFix("it"), "ConfigMap %s does not exist: nodes cannot discover the cluster", name)
@@ -396,7 +407,7 @@ func (c *checker) checkClusterInfo(ctx context.Context, cs kubernetes.Interface)
 			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
 	case ve != nil && ve.Failure == discovery.BadSignature:
 		c.fail(CheckClusterInfoSigned,
-			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token, or apply this one",
+			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token; "+c.rotateFix(id),
 			"cluster-info's %s is not valid for this token: %v", key, verr)
 	default:
 		c.signed = true

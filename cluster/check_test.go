@@ -91,7 +91,7 @@ func (ts *testServer) prepare(t *testing.T, spec Spec, sign bool) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := Apply(ctx, ts.cs, objs.List(), ApplyOptions{}); err != nil {
+	if _, err := Apply(ctx, fakeAPI{ts.cs}, objs.List(), ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if sign {
@@ -125,7 +125,7 @@ func (ts *testServer) check(t *testing.T, s Spec, eps ...string) *Report {
 	if eps == nil {
 		eps = s.Endpoints
 	}
-	return Check(context.Background(), ts.cs, CheckSpec{Token: s.Token, CA: s.CA, Endpoints: eps, MinTTL: 7 * 24 * time.Hour, Timeout: 5 * time.Second})
+	return Check(context.Background(), fakeAPI{ts.cs}, CheckSpec{Token: s.Token, CA: s.CA, Endpoints: eps, MinTTL: 7 * 24 * time.Hour, Timeout: 5 * time.Second})
 }
 
 // failed returns the IDs of the checks with status st.
@@ -238,6 +238,34 @@ func TestCheckUnsignedAndWrongSecret(t *testing.T) {
 		if c := find(r, id); c.Status != Fail {
 			t.Errorf("%s with another secret: %+v", id, c)
 		}
+		// Issue 18: the fix is one that works: apply refuses to give an
+		// existing token another secret (SecretChangedError), so the advice
+		// is to delete the Secret first (a rotation), never "apply this one".
+		c := find(r, id)
+		if strings.Contains(c.Fix, "apply this one") || !strings.Contains(c.Fix, "kubectl -n kube-system delete secret "+TokenSecretName(s.Token.ID())) {
+			t.Errorf("%s fix %q: advice apply refuses", id, c.Fix)
+		}
+	}
+}
+
+// Issue 18: a token Secret being deleted (deletionTimestamp set, a
+// finalizer holding it) is ignored by the bootstrap token authenticator:
+// check fails it rather than pass a token no node can use.
+func TestCheckTokenBeingDeleted(t *testing.T) {
+	ts := newTestServer(t)
+	s := ts.spec(t)
+	ts.prepare(t, s, true)
+	ctx := context.Background()
+	sec, _ := ts.cs.CoreV1().Secrets("kube-system").Get(ctx, TokenSecretName(s.Token.ID()), metav1.GetOptions{})
+	now := metav1.Now()
+	sec.DeletionTimestamp, sec.Finalizers = &now, []string{"example.com/hold"}
+	if _, err := ts.cs.CoreV1().Secrets("kube-system").Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := ts.check(t, s)
+	c := find(r, CheckTokenSecret)
+	if r.OK || c.Status != Fail || !strings.Contains(c.Message, "being deleted") || !strings.Contains(c.Fix, "example.com/hold") {
+		t.Errorf("a token Secret being deleted: ok %v, %+v", r.OK, c)
 	}
 }
 

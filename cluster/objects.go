@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
-	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	"sigs.k8s.io/yaml"
 )
 
@@ -91,7 +90,7 @@ type Objects struct {
 }
 
 // TokenSecretName is the name of the Secret of token id.
-func TokenSecretName(id string) string { return bootstraputil.BootstrapTokenSecretName(id) }
+func TokenSecretName(id string) string { return bootstrapapi.BootstrapTokenSecretPrefix + id }
 
 // Build makes the objects of s.
 func Build(s Spec) (*Objects, error) {

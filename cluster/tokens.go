@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"github.com/kubebake/kubebake/internal/token"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
-	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 )
 
 // What marks a token Secret as kubebake's, and the terms kubebake records on
@@ -373,8 +373,8 @@ func DeleteTokens(ctx context.Context, api TokenAPI, ids []string) ([]string, er
 // mistake is named without its secret.
 func CheckTokenIDs(ids []string) error {
 	for _, id := range ids {
-		if !bootstraputil.IsValidBootstrapTokenID(id) {
-			if bootstraputil.IsValidBootstrapToken(id) {
+		if !isTokenID(id) {
+			if _, err := token.Parse(id); err == nil {
 				return fmt.Errorf("%q: give the token's id (the 6 characters before the dot), not the token", id[:6]+".<secret>")
 			}
 			if len(id) > 40 {
@@ -391,4 +391,19 @@ type NoSuchTokenError struct{ IDs []string }
 
 func (e *NoSuchTokenError) Error() string {
 	return fmt.Sprintf("no bootstrap token %s in the cluster (kubebake token list shows the tokens); nothing was deleted", strings.Join(e.IDs, ", "))
+}
+
+// isTokenID is bootstrapapi.BootstrapTokenIDPattern (\A[a-z0-9]{6}\z) by
+// hand: cluster-bootstrap's token/util compiles its regexps at init, which
+// every kubebake command would pay (see API).
+func isTokenID(id string) bool {
+	if len(id) != 6 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -9,6 +9,7 @@ package embed
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"crypto/sha512"
 	"embed"
 	"encoding/hex"
@@ -37,19 +38,33 @@ type Agent struct {
 	SHA512 string
 	// Size is the uncompressed size in bytes.
 	Size int64
+	// SHA256 is the lowercase hex SHA-256 of the uncompressed binary, as
+	// `kubebake version` and `kubebake-join --version` print it; "" when
+	// dist/ was built by an older mkembed (SHA256Sum computes it then).
+	SHA256 string
 }
 
 // FileName is the name of the compressed binary in dist/.
 func FileName(arch string) string { return "kubebake-join-linux-" + arch + ".gz" }
 
 // Load returns the embedded agent for arch.
-func Load(arch string) (Agent, error) { return load(dist, arch) }
+func Load(arch string) (Agent, error) { return load(dist, arch, true) }
 
-func load(dist fs.FS, arch string) (Agent, error) {
+// Describe returns the embedded agent for arch without its Gzip: its
+// digests and size only (reading the binary copies megabytes).
+func Describe(arch string) (Agent, error) { return load(dist, arch, false) }
+
+func load(dist fs.FS, arch string, withGzip bool) (Agent, error) {
 	if !known(arch) {
 		return Agent{}, fmt.Errorf("no kubebake-join for architecture %q (have %s)", arch, strings.Join(Arches, ", "))
 	}
-	gz, err := fs.ReadFile(dist, "dist/"+FileName(arch))
+	var gz []byte
+	var err error
+	if withGzip {
+		gz, err = fs.ReadFile(dist, "dist/"+FileName(arch))
+	} else {
+		_, err = fs.Stat(dist, "dist/"+FileName(arch))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return Agent{}, ErrMissing
 	} else if err != nil {
@@ -60,8 +75,19 @@ func load(dist fs.FS, arch string) (Agent, error) {
 		return Agent{}, fmt.Errorf("embed/dist holds %s but not its .sha512: run `make` again", FileName(arch))
 	}
 	var a = Agent{Arch: arch, Gzip: gz}
-	if _, err := fmt.Sscanf(string(meta), "%s %d", &a.SHA512, &a.Size); err != nil || len(a.SHA512) != 128 {
+	f := strings.Fields(string(meta))
+	if len(f) < 2 || len(f) > 3 || len(f[0]) != 128 {
 		return Agent{}, fmt.Errorf("embed/dist/%s.sha512 is malformed: run `make` again", FileName(arch))
+	}
+	if _, err := fmt.Sscanf(f[1], "%d", &a.Size); err != nil {
+		return Agent{}, fmt.Errorf("embed/dist/%s.sha512 is malformed: run `make` again", FileName(arch))
+	}
+	a.SHA512 = f[0]
+	if len(f) == 3 {
+		if len(f[2]) != 64 {
+			return Agent{}, fmt.Errorf("embed/dist/%s.sha512 is malformed: run `make` again", FileName(arch))
+		}
+		a.SHA256 = f[2]
 	}
 	return a, nil
 }
@@ -90,6 +116,28 @@ func Gunzip(gz []byte, sha512hex string) ([]byte, error) {
 		return nil, errors.New("does not match its SHA-512: rebuild kubebake with make")
 	}
 	return data, nil
+}
+
+// SHA256Sum is the lowercase hex SHA-256 of the uncompressed binary: the
+// one mkembed recorded, else computed (gunzip and hash: a hundred
+// milliseconds and more).
+func (a Agent) SHA256Sum() (string, error) {
+	if a.SHA256 != "" {
+		return a.SHA256, nil
+	}
+	if a.Gzip == nil {
+		full, err := Load(a.Arch)
+		if err != nil {
+			return "", err
+		}
+		a = full
+	}
+	bin, err := a.Binary()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(bin)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Binary returns the agent uncompressed and verified.

@@ -67,6 +67,24 @@ func (f *Fleet) Warnings() []FleetWarning { return f.warnings }
 // Len is the number of nodes.
 func (f *Fleet) Len() int { return len(f.nodes) }
 
+// ValidNode is one validated node of a fleet: its name, its spec as render
+// checked it, and where each of its options came from.
+type ValidNode struct {
+	Name  string
+	Spec  *spec.Spec
+	Given options.Given
+}
+
+// Nodes are the validated nodes, in the nodes file's order: the cluster
+// commands take their tokens, CAs and endpoints from them.
+func (f *Fleet) Nodes() []ValidNode {
+	out := make([]ValidNode, len(f.nodes))
+	for i, n := range f.nodes {
+		out[i] = ValidNode{Name: n.name, Spec: n.spec, Given: n.given}
+	}
+	return out
+}
+
 // PrepareFleet validates every node before anything is written: names
 // (unique, usable as file names), inputs (as a single render checks them),
 // hostnames (unique). Errors are *NodeError naming the node, wrapping the

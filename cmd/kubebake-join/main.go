@@ -27,12 +27,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/status"
 )
 
 // exitStatusHelp is --help's account of the exit statuses; the unit's
@@ -94,6 +94,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	if len(args) > 0 && args[0] == "fetch" {
 		return runFetch(ctx, args[1:], stderr)
 	}
+	if len(args) > 0 && args[0] == "report" {
+		return runReport(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
@@ -126,7 +129,23 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		logf("--timeout %s: want a positive duration such as 10m", *timeout)
 		return badConfig
 	}
-	data, err := os.ReadFile(filepath.Join(*root, *config))
+	// The node's status (status.json, the Cluster API markers, the
+	// console line); --check leaves it alone.
+	rep := status.Open(*root, status.Options{})
+	failed := func(code int, err error) int {
+		if !*check {
+			if serr := rep.Fail(statusClass(discovery.Class(code)), err.Error(), final(code)); serr != nil {
+				logf("writing %s: %v", status.File, serr)
+			}
+		}
+		return code
+	}
+	cfgPath, err := discovery.InRoot(*root, *config)
+	if err != nil {
+		logf("%v", err)
+		return failed(badConfig, err)
+	}
+	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		// A node that has joined may have had its join config (which holds
 		// the token) removed: that is success, not a broken install.
@@ -135,12 +154,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 			return 0
 		}
 		logf("reading the join configuration: %v", err)
-		return badConfig
+		return failed(badConfig, fmt.Errorf("reading the join configuration: %v", err))
 	}
 	j, err := joinconfig.Parse(data)
 	if err != nil {
 		logf("%s: %v", *config, err) // Parse redacts the token
-		return badConfig
+		return failed(badConfig, fmt.Errorf("%s: %v", *config, err))
 	}
 	if *timeout > 0 {
 		j.Deadline = *timeout
@@ -149,6 +168,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	opts.Check = *check
 	if opts.Logf == nil {
 		opts.Logf = logf
+	}
+	if !*check && opts.Progress == nil {
+		opts.Progress = progressTo(rep, logf)
 	}
 	if _, err := discovery.Run(ctx, j, opts); err != nil {
 		code := discovery.ExitStatus(err)
@@ -162,7 +184,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		default:
 			logf("%v", err)
 		}
-		return code
+		return failed(code, err)
 	}
 	return 0
 }

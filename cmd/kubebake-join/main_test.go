@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -319,8 +320,9 @@ func TestSignatureAppearsLater(t *testing.T) {
 	id := srv.Token.ID()
 	n.wantLog(fmt.Sprintf("token %s is unknown to the cluster, expired, or lacks usage-bootstrap-signing (no jws-kubeconfig-%s in cluster-info)", id, id))
 	n.wantLog("verified after 4 attempt(s)")
-	// Full jitter with Rand 0.5: half the ceiling, which doubles from 1 s.
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+	// The API server answered: paced waits (internal/discovery/retry.go),
+	// with Rand 0.5 the Pace itself.
+	want := []time.Duration{discovery.Pace, discovery.Pace, discovery.Pace}
 	if fmt.Sprint(n.sleeps) != fmt.Sprint(want) {
 		t.Errorf("slept %v, want %v", n.sleeps, want)
 	}
@@ -340,10 +342,10 @@ func TestRetryAfter(t *testing.T) {
 	n.wantExit(0)
 	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
 	n.wantLog("HTTP 429 Too Many Requests: the API server is busy and asks to retry in 7s")
-	// Retry-After, plus the round's jitter (Rand 0.5: half the ceiling), so
+	// Retry-After, plus the round's paced wait (Rand 0.5: the Pace), so
 	// that a herd told the same Retry-After does not come back at once.
-	if fmt.Sprint(n.sleeps) != fmt.Sprint([]time.Duration{7500 * time.Millisecond, 8 * time.Second}) {
-		t.Errorf("slept %v, want 7s as Retry-After asked plus 0.5s and 1s of jitter", n.sleeps)
+	if fmt.Sprint(n.sleeps) != fmt.Sprint([]time.Duration{7*time.Second + discovery.Pace, 7*time.Second + discovery.Pace}) {
+		t.Errorf("slept %v, want 7s as Retry-After asked plus the paced wait", n.sleeps)
 	}
 }
 
@@ -359,14 +361,15 @@ func TestServiceUnavailableThenBackoffCap(t *testing.T) {
 	n := joinNode(t, srv)
 	n.opts.Rand = func() float64 { return 0.999 }
 	n.wantExit(0)
+	// A 503 is an answer: paced waits, just under 1.5 Pace at Rand 0.999.
 	for i, d := range n.sleeps {
-		ceil := min(discovery.MaxBackoff, discovery.InitialBackoff<<i)
+		ceil := discovery.Pace * 3 / 2
 		if d > ceil || d < ceil*99/100 {
 			t.Errorf("sleep %d: %v, want just under %v", i, d, ceil)
 		}
 	}
-	if len(n.sleeps) != 8 || n.sleeps[7] > discovery.MaxBackoff {
-		t.Errorf("sleeps %v: want 8, capped at %v", n.sleeps, discovery.MaxBackoff)
+	if len(n.sleeps) != 8 {
+		t.Errorf("sleeps %v: want 8", n.sleeps)
 	}
 	n.wantLog("HTTP 503 Service Unavailable: the API server is busy")
 }
@@ -583,27 +586,72 @@ func TestCheckWritesNothing(t *testing.T) {
 
 func TestProxy(t *testing.T) {
 	srv := discoverytest.NewServer(t, discoverytest.Options{})
-	proxy := newConnectProxy(t)
+	proxy := newConnectProxy(t, nil)
 	n := joinNode(t, srv)
 	n.opts.Proxy = func(*url.URL) (*url.URL, error) { return proxy.url, nil }
 	n.wantExit(0)
 	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
-	n.wantLog("connecting to " + srv.Endpoint() + " through proxy http://user:xxxxx@" + proxy.url.Host)
+	n.wantLog("connecting to " + srv.Endpoint() + " through proxy http://" + proxy.url.Host)
 	if got := proxy.connects(); got != 2 {
 		t.Errorf("the proxy saw %d CONNECTs, want 2", got)
 	}
 	if strings.Count(n.stderr.String(), "through proxy") != 1 {
 		t.Errorf("the proxy is logged more than once")
 	}
-	if strings.Contains(n.stderr.String(), "hunter2") {
-		t.Errorf("the proxy password is logged")
+	if strings.Contains(n.stderr.String(), "hunter2") || strings.Contains(n.stderr.String(), "proxyuser") {
+		t.Errorf("the proxy user or password is logged")
+	}
+	if a := proxy.auths(); len(a) != 2 || a[0] != "Basic "+base64.StdEncoding.EncodeToString([]byte("proxyuser:hunter2")) {
+		t.Errorf("the proxy got Proxy-Authorization %q", a)
 	}
 }
 
+// Issue 18, item 2: an https:// proxy is verified on its own, against the
+// system's roots or join.yaml's proxyCA, never against the cluster's
+// pinned CAs (so it works at all), and never skipped (so its credentials
+// go to no one else). Before, the first fetch skipped its verification and
+// sent it the credentials; the second checked it against the pinned CAs
+// and failed for ever, blaming the API server's certificate.
+func TestHTTPSProxy(t *testing.T) {
+	proxyCA := discoverytest.NewCA(t, discoverytest.ECDSA)
+	t.Run("trusted through join.yaml", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		proxy := newConnectProxy(t, proxyCA)
+		n := joinNode(t, srv)
+		n.cfg.ProxyCA = string(proxyCA.PEM)
+		n.rewriteConfig()
+		n.opts.Proxy = func(*url.URL) (*url.URL, error) { return proxy.url, nil }
+		n.wantExit(0)
+		n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+		n.wantLog("through proxy https://" + proxy.url.Host)
+		if got := proxy.connects(); got != 2 {
+			t.Errorf("the proxy saw %d CONNECTs, want 2", got)
+		}
+	})
+	t.Run("not trusted", func(t *testing.T) {
+		srv := discoverytest.NewServer(t, discoverytest.Options{})
+		proxy := newConnectProxy(t, discoverytest.NewCA(t, discoverytest.ECDSA)) // an impostor proxy
+		n := joinNode(t, srv)
+		n.cfg.ProxyCA = string(proxyCA.PEM)
+		n.rewriteConfig()
+		n.opts.Proxy = func(*url.URL) (*url.URL, error) { return proxy.url, nil }
+		n.wantExit(1, "--timeout", "10s")
+		n.wantNothingWritten()
+		n.wantLog("(HTTPS_PROXY) did not prove its identity")
+		if a := proxy.auths(); len(a) != 0 || proxy.connects() != 0 {
+			t.Errorf("an unverified proxy got %d CONNECTs with credentials %q", proxy.connects(), a)
+		}
+		if strings.Contains(n.stderr.String(), "API server certificate") {
+			t.Errorf("the proxy's certificate is blamed on the API server")
+		}
+	})
+}
+
 type connectProxy struct {
-	url *url.URL
-	mu  sync.Mutex
-	n   int
+	url  *url.URL
+	mu   sync.Mutex
+	n    int
+	auth []string
 }
 
 func (p *connectProxy) connects() int {
@@ -612,14 +660,27 @@ func (p *connectProxy) connects() int {
 	return p.n
 }
 
-// newConnectProxy is a minimal HTTPS proxy: it tunnels CONNECT requests.
-func newConnectProxy(t *testing.T) *connectProxy {
+func (p *connectProxy) auths() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.auth...)
+}
+
+// newConnectProxy is a minimal proxy on loopback: it tunnels CONNECT
+// requests. With ca, it is an https:// proxy serving a certificate from ca
+// for 127.0.0.1.
+func newConnectProxy(t *testing.T, ca *discoverytest.CA) *connectProxy {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	scheme := "http"
+	if ca != nil {
+		scheme = "https"
+		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{ca.ServerCert(t, "127.0.0.1")}})
+	}
 	t.Cleanup(func() { l.Close() })
-	p := &connectProxy{url: &url.URL{Scheme: "http", Host: l.Addr().String(), User: url.UserPassword("user", "hunter2")}}
+	p := &connectProxy{url: &url.URL{Scheme: scheme, Host: l.Addr().String(), User: url.UserPassword("proxyuser", "hunter2")}}
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -633,6 +694,11 @@ func newConnectProxy(t *testing.T) *connectProxy {
 				if err != nil || req.Method != http.MethodConnect {
 					return
 				}
+				p.mu.Lock()
+				if a := req.Header.Get("Proxy-Authorization"); a != "" {
+					p.auth = append(p.auth, a)
+				}
+				p.mu.Unlock()
 				up, err := net.Dial("tcp", req.Host)
 				if err != nil {
 					fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")

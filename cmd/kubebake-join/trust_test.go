@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/kubebake/kubebake/internal/discovery"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -223,8 +224,9 @@ func TestRetryAfterFromOneEndpointDoesNotDelayTheOthers(t *testing.T) {
 		name, genuineRetryAfter string
 		want                    time.Duration
 	}{
-		{"other sends none", "", 500 * time.Millisecond},
-		{"other asks less", "7", 7500 * time.Millisecond},
+		// The paced wait at Rand 0.5 is the Pace (internal/discovery/retry.go).
+		{"other sends none", "", discovery.Pace},
+		{"other asks less", "7", 7*time.Second + discovery.Pace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := discoverytest.NewServer(t, discoverytest.Options{})
@@ -261,8 +263,9 @@ func TestUnauthenticatedNamesCannotForgeLogLines(t *testing.T) {
 	const forged = "kubebake-join: wrote /etc/kubernetes/pki/ca.crt and /etc/kubernetes/bootstrap-kubelet.conf"
 	real := discoverytest.NewServer(t, discoverytest.Options{})
 	// A relay replays the real cluster's cluster-info, which is public, with
-	// a certificate of its own whose SAN holds a line break.
-	relay := discoverytest.NewServer(t, discoverytest.Options{Token: real.Token, Hosts: []string{"x\n" + forged}})
+	// a certificate whose SAN holds a line break (from the real CA, or the
+	// agent would report the unknown CA first and never show the SANs).
+	relay := discoverytest.NewServer(t, discoverytest.Options{CA: real.CA, Token: real.Token, Hosts: []string{"x\n" + forged}})
 	relay.Kubeconfig = real.Kubeconfig
 	// Another answers a cluster-info signed for a "token id" with a line break.
 	forger := discoverytest.NewServer(t, discoverytest.Options{})
@@ -341,4 +344,102 @@ func TestReplayedUnpinnedClusterInfoIsNotFinal(t *testing.T) {
 	n.wantNothingWritten()
 	n.wantLog("did not prove over TLS that it serves with that CA")
 	n.wantLog("will be retried")
+}
+
+// Issue 18, item 4: kubeadm join accepts a cluster-info bundle of any
+// length with text around its PEM blocks (certutil.ParseCertsPEM); so
+// must the agent. Before, 17 certificates or a trailing line made the
+// real, pinned cluster "CA matches no pin"... exit 3, final.
+func TestBundleAsKubeadmAcceptsIt(t *testing.T) {
+	for name, extra := range map[string]int{"17 certificates": 16, "trailing text": 0} {
+		t.Run(name, func(t *testing.T) {
+			srv := discoverytest.NewServer(t, discoverytest.Options{})
+			var bundle []byte
+			for i := 0; i < extra; i++ {
+				bundle = append(bundle, discoverytest.NewCA(t, discoverytest.ECDSA).PEM...)
+			}
+			bundle = append(bundle, srv.CA.PEM...)
+			bundle = append(bundle, "# the cluster's CA, rotated 2026-01-01\n"...)
+			srv.Kubeconfig = discoverytest.Kubeconfig(t, discoverytest.ServerInClusterInfo, bundle)
+			n := joinNode(t, srv)
+			n.wantExit(0, "--timeout", "30s")
+			n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
+			if strings.Contains(n.stderr.String(), "matches no") {
+				t.Error("the pinned CA was there, yet the log says no CA matches")
+			}
+		})
+	}
+}
+
+// Issue 18, item 8: an impostor's certificate that is expired, or lacks
+// the endpoint's name, and is not from a pinned CA is reported as not from
+// a pinned CA (unproven, 4), not as the node's clock (check NTP, 1) or as
+// advice to add the name to the certificate. Before, Go's order (validity
+// and name before the chain) decided the message and the class.
+func TestImpostorCertificateChainFirst(t *testing.T) {
+	real := discoverytest.NewServer(t, discoverytest.Options{})
+	for name, o := range map[string]discoverytest.Options{
+		"expired":    {Token: real.Token, NotBefore: time.Now().Add(-3 * 365 * 24 * time.Hour)},
+		"other name": {Token: real.Token, Hosts: []string{"elsewhere.example"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			impostor := discoverytest.NewServer(t, o)
+			impostor.Kubeconfig = real.Kubeconfig // the real, signed cluster-info, replayed
+			n := newNode(t, []string{impostor.Endpoint()}, []string{real.CA.Pin()}, real.Token)
+			n.watch(real, impostor)
+			n.wantExit(4, "--timeout", "20s")
+			n.wantLog("is not signed by a pinned cluster CA")
+			for _, wrong := range []string{"NTP", "add it to the certificate"} {
+				if strings.Contains(n.stderr.String(), wrong) {
+					t.Errorf("the log gives the advice %q for an impostor", wrong)
+				}
+			}
+		})
+	}
+}
+
+// Issue 18, item 6: a holder of the token signs a cluster-info whose
+// (unpinned) CA's subject holds a line break: the agent logs the subject
+// quoted, and no forged line appears. Before, the subject was logged raw.
+func TestCASubjectCannotForgeLogLines(t *testing.T) {
+	const forged = "kubebake-join: wrote /etc/kubernetes/pki/ca.crt and /etc/kubernetes/bootstrap-kubelet.conf"
+	evil := discoverytest.NewCANamed(t, discoverytest.ECDSA, "x\n"+forged)
+	srv := discoverytest.NewServer(t, discoverytest.Options{CA: evil})
+	pinned := discoverytest.NewCA(t, discoverytest.ECDSA)
+	n := newNode(t, []string{srv.Endpoint()}, []string{pinned.Pin()}, srv.Token)
+	n.watch(srv)
+	n.wantExit(3, "--timeout", "10s")
+	for _, line := range strings.Split(n.stderr.String(), "\n") {
+		if strings.HasPrefix(line, forged) {
+			t.Fatalf("a CA subject forged a log line: %q", line)
+		}
+	}
+	n.wantLog(`("CN=x\nkubebake-join: wrote`)
+}
+
+// Issue 18, item 7: with --root, a symbolic link inside the root (here
+// ROOT/etc/kubernetes to a directory elsewhere) leads neither the
+// token-bearing bootstrap kubeconfig nor the removal of stale files out of
+// the root: refused, bad configuration. Before, both happened outside.
+func TestRootSymlinkNotFollowed(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	n := joinNode(t, srv)
+	outside := t.TempDir()
+	victim := filepath.Join(outside, ".bootstrap-kubelet.conf.tmp-123")
+	if err := os.WriteFile(victim, []byte("not ours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(n.path("/etc/kubernetes"))
+	if err := os.Symlink(outside, n.path("/etc/kubernetes")); err != nil {
+		t.Fatal(err)
+	}
+	n.wantExit(badConfig)
+	n.wantLog(n.path("/etc/kubernetes") + " is a symbolic link: with --root, kubebake-join follows none")
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 1 {
+		t.Errorf("outside the root: %v, want only the file that was there", entries)
+	}
+	if srv.Requests() != 0 {
+		t.Errorf("%d requests: the link is refused before discovery", srv.Requests())
+	}
 }

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/endpoint"
-	"github.com/kubebake/kubebake/render/spec"
 )
 
 func init() {
@@ -35,121 +32,101 @@ The preflight to run before baking images. Checks that
 
 --min-ttl defaults to a week, well inside the 720h that manifests and apply
 give a token by default; set it to how long the images you are about to bake
-will keep booting new nodes.
+will keep booting new nodes. With --nodes, every token of the nodes file is
+checked.
 
 Prints a checklist, a fix under every failure; exits 1 if any check fails,
-2 on bad flags. --output json prints {"ok": ..., "checks": [...]} instead.
+2 on bad flags. --format json prints {"ok": ..., "checks": [...]} instead
+({"ok": ..., "tokens": [...]} with --nodes).
 
 Examples:
   kubebake check --kubeconfig admin.conf --token-file token --ca ca.crt --min-ttl 720h
-  kubebake check --config pool.yaml --api-server 10.0.0.10:6443 -o json
+  kubebake check --config pool.yaml --api-server 10.0.0.10:6443 --format json -o check.json
 
 Flags:`
+
+// tokenReport is check's report of one token of a fleet.
+type tokenReport struct {
+	Token string   `json:"token"`
+	Nodes []string `json:"nodes"`
+	*cluster.Report
+}
 
 func runCheck(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "check", checkUsage)
 	opts := newCmdOptions(cmdCheck, fs)
-	output := fs.StringP("output", "o", "text", "`format` of the report: text or json")
 	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
-	if *output != "text" && *output != "json" {
-		return usageErrorf("--output: %q is not text or json", *output)
-	}
-	if opts.in.Nodes != "" {
-		return checkFleet(env, opts, *output)
-	}
-	in, err := loadCluster(env, &opts.in, false)
-	if err != nil {
-		return err
-	}
 	kf := &opts.co
-	cs, cfg, err := client(env, kf)
+	if err := reportFlags(kf); err != nil {
+		return err
+	}
+	fc, err := loadFleet(env, opts, false)
 	if err != nil {
 		return err
 	}
-	spec := cluster.CheckSpec{
-		Token:      in.spec.Token,
-		CA:         in.spec.CA,
-		Endpoints:  in.spec.Endpoints,
-		MinTTL:     kf.MinTTL,
-		Timeout:    min(kf.Timeout, 10*time.Second),
-		FixCommand: fixCommand(kf, &opts.in),
+	c, err := client(env, kf)
+	if err != nil {
+		return err
 	}
-	if u, err := url.Parse(cfg.Host); err == nil {
+	spec := cluster.CheckSpec{CA: fc.CA, MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: fixCommand(kf, &opts.in)}
+	if u, err := url.Parse(c.Host); err == nil {
 		if ep, err := endpoint.Parse("https://" + u.Host); err == nil {
 			spec.Fallback = ep
 		}
 	}
-	// Each request has its own deadline (--timeout for the API, at most 10 s
-	// for an endpoint): a slow endpoint must not starve the checks after it.
-	report := cluster.Check(context.Background(), cs, spec)
-	if *output == "json" {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
-			return err
-		}
-	} else {
-		writeChecklist(env.stdout, report)
+	if opts.in.Nodes != "" {
+		spec.ExpiryHow = "with the ttl or expires of the pool's nodes in " + opts.in.Nodes + " raised (a node's own keys win over --ttl and --expires)"
 	}
-	if !report.OK {
-		n := 0
-		for _, r := range report.Checks {
-			if r.Status == cluster.Fail {
-				n++
+	var reports []tokenReport
+	var failed []string
+	checks, failedChecks := 0, 0
+	for _, p := range fc.Pools {
+		// Each request has its own deadline (--timeout for the API, at most
+		// 10 s for an endpoint): a slow endpoint must not starve the rest.
+		spec.Token, spec.Endpoints = p.Token, p.Endpoints
+		r := cluster.Check(context.Background(), c, spec)
+		reports = append(reports, tokenReport{Token: p.Token.ID(), Nodes: p.Nodes, Report: r})
+		if !r.OK {
+			failed = append(failed, p.Token.ID())
+		}
+		for _, ch := range r.Checks {
+			checks++
+			if ch.Status == cluster.Fail {
+				failedChecks++
 			}
 		}
-		return fmt.Errorf("%d of %d checks failed: the cluster is not ready for nodes with token %s", n, len(report.Checks), in.spec.Token.ID())
 	}
-	return nil
-}
-
-// fixCommand is the kubebake apply command line the fixes suggest: the same
-// inputs, the token by file only (a secret on a command line ends in shell
-// history).
-func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
-	parts := []string{"kubebake apply"}
-	if in.ConfigFile != "" {
-		parts = append(parts, "--config "+in.ConfigFile)
+	var report any = reports[0].Report
+	if opts.in.Nodes != "" {
+		report = struct {
+			OK     bool          `json:"ok"`
+			Tokens []tokenReport `json:"tokens"`
+		}{len(failed) == 0, reports}
 	}
-	// What the config file gives, it gives apply too.
-	byFlag := func(name string) bool { return in.ConfigFile == "" || strings.HasPrefix(in.Given.Where(name), "--") }
-	if kf.Kubeconfig != "" && byFlag("kubeconfig") {
-		parts = append(parts, "--kubeconfig "+kf.Kubeconfig)
+	if err := writeReport(env, kf, report, func(b *strings.Builder) {
+		for i, r := range reports {
+			if opts.in.Nodes != "" {
+				fmt.Fprintf(b, "%stoken %s (%s: %s)\n", map[bool]string{true: "\n"}[i > 0], r.Token, plural(len(r.Nodes), "node"), shortList(r.Nodes, 5))
+			}
+			writeChecklist(b, r.Report)
+		}
+	}); err != nil {
+		return err
 	}
 	switch {
-	case in.TokenFile == "" && in.ConfigFile == "":
-		parts = append(parts, "--token-file FILE")
-	case in.TokenFile != "" && byFlag("token-file"):
-		parts = append(parts, "--token-file "+in.TokenFile)
+	case len(failed) == 0:
+		return nil
+	case opts.in.Nodes != "":
+		return fmt.Errorf("%d of %d tokens of the fleet are not ready: %s", len(failed), len(reports), strings.Join(failed, ", "))
 	}
-	if byFlag("ca") {
-		for _, c := range in.CA {
-			parts = append(parts, "--ca "+c)
-		}
-	}
-	if len(in.APIServer) == 0 {
-		parts = append(parts, "--api-server ADDRESS")
-	} else if byFlag("api-server") {
-		for _, a := range in.APIServer {
-			parts = append(parts, "--api-server "+a)
-		}
-	}
-	return strings.Join(parts, " ")
+	return fmt.Errorf("%d of %d checks failed: the cluster is not ready for nodes with token %s", failedChecks, checks, failed[0])
 }
 
-func writeChecklist(w io.Writer, r *cluster.Report) {
+func writeChecklist(w *strings.Builder, r *cluster.Report) {
 	for _, c := range r.Checks {
-		mark := "✓"
-		switch c.Status {
-		case cluster.Fail:
-			mark = "✗"
-		case cluster.Skip:
-			mark = "-"
-		case cluster.Warn:
-			mark = "!"
-		}
+		mark := map[cluster.Status]string{cluster.Pass: "✓", cluster.Fail: "✗", cluster.Skip: "-", cluster.Warn: "!"}[c.Status]
 		fmt.Fprintf(w, "%s %s: %s\n", mark, c.ID, c.Message)
 		if c.Fix != "" {
 			fmt.Fprintf(w, "    fix: %s\n", c.Fix)

@@ -56,6 +56,9 @@ func TestTerminalRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{"render", "--token-file", td + "token", "--ca", td + "ca.crt", "--api-server", "10.0.0.10", "--join-binary", "baked"},
 		{"join-binary", "-o", "-"},
+		// Issue 18: manifests prints the token Secret; like render's, it is
+		// not for a screen.
+		{"manifests", "--token-file", td + "token", "--ca", td + "ca.crt", "--api-server", "lb.example.com"},
 	} {
 		var stdout, stderr bytes.Buffer
 		env := testEnv(&stdout, &stderr)

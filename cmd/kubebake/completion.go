@@ -65,7 +65,9 @@ func runCompletion(env *cliEnv, args []string) error {
 func completionModel() ([]string, map[string][]complFlag) {
 	values := map[string][]string{}
 	for _, m := range spec.AllOptions() {
-		values[m.Name] = append(slices.Clone(m.Values), m.Suggest...)
+		for _, c := range m.Commands {
+			values[c+" "+m.Name] = append(slices.Clone(m.Values), m.Suggest...)
+		}
 	}
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
 		getenv: func(string) string { return "" }, flagSets: map[string]*pflag.FlagSet{}}
@@ -84,7 +86,7 @@ func completionModel() ([]string, map[string][]complFlag) {
 		fs.VisitAll(func(f *pflag.Flag) {
 			arg, help := pflag.UnquoteUsage(f)
 			out[n] = append(out[n], complFlag{long: f.Name, short: f.Shorthand, help: firstClause(help),
-				takesArg: arg != "" && f.NoOptDefVal == "", values: values[f.Name]})
+				takesArg: arg != "" && f.NoOptDefVal == "", values: values[n+" "+f.Name]})
 		})
 	}
 	return append(names, "help"), out

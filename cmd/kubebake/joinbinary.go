@@ -10,21 +10,14 @@ func init() {
 
 func runJoinBinary(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "join-binary", "join-binary --arch amd64|arm64 -o FILE\n\nWrites the kubebake-join agent this kubebake embeds, for an image build that\ninstalls it at /usr/local/bin/kubebake-join (/opt/bin on Flatcar) and renders\nwith --join-binary baked.\n\nExamples:\n  kubebake join-binary --arch amd64 -o rootfs/usr/local/bin/kubebake-join\n  kubebake join-binary --arch arm64 -o - | ssh builder 'cat > kubebake-join'\n\nFlags:")
-	arch := fs.String("arch", "amd64", "`architecture`: amd64 or arm64")
-	output := fs.StringP("output", "o", "", "`FILE` to write (mode 0755, atomically); - writes to stdout, which must not be a terminal; required")
-	if err := parseFlags(fs, args); err != nil {
+	opts := newCmdOptions(cmdJoinBinary, fs)
+	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *output == "" {
+	if opts.co.Output == "" {
 		return usageErrorf("--output: name the file to write (or - for a pipe)")
 	}
-	if *arch != "amd64" && *arch != "arm64" {
-		return usageErrorf("--arch: %q is not one of [amd64 arm64]", *arch)
-	}
-	a, err := embed.Load(*arch)
+	a, err := embed.Load(opts.co.Arch)
 	if err != nil {
 		return err
 	}
@@ -32,5 +25,5 @@ func runJoinBinary(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeOutput(env, *output, bin, 0o755, "is a binary")
+	return writeOutput(env, opts.co.Output, bin, 0o755, "is a binary")
 }

@@ -6,16 +6,17 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/kubebake/kubebake/internal/inputs"
 	"io"
 	iofs "io/fs"
 	"os"
 	"sort"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/render/spec"
+
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render/spec"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )

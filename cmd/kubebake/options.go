@@ -26,10 +26,25 @@ type clusterOpts struct {
 	MinTTL      time.Duration
 	DryRun      bool
 	Force       bool
+	Adopt       bool
+	Output      string
+	Format      string
+	Arch        string
 	MaxJoins    int32
-	// Output is render's -o.
-	Output string
 }
+
+// terms are the options a token's terms are read from.
+func (o *clusterOpts) terms() cluster.TermsOptions {
+	return cluster.TermsOptions{TTL: o.TTL, Expires: o.Expires, NoExpiry: o.NoExpiry, Groups: o.Groups, Description: o.Description, MaxJoins: int(o.MaxJoins)}
+}
+
+// DefaultTTL is how long a token made by manifests or apply lasts unless told
+// otherwise. kubeadm's 24 h suits a token typed into `kubeadm join` today;
+// a token baked into an image must outlive the image's rollout, and every
+// day it lives is a day a leaked image lets anyone obtain a node identity.
+// 30 days covers a monthly image rebuild; longer-lived images should say so
+// (--ttl, --expires) or knowingly pass --no-expiry.
+const defaultTTL = 720 * time.Hour
 
 // The commands that take options of the tables.
 const (
@@ -51,18 +66,17 @@ func init() {
 	}
 }
 
-// DefaultTTL is how long a token made by manifests or apply lasts unless told
-// otherwise. kubeadm's 24 h suits a token typed into `kubeadm join` today;
-// a token baked into an image must outlive the image's rollout, and every
-// day it lives is a day a leaked image lets anyone obtain a node identity.
-// 30 days covers a monthly image rebuild; longer-lived images should say so
-// (--ttl, --expires) or knowingly pass --no-expiry.
-const defaultTTL = 720 * time.Hour
-
 var (
 	cmdsApplyCheck = []string{cmdApply, cmdCheck, cmdTokenList, cmdTokenDelete, cmdTokenPrune}
 	cmdsToken      = []string{cmdManifests, cmdApply}
+	cmdsReport     = []string{cmdApply, cmdCheck}
+	cmdToken       = "token"
+	cmdJoinBinary  = "join-binary"
 )
+
+// onCommandLine is why the per-run flags below are no config keys: a
+// shared --config names render's output and format.
+const onCommandLine = "say it on the command line, each time"
 
 // clusterOptions declares the cluster commands' own options once, as
 // spec.Options does render's.
@@ -115,9 +129,30 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "force", Commands: []string{cmdApply}, NotInConfig: "a deliberate rotation is said on the command line, each time",
 		Help: "apply even when no --ca certificate signs the API server's serving certificate (a deliberate CA rotation: publish the new CA before the API server serves with it)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
+	{Meta: options.Meta{Name: "adopt", Commands: []string{cmdApply}, NotInConfig: "taking over another's token is said on the command line, each time",
+		Help: "take over existing tokens kubebake did not make (kubeadm token create's): give them this run's expiry, groups and description; without it they are left as they are, and reported"},
+		Field: func(o *clusterOpts) any { return &o.Adopt }},
+	{Meta: options.Meta{Name: "force", Commands: []string{cmdToken}, NotInConfig: onCommandLine,
+		Help: "replace the token an existing -o FILE holds (nodes using it can no longer join once its Secret goes)"},
+		Field: func(o *clusterOpts) any { return &o.Force }},
+	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: cmdsReport, NotInConfig: onCommandLine, Default: "text", Values: []string{"text", "json"},
+		Help: "the report's format: text, or json for automation"},
+		Field: func(o *clusterOpts) any { return &o.Format }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: []string{cmdRender}, PerRun: "where output goes is the run's (render --nodes writes one file per node into --out-dir)",
 		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdManifests, cmdToken}, NotInConfig: onCommandLine,
+		Help: "write to FILE (mode 0600, atomically: it holds the token's secret) instead of stdout"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: cmdsReport, NotInConfig: onCommandLine,
+		Help: "write the report to FILE instead of stdout"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdJoinBinary}, NotInConfig: onCommandLine,
+		Help: "FILE to write (mode 0755, atomically); - writes to stdout, which must not be a terminal; required"},
+		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "arch", Arg: "ARCH", Commands: []string{cmdJoinBinary}, NotInConfig: onCommandLine, Default: "amd64", Values: []string{"amd64", "arm64"},
+		Help: "architecture of the agent"},
+		Field: func(o *clusterOpts) any { return &o.Arch }},
 }
 
 func init() { spec.RegisterConfigKeys(clusterOptions.Metas()...) }
@@ -135,12 +170,16 @@ type cmdOptions struct {
 	in  spec.Inputs
 	co  clusterOpts
 	set *options.Set
+	// file is --config, read once.
+	file *options.File
+	// args are the positional arguments, for commands that take some.
+	args []string
 }
 
 // newCmdOptions defines cmd's flags from the option tables on fs.
 func newCmdOptions(cmd string, fs *pflag.FlagSet) *cmdOptions {
 	o := &cmdOptions{cmd: cmd}
-	o.set = options.NewSet(spec.AllOptions(),
+	o.set = options.NewSet(cmd, spec.AllOptions(),
 		options.Bind(spec.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
 	o.set.AddFlags(fs)
 	return o
@@ -153,16 +192,18 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
+	if o.args = fs.Args(); o.cmd != cmdToken {
+		if err := noArgs(fs); err != nil {
+			return err
+		}
 	}
 	o.set.FromFlags(fs)
 	if o.in.ConfigFile != "" {
-		f, err := options.ReadFile(o.in.ConfigFile)
-		if err != nil {
+		var err error
+		if o.file, err = options.ReadFile(o.in.ConfigFile); err != nil {
 			return asUsage(err)
 		}
-		if err := o.set.Apply(f, nil); err != nil {
+		if err := o.set.Apply(o.file, nil); err != nil {
 			return asUsage(err)
 		}
 	}

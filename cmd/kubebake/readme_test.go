@@ -5,10 +5,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/spf13/pflag"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"

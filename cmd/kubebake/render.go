@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"os"
+	"os/signal"
+	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
@@ -12,6 +17,7 @@ import (
 	"github.com/kubebake/kubebake/render"
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
+	renderwrite "github.com/kubebake/kubebake/render/write"
 )
 
 func init() {
@@ -133,4 +139,102 @@ func notInConfig(cmd string) string {
 		return strings.Join(names, "")
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// renderFleet is `kubebake render --nodes FILE --out-dir DIR`: one output
+// per node, each what `kubebake render` with that node's options writes.
+func renderFleet(env *cliEnv, in spec.Inputs, output string) error {
+	switch {
+	case in.Nodes == "":
+		return usageErrorf("--out-dir: only with --nodes FILE (a single node's output goes to -o)")
+	case in.OutDir == "":
+		return usageErrorf("--nodes: give --out-dir DIR: every node gets its own file there")
+	case output != "":
+		return usageErrorf("%s: with --nodes, outputs go to --out-dir", in.Given.Where("output"))
+	}
+	data, err := inputs.ReadBounded(in.Nodes)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return usageErrorf("--nodes: %s: %v", in.Nodes, err)
+	}
+	nf, err := spec.ParseNodesFile(in.Nodes, data)
+	if err != nil {
+		return fleetError(err)
+	}
+	nodes, err := nf.Merge(in)
+	if err != nil {
+		return fleetError(err)
+	}
+	warned := map[string]bool{}
+	for _, n := range nodes {
+		if f := n.Inputs.TokenFile; !warned[f] {
+			warned[f] = true
+			warnTokenFile(env, cmdRender, &n.Inputs)
+		}
+	}
+	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{
+		Cache: cache.New(inputs.ReadBounded, time.Now()),
+		Agent: embed.Load,
+	})
+	if err != nil {
+		return fleetError(err)
+	}
+	for _, w := range fleet.Warnings() {
+		msg := string(w.Warning)
+		if len(w.Nodes) > 0 {
+			msg += " (nodes " + shortList(w.Nodes, 5) + ")"
+		}
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", msg)
+	}
+	for _, n := range nodes {
+		if n.Inputs.JoinBinary == string(spec.JoinNone) {
+			fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
+			break
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The heap is small (outputs are streamed): collect less often rather
+	// than spend a tenth of the run collecting, but within a soft limit, so
+	// that what is kept a node (its validated inputs, about 2.5 kB) does not
+	// grow the process five times over in a fleet of tens of thousands.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(fleetMemoryLimit))
+	start := time.Now()
+	idx, err := fleet.Write(ctx, in.OutDir)
+	if err != nil {
+		return fleetError(err)
+	}
+	var total int64
+	for _, e := range idx.Nodes {
+		total += e.Size
+	}
+	size := fmt.Sprintf("%.1f MB", float64(total)/1e6)
+	if total < 1e6 {
+		size = fmt.Sprintf("%.1f kB", float64(total)/1e3)
+	}
+	fmt.Fprintf(env.stderr, "kubebake render: wrote %s (%s) and %s to %s in %s\n",
+		plural(len(idx.Nodes), "output"), size, renderwrite.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// fleetMemoryLimit is the Go heap's soft limit while a fleet renders.
+const fleetMemoryLimit = 160 << 20
+
+// plural is "1 node", "2 nodes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func shortList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }

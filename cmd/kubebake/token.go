@@ -35,21 +35,21 @@ func runToken(env *cliEnv, args []string) error {
 			return sub(env, args[1:])
 		}
 	}
-	fs := newFlagSet(env, "token", tokenUsage)
-	output := fs.StringP("output", "o", "", "write the token to `FILE` (mode 0600, atomically) instead of stdout")
-	force := fs.Bool("force", false, "replace the token an existing FILE holds")
-	if err := parseFlags(fs, args); err != nil {
+	fs := newFlagSet(env, cmdToken, tokenUsage)
+	opts := newCmdOptions(cmdToken, fs)
+	if err := opts.load(env, fs, args); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(*output); err == nil && !*force && !stdoutPath(*output) && fi.Mode().IsRegular() {
-		return usageErrorf("--output: %s exists (it may hold a token nodes use): give --force to replace it, or name another file", *output)
-	}
-	if fs.NArg() != 1 || fs.Arg(0) != "generate" {
+	if len(opts.args) != 1 || opts.args[0] != "generate" {
 		return usageErrorf("want `kubebake token generate [-o FILE]`, or token list, delete or prune")
+	}
+	output := opts.co.Output
+	if fi, err := os.Stat(output); err == nil && !opts.co.Force && !stdoutPath(output) && fi.Mode().IsRegular() {
+		return usageErrorf("--output: %s exists (it may hold a token nodes use): give --force to replace it, or name another file", output)
 	}
 	t, err := token.Generate()
 	if err != nil {
 		return err
 	}
-	return writeOutput(env, *output, []byte(t.Value()+"\n"), 0o600, "")
+	return writeOutput(env, output, []byte(t.Value()+"\n"), 0o600, "")
 }

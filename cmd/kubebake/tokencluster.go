@@ -91,7 +91,7 @@ Flags:`
 func tokenCmd(env *cliEnv, name, usage string, args []string, wantArgs bool) (*clusterOpts, *tokenOpts, []string, error) {
 	fs := newFlagSet(env, name, usage)
 	co, to := &clusterOpts{}, &tokenOpts{}
-	set := options.NewSet(nil, options.Bind(clusterOptions, co, name), options.Bind(tokenOptions, to, name))
+	set := options.NewSet(name, nil, options.Bind(clusterOptions, co, name), options.Bind(tokenOptions, to, name))
 	set.AddFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, nil, err
@@ -112,11 +112,11 @@ func tokenCmd(env *cliEnv, name, usage string, args []string, wantArgs bool) (*c
 }
 
 func tokenAPI(env *cliEnv, co *clusterOpts) (cluster.TokenAPI, error) {
-	cs, _, err := client(env, co)
+	c, err := client(env, co)
 	if err != nil {
 		return nil, err
 	}
-	return cluster.ClientsetTokenAPI(cs), nil
+	return c.TokenAPI(), nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/kubebake/kubebake/embed"
@@ -39,17 +37,17 @@ func runVersion(env *cliEnv, args []string) error {
 	fmt.Fprintln(env.stdout, "kubebake", version)
 	fmt.Fprintf(env.stdout, "join.yaml schema: %s %s\n", joinconfig.APIVersion, joinconfig.Kind)
 	for _, arch := range embed.Arches {
-		a, err := embed.Load(arch)
+		a, err := embed.Describe(arch)
 		if err != nil {
 			fmt.Fprintf(env.stdout, "kubebake-join linux/%s: not embedded (build kubebake with make)\n", arch)
 			continue
 		}
-		bin, err := a.Binary()
+		// Recorded by mkembed when make built the agent.
+		sum, err := a.SHA256Sum()
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(bin)
-		fmt.Fprintf(env.stdout, "kubebake-join linux/%s: sha256:%s (%d bytes)\n", arch, hex.EncodeToString(sum[:]), len(bin))
+		fmt.Fprintf(env.stdout, "kubebake-join linux/%s: sha256:%s (%d bytes)\n", arch, sum, a.Size)
 	}
 	return nil
 }

@@ -174,9 +174,13 @@ func MkdirWrite(name string, data []byte, perm os.FileMode) error {
 //     -o /dev/null discards, and a FIFO's reader gets the data);
 //   - a directory: an error.
 //
-// Errors name the path as the user gave it and say what is wrong with it,
-// never the temporary file.
+// A link, FIFO, device or socket another user could have put there is
+// refused (CheckWrite): data is a secret. Errors name the path as the user
+// gave it and say what is wrong with it, never the temporary file.
 func WriteTarget(name string, data []byte, perm os.FileMode) error {
+	if err := CheckWrite(name); err != nil {
+		return err
+	}
 	target := name
 	if fi, err := os.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		if t, err := filepath.EvalSymlinks(name); err == nil {
@@ -197,6 +201,11 @@ func WriteTarget(name string, data []byte, perm os.FileMode) error {
 		f, err := os.OpenFile(target, os.O_WRONLY, 0)
 		if err != nil {
 			return &os.PathError{Op: "open", Path: name, Err: reason(err)}
+		}
+		// What was opened is what was checked, not something put there since.
+		if ofi, err := f.Stat(); err != nil || !os.SameFile(fi, ofi) {
+			f.Close()
+			return &os.PathError{Op: "open", Path: name, Err: errors.New("it was replaced while kubebake opened it: another user may be interfering; name a path of your own")}
 		}
 		if _, err := f.Write(data); err != nil {
 			f.Close()

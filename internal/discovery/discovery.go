@@ -45,9 +45,10 @@
 //   - 1 (Transient, retried): anything else: unreachable, HTTP errors, no
 //     signature for the token yet, the clock behind the certificate.
 //
-// Backoff: the first try is at once; between rounds the agent sleeps a
-// full-jitter delay whose ceiling doubles from InitialBackoff to
-// MaxBackoff, plus the Retry-After (429 or 503, capped at 5 minutes) that
+// Retry (retry.go): the first try is at once; between rounds the agent
+// sleeps a paced delay (uniform around Pace, 5 s) after a round that
+// reached an API server, a quick full-jitter one after a round that
+// reached nothing, plus the Retry-After (429 or 503, capped at 5 minutes) that
 // every endpoint of the round sent, the smallest of them: none if one
 // endpoint sent none, so that one endpoint (whose answer nobody has
 // authenticated) cannot hold back the others. Never past the deadline. A
@@ -122,11 +123,7 @@ func ExitStatus(err error) int {
 	return int(Transient)
 }
 
-// Backoff between rounds over the endpoints: full jitter, the ceiling
-// doubling from InitialBackoff up to MaxBackoff.
 const (
-	InitialBackoff = 1 * time.Second
-	MaxBackoff     = 10 * time.Second
 	// DefaultRequestTimeout bounds one GET, as kubeadm's 10 s.
 	DefaultRequestTimeout = 10 * time.Second
 )
@@ -142,6 +139,9 @@ type Options struct {
 
 	// Logf prints one line (no trailing newline needed). Nil discards.
 	Logf func(format string, args ...any)
+	// Progress, when set, hears where the run is (internal/status keeps
+	// the node's status.json with it). Nil hears nothing.
+	Progress func(Progress)
 	// RequestTimeout bounds one GET; zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// TokenPoll is how often Run looks for a token that has not arrived;
@@ -150,6 +150,8 @@ type Options struct {
 	// Proxy picks the proxy for a URL; nil means the environment's
 	// HTTPS_PROXY and NO_PROXY as net/http.ProxyFromEnvironment reads them.
 	Proxy func(*url.URL) (*url.URL, error)
+	// ProxyRoots verify an https:// proxy; nil means the system's roots.
+	ProxyRoots *x509.CertPool
 	// Now, Sleep and Rand default to the real clock, a timer and math/rand.
 	// Rand returns a number in [0, 1).
 	Now   func() time.Time
@@ -194,6 +196,30 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Step is where a run is, as Progress hears it.
+type Step int
+
+const (
+	StepWaitingForToken Step = iota // the token file has not arrived
+	StepDiscovering                 // trying the endpoints
+	StepAttemptFailed               // one attempt failed: Endpoint, Class, Err
+	StepVerified                    // Endpoint passed every check
+)
+
+// Progress is one step of a run. Err never holds the token.
+type Progress struct {
+	Step     Step
+	Endpoint string
+	Class    Class
+	Err      error
+}
+
+func (o *Options) progress(p Progress) {
+	if o.Progress != nil {
+		o.Progress(p)
+	}
+}
+
 // Target is what discovery needs to know: where to look, what to trust,
 // which token to prove.
 type Target struct {
@@ -228,7 +254,7 @@ type discoverer struct {
 	o        Options
 	tok      token.Token
 	pins     pin.Set
-	proxy    func(*url.URL) (*url.URL, error)
+	proxy    *proxyDialer
 	insecure *fetcher
 }
 
@@ -245,7 +271,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	proxy := loggingProxy(o.Proxy, o.Logf)
+	proxy := newProxyDialer(loggingProxy(o.Proxy, o.Logf), o.ProxyRoots)
 	d := &discoverer{o: o, tok: t.Token, pins: pins, proxy: proxy, insecure: newFetcher(nil, "", proxy)}
 	// last holds each endpoint's latest outcome, for the exit status.
 	last := make(map[string]outcome, len(t.Endpoints))
@@ -268,6 +294,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	}
 	for round := 0; ; round++ {
 		var retryAfter time.Duration
+		reached := false // some endpoint of the round reached a server
 		for i, ep := range t.Endpoints {
 			remaining := deadline.Sub(o.Now())
 			if remaining <= 0 || ctx.Err() != nil {
@@ -281,6 +308,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 			}
 			last[ep] = out
 			lastErr = fmt.Errorf("%s: %w", ep, err)
+			o.progress(Progress{Step: StepAttemptFailed, Endpoint: ep, Class: map[outcome]Class{failedTransient: Transient, failedUnproven: Unproven, failedSigned: Refused}[out], Err: err})
 			// A Retry-After is unauthenticated too: the round waits only
 			// what every endpoint asked for, so that one cannot hold back
 			// the others.
@@ -289,6 +317,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 			if errors.As(err, &fe) {
 				asked = fe.retryAfter
 			}
+			reached = reached || fe == nil || !fe.unreached
 			if i == 0 || asked < retryAfter {
 				retryAfter = asked
 			}
@@ -296,7 +325,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				o.Logf("attempt %d: %s: %v; trying %s next", attempt, ep, err, t.Endpoints[i+1])
 				continue
 			}
-			wait := retryAfter + backoff(round, o.Rand())
+			wait := retryAfter + retryWait(round, reached, o.Rand())
 			if rem := deadline.Sub(o.Now()); wait >= rem {
 				// Keep the pace promised to the API server (and to systemd,
 				// which restarts the agent when it gives up): wait out the
@@ -327,16 +356,6 @@ func deadlineClass(endpoints []string, last map[string]outcome) Class {
 		}
 	}
 	return class
-}
-
-// backoff is the full-jitter delay after round (0-based): uniform in
-// [0, min(MaxBackoff, InitialBackoff·2^round)).
-func backoff(round int, r float64) time.Duration {
-	ceil := MaxBackoff
-	if round < 8 {
-		ceil = min(MaxBackoff, InitialBackoff<<round)
-	}
-	return time.Duration(r * float64(ceil))
 }
 
 // try runs one attempt against ep: the unverified fetch, Verify, and the
@@ -424,10 +443,7 @@ func loggingProxy(proxy func(*url.URL) (*url.URL, error), logf func(string, ...a
 		if err != nil || u == nil {
 			return u, err
 		}
-		// Scheme, user and host only: net/http reads an HTTPS_PROXY that
-		// is no URL as "http://" + the value, which can put the password
-		// in the path, where Redacted leaves it.
-		shown := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}).Redacted()
+		shown := showProxy(u)
 		key := shown + " " + target.Host
 		mu.Lock()
 		first := !seen[key]

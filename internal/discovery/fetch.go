@@ -43,6 +43,9 @@ type fetchError struct {
 	retryAfter time.Duration
 	// verify is set when the TLS peer failed certificate verification.
 	verify error
+	// unreached says the request reached no server: refused, no route, a
+	// name that does not resolve (the retry policy retries such quickly).
+	unreached bool
 }
 
 func (e *fetchError) Error() string { return e.msg }
@@ -55,13 +58,15 @@ func ServerName(ep string) string { return endpoint.Host(ep) }
 // fetcher GETs cluster-info over one TLS configuration.
 type fetcher struct {
 	client *http.Client
+	// roots are the CAs trusted for the server (nil: none checked).
+	roots *x509.CertPool
 }
 
 // newFetcher returns a fetcher. roots nil means no server verification (the
 // first, unauthenticated fetch); otherwise only roots are trusted and the
-// certificate must name serverName. proxy picks the proxy for a URL (nil:
-// none).
-func newFetcher(roots *x509.CertPool, serverName string, proxy func(*url.URL) (*url.URL, error)) *fetcher {
+// certificate must name serverName. pd reaches the endpoint, through a
+// proxy or not (nil: directly).
+func newFetcher(roots *x509.CertPool, serverName string, pd *proxyDialer) *fetcher {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if roots == nil {
 		tc.InsecureSkipVerify = true
@@ -75,10 +80,12 @@ func newFetcher(roots *x509.CertPool, serverName string, proxy func(*url.URL) (*
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		ForceAttemptHTTP2:      false,
 	}
-	if proxy != nil {
-		tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
+	if pd != nil {
+		// The proxy hop is ours, not net/http's: its TLS must be verified
+		// on its own terms (see proxyDialer), which Transport.Proxy cannot.
+		tr.DialContext = pd.dial
 	}
-	return &fetcher{client: &http.Client{
+	return &fetcher{roots: roots, client: &http.Client{
 		Transport: tr,
 		// A redirect is an answer like any other: reported, never followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -106,7 +113,7 @@ func (f *fetcher) get(ctx context.Context, ep string, timeout time.Duration) ([]
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, describeTransportError(ctx, ep, timeout, err)
+		return nil, describeTransportError(ctx, ep, timeout, chainFirst(err, f.roots))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -130,6 +137,33 @@ func (f *fetcher) get(ctx context.Context, ep string, timeout time.Duration) ([]
 
 var errTooLarge = &fetchError{msg: fmt.Sprintf("the answer is larger than %d KiB, which no real cluster-info is: is this an API server?", MaxBodySize>>10)}
 
+// chainFirst makes a failed server certificate verification say what
+// matters most: Go checks the certificate's validity period and name
+// before its chain, so an impostor's expired certificate would read as the
+// node's clock being wrong, and one without the endpoint's name as advice
+// to add the name. When the certificate does not chain to roots at all
+// (checked at a time within its validity, for no name), that is the error.
+func chainFirst(err error, roots *x509.CertPool) error {
+	var ve *tls.CertificateVerificationError
+	if roots == nil || !errors.As(err, &ve) || len(ve.UnverifiedCertificates) == 0 {
+		return err
+	}
+	var ci x509.CertificateInvalidError
+	var he x509.HostnameError
+	if !errors.As(ve.Err, &he) && !(errors.As(ve.Err, &ci) && ci.Reason == x509.Expired) {
+		return err
+	}
+	leaf := ve.UnverifiedCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range ve.UnverifiedCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, cerr := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: leaf.NotBefore.Add(time.Second), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); cerr != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: ve.UnverifiedCertificates, Err: x509.UnknownAuthorityError{Cert: leaf}}
+	}
+	return err
+}
+
 // unwrapOp strips url.Error's `Get "https://..."` and net.OpError's
 // "dial tcp 1.2.3.4:5:" prefixes.
 func unwrapOp(err error) error {
@@ -146,6 +180,10 @@ func unwrapOp(err error) error {
 
 // describeTransportError turns a failed request into one plain sentence.
 func describeTransportError(ctx context.Context, ep string, timeout time.Duration, err error) error {
+	var pe *proxyError
+	if errors.As(err, &pe) {
+		return &fetchError{msg: pe.msg}
+	}
 	var ve *tls.CertificateVerificationError
 	if errors.As(err, &ve) {
 		return &fetchError{msg: describeVerifyError(ep, ve.Err), verify: ve.Err}
@@ -162,13 +200,13 @@ func describeTransportError(ctx context.Context, ep string, timeout time.Duratio
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return &fetchError{msg: fmt.Sprintf("no answer within %s: the API server is down or unreachable, or a firewall drops the connection", timeout)}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return &fetchError{msg: "connection refused: the API server is not running (yet) or listens on another address"}
+		return &fetchError{msg: "connection refused: the API server is not running (yet) or listens on another address", unreached: true}
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return &fetchError{msg: "no route to the API server: is the node's network up?"}
+		return &fetchError{msg: "no route to the API server: is the node's network up?", unreached: true}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return &fetchError{msg: fmt.Sprintf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err)}
+		return &fetchError{msg: fmt.Sprintf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err), unreached: true}
 	}
 	var recErr tls.RecordHeaderError
 	if errors.As(err, &recErr) || strings.Contains(err.Error(), "HTTP response to HTTPS client") {
@@ -197,9 +235,9 @@ func describeVerifyError(ep string, err error) string {
 	}
 	var ci x509.CertificateInvalidError
 	if errors.As(err, &ci) && ci.Reason == x509.Expired {
-		return fmt.Sprintf("the API server certificate at %s is expired or not yet valid at this node's clock (%s): %v; check the node's time (NTP)", ep, time.Now().UTC().Format(time.RFC3339), err)
+		return fmt.Sprintf("the API server certificate at %s is expired or not yet valid at this node's clock (%s): %s; check the node's time (NTP)", ep, time.Now().UTC().Format(time.RFC3339), loggable(err.Error()))
 	}
-	return fmt.Sprintf("the API server certificate at %s does not verify against the pinned cluster CA: %v", ep, err)
+	return fmt.Sprintf("the API server certificate at %s does not verify against the pinned cluster CA: %s", ep, loggable(err.Error()))
 }
 
 // CertNames lists a certificate's SANs, or says it has none. A name with

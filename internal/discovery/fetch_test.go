@@ -114,7 +114,7 @@ func TestGetProxyErrors(t *testing.T) {
 		{"http://" + deadAddr(t), "cannot reach the proxy"},
 	} {
 		u, _ := url.Parse(tc.proxy)
-		f := newFetcher(nil, "", func(*url.URL) (*url.URL, error) { return u, nil })
+		f := newFetcher(nil, "", newProxyDialer(func(*url.URL) (*url.URL, error) { return u, nil }, nil))
 		_, err := f.get(context.Background(), ep, 5*time.Second)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("proxy %s: error %v, want %q", tc.proxy, err, tc.want)
@@ -150,7 +150,7 @@ func TestGetCancelled(t *testing.T) {
 	proxy, _ := url.Parse("http://" + stalled)
 	for name, f := range map[string]*fetcher{
 		"direct":        newFetcher(nil, "", nil),
-		"proxy CONNECT": newFetcher(nil, "", func(*url.URL) (*url.URL, error) { return proxy, nil }),
+		"proxy CONNECT": newFetcher(nil, "", newProxyDialer(func(*url.URL) (*url.URL, error) { return proxy, nil }, nil)),
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

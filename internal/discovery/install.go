@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,18 @@ type Result struct {
 // The wait for the token counts against j.Deadline.
 func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error) {
 	o := opts.withDefaults()
+	if o.ProxyRoots == nil {
+		o.ProxyRoots = j.ProxyRoots
+	}
+	// Every path lies inside --root, never through a link out of it.
+	for _, p := range []string{j.TokenFile, j.Paths.CACert, j.Paths.BootstrapKubeconfig, j.Paths.KubeletKubeconfig} {
+		if p == "" {
+			continue
+		}
+		if _, err := InRoot(o.Root, p); err != nil {
+			return nil, &Error{Class: BadConfig, Err: err}
+		}
+	}
 	at := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
 
 	joined, err := Joined(o.Root, j.Paths)
@@ -49,6 +62,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	}
 	timeout := j.Deadline
 	if j.Token.IsZero() {
+		o.progress(Progress{Step: StepWaitingForToken})
 		start := time.Now()
 		if err := awaitToken(ctx, j, at(j.TokenFile), o); err != nil {
 			return nil, err
@@ -59,10 +73,12 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	}
 
 	o.Logf("discovering the cluster with token %s at %s (CA pins: %s; deadline %s)", j.Token.ID(), strings.Join(j.Endpoints, ", "), strings.Join(j.Pins.List(), ", "), timeout)
+	o.progress(Progress{Step: StepDiscovering})
 	d, err := Discover(ctx, Target{Endpoints: j.Endpoints, Pins: j.Pins, Token: j.Token, Timeout: timeout}, o)
 	if err != nil {
 		return nil, err
 	}
+	o.progress(Progress{Step: StepVerified, Endpoint: d.Endpoint})
 	res := &Result{Discovered: d, Server: j.KubeletServer(d.Endpoint, d.Server)}
 	o.Logf("%s verified after %d attempt(s): its CA %s matches a pin, it signed cluster-info for token %s, and its certificate verifies", d.Endpoint, d.Attempts, strings.Join(d.Pins, ", "), j.Token.ID())
 	if len(d.Unpinned) > 0 {
@@ -95,7 +111,10 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 		{j.Paths.CACert, d.Bundle, 0o644},
 		{j.Paths.BootstrapKubeconfig, bootstrap, 0o600},
 	} {
-		p := at(f.path)
+		p, err := InRoot(o.Root, f.path) // again: just before writing
+		if err != nil {
+			return res, &Error{Class: BadConfig, Err: err}
+		}
 		// A crash in an earlier run may have left a temporary copy, with
 		// the token in it, next to the target.
 		if err := atomicfile.RemoveStale(p); err != nil {
@@ -139,7 +158,11 @@ func awaitToken(ctx context.Context, j *joinconfig.Join, path string, o Options)
 // own kubeconfig (paths.KubeletKubeconfig, under root) exists. Everything
 // that asks asks here.
 func Joined(root string, paths joinconfig.Paths) (bool, error) {
-	_, err := os.Lstat(filepath.Join(root, filepath.FromSlash(paths.KubeletKubeconfig)))
+	p, err := InRoot(root, paths.KubeletKubeconfig)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Lstat(p)
 	if err == nil {
 		return true, nil
 	}
@@ -163,4 +186,28 @@ func joinedMeanwhile(root string, paths joinconfig.Paths, logf func(string, ...a
 func usableServer(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+}
+
+// InRoot is p (an absolute path on the node) under root, for kubebake-join
+// --root: refused when a component of it below root is a symbolic link,
+// which would lead the token's files, and the removal of stale ones, out
+// of the root (an image being built, a chroot). The components that do
+// not exist yet are created as directories. Without a root, p as is.
+func InRoot(root, p string) (string, error) {
+	p = filepath.FromSlash(p)
+	if root == "" {
+		return p, nil
+	}
+	cur := root
+	for _, c := range strings.Split(strings.TrimPrefix(filepath.Clean(p), string(filepath.Separator)), string(filepath.Separator)) {
+		cur = filepath.Join(cur, c)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			break // missing: nothing to follow
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return "", fmt.Errorf("%s is a symbolic link: with --root, kubebake-join follows none (it could lead out of %s); make it a directory or file, or run without --root", cur, root)
+		}
+	}
+	return filepath.Join(root, p), nil
 }

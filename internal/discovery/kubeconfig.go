@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	pemcerts "github.com/kubebake/kubebake/internal/certs"
+	"encoding/pem"
 	"github.com/kubebake/kubebake/internal/kubeconfig"
 )
-
-// maxCACerts bounds the certificates taken from a bundle. A CA rotation
-// needs two or three.
-const maxCACerts = 16
 
 // ReadCluster is the one reader of cluster-info's kubeconfig (the agent's
 // and kubebake check's): it returns the cluster the kubeconfig uses — the
@@ -52,12 +48,33 @@ func ReadCluster(data []byte) (*kubeconfig.Cluster, []*x509.Certificate, error) 
 	if len(cl.CAData) == 0 {
 		return nil, nil, errors.New("the kubeconfig's cluster has no certificate-authority-data")
 	}
-	certs, err := pemcerts.ParsePEM(cl.CAData)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the kubeconfig's certificate-authority-data: %v", err)
-	}
-	if len(certs) > maxCACerts {
-		return nil, nil, fmt.Errorf("the kubeconfig's certificate-authority-data holds more than %d certificates", maxCACerts)
+	certs := parseBundle(cl.CAData)
+	if len(certs) == 0 {
+		return nil, nil, errors.New("the kubeconfig's certificate-authority-data holds no certificate")
 	}
 	return cl, certs, nil
+}
+
+// parseBundle reads a CA bundle from the network as kubeadm join does
+// (client-go's certutil.ParseCertsPEM): every CERTIFICATE block without
+// headers, in order; other blocks and text around them are skipped, and
+// there is no count limit (MaxBodySize bounds the answer). A block that
+// does not parse is skipped too: only a pinned CA is ever trusted, so
+// what is skipped could never have passed, and the pinned one among the
+// rest still does.
+func parseBundle(data []byte) []*x509.Certificate {
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return certs
+		}
+		if b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
+			continue
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			certs = append(certs, c)
+		}
+	}
 }

@@ -47,9 +47,9 @@ current-context: c
 		{"no server", "clusters: [{name: a, cluster: {certificate-authority-data: " + b64std(a.PEM) + "}}]", "has no server"},
 		{"no CA", "clusters: [{name: a, cluster: {server: https://x}}]", "no certificate-authority-data"},
 		{"not base64", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: '!!'}}]", "does not parse"},
-		{"not PEM", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std([]byte("hello")) + "}}]", "holds no PEM certificate"},
-		{"a key", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")) + "}}]", "holds a private key"},
-		{"bad cert", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")) + "}}]", "certificate 1"},
+		{"not PEM", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std([]byte("hello")) + "}}]", "holds no certificate"},
+		{"a key", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")) + "}}]", "holds no certificate"},
+		{"bad cert", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")) + "}}]", "holds no certificate"},
 		{"dangling context", "clusters: [{name: a, cluster: {server: https://x, certificate-authority-data: " + b64std(a.PEM) + "}}]\ncurrent-context: nope", `current context "nope"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

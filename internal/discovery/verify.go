@@ -124,9 +124,11 @@ func VerifyData(kubeconfig string, signatures map[string]string, tok token.Token
 	return v, nil
 }
 
-// DescribeCert names a certificate in logs: its pin and subject.
+// DescribeCert names a certificate in logs: its pin and subject, the
+// subject quoted when it holds anything but printable ASCII (it came from
+// the network: a CN with a newline must not forge a journal line).
 func DescribeCert(c *x509.Certificate) string {
-	return fmt.Sprintf("%s (%s)", pin.Hash(c), c.Subject.String())
+	return fmt.Sprintf("%s (%s)", pin.Hash(c), loggable(c.Subject.String()))
 }
 
 func describeCAs(certs []*x509.Certificate) string {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/kubebake/kubebake/internal/atomicfile"
 	"io"
 	"io/fs"
 	"net"
@@ -93,6 +94,13 @@ func Token(src TokenSource, read ReadFile) (token.Token, error) {
 	case len(set) > 1:
 		return token.Token{}, Errorf(set[0], "give the token once: %s are all set", strings.Join(set, " and "))
 	case src.File != "":
+		if src.File != "-" {
+			// A FIFO or file another user put there would feed the
+			// token of their choosing.
+			if err := atomicfile.CheckRead(src.File); err != nil {
+				return token.Token{}, Errorf("--token-file", "%v", FileError(err))
+			}
+		}
 		data, err := read(src.File)
 		if err != nil {
 			return token.Token{}, Errorf("--token-file", "%v", FileError(err))

@@ -4,8 +4,11 @@
 package joinconfig
 
 import (
+	"crypto/x509"
+
 	"errors"
 	"fmt"
+	pemcerts "github.com/kubebake/kubebake/internal/certs"
 	"path"
 	"regexp"
 	"strings"
@@ -65,7 +68,10 @@ type Config struct {
 	// one the kubelet talks to: ServerClusterInfo (also when empty),
 	// ServerDiscovered, or an address "https://host:port" (a load balancer).
 	Server string `json:"server,omitempty"`
-	Paths  Paths  `json:"paths"`
+	// ProxyCA, PEM, verifies an https:// HTTPS_PROXY instead of the
+	// system's CA certificates. Never the API server: only pins do that.
+	ProxyCA string `json:"proxyCA,omitempty"`
+	Paths   Paths  `json:"paths"`
 }
 
 // Paths are absolute paths on the node (kubebake-join --root prefixes them).
@@ -104,7 +110,9 @@ type Join struct {
 	Deadline time.Duration
 	// Server is the Config's Server, ServerClusterInfo when it was empty.
 	Server string
-	Paths  Paths
+	// ProxyRoots are ProxyCA's certificates; nil: the system's.
+	ProxyRoots *x509.CertPool
+	Paths      Paths
 }
 
 // Parse decodes and validates a join.yaml into a Join. Unknown fields are
@@ -202,6 +210,16 @@ func (c *Config) Join() (*Join, error) {
 		n, err := endpoint.Parse(c.Server)
 		if err != nil || "https://"+n != c.Server {
 			return nil, fmt.Errorf("server: %q is not %s, %s or an address https://host:port", c.Server, ServerClusterInfo, ServerDiscovered)
+		}
+	}
+	if c.ProxyCA != "" {
+		certs, err := pemcerts.ParsePEM([]byte(c.ProxyCA))
+		if err != nil {
+			return nil, fmt.Errorf("proxyCA: %v", err)
+		}
+		j.ProxyRoots = x509.NewCertPool()
+		for _, c := range certs {
+			j.ProxyRoots.AddCert(c)
 		}
 	}
 	if c.Timeout != "" {

@@ -179,21 +179,32 @@ func (g Given) Locate(err error) error {
 // Set is the options of one command: its flags and the keys a config file
 // may hold for it.
 type Set struct {
+	cmd      string
 	bindings []Binding
 	known    map[string]*Meta // every config key of every table, used by cmd or not
-	Given    Given
+	// elsewhere are the names another command takes from a config file:
+	// a name cmd takes only on its command line (apply's --format) is
+	// another command's key there (render's format:).
+	elsewhere map[string]bool
+	Given     Given
 }
 
-// NewSet makes a set from bindings (see Bind). all lists every
+// NewSet makes a set for cmd from bindings (see Bind). all lists every
 // option a config file may hold (for any command): a shared file may hold
 // keys this command ignores, but not keys no command knows.
-func NewSet(all []*Meta, bindings ...[]Binding) *Set {
-	s := &Set{known: map[string]*Meta{}, Given: Given{}}
+func NewSet(cmd string, all []*Meta, bindings ...[]Binding) *Set {
+	s := &Set{cmd: cmd, known: map[string]*Meta{}, elsewhere: map[string]bool{}, Given: Given{}}
 	for _, m := range all {
 		s.known[m.Name] = m
+		if m.Config && !m.UsedBy(cmd) {
+			s.elsewhere[m.Name] = true
+		}
 	}
 	for _, b := range bindings {
 		s.bindings = append(s.bindings, b...)
+		for _, o := range b {
+			s.known[o.Name] = o.Meta // cmd's own meaning of a shared name
+		}
 	}
 	return s
 }
@@ -563,6 +574,9 @@ func (s *Set) apply(f *File, m *yaml.Node, over bool) (map[string]bool, error) {
 		meta, ok := s.known[k.Value]
 		if !ok {
 			return nil, &inputs.Error{Field: where, Msg: "unknown key" + suggest(k.Value, s.known)}
+		}
+		if !meta.Config && s.elsewhere[k.Value] {
+			continue // another command's key of the same name
 		}
 		if !meta.Config {
 			why := meta.NotInConfig

@@ -30,7 +30,7 @@ var table = Table[vals]{
 // parsed is tbl's options of command c after parsing args as flags.
 func parsed[T any](tbl Table[T], args []string) (*T, *Set, error) {
 	var v T
-	s := NewSet(tbl.Metas(), Bind(tbl, &v, "c"))
+	s := NewSet("c", tbl.Metas(), Bind(tbl, &v, "c"))
 	fs := pflag.NewFlagSet("c", pflag.ContinueOnError)
 	s.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {

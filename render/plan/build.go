@@ -9,11 +9,11 @@ import (
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/kubeconfig"
+	kubeletv1beta1 "github.com/kubebake/kubebake/internal/kubeletconfig"
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
-	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
@@ -140,11 +140,15 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 		After       []string
 		Credentials []string
 		JoinUnit    string
+		AgentPath   string
 		Args        []string
 	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args,
 		Credentials: []string{paths.KubeletKubeconfig, paths.BootstrapKubeconfig}}
+	agentPath := ""
 	if useAgent {
 		dropinData.JoinUnit = joinUnit
+		agentPath = s.AgentPath()
+		dropinData.AgentPath = agentPath
 	}
 	dropin, err := templates.Execute("kubelet-dropin.conf", dropinData)
 	if err != nil {
@@ -153,7 +157,7 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 	p.Units = append(p.Units, Unit{Name: kubeletUnit, Contents: kubelet, Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
 	// The token's cleanup watches before anything can join, so that it runs
 	// in the boot that joins whatever else fails.
-	if err := cleanupPlan(p, paths); err != nil {
+	if err := cleanupPlan(p, paths, agentPath); err != nil {
 		return nil, err
 	}
 	if useAgent {
@@ -168,8 +172,10 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 
 // cleanupPlan removes every file holding the token once the node has its
 // own kubeconfig (the agent's installed copy included), as kubeadm join
-// removes the bootstrap kubeconfig.
-func cleanupPlan(p *Plan, paths joinconfig.Paths) error {
+// removes the bootstrap kubeconfig. With the agent (agentPath), it also
+// has the agent record the join (status.json, Cluster API's sentinel, the
+// console line: internal/status).
+func cleanupPlan(p *Plan, paths joinconfig.Paths, agentPath string) error {
 	files := []string{paths.BootstrapKubeconfig}
 	for _, f := range p.Files {
 		if f.Secret && f.Path != paths.BootstrapKubeconfig {
@@ -180,7 +186,8 @@ func cleanupPlan(p *Plan, paths joinconfig.Paths) error {
 	data := struct {
 		KubeletKubeconfig string
 		Files             []string
-	}{paths.KubeletKubeconfig, files}
+		AgentPath         string
+	}{paths.KubeletKubeconfig, files, agentPath}
 	watch, err := templates.Execute(cleanupPath, data)
 	if err != nil {
 		return err

@@ -163,7 +163,7 @@ func (nf *NodesFile) ApplyNode(i int, set *options.Set) error {
 // from any source.
 func (in Inputs) withNode(f *options.File, m *yamlv3.Node) (Inputs, error) {
 	out := in
-	set := options.NewSet(AllOptions(), options.BindAll(Options, &out))
+	set := options.NewSet(anyCommand, AllOptions(), options.BindAll(Options, &out))
 	set.Given = in.Given.Clone()
 	if err := set.ApplyOver(f, m); err != nil {
 		return Inputs{}, err

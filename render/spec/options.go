@@ -53,6 +53,10 @@ var Arches = []string{"amd64", "arm64"}
 // which option is the CLI's to say; this says what the options are about.
 var ClusterOptions = []string{"config", "ca", "token-file", "token", "api-server", "nodes"}
 
+// anyCommand is the command spec reads its options for: all of them. Which
+// command takes which option is the CLI's to say.
+const anyCommand = ""
+
 // Options declares every render option once: its flag, config-file key,
 // default, help, README text and rules all come from its entry here.
 // Adding an option is adding a field to Inputs and an entry here. The

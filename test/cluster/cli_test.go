@@ -70,7 +70,7 @@ func TestApplyRefusesForeignCA(t *testing.T) {
 
 // Issue 11, item 16: the cluster commands' errors speak the user's
 // language: no KUBERNETES_MASTER, no Go types, --timeout checked, and
-// apply -o json carries the error.
+// apply --format json carries the error.
 func TestClusterCommandErrors(t *testing.T) {
 	e := newEnv(t)
 	home := t.TempDir() // no .kube/config
@@ -96,23 +96,23 @@ func TestClusterCommandErrors(t *testing.T) {
 		}
 	}
 
-	// A failed apply -o json says so in its JSON, not only on stderr.
+	// A failed apply --format json says so in its JSON, not only on stderr.
 	bad := filepath.Join(t.TempDir(), "bad.conf")
 	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: " + e.c.Server() + "\n    certificate-authority: " + e.c.CACertFile +
 		"\nusers:\n- name: u\n  user:\n    token: not-a-valid-token\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n"
 	if err := os.WriteFile(bad, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code := e.run(append([]string{"apply", "--kubeconfig", bad, "-o", "json"}, inputs...)...)
+	stdout, stderr, code := e.run(append([]string{"apply", "--kubeconfig", bad, "--format", "json"}, inputs...)...)
 	var report struct {
 		Changes []any  `json:"changes"`
 		Error   string `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
-		t.Fatalf("apply -o json: %v\n%s", err, stdout)
+		t.Fatalf("apply --format json: %v\n%s", err, stdout)
 	}
 	if code != 1 || report.Error == "" || !strings.Contains(stderr, report.Error) {
-		t.Errorf("apply -o json with a rejected user: exit %d, error %q, stderr %q", code, report.Error, stderr)
+		t.Errorf("apply --format json with a rejected user: exit %d, error %q, stderr %q", code, report.Error, stderr)
 	}
-	t.Logf("apply -o json with a rejected user: %s", report.Error)
+	t.Logf("apply --format json with a rejected user: %s", report.Error)
 }

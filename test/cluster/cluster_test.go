@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 var built struct {
@@ -113,7 +113,7 @@ func (e *env) run(args ...string) (string, string, int) {
 
 func (e *env) apply(extra ...string) []cluster.Change {
 	e.t.Helper()
-	args := append([]string{"apply", "--kubeconfig", e.c.AdminKubeconfig, "-o", "json"}, e.inputs()...)
+	args := append([]string{"apply", "--kubeconfig", e.c.AdminKubeconfig, "--format", "json"}, e.inputs()...)
 	stdout, stderr, code := e.run(append(args, extra...)...)
 	if code != 0 {
 		e.t.Fatalf("kubebake apply: exit %d: %s", code, stderr)
@@ -122,19 +122,19 @@ func (e *env) apply(extra ...string) []cluster.Change {
 		Changes []cluster.Change `json:"changes"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-		e.t.Fatalf("kubebake apply -o json: %v\n%s", err, stdout)
+		e.t.Fatalf("kubebake apply --format json: %v\n%s", err, stdout)
 	}
 	return out.Changes
 }
 
-// check runs kubebake check -o json and returns the report and exit status.
+// check runs kubebake check --format json and returns the report and exit status.
 func (e *env) check(extra ...string) (*cluster.Report, int) {
 	e.t.Helper()
-	args := append([]string{"check", "--kubeconfig", e.c.AdminKubeconfig, "-o", "json"}, e.inputs()...)
+	args := append([]string{"check", "--kubeconfig", e.c.AdminKubeconfig, "--format", "json"}, e.inputs()...)
 	stdout, stderr, code := e.run(append(args, extra...)...)
 	var r cluster.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-		e.t.Fatalf("kubebake check -o json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+		e.t.Fatalf("kubebake check --format json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
 	}
 	return &r, code
 }
@@ -372,6 +372,17 @@ func TestCheckKubeadmStyleCluster(t *testing.T) {
 	}
 	if after := e.c.ClusterInfo(t).Data["kubeconfig"]; after != before {
 		t.Error("apply --dry-run changed cluster-info")
+	}
+
+	// Issue 18: apply leaves kubeadm's token as it is (its 30 days, not
+	// apply's --ttl), and says so; --adopt takes it over.
+	secretName := "Secret kube-system/" + cluster.TokenSecretName(e.tok.ID())
+	expiry := expirationOf(t, e)
+	if got := actions(e.apply("--ttl", "2160h"))[secretName]; got != cluster.LeftAlone || expirationOf(t, e) != expiry {
+		t.Errorf("apply on kubeadm's token: %s, expiration %s -> %s", got, expiry, expirationOf(t, e))
+	}
+	if got := actions(e.apply("--ttl", "2160h", "--adopt"))[secretName]; got != cluster.Configured || expirationOf(t, e) == expiry {
+		t.Errorf("apply --adopt on kubeadm's token: %s, expiration %s", got, expirationOf(t, e))
 	}
 
 	// Deleting the token: check says the cluster does not know it.

@@ -48,7 +48,7 @@ nodes:
 	}
 	base := []string{"--kubeconfig", e.c.AdminKubeconfig, "--ca", e.c.CACertFile, "--api-server", e.c.Endpoint, "--nodes", nodes}
 
-	stdout, stderr, code := e.run(append([]string{"apply", "-o", "json", "--ttl", "2160h"}, base...)...)
+	stdout, stderr, code := e.run(append([]string{"apply", "--format", "json", "--ttl", "2160h"}, base...)...)
 	if code != 0 {
 		t.Fatalf("apply --nodes: exit %d: %s", code, stderr)
 	}
@@ -75,7 +75,7 @@ nodes:
 
 	checkFleet := func(extra ...string) (bool, map[string]bool, string, int) {
 		t.Helper()
-		stdout, stderr, code := e.run(append(append([]string{"check", "-o", "json"}, base...), extra...)...)
+		stdout, stderr, code := e.run(append(append([]string{"check", "--format", "json"}, base...), extra...)...)
 		var r struct {
 			OK     bool `json:"ok"`
 			Tokens []struct {
@@ -85,7 +85,7 @@ nodes:
 			} `json:"tokens"`
 		}
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-			t.Fatalf("check --nodes -o json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+			t.Fatalf("check --nodes --format json: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
 		}
 		ok := map[string]bool{}
 		for _, tr := range r.Tokens {

@@ -86,11 +86,18 @@ func nextSerial() *big.Int {
 // NewCA makes a CA like kubeadm's ("kubernetes", 10 years).
 func NewCA(t testing.TB, kt KeyType) *CA {
 	t.Helper()
+	return NewCANamed(t, kt, "kubernetes")
+}
+
+// NewCANamed is NewCA with the common name cn (which may be anything a
+// certificate can hold: a line break, for log forgery tests).
+func NewCANamed(t testing.TB, kt KeyType, cn string) *CA {
+	t.Helper()
 	key := newKey(t, kt)
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: "kubernetes"},
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

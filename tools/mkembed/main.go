@@ -1,6 +1,8 @@
 // Command mkembed compresses a built kubebake-join for embedding: it writes
 // NAME.gz (gzip -9, no name or mtime, so the output is reproducible) and
-// NAME.gz.sha512 ("<hex sha512 of the uncompressed binary> <size>").
+// NAME.gz.sha512 ("<hex sha512 of the uncompressed binary> <size> <hex
+// sha256>"). The sha256 is what `kubebake version` prints; computed here,
+// once, rather than by gunzipping and hashing 7 MB at every call.
 //
 //	go run ./tools/mkembed -in bin/kubebake-join-linux-amd64 -out embed/dist/kubebake-join-linux-amd64.gz
 package main
@@ -8,6 +10,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"flag"
@@ -40,7 +43,8 @@ func main() {
 		fatal(err)
 	}
 	sum := sha512.Sum512(bin)
-	meta := fmt.Sprintf("%s %d\n", hex.EncodeToString(sum[:]), len(bin))
+	sum256 := sha256.Sum256(bin)
+	meta := fmt.Sprintf("%s %d %s\n", hex.EncodeToString(sum[:]), len(bin), hex.EncodeToString(sum256[:]))
 	if err := writeAtomic(*out, buf.Bytes()); err != nil {
 		fatal(err)
 	}

@@ -1,0 +1,227 @@
+package cluster
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/spec"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Terms are what a token Secret says besides the token: when it expires
+// (zero: never), its groups and its description.
+type Terms struct {
+	Expires     time.Time
+	Groups      []string
+	Description string
+	// MaxJoins: how many nodes may join before token prune deletes it.
+	MaxJoins int
+}
+
+// Equal says whether t and u ask for the same Secret: the same groups in
+// any order.
+func (t Terms) Equal(u Terms) bool {
+	return t.Expires.Equal(u.Expires) && sameSet(t.Groups, u.Groups) && t.Description == u.Description && t.MaxJoins == u.MaxJoins
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// TermsOptions are the options a token's terms are read from.
+type TermsOptions struct {
+	TTL         time.Duration
+	Expires     string
+	NoExpiry    bool
+	Groups      []string
+	Description string
+	MaxJoins    int
+}
+
+// NewTerms reads a token's terms from the options: --ttl counts from now.
+// Errors are *inputs.Error naming where the value came from (g).
+func NewTerms(f TermsOptions, g options.Given, now time.Time) (Terms, error) {
+	var t Terms
+	switch {
+	case f.NoExpiry:
+	case f.Expires != "":
+		e, err := time.Parse(time.RFC3339, f.Expires)
+		if err != nil {
+			return t, inputs.Errorf(g.Where("expires"), "%q is not an RFC3339 time such as 2027-01-31T00:00:00Z", f.Expires)
+		}
+		if !e.After(now) {
+			return t, inputs.Errorf(g.Where("expires"), "%s is already past", e.UTC().Format(time.RFC3339))
+		}
+		t.Expires = e.UTC().Truncate(time.Second)
+	default:
+		if f.TTL < time.Minute {
+			return t, inputs.Errorf(g.Where("ttl"), "%s is shorter than a minute: no node could join in time", f.TTL)
+		}
+		t.Expires = now.Add(f.TTL).UTC().Truncate(time.Second)
+	}
+	t.Groups = options.SplitList(f.Groups)
+	if err := ValidateGroups(t.Groups); err != nil {
+		return t, inputs.Errorf(g.Where("groups"), "%v", err)
+	}
+	if len(t.Groups) == 0 {
+		return t, inputs.Errorf(g.Where("groups"), "at least one group is needed (default %s)", DefaultGroup)
+	}
+	t.Description, t.MaxJoins = f.Description, f.MaxJoins
+	return t, nil
+}
+
+// Pool is one distinct token and the nodes that use it.
+type Pool struct {
+	Token token.Token
+	// Nodes are the names of the nodes of a nodes file using the token
+	// (none for a single node).
+	Nodes []string
+	// Endpoints are the API server addresses of its nodes, in order.
+	Endpoints []string
+	// Terms are the Secret's (manifests and apply); Given says where the
+	// first node's came from.
+	Terms Terms
+	Given options.Given
+}
+
+// Fleet is what the cluster commands need of the nodes they prepare the
+// cluster for: every distinct token, and the CA bundle all of them share.
+type Fleet struct {
+	Pools []*Pool
+	CA    *CABundle
+	// Endpoints are the first node's: cluster-info names the first.
+	Endpoints []string
+}
+
+// NodeTerms gives node i's terms and where they came from.
+type NodeTerms func(i int) (Terms, options.Given, error)
+
+// FleetOf groups the nodes of a fleet render validated (render.PrepareFleet:
+// names, tokens, CAs and endpoints as render takes them) by token. terms,
+// when not nil, gives each node's terms: nodes sharing a token must ask for
+// the same. noEndpoint(i) says node i named no API server (a stand-in
+// address was validated in its place). Nodes of different CA bundles (two
+// clusters) are refused: one cluster-info serves one cluster. Errors are
+// *spec.NodeError.
+func FleetOf(nodes []render.ValidNode, terms NodeTerms, noEndpoint func(i int) bool) (*Fleet, error) {
+	f := &Fleet{}
+	byID := map[string]*Pool{}
+	caNode := ""
+	for i, n := range nodes {
+		s := n.Spec
+		nodeErr := func(err error) error { return &spec.NodeError{Node: n.Name, Err: err} }
+		switch {
+		case f.CA == nil:
+			f.CA, caNode = &CABundle{PEM: s.CABundle, Certs: s.CAs}, n.Name
+		case !bytes.Equal(f.CA.PEM, s.CABundle):
+			return nil, nodeErr(inputs.Errorf(n.Given.Where("ca"), "another CA bundle than node %q's: one cluster-info serves one cluster; run once per cluster", caNode))
+		}
+		var t Terms
+		var given options.Given
+		if terms != nil {
+			var err error
+			if t, given, err = terms(i); err != nil {
+				return nil, nodeErr(err)
+			}
+		}
+		eps := s.Endpoints
+		if noEndpoint != nil && noEndpoint(i) {
+			eps = nil
+		}
+		if f.Endpoints == nil {
+			f.Endpoints = eps
+		}
+		p, ok := byID[s.Token.ID()]
+		switch {
+		case !ok:
+			p = &Pool{Token: s.Token, Terms: t, Given: given}
+			byID[s.Token.ID()] = p
+			f.Pools = append(f.Pools, p)
+		case terms != nil && !p.Terms.Equal(t):
+			return nil, nodeErr(termsConflict(s.Token.ID(), p.Nodes[0], p.Terms, t, given, p.Given))
+		}
+		p.Nodes = append(p.Nodes, n.Name)
+		for _, ep := range eps {
+			if !slices.Contains(p.Endpoints, ep) {
+				p.Endpoints = append(p.Endpoints, ep)
+			}
+		}
+	}
+	return f, nil
+}
+
+// termsConflict says how a node's terms t differ from those of first, the
+// first node of the same token: one token is one Secret. The error names
+// where the node's differing key was given (g), or else where the first
+// node's was (fg): the nodes file's line rather than a flag's default.
+func termsConflict(id, first string, ft, t Terms, g, fg options.Given) error {
+	when := func(t Terms) string {
+		if t.Expires.IsZero() {
+			return "never"
+		}
+		return t.Expires.Format(time.RFC3339)
+	}
+	keys, what := []string{"description"}, fmt.Sprintf("description %q, node %q's %q", t.Description, first, ft.Description)
+	switch {
+	case !ft.Expires.Equal(t.Expires):
+		keys, what = []string{"ttl", "expires", "no-expiry"}, fmt.Sprintf("expires %s, node %q's %s", when(t), first, when(ft))
+	case !sameSet(ft.Groups, t.Groups):
+		keys, what = []string{"groups"}, fmt.Sprintf("groups %s, node %q's %s", strings.Join(t.Groups, ","), first, strings.Join(ft.Groups, ","))
+	case ft.MaxJoins != t.MaxJoins:
+		keys, what = []string{"max-joins"}, fmt.Sprintf("max-joins %d, node %q's %d", t.MaxJoins, first, ft.MaxJoins)
+	}
+	where := g.Where(keys[0])
+	fromFile := func(g options.Given) bool {
+		for _, k := range keys {
+			if w := g.Where(k); g.Has(k) && !strings.HasPrefix(w, "--") {
+				where = w
+				return true
+			}
+		}
+		return false
+	}
+	if !fromFile(g) && !fromFile(fg) {
+		for _, k := range keys {
+			if g.Has(k) {
+				where = g.Where(k)
+			}
+		}
+	}
+	return inputs.Errorf(where, "token %s %s: nodes that share a token share its Secret; give them the same terms (in defaults:, or per pool)", id, what)
+}
+
+// Objects are the objects of every token of f: one Secret each, with its
+// own terms, then the bindings (to every group any token names) and
+// cluster-info once, in the order they are printed and applied. A fleet of
+// one token gives Build's objects.
+func (f *Fleet) Objects() ([]runtime.Object, error) {
+	var secrets []runtime.Object
+	var groups []string
+	for _, p := range f.Pools {
+		objs, err := Build(Spec{Token: p.Token, CA: f.CA, Endpoints: f.Endpoints, Expires: p.Terms.Expires, Groups: p.Terms.Groups, Description: p.Terms.Description, MaxJoins: p.Terms.MaxJoins})
+		if err != nil {
+			return nil, err
+		}
+		secrets = append(secrets, objs.TokenSecret)
+		for _, g := range p.Terms.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	objs, err := Build(Spec{Token: f.Pools[0].Token, CA: f.CA, Endpoints: f.Endpoints, Groups: groups})
+	if err != nil {
+		return nil, err
+	}
+	return append(secrets, objs.List()[1:]...), nil
+}

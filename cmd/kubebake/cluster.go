@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubebake/kubebake/cluster"
+	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/cache"
+	"github.com/kubebake/kubebake/render/spec"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+)
+
+// loadFleet reads what manifests, apply and check prepare the cluster for:
+// one token (the flags), or every token of a --nodes file, taken from the
+// fleet as render validates it (render.PrepareFleet: names, tokens, CAs,
+// endpoints and every node's options, with --config's render keys), so that
+// no token is made or passed for a fleet render refuses. check reads the
+// address from the cluster (needEndpoint false). Errors name the flag, or
+// the node, file, line and key.
+func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, error) {
+	withTerms, now, in := slices.Contains(cmdsToken, o.cmd), time.Now(), &o.in
+	if in.Nodes == "" {
+		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.readFile)
+		if err != nil {
+			return nil, whereFrom(in, err)
+		}
+		warnTokenFile(env, o.cmd, in)
+		ca, warns, err := cluster.ReadCABundle(in.CA, now)
+		if err != nil {
+			return nil, whereFrom(in, err)
+		}
+		for _, w := range warns {
+			fmt.Fprintln(env.stderr, "kubebake: warning:", w)
+		}
+		if needEndpoint && len(in.APIServer) == 0 {
+			return nil, usageErrorf("--api-server: the address nodes reach the API server at is needed (host, host:port or https://host:port)")
+		}
+		eps, err := inputs.Endpoints(in.APIServer)
+		if err != nil {
+			return nil, whereFrom(in, err)
+		}
+		p := &cluster.Pool{Token: tok, Endpoints: eps, Given: in.Given}
+		if withTerms {
+			if p.Terms, err = cluster.NewTerms(o.co.terms(), in.Given, now); err != nil {
+				return nil, usageErrorf("%v", err)
+			}
+		}
+		return &cluster.Fleet{Pools: []*cluster.Pool{p}, CA: ca, Endpoints: eps}, nil
+	}
+	data, err := inputs.ReadBounded(in.Nodes)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
+	}
+	nf, err := spec.ParseNodesFile(in.Nodes, data)
+	if err != nil {
+		return nil, fleetError(err)
+	}
+	// render's keys of --config (read once, by load) under the command line.
+	rin := o.in
+	set := options.NewSet(cmdRender, spec.AllOptions(), options.Bind(spec.Options, &rin, cmdRender))
+	set.Given = o.in.Given.Clone()
+	if o.file != nil {
+		if err := set.Apply(o.file, nil); err != nil {
+			return nil, asUsage(err)
+		}
+	}
+	if err := set.Defaults(); err != nil {
+		return nil, err
+	}
+	rin.Given = set.Given
+	nodes, err := nf.Merge(rin)
+	if err != nil {
+		return nil, fleetError(err)
+	}
+	noEndpoint := make([]bool, len(nodes))
+	warned := map[string]bool{}
+	for i, n := range nodes {
+		if f := n.Inputs.TokenFile; !warned[f] {
+			warned[f] = true
+			warnTokenFile(env, o.cmd, &n.Inputs)
+		}
+		if len(n.Inputs.APIServer) == 0 {
+			if needEndpoint {
+				return nil, fleetError(&spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))})
+			}
+			// Checked as if it named one: check reads it from the cluster.
+			noEndpoint[i], nodes[i].Inputs.APIServer = true, []string{"api-server.invalid"}
+		}
+	}
+	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Cache: cache.New(inputs.ReadBounded, now), Agent: embed.Load})
+	if err != nil {
+		return nil, fleetError(err)
+	}
+	var terms cluster.NodeTerms
+	if withTerms {
+		terms = func(i int) (cluster.Terms, options.Given, error) {
+			co := o.co
+			set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+			set.Given = o.in.Given.Clone()
+			if err := nf.ApplyNode(i, set); err != nil {
+				return cluster.Terms{}, nil, err
+			}
+			if err := options.Check(set.Bindings(), set.Given); err != nil {
+				return cluster.Terms{}, nil, err
+			}
+			t, err := cluster.NewTerms(co.terms(), set.Given, now)
+			return t, set.Given, err
+		}
+	}
+	fc, err := cluster.FleetOf(fleet.Nodes(), terms, func(i int) bool { return noEndpoint[i] })
+	if err != nil {
+		return nil, fleetError(err)
+	}
+	return fc, nil
+}
+
+// warnTokenFile warns about a token file other users can read.
+func warnTokenFile(env *cliEnv, cmd string, in *spec.Inputs) {
+	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
+		fmt.Fprintf(env.stderr, "kubebake %s: warning: %s\n", cmd, strings.Replace(w, "--token-file", in.Given.Where("token-file"), 1))
+	}
+}
+
+// whereFrom names, in an input error about a flag, the config file line
+// the value came from, and makes it a usage error.
+func whereFrom(in *spec.Inputs, err error) error {
+	var ie *inputs.Error
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
+		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
+	}
+	return asUsage(err)
+}
+
+// fleetError makes bad input in a fleet a usage error (exit 2).
+func fleetError(err error) error {
+	var ne *spec.NodeError
+	var ie *inputs.Error
+	switch {
+	case errors.As(err, &ne) && errors.As(err, &ie):
+		return usageErrorf("--nodes: %v", err)
+	case errors.As(err, &ie):
+		return &usageError{msg: ie.Error()}
+	}
+	return err
+}
+
+// tokenObjects are the objects of every token of the run (manifests and
+// apply), each token's terms said on stderr for a fleet, and a warning for
+// each token that never expires.
+func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object, error) {
+	fc, err := loadFleet(env, o, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range fc.Pools {
+		expires := "expires " + p.Terms.Expires.Format(time.RFC3339)
+		if p.Terms.Expires.IsZero() {
+			expires = "never expires"
+			where := p.Given.Where("no-expiry")
+			if o.in.Nodes != "" {
+				where = fmt.Sprintf("token %s (%s)", p.Token.ID(), where)
+			}
+			fmt.Fprintf(env.stderr, "kubebake: warning: %s: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.\n", where)
+		}
+		if o.in.Nodes != "" {
+			fmt.Fprintf(env.stderr, "kubebake %s: token %s: %s (%s), %s\n", o.cmd, p.Token.ID(), plural(len(p.Nodes), "node"), shortList(p.Nodes, 5), expires)
+		}
+	}
+	objs, err := fc.Objects()
+	return fc, objs, err
+}
+
+// fixCommand is the kubebake apply command line check's fixes suggest: the
+// same inputs as the command line gave them (a config or nodes file gives
+// apply the rest), the token by file only (a secret on a command line ends
+// in shell history).
+func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
+	parts := []string{"kubebake apply"}
+	if in.Nodes != "" {
+		parts = append(parts, "--nodes "+in.Nodes)
+	}
+	if in.ConfigFile != "" {
+		parts = append(parts, "--config "+in.ConfigFile)
+	}
+	files := in.ConfigFile != "" || in.Nodes != ""
+	byFlag := func(name string) bool {
+		return !files || in.Given.Has(name) && strings.HasPrefix(in.Given.Where(name), "--")
+	}
+	if kf.Kubeconfig != "" && byFlag("kubeconfig") {
+		parts = append(parts, "--kubeconfig "+kf.Kubeconfig)
+	}
+	switch {
+	case in.TokenFile == "" && !files:
+		parts = append(parts, "--token-file FILE")
+	case in.TokenFile != "" && byFlag("token-file"):
+		parts = append(parts, "--token-file "+in.TokenFile)
+	}
+	for _, a := range in.CA {
+		if byFlag("ca") {
+			parts = append(parts, "--ca "+a)
+		}
+	}
+	if len(in.APIServer) == 0 && !files {
+		parts = append(parts, "--api-server ADDRESS")
+	}
+	for _, a := range in.APIServer {
+		if byFlag("api-server") {
+			parts = append(parts, "--api-server "+a)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// client builds the API client from the kubeconfig of o. Errors say what
+// is wrong with which file, in the user's words (client-go's speak of
+// KUBERNETES_MASTER and Go types).
+func client(env *cliEnv, o *clusterOpts) (*cluster.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	var files []string
+	switch {
+	case o.Kubeconfig != "":
+		rules.ExplicitPath = o.Kubeconfig
+		files = []string{o.Kubeconfig}
+	case env.getenv("KUBECONFIG") != "":
+		for _, f := range filepath.SplitList(env.getenv("KUBECONFIG")) {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				return nil, usageErrorf("$KUBECONFIG: %s: %v (give --kubeconfig FILE, or fix $KUBECONFIG)", f, reason(err))
+			}
+			files = append(files, f)
+		}
+	default:
+		if f := rules.GetDefaultFilename(); f != "" {
+			if _, err := os.Stat(f); err == nil {
+				files = []string{f}
+			}
+		}
+	}
+	for _, f := range files {
+		if err := looksLikeKubeconfig(f); err != nil {
+			return nil, usageErrorf("--kubeconfig: %v", err)
+		}
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context})
+	cfg, err := cc.ClientConfig()
+	switch {
+	case clientcmd.IsEmptyConfig(err):
+		return nil, usageErrorf("--kubeconfig: no kubeconfig found (not given, $KUBECONFIG unset, no ~/.kube/config): give --kubeconfig FILE, an admin kubeconfig such as a kubeadm control plane's /etc/kubernetes/admin.conf")
+	case err != nil:
+		return nil, usageErrorf("--kubeconfig: %s", plainError(err))
+	}
+	cfg.UserAgent = "kubebake/" + version
+	cfg.Timeout = o.Timeout
+	c, err := cluster.NewClient(cfg)
+	if err != nil {
+		return nil, usageErrorf("--kubeconfig: %s", plainError(err))
+	}
+	return c, nil
+}
+
+// looksLikeKubeconfig reads f as YAML and wants kind: Config, so that a
+// wrong file gets a sentence rather than a JSON decoder's Go types.
+func looksLikeKubeconfig(f string) error {
+	data, err := inputs.ReadBounded(f)
+	if err != nil {
+		return fmt.Errorf("%s: %v", f, reason(err))
+	}
+	var head struct {
+		Kind     string `json:"kind"`
+		Clusters []any  `json:"clusters"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil || (head.Kind != "Config" && head.Kind != "") || (head.Kind == "" && head.Clusters == nil) {
+		return fmt.Errorf("%s is not a kubeconfig (want a YAML file with kind: Config, clusters, users and contexts, like /etc/kubernetes/admin.conf)", f)
+	}
+	return nil
+}
+
+// plainError is err's message without client-go's Go-type internals.
+func plainError(err error) string {
+	msg := err.Error()
+	for _, internal := range []string{"Go value of type", "Go struct field", "json: cannot unmarshal"} {
+		if strings.Contains(msg, internal) {
+			return "the kubeconfig is malformed (a field has the wrong type); check it with kubectl --kubeconfig FILE config view"
+		}
+	}
+	return strings.TrimPrefix(msg, "invalid configuration: ")
+}
+
+// clusterError words a failed request: a deadline names --timeout.
+func clusterError(err error, timeout time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "context deadline exceeded") || strings.Contains(err.Error(), "Client.Timeout exceeded") {
+		return fmt.Errorf("no answer within --timeout %s (is the API server up and reachable from here?)", timeout)
+	}
+	return err
+}
+
+// reportFlags checks apply's and check's --format and -o: -o once meant
+// the format, so -o json or -o text says so rather than write a file.
+func reportFlags(o *clusterOpts) error {
+	if o.Output == "json" || o.Output == "text" {
+		return usageErrorf("--output: -o names the report's file; for its format give --format %s", o.Output)
+	}
+	return nil
+}
+
+// writeReport writes a report (typed values, marshalled as JSON, or text)
+// to -o FILE or stdout. -o once meant the format: -o json is refused.
+func writeReport(env *cliEnv, o *clusterOpts, v any, text func(w *strings.Builder)) error {
+	var out []byte
+	if o.Format == "json" {
+		var err error
+		if out, err = json.MarshalIndent(v, "", "  "); err != nil {
+			return err
+		}
+		out = append(out, '\n')
+	} else {
+		var b strings.Builder
+		text(&b)
+		out = []byte(b.String())
+	}
+	return writeOutput(env, o.Output, out, 0o644, "")
+}
