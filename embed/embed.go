@@ -48,13 +48,23 @@ type Agent struct {
 func FileName(arch string) string { return "kubebake-join-linux-" + arch + ".gz" }
 
 // Load returns the embedded agent for arch.
-func Load(arch string) (Agent, error) { return load(dist, arch) }
+func Load(arch string) (Agent, error) { return load(dist, arch, true) }
 
-func load(dist fs.FS, arch string) (Agent, error) {
+// Describe returns the embedded agent for arch without its Gzip: its
+// digests and size only (reading the binary copies megabytes).
+func Describe(arch string) (Agent, error) { return load(dist, arch, false) }
+
+func load(dist fs.FS, arch string, withGzip bool) (Agent, error) {
 	if !known(arch) {
 		return Agent{}, fmt.Errorf("no kubebake-join for architecture %q (have %s)", arch, strings.Join(Arches, ", "))
 	}
-	gz, err := fs.ReadFile(dist, "dist/"+FileName(arch))
+	var gz []byte
+	var err error
+	if withGzip {
+		gz, err = fs.ReadFile(dist, "dist/"+FileName(arch))
+	} else {
+		_, err = fs.Stat(dist, "dist/"+FileName(arch))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return Agent{}, ErrMissing
 	} else if err != nil {
@@ -114,6 +124,13 @@ func Gunzip(gz []byte, sha512hex string) ([]byte, error) {
 func (a Agent) SHA256Sum() (string, error) {
 	if a.SHA256 != "" {
 		return a.SHA256, nil
+	}
+	if a.Gzip == nil {
+		full, err := Load(a.Arch)
+		if err != nil {
+			return "", err
+		}
+		a = full
 	}
 	bin, err := a.Binary()
 	if err != nil {

@@ -10,11 +10,11 @@ import (
 )
 
 func TestMissingSaysWhatToRun(t *testing.T) {
-	_, err := load(fstest.MapFS{"dist/.keep": {}}, "amd64")
+	_, err := load(fstest.MapFS{"dist/.keep": {}}, "amd64", true)
 	if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "run `make`") {
 		t.Fatalf("want ErrMissing telling the user to run make, got %v", err)
 	}
-	if _, err := load(fstest.MapFS{}, "riscv64"); err == nil || !strings.Contains(err.Error(), "amd64, arm64") {
+	if _, err := load(fstest.MapFS{}, "riscv64", true); err == nil || !strings.Contains(err.Error(), "amd64, arm64") {
 		t.Fatalf("an unknown architecture must name the known ones, got %v", err)
 	}
 }
@@ -27,19 +27,22 @@ func TestLoad(t *testing.T) {
 		"dist/kubebake-join-linux-amd64.gz":        {Data: []byte("gz")},
 		"dist/kubebake-join-linux-amd64.gz.sha512": {Data: []byte("short 1\n")},
 	}
-	a, err := load(fsys, "arm64")
+	a, err := load(fsys, "arm64", true)
 	if err != nil || a.SHA512 != sum || a.Size != 1234 || string(a.Gzip) != "gz" || a.SHA256 != "" {
 		t.Fatalf("load: %+v %v", a, err)
 	}
 	sum256 := strings.Repeat("cd", 32)
 	fsys["dist/kubebake-join-linux-arm64.gz.sha512"] = &fstest.MapFile{Data: []byte(sum + " 1234 " + sum256 + "\n")}
-	if a, err = load(fsys, "arm64"); err != nil || a.SHA256 != sum256 || a.Size != 1234 {
+	if a, err = load(fsys, "arm64", true); err != nil || a.SHA256 != sum256 || a.Size != 1234 {
 		t.Fatalf("load with a sha256: %+v %v", a, err)
+	}
+	if d, err := load(fsys, "arm64", false); err != nil || d.Gzip != nil || d.SHA256 != sum256 || d.Size != 1234 {
+		t.Fatalf("load without the binary: %+v %v", d, err)
 	}
 	if s, err := a.SHA256Sum(); err != nil || s != sum256 {
 		t.Fatalf("SHA256Sum must use the recorded digest: %q %v", s, err)
 	}
-	if _, err := load(fsys, "amd64"); err == nil || !strings.Contains(err.Error(), "malformed") {
+	if _, err := load(fsys, "amd64", true); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("a malformed .sha512 must be refused, got %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints, side by side, a herd of kubebake-join processes against one real
-# kube-apiserver on loopback with kubebake's backoff (full jitter, doubling
-# to 10 s, Retry-After honoured) and with kubeadm's fixed 5 s retry (the same
+# kube-apiserver on loopback with kubebake's retry policy (internal/discovery/retry.go: paced,
+# Retry-After honoured) and with kubeadm's fixed 5 s retry (the same
 # agent built with -tags kubebake_bench): BenchmarkHerd in test/herd.
 #
 #   scripts/bench-herd.sh                  # 1,000 agents each way
@@ -64,5 +64,16 @@ awk -v load="$load" '
     for (i = 1; i <= n; i++) s = s sprintf(" %14s |", sprintf("%d / %d", v[names[i], "retry-after"], v[names[i], "retry-after-kept"]))
     print s
     row("longest Retry-After (ms)", "retry-after-max-ms", "%14.0f")
+    # Issue 21: the kubebake policy against the fixed retry of the same run.
+    if (n >= 2) {
+      a = names[1]; f = names[2]
+      print ""
+      printf "%s / %s, same run (goal):\n", a, f
+      printf "  total cluster-info requests   %6.2fx (<= 0.7x)\n", v[a, "requests"] / (v[f, "requests"] > 0 ? v[f, "requests"] : 1)
+      printf "  peak requests in 0.1 s        %6.2fx (<= 0.5x)\n", v[a, "peak-req/100ms"] / (v[f, "peak-req/100ms"] > 0 ? v[f, "peak-req/100ms"] : 1)
+      printf "  p99 time to verified          %6.2fx (<= 1x)\n", v[a, "p99-ms"] / (v[f, "p99-ms"] > 0 ? v[f, "p99-ms"] : 1)
+      printf "  answers 5xx                   %6d  (0)\n", v[a, "5xx"]
+      printf "  Retry-After waited out        %d of %d (all)\n", v[a, "retry-after-kept"], v[a, "retry-after"]
+    }
   }' "$out"
 grep -h "API server 5xx:" "$out" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' || true

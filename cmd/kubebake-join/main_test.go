@@ -320,8 +320,9 @@ func TestSignatureAppearsLater(t *testing.T) {
 	id := srv.Token.ID()
 	n.wantLog(fmt.Sprintf("token %s is unknown to the cluster, expired, or lacks usage-bootstrap-signing (no jws-kubeconfig-%s in cluster-info)", id, id))
 	n.wantLog("verified after 4 attempt(s)")
-	// Full jitter with Rand 0.5: half the ceiling, which doubles from 1 s.
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+	// The API server answered: paced waits (internal/discovery/retry.go),
+	// with Rand 0.5 the Pace itself.
+	want := []time.Duration{discovery.Pace, discovery.Pace, discovery.Pace}
 	if fmt.Sprint(n.sleeps) != fmt.Sprint(want) {
 		t.Errorf("slept %v, want %v", n.sleeps, want)
 	}
@@ -341,10 +342,10 @@ func TestRetryAfter(t *testing.T) {
 	n.wantExit(0)
 	n.wantJoined(discoverytest.ServerInClusterInfo, srv.CA.PEM)
 	n.wantLog("HTTP 429 Too Many Requests: the API server is busy and asks to retry in 7s")
-	// Retry-After, plus the round's jitter (Rand 0.5: half the ceiling), so
+	// Retry-After, plus the round's paced wait (Rand 0.5: the Pace), so
 	// that a herd told the same Retry-After does not come back at once.
-	if fmt.Sprint(n.sleeps) != fmt.Sprint([]time.Duration{7500 * time.Millisecond, 8 * time.Second}) {
-		t.Errorf("slept %v, want 7s as Retry-After asked plus 0.5s and 1s of jitter", n.sleeps)
+	if fmt.Sprint(n.sleeps) != fmt.Sprint([]time.Duration{7*time.Second + discovery.Pace, 7*time.Second + discovery.Pace}) {
+		t.Errorf("slept %v, want 7s as Retry-After asked plus the paced wait", n.sleeps)
 	}
 }
 
@@ -360,14 +361,15 @@ func TestServiceUnavailableThenBackoffCap(t *testing.T) {
 	n := joinNode(t, srv)
 	n.opts.Rand = func() float64 { return 0.999 }
 	n.wantExit(0)
+	// A 503 is an answer: paced waits, just under 1.5 Pace at Rand 0.999.
 	for i, d := range n.sleeps {
-		ceil := min(discovery.MaxBackoff, discovery.InitialBackoff<<i)
+		ceil := discovery.Pace * 3 / 2
 		if d > ceil || d < ceil*99/100 {
 			t.Errorf("sleep %d: %v, want just under %v", i, d, ceil)
 		}
 	}
-	if len(n.sleeps) != 8 || n.sleeps[7] > discovery.MaxBackoff {
-		t.Errorf("sleeps %v: want 8, capped at %v", n.sleeps, discovery.MaxBackoff)
+	if len(n.sleeps) != 8 {
+		t.Errorf("sleeps %v: want 8", n.sleeps)
 	}
 	n.wantLog("HTTP 503 Service Unavailable: the API server is busy")
 }

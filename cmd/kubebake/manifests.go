@@ -47,6 +47,13 @@ func runManifests(env *cliEnv, args []string) error {
 	if err := ownInput(output, append(renderInputs(&opts.in), "nodes", opts.in.Nodes)...); err != nil {
 		return err
 	}
+	if img := opts.co.PrunerImage; img != "" {
+		out, err := cluster.MarshalYAML(cluster.PrunerObjects(img))
+		if err != nil {
+			return err
+		}
+		return writeOutput(env, output, out, 0o644, "")
+	}
 	_, objs, err := tokenObjects(env, opts)
 	if err != nil {
 		return err

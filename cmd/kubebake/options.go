@@ -31,6 +31,7 @@ type clusterOpts struct {
 	Format      string
 	Arch        string
 	MaxJoins    int32
+	PrunerImage string
 }
 
 // terms are the options a token's terms are read from.
@@ -123,6 +124,9 @@ var clusterOptions = options.Table[clusterOpts]{
 			return nil
 		}},
 		Field: func(o *clusterOpts) any { return &o.MinTTL }},
+	{Meta: options.Meta{Name: "pruner-image", Arg: "IMAGE", Commands: []string{cmdManifests}, NotInConfig: onCommandLine,
+		Help: "print instead what running `kubebake token prune --watch` in the cluster needs: a ServiceAccount, its least RBAC and a Deployment of IMAGE (which must have kubebake on its PATH); no token is needed"},
+		Field: func(o *clusterOpts) any { return &o.PrunerImage }},
 	{Meta: options.Meta{Name: "dry-run", Commands: []string{cmdApply}, NotInConfig: "say it on the command line, each time",
 		Help: "ask the API server what would change, and change nothing"},
 		Field: func(o *clusterOpts) any { return &o.DryRun }},

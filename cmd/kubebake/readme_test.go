@@ -124,10 +124,17 @@ func TestREADMECommands(t *testing.T) {
 			t.Errorf("README: %s: no command %q", line, args[0])
 			continue
 		}
-		c.run(env, []string{"--help"})
-		fs := env.flagSets[c.name]
+		name, rest := c.name, args[1:]
+		if sub, ok := tokenCommands[args[1%len(args)]]; ok && c.name == cmdToken {
+			// token list, delete and prune have flag sets of their own.
+			sub(env, []string{"--help"})
+			name, rest = cmdToken+" "+args[1], args[2:]
+		} else {
+			c.run(env, []string{"--help"})
+		}
+		fs := env.flagSets[name]
 		fs.VisitAll(func(f *pflag.Flag) { f.Value.Set(f.DefValue); f.Changed = false })
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := fs.Parse(rest); err != nil {
 			t.Errorf("README: %s: %v", line, err)
 			continue
 		}

@@ -37,7 +37,7 @@ func runVersion(env *cliEnv, args []string) error {
 	fmt.Fprintln(env.stdout, "kubebake", version)
 	fmt.Fprintf(env.stdout, "join.yaml schema: %s %s\n", joinconfig.APIVersion, joinconfig.Kind)
 	for _, arch := range embed.Arches {
-		a, err := embed.Load(arch)
+		a, err := embed.Describe(arch)
 		if err != nil {
 			fmt.Fprintf(env.stdout, "kubebake-join linux/%s: not embedded (build kubebake with make)\n", arch)
 			continue

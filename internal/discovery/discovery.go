@@ -45,9 +45,10 @@
 //   - 1 (Transient, retried): anything else: unreachable, HTTP errors, no
 //     signature for the token yet, the clock behind the certificate.
 //
-// Backoff: the first try is at once; between rounds the agent sleeps a
-// full-jitter delay whose ceiling doubles from InitialBackoff to
-// MaxBackoff, plus the Retry-After (429 or 503, capped at 5 minutes) that
+// Retry (retry.go): the first try is at once; between rounds the agent
+// sleeps a paced delay (uniform around Pace, 5 s) after a round that
+// reached an API server, a quick full-jitter one after a round that
+// reached nothing, plus the Retry-After (429 or 503, capped at 5 minutes) that
 // every endpoint of the round sent, the smallest of them: none if one
 // endpoint sent none, so that one endpoint (whose answer nobody has
 // authenticated) cannot hold back the others. Never past the deadline. A
@@ -122,11 +123,7 @@ func ExitStatus(err error) int {
 	return int(Transient)
 }
 
-// Backoff between rounds over the endpoints: full jitter, the ceiling
-// doubling from InitialBackoff up to MaxBackoff.
 const (
-	InitialBackoff = 1 * time.Second
-	MaxBackoff     = 10 * time.Second
 	// DefaultRequestTimeout bounds one GET, as kubeadm's 10 s.
 	DefaultRequestTimeout = 10 * time.Second
 )
@@ -297,6 +294,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	}
 	for round := 0; ; round++ {
 		var retryAfter time.Duration
+		reached := false // some endpoint of the round reached a server
 		for i, ep := range t.Endpoints {
 			remaining := deadline.Sub(o.Now())
 			if remaining <= 0 || ctx.Err() != nil {
@@ -319,6 +317,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 			if errors.As(err, &fe) {
 				asked = fe.retryAfter
 			}
+			reached = reached || fe == nil || !fe.unreached
 			if i == 0 || asked < retryAfter {
 				retryAfter = asked
 			}
@@ -326,7 +325,7 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				o.Logf("attempt %d: %s: %v; trying %s next", attempt, ep, err, t.Endpoints[i+1])
 				continue
 			}
-			wait := retryAfter + backoff(round, o.Rand())
+			wait := retryAfter + retryWait(round, reached, o.Rand())
 			if rem := deadline.Sub(o.Now()); wait >= rem {
 				// Keep the pace promised to the API server (and to systemd,
 				// which restarts the agent when it gives up): wait out the
@@ -357,16 +356,6 @@ func deadlineClass(endpoints []string, last map[string]outcome) Class {
 		}
 	}
 	return class
-}
-
-// backoff is the full-jitter delay after round (0-based): uniform in
-// [0, min(MaxBackoff, InitialBackoff·2^round)).
-func backoff(round int, r float64) time.Duration {
-	ceil := MaxBackoff
-	if round < 8 {
-		ceil = min(MaxBackoff, InitialBackoff<<round)
-	}
-	return time.Duration(r * float64(ceil))
 }
 
 // try runs one attempt against ep: the unverified fetch, Verify, and the

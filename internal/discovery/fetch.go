@@ -43,6 +43,9 @@ type fetchError struct {
 	retryAfter time.Duration
 	// verify is set when the TLS peer failed certificate verification.
 	verify error
+	// unreached says the request reached no server: refused, no route, a
+	// name that does not resolve (the retry policy retries such quickly).
+	unreached bool
 }
 
 func (e *fetchError) Error() string { return e.msg }
@@ -197,13 +200,13 @@ func describeTransportError(ctx context.Context, ep string, timeout time.Duratio
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return &fetchError{msg: fmt.Sprintf("no answer within %s: the API server is down or unreachable, or a firewall drops the connection", timeout)}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return &fetchError{msg: "connection refused: the API server is not running (yet) or listens on another address"}
+		return &fetchError{msg: "connection refused: the API server is not running (yet) or listens on another address", unreached: true}
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return &fetchError{msg: "no route to the API server: is the node's network up?"}
+		return &fetchError{msg: "no route to the API server: is the node's network up?", unreached: true}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return &fetchError{msg: fmt.Sprintf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err)}
+		return &fetchError{msg: fmt.Sprintf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err), unreached: true}
 	}
 	var recErr tls.RecordHeaderError
 	if errors.As(err, &recErr) || strings.Contains(err.Error(), "HTTP response to HTTPS client") {

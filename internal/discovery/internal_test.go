@@ -10,21 +10,6 @@ import (
 	"time"
 )
 
-func TestBackoffFullJitterCapped(t *testing.T) {
-	for round, want := range []time.Duration{1, 2, 4, 8, 10, 10, 10} {
-		want *= time.Second
-		if got := backoff(round, 0.999999); got > want || got < want*99/100 {
-			t.Errorf("round %d, r→1: %v, want just under %v", round, got, want)
-		}
-		if got := backoff(round, 0); got != 0 {
-			t.Errorf("round %d, r=0: %v, want 0 (full jitter)", round, got)
-		}
-	}
-	if got := backoff(1000, 0.5); got != MaxBackoff/2 {
-		t.Errorf("round 1000: %v", got)
-	}
-}
-
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {

@@ -9,11 +9,11 @@ import (
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/kubeconfig"
+	kubeletv1beta1 "github.com/kubebake/kubebake/internal/kubeletconfig"
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
-	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )

@@ -6,7 +6,7 @@ import (
 	"net"
 	"strings"
 
-	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	kubeletv1beta1 "github.com/kubebake/kubebake/internal/kubeletconfig"
 )
 
 // validateKubeletConfig applies, to the fields the user's

@@ -15,6 +15,7 @@ import (
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/joinconfig"
+	kubeletv1beta1 "github.com/kubebake/kubebake/internal/kubeletconfig"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
@@ -22,7 +23,6 @@ import (
 	yamlv3 "gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
 	"sigs.k8s.io/yaml"
 )

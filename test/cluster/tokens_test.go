@@ -231,10 +231,36 @@ nodes:
 		t.Fatalf("after prune: pool a %v, pool b %v, kubeadm's %v; want only pool a's gone", e.tokenExists(a.ID()), e.tokenExists(poolB.ID()), e.tokenExists(kadm.ID()))
 	}
 
-	// --watch: pool b's third join gets its token deleted within seconds.
+	// --watch, with no more rights than manifests --pruner-image grants
+	// its ServiceAccount: pool b's third join gets its token deleted
+	// within seconds.
+	pruner, stderr, code := e.run("manifests", "--pruner-image", "example.com/kubebake:test")
+	if code != 0 {
+		t.Fatalf("manifests --pruner-image: exit %d: %s", code, stderr)
+	}
+	if out, err := e.c.KubectlStdin([]byte(pruner), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply -f the pruner's manifests: %v\n%s", err, out)
+	}
+	saToken := strings.TrimSpace(e.c.Kubectl(t, "-n", "kube-system", "create", "token", cluster.PrunerName))
+	saKubeconfig := filepath.Join(dir, "pruner.conf")
+	if err := os.WriteFile(saKubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: pruner
+  user: {token: %q}
+contexts:
+- name: c
+  context: {cluster: c, user: pruner}
+current-context: c
+`, e.c.Server(), e.c.CACertFile, saToken)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := exec.CommandContext(ctx, kubebakeBin(t), append([]string{"token", "prune", "--watch"}, kc...)...)
+	w := exec.CommandContext(ctx, kubebakeBin(t), "token", "prune", "--watch", "--kubeconfig", saKubeconfig)
 	w.Env = append(os.Environ(), "KUBECONFIG=/nonexistent")
 	var wout, werr bytes.Buffer
 	w.Stdout, w.Stderr = &wout, &werr

@@ -73,6 +73,8 @@ func main() {
 		fmt.Printf("%-34s %12d %14d\n", "linux/"+arch, fi.Size(), len(gz))
 	}
 
+	start := startup(*kb, base, dir, *runs)
+
 	if *butane != "" {
 		// The same config, but the agent inlined from a local file: butane
 		// reads and gzips the 7 MB binary on every translation.
@@ -85,7 +87,126 @@ func main() {
 		check(os.WriteFile(bu, []byte(local), 0o600))
 		med := median(*runs, func() { run(*butane, "--files-dir", dir, "-o", filepath.Join(dir, "butane.ign"), bu) })
 		fmt.Printf("\n%-34s %10.1fms\n", "butane CLI, agent as a local file", ms(med))
+		ratio("embedded Ignition render / butane CLI", start.embedded, med, "<= 0.025x")
 	}
+}
+
+// startTimes are the start-up figures the butane comparison reuses.
+type startTimes struct{ embedded time.Duration }
+
+// startup prints kubebake's start-up against a Go hello-world process
+// built here, measured in the same run: a baked render, `kubebake
+// version`, and the largest package init of a baked render's process
+// (GODEBUG=inittrace=1; each package's smallest of the runs, which the
+// machine's other work inflates least). Issue 21's goals beside each.
+func startup(kb string, base []string, dir string, runs int) startTimes {
+	hello := filepath.Join(dir, "hello")
+	src := filepath.Join(dir, "hello.go")
+	check(os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o600))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", hello, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GO111MODULE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "benchrender: building a hello-world: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	out := filepath.Join(dir, "start.ign")
+	baked := append(append([]string{}, base...), "--format", "ignition", "--join-binary", "baked", "-o", out)
+	embedded := append(append([]string{}, base...), "--format", "ignition", "-o", out)
+	// Interleaved, so that a burst of other work hits all alike. Wall
+	// time, and CPU time (user + system), which the machine's other work
+	// inflates far less.
+	var h, b, v, e, hc, bc, vc, ec []time.Duration
+	for i := 0; i <= runs; i++ {
+		var w, c time.Duration
+		w, c = timedCPU(hello)
+		h, hc = append(h, w), append(hc, c)
+		w, c = timedCPU(kb, baked...)
+		b, bc = append(b, w), append(bc, c)
+		w, c = timedCPU(kb, "version")
+		v, vc = append(v, w), append(vc, c)
+		w, c = timedCPU(kb, embedded...)
+		e, ec = append(e, w), append(ec, c)
+	}
+	mh, mb, mv, me := med(h[1:]), med(b[1:]), med(v[1:]), med(e[1:])
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("\nload average at the end of the start-up runs: %s (2 cores here)", strings.Join(strings.Fields(string(la))[:3], " "))
+	}
+	fmt.Printf("\n%-44s %10s %10s %12s\n", "start-up (medians, interleaved runs)", "kubebake", "reference", "ratio (goal)")
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx (<= 3x)\n", "baked render / Go hello-world process", ms(mb), ms(mh), float64(mb)/float64(mh))
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx\n", "  the same in CPU time (user + system)", ms(med(bc[1:])), ms(med(hc[1:])), float64(med(bc[1:]))/float64(med(hc[1:])))
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx (< 20 ms)\n", "kubebake version / Go hello-world process", ms(mv), ms(mh), float64(mv)/float64(mh))
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx\n", "  the same in CPU time (user + system)", ms(med(vc[1:])), ms(med(hc[1:])), float64(med(vc[1:]))/float64(med(hc[1:])))
+	_ = ec
+
+	// Package inits of a baked render: the smallest of the runs each.
+	least := map[string]float64{}
+	for i := 0; i < runs; i++ {
+		c := exec.Command(kb, baked...)
+		c.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+		stderr, err := c.CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchrender: %v\n%s", err, stderr)
+			os.Exit(1)
+		}
+		for _, line := range strings.Split(string(stderr), "\n") {
+			// init PKG @T ms, D ms clock, B bytes, A allocs
+			f := strings.Fields(line)
+			if len(f) < 7 || f[0] != "init" || f[6] != "clock," {
+				continue
+			}
+			var d float64
+			if _, err := fmt.Sscanf(f[4], "%g", &d); err != nil {
+				continue
+			}
+			if old, ok := least[f[1]]; !ok || d < old {
+				least[f[1]] = d
+			}
+		}
+	}
+	type pkgInit struct {
+		pkg string
+		ms  float64
+	}
+	var inits []pkgInit
+	total := 0.0
+	for p, d := range least {
+		inits = append(inits, pkgInit{p, d})
+		total += d
+	}
+	sort.Slice(inits, func(i, j int) bool { return inits[i].ms > inits[j].ms })
+	fmt.Printf("%-44s %8.2fms %10s %12s\n", fmt.Sprintf("package inits of a baked render (%d)", len(inits)), total, "", "")
+	for i := 0; i < len(inits) && i < 3; i++ {
+		goal := ""
+		if i == 0 {
+			goal = "(each <= 1 ms)"
+		}
+		fmt.Printf("  %-42s %8.2fms %10s %12s\n", inits[i].pkg, inits[i].ms, "", goal)
+	}
+	return startTimes{embedded: me}
+}
+
+func ratio(what string, a, ref time.Duration, goal string) {
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.3fx (%s)\n", what, ms(a), ms(ref), float64(a)/float64(ref), goal)
+}
+
+// timedCPU runs a process and returns its wall and CPU (user + system) time.
+func timedCPU(name string, args ...string) (wall, cpu time.Duration) {
+	cmd := exec.Command(name, args...)
+	t := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall = time.Since(t)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		os.Exit(1)
+	}
+	return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+func med(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
 
 func median(n int, f func()) time.Duration {
