@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,80 @@ func TestMergeConflicts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// renderMergedData renders format with a --merge file holding data.
+func renderMergedData(t *testing.T, format spec.Format, name, data string) ([]byte, error) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := sampleInputs()
+	in.Format, in.Merge = string(format), p
+	s, _, err := spec.NewSpec(in, cache.New(os.ReadFile, goldenNow))
+	if err != nil {
+		return nil, err
+	}
+	return Render(s, standIn(t))
+}
+
+// wantMergeError wants an --merge input error saying each of want.
+func wantMergeError(t *testing.T, out []byte, err error, want ...string) {
+	t.Helper()
+	var ie *inputs.Error
+	if !errors.As(err, &ie) || ie.Field != "--merge" {
+		t.Fatalf("want an --merge input error, got %v (%d bytes of output)", err, len(out))
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+// TestMergeRefusesReplace: ignition.config.replace would make Ignition
+// fetch another config at boot and drop ours; the error says how to keep a
+// pointer config (merge).
+func TestMergeRefusesReplace(t *testing.T) {
+	for _, c := range []struct{ name, data string }{
+		{"replace.bu", "variant: fcos\nversion: 1.5.0\nignition:\n  config:\n    replace:\n      source: https://example.com/node.ign\n"},
+		{"replace.ign", `{"ignition":{"version":"3.4.0","config":{"replace":{"source":"https://example.com/node.ign"}}}}`},
+	} {
+		for _, f := range []spec.Format{FormatIgnition, FormatButane} {
+			out, err := renderMergedData(t, f, c.name, c.data)
+			wantMergeError(t, out, err, "ignition.config.replace", "ignition.config.merge")
+		}
+	}
+}
+
+// TestMergeConflictsByPrefix: a user file where kubebake needs a directory
+// (/etc/kubebake, /var/lib/kubelet, /usr/local/bin), or at a path the agent
+// or the kubelet writes at boot, or inside a directory kubebake owns, is
+// refused in every format that merges.
+func TestMergeConflictsByPrefix(t *testing.T) {
+	for _, p := range []string{"/etc/kubebake", "/var/lib/kubelet", "/usr/local/bin", "/etc/kubernetes/bootstrap-kubelet.conf", "/etc/kubernetes/kubelet.conf", "/etc/kubebake/extra", "/etc/kubernetes", "/var/lib/kubelet/pki/kubelet-client-current.pem"} {
+		bu := fmt.Sprintf("variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: %s\n      contents:\n        inline: x\n", p)
+		for _, f := range []spec.Format{FormatIgnition, FormatButane} {
+			out, err := renderMergedData(t, f, "user.bu", bu)
+			wantMergeError(t, out, err, p)
+		}
+		link := fmt.Sprintf("variant: fcos\nversion: 1.5.0\nstorage:\n  links:\n    - path: %s\n      target: /tmp\n", p)
+		out, err := renderMergedData(t, FormatIgnition, "user.bu", link)
+		wantMergeError(t, out, err, p)
+		ci := fmt.Sprintf("#cloud-config\nwrite_files:\n  - path: %s\n    content: x\n", p)
+		out, err = renderMergedData(t, FormatCloudInit, "user.yaml", ci)
+		wantMergeError(t, out, err, p)
+	}
+	// A directory on our way is fine, and so is a file beside ours.
+	for _, bu := range []string{
+		"variant: fcos\nversion: 1.5.0\nstorage:\n  directories:\n    - path: /usr/local/bin\n",
+		"variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /usr/local/bin/mytool\n      contents:\n        inline: x\n",
+	} {
+		if _, err := renderMergedData(t, FormatIgnition, "user.bu", bu); err != nil {
+			t.Errorf("%q: %v", bu, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 
 	"path/filepath"
@@ -181,5 +182,66 @@ func TestBootGolden(t *testing.T) {
 	} {
 		ext := map[spec.Format]string{FormatIgnition: "ign", FormatButane: "bu", FormatCloudInit: "yaml"}[c.format]
 		golden.Check(t, filepath.Join("..", "testdata", "golden", "boot", fmt.Sprintf("%s-%s.%s", c.format, c.variant, ext)), renderPart(t, c, spec.PartBoot, ""))
+	}
+}
+
+// TestPlanNoSecretDigest: --format plan shows no digest of a file holding
+// the token (an unsalted sha256 of a token changes with every token and
+// says what it is to anyone who guesses), as inspect shows none.
+func TestPlanNoSecretDigest(t *testing.T) {
+	out := renderPart(t, combo{FormatPlan, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinBaked}, spec.PartAll, "")
+	var doc plan.Manifest
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	secrets := 0
+	for _, f := range doc.Files {
+		if f.Secret {
+			secrets++
+			if f.SHA256 != "" {
+				t.Errorf("%s: the plan shows its digest %s", f.Path, f.SHA256)
+			}
+		}
+	}
+	if secrets == 0 {
+		t.Fatal("no secret file in the plan: the test does not test")
+	}
+	if bytes.Contains(out, []byte(`"sha256": ""`)) {
+		t.Error("an empty sha256 is printed: leave the key out")
+	}
+}
+
+// TestConfigHashMerge: the configHash covers the user's --merge config:
+// a node with one and a node without, or with another, differ; and
+// --format plan takes --merge and shows it.
+func TestConfigHashMerge(t *testing.T) {
+	dir := t.TempDir()
+	user := filepath.Join(dir, "user.bu")
+	write := func(motd string) {
+		if err := os.WriteFile(user, []byte("variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /etc/motd\n      contents:\n        inline: "+motd+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := func(merge string, format spec.Format) string {
+		t.Helper()
+		in := sampleInputs()
+		in.Merge, in.Format = merge, string(format)
+		nodes := []spec.FleetNode{{Name: "n", Inputs: in}}
+		idx := writeFleet(t, nodes, filepath.Join(t.TempDir(), "out"))
+		return idx.Nodes[0].ConfigHash
+	}
+	write("hello")
+	without, with := hash("", FormatIgnition), hash(user, FormatIgnition)
+	write("goodbye")
+	edited := hash(user, FormatIgnition)
+	if without == with || with == edited {
+		t.Errorf("configHash without --merge %s, with %s, with the file edited %s: want three", without, with, edited)
+	}
+	if plan := hash(user, FormatPlan); plan != edited {
+		t.Errorf("--format plan --merge: configHash %s, the Ignition node's %s", plan, edited)
+	}
+	out := renderPart(t, combo{FormatPlan, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinBaked}, spec.PartAll, "")
+	if bytes.Contains(out, []byte(`"merge"`)) {
+		t.Error("a plan without --merge shows a merge")
 	}
 }

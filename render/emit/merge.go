@@ -50,6 +50,13 @@ func ignitionOf(u *spec.UserConfig) ([]byte, error) {
 // ignitionChild is the subset of an Ignition config (any 3.x version) that
 // the conflict check reads.
 type ignitionChild struct {
+	Ignition struct {
+		Config struct {
+			Replace *struct {
+				Source *string `json:"source"`
+			} `json:"replace"`
+		} `json:"config"`
+	} `json:"ignition"`
 	Storage struct {
 		Files       []struct{ Path string } `json:"files"`
 		Links       []struct{ Path string } `json:"links"`
@@ -75,8 +82,11 @@ func checkIgnition(u *spec.UserConfig, ign []byte, o plan.Owned) error {
 	if err := json.Unmarshal(ign, &c); err != nil {
 		return inputs.Errorf("--merge", "%s: not an Ignition config: %v", u.Name, err)
 	}
+	if r := c.Ignition.Config.Replace; r != nil && r.Source != nil && *r.Source != "" {
+		return inputs.Errorf("--merge", "%s: ignition.config.replace (%s) makes Ignition fetch that config at boot instead of this one, dropping everything kubebake writes: to keep a pointer config, name it in ignition.config.merge (Ignition merges it into this config)", u.Name, *r.Source)
+	}
 	check := func(kind, p string) error {
-		if what, ok := o.Paths[path.Clean(p)]; ok {
+		if what := o.Conflict(p, kind == "directories"); what != "" {
 			return conflict(u, fmt.Sprintf("storage.%s path %s", kind, p), what)
 		}
 		return nil
@@ -249,7 +259,7 @@ func checkCloudInit(u *spec.UserConfig, parts []userdata.Part, o plan.Owned) err
 			return inputs.Errorf("--merge", "%s: %s is not a cloud-config mapping: %v", u.Name, part.Filename, err)
 		}
 		for _, f := range doc.WriteFiles {
-			if what, ok := o.Paths[path.Clean(f.Path)]; ok {
+			if what := o.Conflict(f.Path, false); what != "" {
 				return conflict(u, "write_files path "+f.Path, what)
 			}
 		}

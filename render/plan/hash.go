@@ -30,13 +30,24 @@ type Manifest struct {
 	// StartNoWait is omitted when empty, so plans without an agent read
 	// as before.
 	StartNoWait []string `json:"startNoWait,omitempty"`
+	// Merge is the user's --merge config, by digest: part of what the node
+	// gets, so part of the configHash.
+	Merge *ManifestMerge `json:"merge,omitempty"`
+}
+
+// ManifestMerge is the user's config of a Manifest.
+type ManifestMerge struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // ManifestFile is one file of a Manifest.
 type ManifestFile struct {
-	Path   string `json:"path"`
-	Mode   string `json:"mode"`
-	SHA256 string `json:"sha256"`
+	Path string `json:"path"`
+	Mode string `json:"mode"`
+	// SHA256 is left out for a Secret file: a digest of the token is not
+	// for printing (inspect shows none either).
+	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size"`
 	Secret bool   `json:"secret,omitempty"`
 }
@@ -120,6 +131,9 @@ func (p *Plan) Manifest(digest DigestFunc) (Manifest, error) {
 		if err != nil {
 			return Manifest{}, err
 		}
+		if f.Secret {
+			sum = ""
+		}
 		doc.Files = append(doc.Files, ManifestFile{Path: f.Path, Mode: fmt.Sprintf("%04o", uint32(f.Mode.Perm())), SHA256: sum, Size: size, Secret: f.Secret})
 	}
 	for _, u := range p.Units {
@@ -135,6 +149,10 @@ func (p *Plan) Manifest(digest DigestFunc) (Manifest, error) {
 	}
 	if doc.Files == nil {
 		doc.Files = []ManifestFile{}
+	}
+	if p.User != nil {
+		sum := sha256.Sum256(p.User.Data)
+		doc.Merge = &ManifestMerge{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(p.User.Data))}
 	}
 	sort.Slice(doc.Files, func(i, j int) bool { return doc.Files[i].Path < doc.Files[j].Path })
 	return doc, nil

@@ -21,13 +21,20 @@ type Plan struct {
 	Start      []string   `json:"start"`
 	// StartNoWait: started after Start without waiting (kubebake-join).
 	StartNoWait []string `json:"startNoWait,omitempty"`
+	// Merge is the user's --merge config, by digest.
+	Merge *struct {
+		SHA256 string `json:"sha256"`
+		Size   int64  `json:"size"`
+	} `json:"merge,omitempty"`
 }
 
 // PlanFile is one file of a Plan.
 type PlanFile struct {
-	Path   string `json:"path"`
-	Mode   string `json:"mode"` // octal, "0644"
-	SHA256 string `json:"sha256"`
+	Path string `json:"path"`
+	Mode string `json:"mode"` // octal, "0644"
+	// SHA256 is empty for a Secret file: the plan withholds a digest of
+	// the token.
+	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size"`
 	Secret bool   `json:"secret,omitempty"`
 }
@@ -52,7 +59,10 @@ func ParsePlan(data []byte) (*Plan, error) {
 		if _, err := f.Perm(); err != nil {
 			return nil, err
 		}
-		if len(f.SHA256) != 64 {
+		if f.Secret && f.SHA256 != "" {
+			return nil, fmt.Errorf("plan: %s holds the token and shows its digest", f.Path)
+		}
+		if !f.Secret && len(f.SHA256) != 64 {
 			return nil, fmt.Errorf("plan: %s: sha256 %q is not 64 hex digits", f.Path, f.SHA256)
 		}
 	}
@@ -69,7 +79,8 @@ func (f PlanFile) Perm() (uint32, error) {
 }
 
 // Tree is what the plan says the machine holds: each file, owned by root,
-// with its mode and digest.
+// with its mode and digest (none for a file holding the token: see
+// Entry.Matches).
 func (p *Plan) Tree() Tree {
 	t := Tree{}
 	for _, f := range p.Files {
