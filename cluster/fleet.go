@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/render"
+	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -224,4 +226,84 @@ func (f *Fleet) Objects() ([]runtime.Object, error) {
 		return nil, err
 	}
 	return append(secrets, objs.List()[1:]...), nil
+}
+
+// renderCommand is the command render's options are declared for.
+const renderCommand = "render"
+
+// FleetInput is what ReadFleet reads a nodes file with.
+type FleetInput struct {
+	// Nodes is the nodes file.
+	Nodes string
+	// Base is the command line's render inputs; Config is --config, read
+	// once: its render keys go under the command line.
+	Base   spec.Inputs
+	Config *options.File
+	// NeedEndpoint: every node must name an API server (manifests, apply);
+	// check reads one from the cluster for nodes that name none.
+	NeedEndpoint bool
+	// Terms, when not nil, gives each node's token terms from the parsed
+	// file (manifests, apply): the terms' options are the CLI's.
+	Terms func(nf *spec.NodesFile) NodeTerms
+	// TokenFile is called once for each distinct token file (to warn about
+	// one others can read).
+	TokenFile func(in *spec.Inputs)
+	Now       time.Time
+}
+
+// ReadFleet reads a nodes file for the cluster commands: every node as
+// render --nodes takes it (render's keys of --config, the command line,
+// the file's defaults and the node's own keys, merged once), validated as
+// render validates it (render.PrepareFleet: names, tokens, CAs, endpoints,
+// every option), so that no token is made or passed for a fleet render
+// refuses; then grouped by token (FleetOf).
+func ReadFleet(in FleetInput) (*Fleet, error) {
+	data, err := inputs.ReadBounded(in.Nodes)
+	if err != nil {
+		return nil, inputs.Errorf("--nodes", "%s: %v", in.Nodes, pathReason(err))
+	}
+	nf, err := spec.ParseNodesFile(in.Nodes, data)
+	if err != nil {
+		return nil, err
+	}
+	base := in.Base
+	set := options.NewSet(renderCommand, spec.AllOptions(), options.Bind(spec.Options, &base, renderCommand))
+	set.Given = in.Base.Given.Clone()
+	if in.Config != nil {
+		if err := set.Apply(in.Config, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := set.Defaults(); err != nil {
+		return nil, err
+	}
+	base.Given = set.Given
+	nodes, err := nf.Merge(base)
+	if err != nil {
+		return nil, err
+	}
+	noEndpoint := make([]bool, len(nodes))
+	seen := map[string]bool{}
+	for i, n := range nodes {
+		if f := n.Inputs.TokenFile; !seen[f] && in.TokenFile != nil {
+			seen[f] = true
+			in.TokenFile(&nodes[i].Inputs)
+		}
+		if len(n.Inputs.APIServer) == 0 {
+			if in.NeedEndpoint {
+				return nil, &spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))}
+			}
+			// Checked as if it named one: check reads it from the cluster.
+			noEndpoint[i], nodes[i].Inputs.APIServer = true, []string{"api-server.invalid"}
+		}
+	}
+	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Cache: cache.New(inputs.ReadBounded, in.Now), Agent: embed.Load})
+	if err != nil {
+		return nil, err
+	}
+	var terms NodeTerms
+	if in.Terms != nil {
+		terms = in.Terms(nf)
+	}
+	return FleetOf(fleet.Nodes(), terms, func(i int) bool { return noEndpoint[i] })
 }

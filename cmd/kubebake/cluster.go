@@ -5,22 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
-	"github.com/kubebake/kubebake/render"
-	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 )
 
 // loadFleet reads what manifests, apply and check prepare the cluster for:
@@ -60,75 +53,28 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		}
 		return &cluster.Fleet{Pools: []*cluster.Pool{p}, CA: ca, Endpoints: eps}, nil
 	}
-	data, err := inputs.ReadBounded(in.Nodes)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, usageErrorf("--nodes: %s: %v", in.Nodes, err)
-	}
-	nf, err := spec.ParseNodesFile(in.Nodes, data)
-	if err != nil {
-		return nil, fleetError(err)
-	}
-	// render's keys of --config (read once, by load) under the command line.
-	rin := o.in
-	set := options.NewSet(cmdRender, spec.AllOptions(), options.Bind(spec.Options, &rin, cmdRender))
-	set.Given = o.in.Given.Clone()
-	if o.file != nil {
-		if err := set.Apply(o.file, nil); err != nil {
-			return nil, asUsage(err)
-		}
-	}
-	if err := set.Defaults(); err != nil {
-		return nil, err
-	}
-	rin.Given = set.Given
-	nodes, err := nf.Merge(rin)
-	if err != nil {
-		return nil, fleetError(err)
-	}
-	noEndpoint := make([]bool, len(nodes))
-	warned := map[string]bool{}
-	for i, n := range nodes {
-		if f := n.Inputs.TokenFile; !warned[f] {
-			warned[f] = true
-			warnTokenFile(env, o.cmd, &n.Inputs)
-		}
-		if len(n.Inputs.APIServer) == 0 {
-			if needEndpoint {
-				return nil, fleetError(&spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(inputs.Errorf("--api-server", "the address nodes reach the API server at is needed"))})
-			}
-			// Checked as if it named one: check reads it from the cluster.
-			noEndpoint[i], nodes[i].Inputs.APIServer = true, []string{"api-server.invalid"}
-		}
-	}
-	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{Cache: cache.New(inputs.ReadBounded, now), Agent: embed.Load})
-	if err != nil {
-		return nil, fleetError(err)
-	}
-	var terms cluster.NodeTerms
+	fin := cluster.FleetInput{Nodes: in.Nodes, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
+		TokenFile: func(in *spec.Inputs) { warnTokenFile(env, o.cmd, in) }}
 	if withTerms {
-		terms = func(i int) (cluster.Terms, options.Given, error) {
-			co := o.co
-			set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
-			set.Given = o.in.Given.Clone()
-			if err := nf.ApplyNode(i, set); err != nil {
-				return cluster.Terms{}, nil, err
+		// A token's terms: the nodes file's keys of the CLI's table.
+		fin.Terms = func(nf *spec.NodesFile) cluster.NodeTerms {
+			return func(i int) (cluster.Terms, options.Given, error) {
+				co := o.co
+				set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+				set.Given = o.in.Given.Clone()
+				if err := nf.ApplyNode(i, set); err != nil {
+					return cluster.Terms{}, nil, err
+				}
+				if err := options.Check(set.Bindings(), set.Given); err != nil {
+					return cluster.Terms{}, nil, err
+				}
+				t, err := cluster.NewTerms(co.terms(), set.Given, now)
+				return t, set.Given, err
 			}
-			if err := options.Check(set.Bindings(), set.Given); err != nil {
-				return cluster.Terms{}, nil, err
-			}
-			t, err := cluster.NewTerms(co.terms(), set.Given, now)
-			return t, set.Given, err
 		}
 	}
-	fc, err := cluster.FleetOf(fleet.Nodes(), terms, func(i int) bool { return noEndpoint[i] })
-	if err != nil {
-		return nil, fleetError(err)
-	}
-	return fc, nil
+	fc, err := cluster.ReadFleet(fin)
+	return fc, fleetError(err)
 }
 
 // warnTokenFile warns about a token file other users can read.
@@ -228,81 +174,11 @@ func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
 	return strings.Join(parts, " ")
 }
 
-// client builds the API client from the kubeconfig of o. Errors say what
-// is wrong with which file, in the user's words (client-go's speak of
-// KUBERNETES_MASTER and Go types).
+// client connects to the cluster of o's kubeconfig.
 func client(env *cliEnv, o *clusterOpts) (*cluster.Client, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	var files []string
-	switch {
-	case o.Kubeconfig != "":
-		rules.ExplicitPath = o.Kubeconfig
-		files = []string{o.Kubeconfig}
-	case env.getenv("KUBECONFIG") != "":
-		for _, f := range filepath.SplitList(env.getenv("KUBECONFIG")) {
-			if f == "" {
-				continue
-			}
-			if _, err := os.Stat(f); err != nil {
-				return nil, usageErrorf("$KUBECONFIG: %s: %v (give --kubeconfig FILE, or fix $KUBECONFIG)", f, reason(err))
-			}
-			files = append(files, f)
-		}
-	default:
-		if f := rules.GetDefaultFilename(); f != "" {
-			if _, err := os.Stat(f); err == nil {
-				files = []string{f}
-			}
-		}
-	}
-	for _, f := range files {
-		if err := looksLikeKubeconfig(f); err != nil {
-			return nil, usageErrorf("--kubeconfig: %v", err)
-		}
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context})
-	cfg, err := cc.ClientConfig()
-	switch {
-	case clientcmd.IsEmptyConfig(err):
-		return nil, usageErrorf("--kubeconfig: no kubeconfig found (not given, $KUBECONFIG unset, no ~/.kube/config): give --kubeconfig FILE, an admin kubeconfig such as a kubeadm control plane's /etc/kubernetes/admin.conf")
-	case err != nil:
-		return nil, usageErrorf("--kubeconfig: %s", plainError(err))
-	}
-	cfg.UserAgent = "kubebake/" + version
-	cfg.Timeout = o.Timeout
-	c, err := cluster.NewClient(cfg)
-	if err != nil {
-		return nil, usageErrorf("--kubeconfig: %s", plainError(err))
-	}
-	return c, nil
-}
-
-// looksLikeKubeconfig reads f as YAML and wants kind: Config, so that a
-// wrong file gets a sentence rather than a JSON decoder's Go types.
-func looksLikeKubeconfig(f string) error {
-	data, err := inputs.ReadBounded(f)
-	if err != nil {
-		return fmt.Errorf("%s: %v", f, reason(err))
-	}
-	var head struct {
-		Kind     string `json:"kind"`
-		Clusters []any  `json:"clusters"`
-	}
-	if err := yaml.Unmarshal(data, &head); err != nil || (head.Kind != "Config" && head.Kind != "") || (head.Kind == "" && head.Clusters == nil) {
-		return fmt.Errorf("%s is not a kubeconfig (want a YAML file with kind: Config, clusters, users and contexts, like /etc/kubernetes/admin.conf)", f)
-	}
-	return nil
-}
-
-// plainError is err's message without client-go's Go-type internals.
-func plainError(err error) string {
-	msg := err.Error()
-	for _, internal := range []string{"Go value of type", "Go struct field", "json: cannot unmarshal"} {
-		if strings.Contains(msg, internal) {
-			return "the kubeconfig is malformed (a field has the wrong type); check it with kubectl --kubeconfig FILE config view"
-		}
-	}
-	return strings.TrimPrefix(msg, "invalid configuration: ")
+	c, err := cluster.Connect(cluster.ConnectOptions{Kubeconfig: o.Kubeconfig, KUBECONFIG: env.getenv("KUBECONFIG"),
+		Context: o.Context, Timeout: o.Timeout, UserAgent: "kubebake/" + version})
+	return c, asUsage(err)
 }
 
 // clusterError words a failed request: a deadline names --timeout.

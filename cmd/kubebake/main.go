@@ -180,40 +180,12 @@ func commandNames() []string {
 	return names
 }
 
-// didYouMean is " did you mean X?" for the candidate closest to name, when
-// one is close (at most two edits, and fewer than half of name's letters).
+// didYouMean is " did you mean X?" for the candidate closest to name.
 func didYouMean(name string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestD && 2*d < len(name) {
-			best, bestD = c, d
-		}
+	if c := options.Closest(name, candidates); c != "" {
+		return " did you mean " + c + "?"
 	}
-	if best == "" {
-		return ""
-	}
-	return " did you mean " + best + "?"
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return ""
 }
 
 func printUsage(w io.Writer) {

@@ -734,21 +734,28 @@ func shape(n *yaml.Node) string {
 
 // suggest offers the nearest known key for a typo.
 func suggest(key string, known map[string]*Meta) string {
-	best, bestD := "", 3
 	names := make([]string, 0, len(known))
 	for n := range known {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	if best := Closest(key, names); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return ""
+}
+
+// Closest is the candidate nearest to key when one is near (a few edits,
+// at most a third of key's letters), else "": a mistyped key, flag or
+// command's "did you mean".
+func Closest(key string, candidates []string) string {
+	best, bestD := "", 3
+	for _, n := range candidates {
 		if d := distance(key, n); d < bestD && d <= max(1, len(key)/3) {
 			best, bestD = n, d
 		}
 	}
-	if best != "" {
-		return fmt.Sprintf(" (did you mean %s?)", best)
-	}
-	return ""
+	return best
 }
 
 func distance(a, b string) int {
