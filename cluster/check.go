@@ -388,32 +388,7 @@ func (c *checker) checkClusterInfo(ctx context.Context, api API) string {
 	server := cluster.Server
 	c.pass(CheckClusterInfo, "ConfigMap %s holds a kubeconfig for %s", name, server)
 
-	// The agent's own verification step, on what the cluster holds.
-	id := c.spec.Token.ID()
-	key := bootstrapapi.JWSSignatureKeyPrefix + id
-	sigs := map[string]string{}
-	for k, v := range cm.Data {
-		if tid, ok := strings.CutPrefix(k, bootstrapapi.JWSSignatureKeyPrefix); ok {
-			sigs[tid] = v
-		}
-	}
-	_, verr := discovery.VerifyData(kubeconfig, sigs, c.spec.Token, c.spec.CA.Pins())
-	var ve *discovery.VerifyError
-	errors.As(verr, &ve)
-	switch {
-	case ve != nil && ve.Failure == discovery.Unsigned:
-		c.fail(CheckClusterInfoSigned,
-			"the bootstrapsigner controller adds it seconds after the token Secret appears: run kube-controller-manager with --controllers=*,bootstrapsigner,tokencleaner, and give the token usage-bootstrap-signing",
-			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
-	case ve != nil && ve.Failure == discovery.BadSignature:
-		c.fail(CheckClusterInfoSigned,
-			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token; "+c.rotateFix(id),
-			"cluster-info's %s is not valid for this token: %v", key, verr)
-	default:
-		c.signed = true
-		c.pass(CheckClusterInfoSigned, "cluster-info carries %s, valid for this token", key)
-	}
-
+	c.checkSignature(kubeconfig, cm.Data)
 	c.checkCA(bundle)
 
 	if ep, err := endpoint.Parse(server); err == nil {
@@ -436,6 +411,36 @@ func (c *checker) checkClusterInfo(ctx context.Context, api API) string {
 		}
 	}
 	return kubeconfig
+}
+
+// checkSignature runs the agent's own verification step (discovery.VerifyData)
+// on the cluster-info the cluster holds: is it signed for this token?
+func (c *checker) checkSignature(kubeconfig string, data map[string]string) {
+	id := c.spec.Token.ID()
+	key := bootstrapapi.JWSSignatureKeyPrefix + id
+	sigs := map[string]string{}
+	for k, v := range data {
+		if tid, ok := strings.CutPrefix(k, bootstrapapi.JWSSignatureKeyPrefix); ok {
+			sigs[tid] = v
+		}
+	}
+	_, verr := discovery.VerifyData(kubeconfig, sigs, c.spec.Token, c.spec.CA.Pins())
+	var ve *discovery.VerifyError
+	errors.As(verr, &ve)
+	switch {
+	case ve != nil && ve.Failure == discovery.Unsigned:
+		c.fail(CheckClusterInfoSigned,
+			"the bootstrapsigner controller adds it seconds after the token Secret appears: run kube-controller-manager with --controllers=*,bootstrapsigner,tokencleaner, and give the token usage-bootstrap-signing",
+			"cluster-info has no %s: nodes with token %s wait for it until they time out", key, id)
+	case ve != nil && ve.Failure == discovery.BadSignature:
+		c.fail(CheckClusterInfoSigned,
+			"if cluster-info or the token was applied seconds ago, wait for the bootstrapsigner to sign it again and rerun; otherwise the cluster signed with another secret for this id: use the cluster's token; "+c.rotateFix(id),
+			"cluster-info's %s is not valid for this token: %v", key, verr)
+	default:
+		c.signed = true
+		c.pass(CheckClusterInfoSigned, "cluster-info carries %s, valid for this token", key)
+	}
+
 }
 
 // checkCA checks that cluster-info's CA bundle matches the pins of --ca.

@@ -87,6 +87,9 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 			e.Data = append(e.Data, body...)
 			if src != "" {
 				e.Source = src
+				if r.Verification.Hash != nil {
+					e.Hash = *r.Verification.Hash
+				}
 			}
 		}
 		owner(n, f.Path, f.User, f.Group)

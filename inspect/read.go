@@ -47,8 +47,11 @@ type Entry struct {
 	Mode   uint32 // permission bits
 	Data   []byte
 	Target string // a symlink's target; "" for a file
-	// Source describes contents that are not in the output (a remote URL).
+	// Source describes contents that are not in the output (a remote URL);
+	// Hash is the verification hash the applier checks them against ("":
+	// none, whatever the server sends is written).
 	Source string
+	Hash   string
 }
 
 func newNode(format string) *Node {

@@ -94,7 +94,11 @@ func (n *Node) line(p string) string {
 	case e.Target != "":
 		return fmt.Sprintf("%s -> %s", p, e.Target)
 	case e.Source != "":
-		return fmt.Sprintf("%s %04o from %s (not fetched)", p, e.Mode, Redact(e.Source))
+		hash := "no verification hash: whatever the server sends is installed"
+		if e.Hash != "" {
+			hash = "verified against " + e.Hash
+		}
+		return fmt.Sprintf("%s %04o from %s, %s (not fetched)", p, e.Mode, Redact(e.Source), hash)
 	case holdsToken(e.Data):
 		return fmt.Sprintf("%s %04o %d bytes, holds a bootstrap token (digest not shown)", p, e.Mode, len(e.Data))
 	}

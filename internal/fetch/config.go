@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -40,9 +41,9 @@ type File struct {
 	Hash string `json:"hash"`
 	// Path is where the file is installed once its hash matched.
 	Path string `json:"path"`
-	// Mode is the installed file's mode; 0 means 0755 (a binary). A system
-	// extension image is 0644.
-	Mode uint32 `json:"mode,omitempty"`
+	// Mode is the installed file's mode in octal ("0644"); "" means 0755
+	// (a binary). A system extension image is 0644.
+	Mode string `json:"mode,omitempty"`
 	// Link, if set, is a symbolic link made to Path once it is installed
 	// (/etc/extensions/kubernetes.raw for a system extension).
 	Link string `json:"link,omitempty"`
@@ -52,10 +53,22 @@ type File struct {
 
 // FileMode is the mode f is installed with.
 func (f File) FileMode() os.FileMode {
-	if f.Mode == 0 {
-		return 0o755
+	m, err := parseMode(f.Mode)
+	if err != nil {
+		return 0o755 // Check refused it already
 	}
-	return os.FileMode(f.Mode)
+	return m
+}
+
+func parseMode(s string) (os.FileMode, error) {
+	if s == "" {
+		return 0o755, nil
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m&^0o777 != 0 {
+		return 0, fmt.Errorf("mode: %q is not an octal permission mode such as 0644", s)
+	}
+	return os.FileMode(m), nil
 }
 
 // Header is one HTTP request header.
@@ -115,8 +128,8 @@ func (f File) Check() error {
 	if err := CheckPath(f.Path); err != nil {
 		return fmt.Errorf("path: %w", err)
 	}
-	if f.Mode&^0o777 != 0 {
-		return fmt.Errorf("mode: %#o is not a permission mode", f.Mode)
+	if _, err := parseMode(f.Mode); err != nil {
+		return err
 	}
 	if f.Link != "" {
 		if err := CheckPath(f.Link); err != nil {

@@ -198,7 +198,7 @@ func TestLinkHeadersRedirect(t *testing.T) {
 	root := t.TempDir()
 	f := File{URL: srv.URL + "/old/kubernetes.raw", Hash: sha512Of(payload), Path: "/opt/extensions/kubernetes/kubernetes-v1.37.2-x86-64.raw",
 		Link: "/etc/extensions/kubernetes.raw", HTTPHeaders: []Header{{"X-Mirror-Key", "k"}}}
-	f.Mode = 0o644
+	f.Mode = "0644"
 	for range 2 { // the second run finds both in place
 		if err := Run(context.Background(), &Config{Files: []File{f}}, Options{Root: root, Client: srv.Client()}); err != nil {
 			t.Fatal(err)
@@ -299,6 +299,7 @@ func TestParseConfig(t *testing.T) {
 		"bad hash":      strings.Replace(good, "sha512-", "sha1-", 1),
 		"bad kind":      strings.Replace(good, Kind, "JoinConfiguration", 1),
 		"bad CA":        good + "certificateAuthorities: nope\n",
+		"bad mode":      strings.Replace(good, "  path:", "  mode: \"0888\"\n  path:", 1),
 	} {
 		if _, err := Parse([]byte(s)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -11,7 +11,7 @@ import (
 )
 
 var butaneEmitter = Emitter{
-	FormatInfo: spec.FormatInfo{Name: "butane", Ext: ".bu", Variant: true, Merge: true, UserData: true},
+	FormatInfo: spec.FormatInfo{Name: "butane", Ext: ".bu", Variant: true, Merge: true, UserData: true, RemoteFiles: true},
 	Emit: func(in Input) (Doc, error) {
 		if in.Plan.User == nil {
 			return butaneDoc(in.Plan, in.Plan.Spec.Variant, nil)
@@ -41,6 +41,13 @@ type butaneIgnition struct {
 
 type butaneStorage struct {
 	Files []butaneFile `yaml:"files"`
+	Links []butaneLink `yaml:"links,omitempty"`
+}
+
+type butaneLink struct {
+	Path      string `yaml:"path"`
+	Target    string `yaml:"target"`
+	Overwrite bool   `yaml:"overwrite"`
 }
 
 type butaneFile struct {
@@ -160,6 +167,16 @@ func butaneConfigOf(p *plan.Plan, v spec.Variant, child []byte, forIgnition bool
 			bf.Contents = butaneResource{Inline: &s}
 		}
 		doc.Storage.Files = append(doc.Storage.Files, bf)
+	}
+	// A stock image's downloads: Ignition fetches each in the initramfs and
+	// fails the boot unless its hash matched.
+	for _, r := range p.Remotes {
+		src := r.URL
+		doc.Storage.Files = append(doc.Storage.Files, butaneFile{Path: r.Path, Mode: octal(r.Mode.Perm()), Overwrite: true,
+			Contents: butaneResource{Source: &src, Verification: &butaneVerification{Hash: r.Hash}}})
+		if r.Link != "" {
+			doc.Storage.Links = append(doc.Storage.Links, butaneLink{Path: r.Link, Target: r.Path, Overwrite: true})
+		}
 	}
 	for _, u := range p.Units {
 		bu := butaneUnit{Name: u.Name}

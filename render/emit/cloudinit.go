@@ -77,6 +77,12 @@ func CloudInitMerged(p *plan.Plan) ([]byte, error) {
 
 // cloudInitDoc is the #cloud-config with placeholders for large values.
 func cloudInitDoc(p *plan.Plan) (Doc, error) {
+	// cloud-init's write_files verifies nothing: kubebake-join fetches a
+	// stock image's downloads and checks their hashes before the join.
+	p, err := p.ByAgent()
+	if err != nil {
+		return Doc{}, err
+	}
 	cc := cloudConfig{Hostname: p.Hostname}
 	if strings.Contains(p.Hostname, ".") {
 		cc.FQDN, cc.PreferFQDN = p.Hostname, true

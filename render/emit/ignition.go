@@ -15,7 +15,7 @@ import (
 )
 
 var ignitionEmitter = Emitter{
-	FormatInfo: spec.FormatInfo{Name: "ignition", Ext: ".ign", Variant: true, Merge: true, UserData: true},
+	FormatInfo: spec.FormatInfo{Name: "ignition", Ext: ".ign", Variant: true, Merge: true, UserData: true, RemoteFiles: true},
 	Emit: func(in Input) (Doc, error) {
 		if in.Plan.User == nil {
 			return ignitionDoc(in.Plan, in.Cache)

@@ -90,6 +90,12 @@ func Tar(p *plan.Plan, c *cache.Cache) ([]byte, error) {
 
 // tarEntries lists the tar's entries in path order.
 func tarEntries(p *plan.Plan, c *cache.Cache) ([]tarEntry, error) {
+	// The image's first boot fetches a stock image's downloads: kubebake-join
+	// does, and checks their hashes, before the join.
+	p, err := p.ByAgent()
+	if err != nil {
+		return nil, err
+	}
 	var out []tarEntry
 	for _, f := range p.Files {
 		data, err := f.Bytes(c)

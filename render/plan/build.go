@@ -165,6 +165,7 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 	} else {
 		p.Start = append(p.Start, kubeletUnit)
 	}
+	stockPlan(s, p)
 	p.sort()
 	return p, nil
 }

@@ -30,6 +30,9 @@ type Manifest struct {
 	// StartNoWait is omitted when empty, so plans without an agent read
 	// as before.
 	StartNoWait []string `json:"startNoWait,omitempty"`
+	// Remote lists what the node downloads and verifies at boot (a stock
+	// image's kubelet): URL and hash, so both change the ConfigHash.
+	Remote []ManifestRemote `json:"remote,omitempty"`
 	// Merge is the user's --merge config, by digest: part of what the node
 	// gets, so part of the configHash.
 	Merge *ManifestMerge `json:"merge,omitempty"`
@@ -122,7 +125,7 @@ func (p *Plan) ConfigHash(digest DigestFunc) (string, error) {
 // digests, its enabled units and its start order. Part and ConfigHash are
 // left to the caller.
 func (p *Plan) Manifest(digest DigestFunc) (Manifest, error) {
-	doc := Manifest{Enabled: []string{}, Start: p.Start, StartNoWait: p.StartNoWait}
+	doc := Manifest{Enabled: []string{}, Start: p.Start, StartNoWait: p.StartNoWait, Remote: manifestRemotes(p.Remotes)}
 	if doc.Start == nil {
 		doc.Start = []string{}
 	}

@@ -38,6 +38,9 @@ type Plan struct {
 	// User is the user's own config to merge into the output (--merge),
 	// or nil. Each emitter that takes one merges it in its own format.
 	User *spec.UserConfig
+	// Remotes are the files the node downloads and verifies at boot (a
+	// stock image's kubelet; stock.go). They belong to the image part.
+	Remotes []Remote
 }
 
 // File is a regular file, owned by root:root.
@@ -81,6 +84,7 @@ const UnitDir = "/etc/systemd/system"
 func (p *Plan) sort() {
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Path < p.Files[j].Path })
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].Name < p.Units[j].Name })
+	sort.Slice(p.Remotes, func(i, j int) bool { return p.Remotes[i].Path < p.Remotes[j].Path })
 	for _, u := range p.Units {
 		sort.Slice(u.Dropins, func(i, j int) bool { return u.Dropins[i].Name < u.Dropins[j].Name })
 	}
@@ -95,7 +99,7 @@ func (p *Plan) sort() {
 func (p *Plan) Part(part spec.Part) *Plan {
 	switch part {
 	case spec.PartImage:
-		out := &Plan{Spec: p.Spec, AgentPath: p.AgentPath, User: p.User, Units: p.Units}
+		out := &Plan{Spec: p.Spec, AgentPath: p.AgentPath, User: p.User, Units: p.Units, Remotes: p.Remotes}
 		for _, f := range p.Files {
 			if !f.Secret && !f.PerNode {
 				out.Files = append(out.Files, f)

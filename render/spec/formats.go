@@ -32,6 +32,10 @@ type FormatInfo struct {
 	// NoSecret says the output never holds the token (a digest of it at
 	// most): fine on a screen.
 	NoSecret bool
+	// RemoteFiles says the consumer fetches a remote file and verifies its
+	// hash itself (Ignition's verification.hash). Otherwise kubebake-join
+	// does, before the join (a stock image's kubelet: stock.go).
+	RemoteFiles bool
 }
 
 var formats []FormatInfo

@@ -53,7 +53,14 @@ type Inputs struct {
 	KubeletConfig      string
 	CRIDockerdPath     string
 	KubeletServer      string
-	Hostname           string
+	// A stock image's downloads (stock.go).
+	KubeletURL     string
+	KubeletHash    string
+	KubeletFile    string
+	CRIDockerdURL  string
+	CRIDockerdHash string
+	Sysext         []string
+	Hostname       string
 	// Gzip compresses the whole (cloud-init) output; MaxSize is the
 	// --max-size the output must fit (see size.go).
 	Gzip    bool
@@ -157,6 +164,11 @@ type Spec struct {
 	KubeletConfig map[string]any
 	// Hostname is /etc/hostname ("": the OS or cloud decides).
 	Hostname string
+	// Downloads are what the node fetches and verifies at boot (a stock
+	// image's kubelet, cri-dockerd, system extensions); KubeletFile is the
+	// kubelet binary a tar layer carries (--kubelet-file). See stock.go.
+	Downloads   []Download
+	KubeletFile []byte
 	// Gzip compresses the whole output (cloud-init only).
 	Gzip bool
 	// MaxSize is the largest output allowed, in bytes (0: no limit), and
@@ -305,6 +317,9 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 		s.MaxSizeName = in.MaxSize
 	}
 	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
+		return nil, nil, err
+	}
+	if err := stockSpec(s, in); err != nil {
 		return nil, nil, err
 	}
 	if in.KubeletConfig != "" {

@@ -25,6 +25,7 @@ func TestBoot(t *testing.T) {
 	consumertest.Tools(t)
 
 	t.Run("ignition fcos", func(t *testing.T) { ignitionNodes(t, img) })
+	t.Run("stock images", func(t *testing.T) { stockImages(t, img) })
 	t.Run("cloud-init containerd embedded: API server late then reboot", func(t *testing.T) { cloudInitLateReboot(t, img) })
 	t.Run("golden image", func(t *testing.T) { goldenImage(t, img) })
 }

@@ -9,7 +9,12 @@
 //     file fsynced): the disk's own speed;
 //
 //   - the peak RSS of one call with 100 and with 1,000 nodes, which should
-//     not grow with the node count.
+//     not grow with the node count;
+//
+//   - 1,000 baked nodes that each carry their own labels (an index and a
+//     pool label), taints (every fifth node) and max-pods, against 1,000
+//     that differ only in hostname (issue 21: within 1.5×), and against
+//     separate processes (at least 50×). -only labels runs just these.
 //
 //     go run ./tools/benchfleet -kubebake bin/kubebake [-nodes 1000] [-singles 50]
 package main
@@ -37,6 +42,7 @@ func main() {
 	singles := flag.Int("singles", 50, "separate processes to measure and scale")
 	testdata := flag.String("testdata", "testdata", "the testdata directory (sample CA and token)")
 	workdir := flag.String("dir", "", "directory to write in (default: a temporary one under $TMPDIR)")
+	only := flag.String("only", "", "\"labels\": only the per-node labels figures")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp(*workdir, "benchfleet-")
@@ -54,6 +60,22 @@ func main() {
 	}
 	perProcess := time.Since(start) / time.Duration(*singles)
 	loop := perProcess * time.Duration(*nodes)
+
+	// Per-node labels, taints and max-pods against hostnames only: each
+	// the faster of two runs, taken in turn.
+	plain := fleetOf(*kb, dir, "plain-1", *nodes, shared, "baked", true, hostnameOnly)
+	labelled := fleetOf(*kb, dir, "labelled-1", *nodes, shared, "baked", true, perNode)
+	plain = best(plain, fleetOf(*kb, dir, "plain-2", *nodes, shared, "baked", true, hostnameOnly))
+	labelled = best(labelled, fleetOf(*kb, dir, "labelled-2", *nodes, shared, "baked", true, perNode))
+	printLabels := func() {
+		fmt.Printf("per-node labels, taints, max-pods (%d baked nodes, one call): %.2fs vs %.2fs hostnames only: %.2f× (goal ≤ 1.5×)\n",
+			*nodes, labelled.wall.Seconds(), plain.wall.Seconds(), labelled.wall.Seconds()/plain.wall.Seconds())
+		fmt.Printf("per-node labels in one call vs separate processes:          %.0f× faster (goal ≥ 50×)\n", loop.Seconds()/labelled.wall.Seconds())
+	}
+	if *only == "labels" {
+		printLabels()
+		return
+	}
 
 	// Each fleet runs twice and the faster run counts, as does the faster
 	// of two raw writes, taken in turn with the embedded fleet's: the page
@@ -105,6 +127,19 @@ func main() {
 	fmt.Printf("embedded fleet vs raw writes + SHA-256:      %.2f× (index.json lists every output's SHA-256)\n", embedded.wall.Seconds()/hashed.Seconds())
 	fmt.Printf("peak RSS, %d vs %d embedded nodes:         %.2f×\n", *nodes, small.files, float64(embedded.rss)/float64(small.rss))
 	fmt.Printf("peak RSS, %d vs %d baked nodes:          %.2f× (%.1f kB a node more)\n", huge.files, *nodes, float64(huge.rss)/float64(baked.rss), float64(huge.rss-baked.rss)/1e3/float64(huge.files-*nodes))
+	printLabels()
+}
+
+// hostnameOnly and perNode write one node of a nodes file.
+func hostnameOnly(b *bytes.Buffer, i int) {
+	fmt.Fprintf(b, "- name: node-%04d\n  hostname: node-%04d\n", i, i)
+}
+
+func perNode(b *bytes.Buffer, i int) {
+	fmt.Fprintf(b, "- name: node-%04d\n  hostname: node-%04d\n  node-labels: [example.com/index=%d, example.com/pool=p%d]\n  max-pods: %d\n", i, i, i, i%7, 100+i%50)
+	if i%5 == 0 {
+		fmt.Fprintf(b, "  register-with-taints: [example.com/gpu=g%d:NoSchedule]\n", i)
+	}
 }
 
 // best is the faster of two runs, with the larger peak RSS of the two.
@@ -127,10 +162,17 @@ type fleetResult struct {
 // fleet renders n nodes of one join-binary mode in one process; unless
 // keep, it deletes them after counting.
 func fleet(kb, dir, name string, n int, shared []string, mode string, keep bool) fleetResult {
+	return fleetOf(kb, dir, name, n, shared, mode, keep, func(b *bytes.Buffer, i int) {
+		fmt.Fprintf(b, "- name: node-%04d\n  hostname: node-%04d\n  node-labels: [example.com/rack=r%d]\n", i, i, i%40)
+	})
+}
+
+// fleetOf is fleet with each node written by node.
+func fleetOf(kb, dir, name string, n int, shared []string, mode string, keep bool, node func(*bytes.Buffer, int)) fleetResult {
 	var b bytes.Buffer
 	b.WriteString("defaults:\n  join-binary: " + mode + "\nnodes:\n")
 	for i := range n {
-		fmt.Fprintf(&b, "- name: node-%04d\n  hostname: node-%04d\n  node-labels: [example.com/rack=r%d]\n", i, i, i%40)
+		node(&b, i)
 	}
 	nodesFile := filepath.Join(dir, name+".yaml")
 	check(os.WriteFile(nodesFile, b.Bytes(), 0o600))
