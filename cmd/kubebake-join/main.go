@@ -30,6 +30,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/discovery"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/status"
@@ -97,6 +98,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	if len(args) > 0 && args[0] == "report" {
 		return runReport(args[1:], stderr)
 	}
+	atomicfile.Logf = logf // stale temporary files it removes
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")

@@ -187,6 +187,7 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 	if _, err := os.Stat(stale); err == nil {
 		t.Error("the stale temporary file survived")
 	}
+	n.wantLog("removed " + stale + ", a temporary copy an interrupted earlier run left")
 }
 
 func mustParseToken(t *testing.T, s string) token.Token {

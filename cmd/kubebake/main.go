@@ -112,8 +112,10 @@ func usageErrorf(format string, a ...any) error {
 }
 
 func main() {
-	// No temporary file holding a token survives ^C or a kill.
+	// No temporary file holding a token survives ^C or a kill; what a
+	// SIGKILL left is removed by the next write there, which says so.
 	atomicfile.CleanupOnSignal(os.Exit)
+	atomicfile.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "kubebake: "+format+"\n", a...) }
 	os.Exit(run(newCLIEnv(), os.Args[1:]))
 }
 

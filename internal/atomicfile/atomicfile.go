@@ -2,7 +2,8 @@
 // the old file or the new one, never half of either: write a temporary file
 // in the same directory, fsync it, rename it over the target, fsync the
 // directory. A process that calls CleanupOnSignal also leaves no temporary
-// file behind when SIGINT or SIGTERM arrives mid-write.
+// file behind when SIGINT, SIGTERM, SIGHUP or SIGQUIT arrives mid-write;
+// after a SIGKILL the next write beside the same target removes it.
 package atomicfile
 
 import (
@@ -12,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -26,14 +29,21 @@ var (
 	live = map[string]bool{}
 )
 
-// afterCreate, when set (by tests), runs once the temporary file exists.
-var afterCreate func(tmp string)
+// afterCreate, when set (by tests), runs once the temporary file exists
+// (tmp is "" for an unnamed one); noTmpfile (tests) names it from the start.
+var (
+	afterCreate func(tmp string)
+	noTmpfile   bool
+)
 
 // CleanupOnSignal removes the temporary files of writes in progress when
-// SIGINT or SIGTERM arrives, then calls exit with 128+signal (130, 143).
+// SIGINT, SIGTERM, SIGHUP (the terminal closed) or SIGQUIT arrives, then
+// calls exit with 128+signal (130, 143, 129, 131). SIGKILL cannot be
+// handled: WriteFile gives its file a name only once it is whole, and the
+// next write beside the same target removes what a killed run left.
 func CleanupOnSignal(exit func(code int)) {
 	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	go func() {
 		s := <-c
 		mu.Lock() // never unlocked: no write may start or finish now
@@ -52,15 +62,31 @@ func CleanupOnSignal(exit func(code int)) {
 	}()
 }
 
-// WriteFile writes data to name with mode perm, atomically. The mode is set
-// on the temporary file before any data is written, so a secret is never
-// readable by others, not even for a moment.
+// Logf, when set, is told about every stale temporary file or directory a
+// write removes (kubebake and kubebake-join print it).
+var Logf func(format string, a ...any)
+
+// tmpPrefix is the start of the names of name's temporary files and
+// directories; the writer's process id follows, then "-" and a random part.
+func tmpPrefix(name string) string { return "." + filepath.Base(name) + ".tmp-" }
+
+// WriteFile writes data to name with mode perm, atomically. The data goes
+// into an unnamed file (O_TMPFILE) where the system allows it, which gets
+// a name only once it is whole and synced, just before the rename: a hard
+// kill leaves nothing behind. Elsewhere the temporary file is named from
+// the start, with mode perm before any data is written, so a secret is
+// never readable by others, not even for a moment. Temporary files of
+// name's that a dead process left are removed first.
 func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(name)
+	if err := RemoveStale(name); err != nil {
+		return err
+	}
+	pattern := tmpPrefix(name) + strconv.Itoa(os.Getpid()) + "-*"
 	mu.Lock()
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
-	if err == nil {
-		live[tmp.Name()] = true
+	tmp, named, err := createTemp(dir, pattern, perm)
+	if err == nil && named != "" {
+		live[named] = false
 	}
 	mu.Unlock()
 	if err != nil {
@@ -70,13 +96,15 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 		if err != nil {
 			tmp.Close()
 			mu.Lock()
-			os.Remove(tmp.Name())
-			delete(live, tmp.Name())
+			if named != "" {
+				os.Remove(named)
+				delete(live, named)
+			}
 			mu.Unlock()
 		}
 	}()
 	if afterCreate != nil {
-		afterCreate(tmp.Name())
+		afterCreate(named)
 	}
 	if err = tmp.Chmod(perm); err != nil {
 		return err
@@ -87,13 +115,21 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 	if err = tmp.Sync(); err != nil {
 		return err
 	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
 	mu.Lock()
-	err = os.Rename(tmp.Name(), name)
+	if named == "" {
+		// The whole file gets a name now, and a moment later its own.
+		if named, err = linkTemp(tmp, dir, pattern); err == nil {
+			live[named] = false
+		}
+	}
 	if err == nil {
-		delete(live, tmp.Name())
+		err = tmp.Close()
+	}
+	if err == nil {
+		err = os.Rename(named, name)
+	}
+	if err == nil {
+		delete(live, named)
 	}
 	mu.Unlock()
 	if err != nil {
@@ -107,13 +143,18 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 	return nil
 }
 
-// MkdirTemp creates a new directory in dir, as os.MkdirTemp does, mode
-// 0700, to be filled with Create and then renamed into place: a signal
-// removes it with everything in it until Release.
+// MkdirTemp creates a new directory in dir, named pattern followed by this
+// process's id and a random part, mode 0700, to be filled with Create and
+// then renamed into place: a signal removes it with everything in it until
+// Release. Directories of the same pattern that a dead process left (a
+// hard kill mid-write) are removed first.
 func MkdirTemp(dir, pattern string) (string, error) {
+	if err := removeStale(dir, pattern, os.RemoveAll); err != nil {
+		return "", err
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	tmp, err := os.MkdirTemp(dir, pattern)
+	tmp, err := os.MkdirTemp(dir, pattern+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return "", err
 	}
@@ -250,19 +291,44 @@ func reason(err error) error {
 }
 
 // RemoveStale removes the temporary files WriteFile may have left next to
-// name when a crash or power cut came between writing and renaming. Call
-// it before writing a secret: a leftover would hold one too.
+// name when a process was killed or the power cut between writing and
+// renaming (the few microseconds a name exists with O_TMPFILE; the whole
+// write without it), and says so through Logf. WriteFile calls it.
 func RemoveStale(name string) error {
-	leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(name), "."+escapeGlob(filepath.Base(name))+".tmp-*"))
+	return removeStale(filepath.Dir(name), tmpPrefix(name), os.Remove)
+}
+
+// removeStale removes the entries of dir named prefix + a process id + "-"
+// + anything, whose process is gone, or prefix + anything else (the
+// naming of earlier versions, which had no process id), with remove
+// (os.Remove for files: the agent links no os.RemoveAll). Only this
+// package's naming beside a target is touched.
+func removeStale(dir, prefix string, remove func(string) error) error {
+	leftovers, err := filepath.Glob(filepath.Join(dir, escapeGlob(prefix)+"*"))
 	if err != nil {
 		return err
 	}
 	for _, p := range leftovers {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		rest := strings.TrimPrefix(filepath.Base(p), prefix)
+		if pid, _, ok := strings.Cut(rest, "-"); ok {
+			if n, err := strconv.Atoi(pid); err == nil && n > 0 && alive(n) {
+				continue // a write in progress, maybe this process's own
+			}
+		}
+		if err := remove(p); err != nil && !os.IsNotExist(err) {
 			return err
+		}
+		if Logf != nil {
+			Logf("removed %s, a temporary copy an interrupted earlier run left (it may have held the token)", p)
 		}
 	}
 	return nil
+}
+
+// alive reports whether process pid exists.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // escapeGlob quotes filepath.Match's special characters.

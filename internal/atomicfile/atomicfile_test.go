@@ -31,9 +31,16 @@ func TestMain(m *testing.M) {
 	}
 	if dir := os.Getenv("ATOMICFILE_HELPER_DIR"); dir != "" {
 		CleanupOnSignal(os.Exit)
+		noTmpfile = os.Getenv("ATOMICFILE_HELPER_TMPFILE") == ""
 		afterCreate = func(tmp string) {
 			fmt.Println("created", tmp)
 			select {} // the signal arrives here, mid-write
+		}
+		if !noTmpfile {
+			afterCreate = func(string) {
+				fmt.Println("created")
+				select {}
+			}
 		}
 		WriteFile(filepath.Join(dir, "out.ign"), []byte("secret"), 0o600)
 		os.Exit(0)
@@ -51,6 +58,10 @@ func TestNoTempFileSurvivesASignal(t *testing.T) {
 	}{
 		{syscall.SIGINT, "ATOMICFILE_HELPER_DIR"}, {syscall.SIGTERM, "ATOMICFILE_HELPER_DIR"},
 		{syscall.SIGINT, "ATOMICFILE_HELPER_TMPDIR"}, {syscall.SIGTERM, "ATOMICFILE_HELPER_TMPDIR"},
+		// Issue 18, item 5: a closed terminal and Ctrl-\ too (before, both
+		// killed the process with the temporary file, token and all, left).
+		{syscall.SIGHUP, "ATOMICFILE_HELPER_DIR"}, {syscall.SIGQUIT, "ATOMICFILE_HELPER_DIR"},
+		{syscall.SIGHUP, "ATOMICFILE_HELPER_TMPDIR"}, {syscall.SIGQUIT, "ATOMICFILE_HELPER_TMPDIR"},
 	} {
 		sig := c.sig
 		dir := t.TempDir()
@@ -115,5 +126,77 @@ func TestWriteTarget(t *testing.T) {
 	}
 	if err := WriteTarget(dir, []byte("x"), 0o600); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("a directory: %v", err)
+	}
+}
+
+// Issue 18, item 5: a SIGKILL mid-write, which no handler sees, leaves no
+// file: the data is in an unnamed O_TMPFILE file until it is whole. Before,
+// a .out.ign.tmp-* file holding the data stayed.
+func TestKillMidWriteLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ATOMICFILE_HELPER_DIR="+dir, "ATOMICFILE_HELPER_TMPFILE=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.HasPrefix(line, "created") {
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("a SIGKILL mid-write left %s behind", left[0].Name())
+	}
+}
+
+// Issue 18, item 5: what a killed run left beside a target (a named
+// temporary file, a fleet's temporary directory) is removed by the next
+// write there, and said; a write in progress (its process alive) and
+// other names are left alone. Before, nothing removed them.
+func TestStaleTemporariesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	dead := "999999999" // above any pid_max
+	stale := []string{".out.ign.tmp-" + dead + "-123", ".out.ign.tmp-4567"}
+	kept := []string{".out.ign.tmp-1-99", ".other.tmp-" + dead + "-1", "out.ign.tmp-" + dead + "-1"}
+	for _, n := range append(append([]string{}, stale...), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("token"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	staleDir := filepath.Join(dir, ".fleet.tmp-"+dead+"-7")
+	if err := os.MkdirAll(filepath.Join(staleDir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	Logf = func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }
+	t.Cleanup(func() { Logf = nil })
+	if err := WriteFile(filepath.Join(dir, "out.ign"), []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := MkdirTemp(dir, ".fleet.tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	Release(tmp)
+	for _, n := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("%s survived", n)
+		}
+	}
+	if _, err := os.Lstat(staleDir); err == nil {
+		t.Errorf("%s survived", staleDir)
+	}
+	for _, n := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+	if len(said) != 3 || !strings.Contains(strings.Join(said, "\n"), "removed "+staleDir+", a temporary copy an interrupted earlier run left") {
+		t.Errorf("said %q, want one line per removal", said)
 	}
 }

@@ -116,10 +116,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 			return res, &Error{Class: BadConfig, Err: err}
 		}
 		// A crash in an earlier run may have left a temporary copy, with
-		// the token in it, next to the target.
-		if err := atomicfile.RemoveStale(p); err != nil {
-			return res, errorf(Transient, "removing temporary files left next to %s: %v", f.path, err)
-		}
+		// the token in it, next to the target: the write removes it first.
 		if err := atomicfile.MkdirWrite(p, f.data, f.mode); err != nil {
 			return res, errorf(Transient, "writing %s: %v", f.path, err)
 		}
