@@ -54,7 +54,12 @@ func stockPlan(s *spec.Spec, p *Plan) {
 	}
 	// systemd-sysext.service merges /etc/extensions at every boot (Flatcar
 	// enables it; Debian and Fedora do not).
-	p.Units = append(p.Units, Unit{Name: sysextUnit, Enabled: true})
+	// systemd before 255 does not reload after the merge (Flatcar's
+	// ensure-sysext.service does it there): without a reload the
+	// extension's units and drop-ins, and our mask of its drop-in, are
+	// not what the boot runs.
+	p.Units = append(p.Units, Unit{Name: sysextUnit, Enabled: true, Dropins: []Dropin{{Name: dropinName,
+		Contents: "# Rendered by kubebake: load the merged extensions' units (systemd < 255 does\n# not reload after the merge; Flatcar's ensure-sysext.service does).\n[Service]\nExecStartPost=systemctl daemon-reload\n"}}})
 	for i := range p.Units {
 		if p.Units[i].Name == kubeletUnit {
 			// Our kubelet.service in /etc replaces the extension's unit, but

@@ -2,6 +2,7 @@ package boot
 
 import (
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,11 @@ import (
 // where the units run it from: the node fetches it (or a system extension
 // holding it) from a mirror, the test's file server, and verifies it.
 func stockImages(t *testing.T, img *boottest.Image) {
+	if os.Getenv("KUBEBAKE_BOOT_STOCK") == "" {
+		// Written with issue 19 but not yet run on a boot (the set-up was
+		// still building the kubelet): opt-in until it has passed once.
+		t.Skip("the stock-image machines are opt-in until proven: KUBEBAKE_BOOT_STOCK=1 runs them (about two boots)")
+	}
 	c := testcluster.StartWith(t, testcluster.Options{ServingIPs: []net.IP{slirpHost}})
 	_, port, _ := net.SplitHostPort(c.Endpoint)
 	ep := net.JoinHostPort(slirpHost.String(), port)
