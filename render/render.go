@@ -18,6 +18,7 @@ package render
 
 import (
 	"bytes"
+	"errors"
 	"io"
 
 	"github.com/kubebake/kubebake/embed"
@@ -35,6 +36,22 @@ func Render(s *spec.Spec, agent *embed.Agent) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// RenderPointer renders the boot part of s (--part boot) and the pointer
+// config that fetches it from s.Pointer (see emit.Pointer): the pointer is
+// the user-data, the boot part is uploaded where the pointer points.
+func RenderPointer(s *spec.Spec, agent *embed.Agent) (pointer, boot []byte, err error) {
+	if s.Pointer == "" || s.Part != spec.PartBoot {
+		return nil, nil, errors.New("internal error: RenderPointer needs --pointer and --part boot")
+	}
+	if boot, err = Render(s, agent); err != nil {
+		return nil, nil, err
+	}
+	if pointer, err = emit.Pointer(boot, s); err != nil {
+		return nil, nil, err
+	}
+	return pointer, boot, s.CheckSize(len(pointer))
 }
 
 // writeNode is one node through the pipeline: its plan, emitted in its

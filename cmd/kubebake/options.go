@@ -32,6 +32,7 @@ type clusterOpts struct {
 	Arch        string
 	MaxJoins    int32
 	PrunerImage string
+	BootOutput  string
 }
 
 // terms are the options a token's terms are read from.
@@ -145,6 +146,9 @@ var clusterOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Config: true, Path: true, Commands: []string{cmdRender}, PerRun: "where output goes is the run's (render --nodes writes one file per node into --out-dir)",
 		Help: "write to FILE (mode 0600, atomically: it holds the token) instead of stdout; - is stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},
+	{Meta: options.Meta{Name: "boot-output", Arg: "FILE", Commands: []string{cmdRender}, NotInConfig: onCommandLine,
+		Help: "with --pointer: write the boot part the pointer fetches (it holds the token) to FILE (mode 0600, atomically), for you to upload to the --pointer URL; required with --pointer"},
+		Field: func(o *clusterOpts) any { return &o.BootOutput }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdManifests, cmdToken}, NotInConfig: onCommandLine,
 		Help: "write to FILE (mode 0600, atomically: it holds the token's secret) instead of stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kubebake/kubebake/internal/atomicfile"
 	iofs "io/fs"
 	"os"
 	"os/signal"
@@ -60,6 +61,11 @@ func runRender(env *cliEnv, args []string) error {
 	if err := ownInput(opts.co.Output, renderInputs(&in)...); err != nil {
 		return err
 	}
+	if opts.co.BootOutput != "" {
+		if err := ownInput(opts.co.BootOutput, renderInputs(&in)...); err != nil {
+			return usageErrorf("%s", strings.Replace(err.Error(), "--output", "--boot-output", 1))
+		}
+	}
 
 	sp, warns, err := spec.NewSpec(in, cache.New(env.readFile, time.Now()))
 	if err != nil {
@@ -82,6 +88,9 @@ func runRender(env *cliEnv, args []string) error {
 		}
 		agent = &a
 	}
+	if sp.Pointer != "" {
+		return renderPointer(env, sp, agent, opts.co.Output, opts.co.BootOutput)
+	}
 	out, err := render.Render(sp, agent)
 	if err != nil {
 		return asUsage(err) // --merge's input errors surface here
@@ -99,6 +108,26 @@ func runRender(env *cliEnv, args []string) error {
 		mode, secret = 0o644, ""
 	}
 	return writeOutput(env, opts.co.Output, out, mode, secret)
+}
+
+// renderPointer writes the boot part to --boot-output (0600: the token)
+// and the pointer config that fetches it to -o (0644: no secret).
+func renderPointer(env *cliEnv, sp *spec.Spec, agent *embed.Agent, output, bootOutput string) error {
+	if bootOutput == "" || stdoutPath(bootOutput) {
+		return usageErrorf("--boot-output: with --pointer, name the FILE that gets the boot part (it holds the token) for you to upload to %s", sp.Pointer)
+	}
+	if !stdoutPath(output) && output == bootOutput {
+		return usageErrorf("--boot-output: %s is -o too: the pointer and the boot part are two files", bootOutput)
+	}
+	pointer, boot, err := render.RenderPointer(sp, agent)
+	if err != nil {
+		return asUsage(err)
+	}
+	if err := atomicfile.WriteTarget(bootOutput, boot, 0o600); err != nil {
+		return usageErrorf("--boot-output: %s: %v", bootOutput, reason(err))
+	}
+	fmt.Fprintf(env.stderr, "kubebake render: wrote the boot part (%d bytes, sha512 in the pointer) to %s: upload it to %s, readable only by the instances' role, and delete it once the nodes joined\n", len(boot), bootOutput, sp.Pointer)
+	return writeOutput(env, output, pointer, 0o644, "")
 }
 
 // asUsage makes input errors usage errors (exit 2).

@@ -71,6 +71,9 @@ type Inputs struct {
 	// Part and Merge are --part and --merge (part.go).
 	Part  string
 	Merge string
+	// Pointer and PointerCA are --pointer and --pointer-ca (pointer.go).
+	Pointer   string
+	PointerCA string
 	// TokenEnv is $KUBEBAKE_TOKEN; never read from a file.
 	TokenEnv string
 	// Given says which options the user set, and where (a flag, or a
@@ -171,6 +174,12 @@ type Spec struct {
 	KubeletFile []byte
 	// Gzip compresses the whole output (cloud-init only).
 	Gzip bool
+	// Pointer, when set, is where the boot part will be fetched from: the
+	// user-data is an Ignition config merging it from there (pointer.go).
+	Pointer string
+	// PointerCA is the PEM of the CAs Ignition trusts for an https Pointer
+	// besides the system's (--pointer-ca).
+	PointerCA []byte
 	// MaxSize is the largest output allowed, in bytes (0: no limit), and
 	// what the user named it ("aws", "20000").
 	MaxSize     int
@@ -255,6 +264,9 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 
 	// The token: exactly one source (none for the image part, which holds no token).
 	if err := partAndMerge(s, in, c); err != nil {
+		return nil, nil, err
+	}
+	if err := pointer(s, in, c); err != nil {
 		return nil, nil, err
 	}
 	if s.Part != PartImage || in.TokenFile != "" || in.Token != "" || in.TokenEnv != "" {
