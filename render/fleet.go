@@ -215,8 +215,12 @@ func (n fleetNode) write(w io.Writer) (write.IndexEntry, error) {
 	if err != nil {
 		return write.IndexEntry{}, err
 	}
-	return write.IndexEntry{
-		Name: n.name, File: n.file, Format: string(n.spec.Format), Hostname: n.spec.Hostname,
-		TokenID: n.spec.Token.ID(), Size: res.Size, SHA256: res.SHA256, ConfigHash: ch,
-	}, nil
+	e := write.IndexEntry{
+		Name: n.name, File: n.file, Format: string(n.spec.Format), Hostname: n.spec.Hostname, Part: string(n.spec.Part),
+		Size: res.Size, SHA256: res.SHA256, ConfigHash: ch,
+	}
+	if full.Part(n.spec.Part).HasSecret() {
+		e.TokenID = n.spec.Token.ID()
+	}
+	return e, nil
 }

@@ -334,3 +334,17 @@ func BenchmarkFleet(b *testing.B) {
 		})
 	}
 }
+
+// TestIndexPart: index.json says which part each output is, and names a
+// token only for outputs that hold one (not --part image).
+func TestIndexPart(t *testing.T) {
+	image, boot := sampleInputs(), sampleInputs()
+	image.Part, boot.Part = "image", "boot"
+	idx := writeFleet(t, []spec.FleetNode{{Name: "i", Inputs: image}, {Name: "b", Inputs: boot}}, filepath.Join(t.TempDir(), "out"))
+	if e := idx.Nodes[0]; e.Part != "image" || e.TokenID != "" {
+		t.Errorf("image part: part %q, tokenId %q", e.Part, e.TokenID)
+	}
+	if e := idx.Nodes[1]; e.Part != "boot" || e.TokenID != "abcdef" {
+		t.Errorf("boot part: part %q, tokenId %q", e.Part, e.TokenID)
+	}
+}

@@ -46,6 +46,10 @@ func TestStdoutWriteErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr.String(), "writing to stdout: no space left on device") {
 			t.Errorf("kubebake %s > /dev/full: exit %d, stderr %q", strings.Join(args, " "), code, stderr.String())
 		}
+		// One failed write, one line (issue 17 item 11).
+		if n := strings.Count(stderr.String(), "no space left on device"); n != 1 {
+			t.Errorf("kubebake %s > /dev/full: %d error lines for one failed write: %q", strings.Join(args, " "), n, stderr.String())
+		}
 	}
 }
 

@@ -95,6 +95,8 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	}
 	n, err := e.w.Write(p)
 	if err != nil {
+		// Named, so that the command's one error line says what failed.
+		err = fmt.Errorf("writing to stdout: %w", reason(err))
 		e.err = err
 	}
 	return n, err
@@ -121,11 +123,11 @@ func run(env *cliEnv, args []string) int {
 	out := &errWriter{w: env.stdout}
 	env.stdout = out
 	code := dispatch(env, args)
-	if out.err != nil {
-		fmt.Fprintf(env.stderr, "kubebake: writing to stdout: %v\n", reason(out.err))
-		if code == 0 {
-			code = 1
-		}
+	if out.err != nil && code == 0 {
+		// A command that failed has said why (its write's error names
+		// stdout); one that ignored the error has not.
+		fmt.Fprintf(env.stderr, "kubebake: %v\n", out.err)
+		code = 1
 	}
 	return code
 }

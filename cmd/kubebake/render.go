@@ -98,7 +98,6 @@ func runRender(env *cliEnv, args []string) error {
 	if err := sp.CheckSize(len(out)); err != nil {
 		return asUsage(err)
 	}
-	reportSize(env, sp, opts.co.Output, len(out))
 	mode, secret := iofs.FileMode(0o600), "holds the bootstrap token"
 	if sp.Info().NoSecret {
 		secret = "" // the plan holds no secret: fine on a screen
@@ -107,7 +106,11 @@ func runRender(env *cliEnv, args []string) error {
 		// No secret: an image build may read it as anyone.
 		mode, secret = 0o644, ""
 	}
-	return writeOutput(env, opts.co.Output, out, mode, secret)
+	if err := writeOutput(env, opts.co.Output, out, mode, secret); err != nil {
+		return err
+	}
+	reportSize(env, sp, opts.co.Output, len(out))
+	return nil
 }
 
 // renderPointer writes the boot part to --boot-output (0600: the token)
@@ -139,10 +142,11 @@ func asUsage(err error) error {
 	return err
 }
 
-// reportSize prints the size of output meant for user-data (the agent not
-// inside it), so a user sees how close it is to a cloud's limit.
+// reportSize prints the size of output meant for user-data, once it is
+// written, so a user sees how close it is to a cloud's limit, and warns when
+// it is above the clouds' limits.
 func reportSize(env *cliEnv, sp *spec.Spec, output string, n int) {
-	if sp.JoinBinary == spec.JoinEmbedded || !sp.Info().UserData {
+	if !sp.Info().UserData {
 		return
 	}
 	name := output
@@ -154,6 +158,9 @@ func reportSize(env *cliEnv, sp *spec.Spec, output string, n int) {
 		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/sp.MaxSize, sp.MaxSizeName, sp.MaxSize)
 	}
 	fmt.Fprintf(env.stderr, "kubebake render: %s: %d bytes%s\n", name, n, limit)
+	if w := sp.SizeWarning(name, n); w != "" {
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
+	}
 }
 
 // notInConfig lists the flags of cmd a config file may not set.

@@ -53,6 +53,11 @@ func (s *Spec) CheckSize(n int) error {
 	if l, ok := UserDataLimits[strings.ToLower(s.MaxSizeName)]; ok {
 		limit = fmt.Sprintf("%s's limit of %d bytes (%s)", strings.ToLower(s.MaxSizeName), l.Bytes, l.Note)
 	}
+	return inputs.Errorf("--max-size", "the output is %d bytes, more than %s%s", n, limit, s.sizeHints())
+}
+
+// sizeHints says what makes the output smaller: "; try ...", or "".
+func (s *Spec) sizeHints() string {
 	var hints []string
 	if s.JoinBinary == JoinEmbedded {
 		hints = append(hints, "--join-binary baked (the agent in the image)")
@@ -63,9 +68,48 @@ func (s *Spec) CheckSize(n int) error {
 	if len(s.CAs) > 1 {
 		hints = append(hints, "fewer --ca certificates (pin the next CA with --ca-cert-hash instead)")
 	}
-	hint := ""
-	if len(hints) > 0 {
-		hint = "; try " + strings.Join(hints, ", ")
+	if len(hints) == 0 {
+		return ""
 	}
-	return inputs.Errorf("--max-size", "the output is %d bytes, more than %s%s", n, limit, hint)
+	return "; try " + strings.Join(hints, ", ")
+}
+
+// SizeWarning says, of user-data output of n bytes written to name, which
+// clouds' user-data limits it is above, and what makes it smaller; "" when
+// it fits them all, when the format is not user-data, or when --max-size
+// names the limit that matters (CheckSize holds it).
+func (s *Spec) SizeWarning(name string, n int) string {
+	if !s.Info().UserData || s.MaxSize > 0 {
+		return ""
+	}
+	var over []string
+	for _, c := range cloudNames() {
+		if l := UserDataLimits[c].Bytes; n > l {
+			unit := ""
+			if len(over) == 0 {
+				unit = " bytes"
+			}
+			over = append(over, fmt.Sprintf("%s (%d%s)", c, l, unit))
+		}
+	}
+	if len(over) == 0 {
+		return ""
+	}
+	size := fmt.Sprintf("%d bytes", n)
+	if n >= 1e6 {
+		size = fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	hint := s.sizeHints()
+	if hint == "" {
+		hint = "; serve it from a URL, or bake it into the image"
+	}
+	return fmt.Sprintf("%s is %s, more than the user-data limit of %s%s", name, size, andList(over), hint)
+}
+
+// andList is "a", "a and b", "a, b and c".
+func andList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }

@@ -15,8 +15,11 @@ type IndexEntry struct {
 	File     string `json:"file"`
 	Format   string `json:"format"`
 	Hostname string `json:"hostname,omitempty"`
-	// TokenID is the public half of the node's bootstrap token.
-	TokenID string `json:"tokenId"`
+	// Part is the part of the node's configuration the output is (--part).
+	Part string `json:"part"`
+	// TokenID is the public half of the bootstrap token the output holds;
+	// none for an output that holds no token (--part image).
+	TokenID string `json:"tokenId,omitempty"`
 	Size    int64  `json:"size"`
 	// SHA256 is the hex SHA-256 of the output file.
 	SHA256 string `json:"sha256"`

@@ -1,0 +1,65 @@
+package discovery_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/kubebake/kubebake/internal/discovery"
+	"github.com/kubebake/kubebake/internal/pin"
+	"github.com/kubebake/kubebake/test/discoverytest"
+)
+
+// A round that reached no server (connection refused) waits the quick
+// full-jitter delay; a round an API server answered waits the paced one.
+func TestRetryQuickUntilAServerAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close() // nothing listens: connection refused
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		if i > 1 {
+			return false
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return true
+	})
+	now := time.Unix(0, 0)
+	var sleeps []time.Duration
+	for _, tc := range []struct {
+		name    string
+		eps     []string
+		timeout time.Duration
+		want    []time.Duration
+	}{
+		// Rand 0.5: half the quick ceiling (1 s, then 2 s)...
+		{"nothing reached", []string{dead}, 4 * time.Second, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}},
+		// ...and the Pace itself once the API server answers.
+		{"answered", []string{srv.Endpoint()}, time.Minute, []time.Duration{discovery.Pace, discovery.Pace}},
+	} {
+		sleeps = nil
+		_, err := discovery.Discover(context.Background(), discovery.Target{Endpoints: tc.eps, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: tc.timeout}, discovery.Options{
+			Now: func() time.Time { return now },
+			Sleep: func(_ context.Context, d time.Duration) error {
+				sleeps = append(sleeps, d)
+				now = now.Add(d)
+				return nil
+			},
+			Rand: func() float64 { return 0.5 },
+		})
+		if tc.name == "answered" && err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		n := min(len(sleeps), len(tc.want))
+		if fmt.Sprint(sleeps[:n]) != fmt.Sprint(tc.want[:n]) || n == 0 {
+			t.Errorf("%s: slept %v, want %v", tc.name, sleeps, tc.want)
+		}
+		now = time.Unix(0, 0)
+	}
+}
