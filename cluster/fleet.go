@@ -233,8 +233,8 @@ const renderCommand = "render"
 
 // FleetInput is what ReadFleet reads a nodes file with.
 type FleetInput struct {
-	// Nodes is the nodes file.
-	Nodes string
+	// Nodes is the nodes file; Command the cluster command reading it.
+	Nodes, Command string
 	// Base is the command line's render inputs; Config is --config, read
 	// once: its render keys go under the command line.
 	Base   spec.Inputs
@@ -268,7 +268,14 @@ func ReadFleet(in FleetInput) (*Fleet, error) {
 	}
 	base := in.Base
 	set := options.NewSet(renderCommand, spec.AllOptions(), options.Bind(spec.Options, &base, renderCommand))
-	set.Given = in.Base.Given.Clone()
+	// What the command line gave of render's options: the command's own
+	// options of the same name (apply's --format, -o) are not render's.
+	set.Given = options.Given{}
+	for k, w := range in.Base.Given {
+		if o, ok := spec.Options.Lookup(k); ok && o.UsedBy(in.Command) {
+			set.Given[k] = w
+		}
+	}
 	if in.Config != nil {
 		if err := set.Apply(in.Config, nil); err != nil {
 			return nil, err

@@ -53,7 +53,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		}
 		return &cluster.Fleet{Pools: []*cluster.Pool{p}, CA: ca, Endpoints: eps}, nil
 	}
-	fin := cluster.FleetInput{Nodes: in.Nodes, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
+	fin := cluster.FleetInput{Nodes: in.Nodes, Command: o.cmd, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
 		TokenFile: func(in *spec.Inputs) { warnTokenFile(env, o.cmd, in) }}
 	if withTerms {
 		// A token's terms: the nodes file's keys of the CLI's table.

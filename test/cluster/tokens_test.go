@@ -191,7 +191,7 @@ nodes:
 	}
 
 	// check: pool a reached its limit: a warning, not a failure.
-	stdout, stderr, code := e.run(append([]string{"check", "-o", "json", "--ca", e.c.CACertFile, "--api-server", e.c.Endpoint, "--nodes", nodes, "--min-ttl", "1h"}, kc...)...)
+	stdout, stderr, code := e.run(append([]string{"check", "--format", "json", "--ca", e.c.CACertFile, "--api-server", e.c.Endpoint, "--nodes", nodes, "--min-ttl", "1h"}, kc...)...)
 	if !strings.Contains(stdout, `"id": "token-joins"`) || !strings.Contains(stdout, `"status": "warn"`) || !strings.Contains(stdout, "max-joins 2 is reached") {
 		t.Errorf("check does not warn about pool a's joins (exit %d):\n%s\n%s", code, stdout, stderr)
 	}

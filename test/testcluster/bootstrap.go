@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/internal/kubeconfig"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/discoverytest"
 )
 
 // The cluster-side objects of token discovery and TLS bootstrap, as kubeadm
@@ -81,10 +81,8 @@ const rbacV1 = "rbac.authorization.k8s.io/v1"
 // DefaultNodeTokenGroup create CSRs that are auto-approved, and nodes renew.
 func (c *Cluster) PrepareBootstrap(t testing.TB) {
 	t.Helper()
-	kc, err := kubeconfig.ClusterInfo(c.Server(), c.CACertPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// As kubeadm writes it (preferences: {}), not as kubebake does.
+	kc := discoverytest.Kubeconfig(t, c.Server(), c.CACertPEM)
 	c.Create(t, "/api/v1/namespaces/kube-public/configmaps", ConfigMap{
 		APIVersion: "v1", Kind: "ConfigMap",
 		Metadata: objectMeta{Name: "cluster-info", Namespace: "kube-public"},
