@@ -12,8 +12,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// tokenPattern is a bootstrap token, "<id>.<secret>", anywhere in a text.
-var tokenPattern = regexp.MustCompile(`\b([a-z0-9]{6})\.[a-z0-9]{16}\b`)
+// tokenPattern is a bootstrap token, "<id>.<secret>", anywhere in a text,
+// also touching other word characters (TOKEN_<id>.<secret>, which \b
+// missed): a false positive costs a digest, a miss prints a secret.
+var tokenPattern = regexp.MustCompile(`([a-z0-9]{6})\.[a-z0-9]{16}`)
 
 // SecretMarker stands where a token's secret was.
 const SecretMarker = "<secret>"
