@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/test/boottest"
 	"github.com/kubebake/kubebake/test/consumertest"
-	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/test/testcluster"
 )
 

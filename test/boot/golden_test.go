@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/boottest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/boottest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // goldenImage is the proof of golden images with no secret inside, on real

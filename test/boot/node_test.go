@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/kubebake/kubebake/embed"
+	"github.com/kubebake/kubebake/internal/joinconfig"
+	"github.com/kubebake/kubebake/internal/token"
 	"github.com/kubebake/kubebake/test/boottest"
 	"github.com/kubebake/kubebake/test/consumertest"
-	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/test/testcluster"
-	"github.com/kubebake/kubebake/internal/token"
 )
 
 // slirpHost is where a qemu guest with user networking reaches the

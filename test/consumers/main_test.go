@@ -26,8 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/consumertest"
 )
 
 var (

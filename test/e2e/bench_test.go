@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/consumertest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // Log lines that bracket discovery. kubeadm's are its klog -v=1 lines

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/consumertest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // goldenNode builds a node as a golden image is built and booted: the image

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/pin"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/consumertest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // shortTimeout is the discovery deadline the negative cases give

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubebake/kubebake/test/consumertest"
 	"github.com/kubebake/kubebake/internal/joinconfig"
-	"github.com/kubebake/kubebake/test/testcluster"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/test/consumertest"
+	"github.com/kubebake/kubebake/test/testcluster"
 )
 
 // render runs `kubebake render` for the cluster endpoint with the CA file
