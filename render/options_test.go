@@ -69,3 +69,14 @@ func TestOptionTable(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIServerList: --api-server a,b is one address with a comma; the
+// error says to give each its own flag (issue 17 item 11).
+func TestAPIServerList(t *testing.T) {
+	in := sampleInputs()
+	in.APIServer = []string{"10.0.0.1,10.0.0.2"}
+	_, _, err := spec.NewSpec(in, nil)
+	if err == nil || !strings.Contains(err.Error(), "give each address its own --api-server") {
+		t.Errorf("got %v, want a hint to repeat the flag", err)
+	}
+}

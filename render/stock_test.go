@@ -177,3 +177,19 @@ func TestStockErrors(t *testing.T) {
 		t.Errorf("ignition, --join-binary none: %v", err)
 	}
 }
+
+// A stock image's user-data with the agent baked in fits EC2's 16 KB: a URL
+// and a hash are a few hundred bytes.
+func TestStockFitsAWS(t *testing.T) {
+	for _, f := range []spec.Format{FormatIgnition, FormatCloudInit} {
+		in := stockInputs(f, spec.VariantFCOS, spec.RuntimeDocker, spec.JoinBaked)
+		out, err := Render(mustSpec(t, in), standIn(t))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if len(out) > 16384 {
+			t.Errorf("%s, kubelet + cri-dockerd + a sysext by URL: %d bytes, over EC2's 16384", f, len(out))
+		}
+		t.Logf("%s, kubelet + cri-dockerd + a sysext by URL: %d bytes", f, len(out))
+	}
+}
