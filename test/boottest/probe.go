@@ -96,7 +96,7 @@ while :; do
   jphase=$(sed -n 's/^  "phase": "\(.*\)",*$/\1/p' /run/kubebake/status.json 2>/dev/null)
   jclass=$(sed -n 's/^  "class": "\(.*\)",*$/\1/p' /run/kubebake/status.json 2>/dev/null)
   jfinal=false; grep -qs '"final": true' /run/kubebake/status.json && jfinal=true
-  sentinel=$(tr -d ' \n' </run/cluster-api/bootstrap-success.complete 2>/dev/null)
+  sentinel=; [ -r /run/cluster-api/bootstrap-success.complete ] && sentinel=$(tr -d ' \n' </run/cluster-api/bootstrap-success.complete)
   failmark=no; [ -e /run/cluster-api/bootstrap-failure.kubebake ] && failmark=yes
   echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles jphase=$jphase jclass=$jclass jfinal=$jfinal sentinel=$sentinel failmark=$failmark ${scanned:-scan=pending} END" >$out
   sleep 3
