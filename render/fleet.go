@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
@@ -113,7 +112,7 @@ func PrepareFleet(nodes []spec.FleetNode, opt FleetOptions) (*Fleet, error) {
 			nameField = n.Where + ": name"
 		}
 		if errs := validation.IsDNS1123Subdomain(n.Name); len(errs) > 0 {
-			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "%s (a node's name names its output file; use a lowercase DNS name such as worker-1)", strings.Join(errs, "; "))}
+			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "%s (a node's name names its output file; use a lowercase DNS name such as worker-1)", spec.ValidationMessage(errs))}
 		}
 		sp, warns, err := u.check(n, nameField, opt.Cache)
 		if err != nil {

@@ -498,10 +498,10 @@ func parseLabels(vals []string) ([]string, error) {
 			return nil, inputs.Errorf("--node-labels", "%q is not key=value", l)
 		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputs.Errorf("--node-labels", "label key %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--node-labels", "label key %q: %s", k, ValidationMessage(errs))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputs.Errorf("--node-labels", "value of label %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--node-labels", "value of label %q: %s", k, ValidationMessage(errs))
 		}
 		if !labelAllowed(k) {
 			return nil, inputs.Errorf("--node-labels", "the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
@@ -524,10 +524,10 @@ func parseTaints(vals []string) ([]corev1.Taint, error) {
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputs.Errorf("--register-with-taints", "taint key %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--register-with-taints", "taint key %q: %s", k, ValidationMessage(errs))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputs.Errorf("--register-with-taints", "value of taint %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--register-with-taints", "value of taint %q: %s", k, ValidationMessage(errs))
 		}
 		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
 	}
