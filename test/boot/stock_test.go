@@ -54,10 +54,12 @@ func cloudInitKubeletURL(t *testing.T, img *boottest.Image, c *testcluster.Clust
 	m := img.Boot(t, "cloud-init stock kubelet", img.Disk(t, l), boottest.Seed(t, readFile(t, n.config), "kb-boot-stock-ci-1", n.hostname))
 
 	s := m.Wait(t, "a hash mismatch logged", bootTimeout, func(s boottest.State) bool {
-		return strings.Contains(strings.Join(m.Journal(), "\n"), "hash mismatch") || s.Get("join.ActiveState") == "failed"
+		return s.Get("join.ActiveState") == "failed" ||
+			s.Get("join.ActiveState") == "activating" && strings.Contains(strings.Join(m.Journal(), "\n"), "hash mismatch")
 	})
-	time.Sleep(10 * time.Second) // another attempt, and the probe's next lines
-	s = m.Wait(t, "still not joined", time.Minute, func(boottest.State) bool { return true })
+	// Another attempt or two, and a probe line from after them.
+	up := s.Float("up")
+	s = m.Wait(t, "still not joined", 5*time.Minute, func(s boottest.State) bool { return s.Float("up") > up+10 })
 	journal := strings.Join(m.Journal(), "\n")
 	t.Logf("kubebake-join fetch, while the mirror serves other bytes:\n%s", shortJournal(m.Journal()))
 	for _, w := range []string{fs.URL(urlPath), "hash mismatch", "expected " + want, "nothing installed at " + kubeletPath} {
