@@ -92,3 +92,18 @@ func TestNotAnOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestReadKubebakeJSON: a plan or a fleet's index.json is kubebake's own
+// JSON, not an output inspect reads; it says what the file is and what to
+// inspect instead (issue 17 item 11).
+func TestReadKubebakeJSON(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"part": "all", "configHash": "sha256:00", "files": []}`: "kubebake render --format plan",
+		`{"nodes": [{"name": "a", "file": "a.ign"}]}`:             "index.json",
+	} {
+		_, err := Read([]byte(doc))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "invalid config version") {
+			t.Errorf("%s: got %v, want an error naming %q", doc, err, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,12 +82,35 @@ func Read(data []byte) (*Node, error) {
 	case userdata.IsMIME(trimmed):
 		return readMIME(data)
 	case bytes.HasPrefix(trimmed, []byte("{")):
+		if err := kubebakeJSON(data); err != nil {
+			return nil, err
+		}
 		return readIgnition(data)
 	case len(trimmed) == 0:
 		return nil, errors.New("the file is empty")
 	default:
 		return readButane(data)
 	}
+}
+
+// kubebakeJSON refuses kubebake's own JSON that is not an output: a plan
+// (--format plan) or a fleet's index.json, saying what it is.
+func kubebakeJSON(data []byte) error {
+	var doc struct {
+		Ignition   *json.RawMessage `json:"ignition"`
+		ConfigHash *string          `json:"configHash"`
+		Nodes      *json.RawMessage `json:"nodes"`
+	}
+	if json.Unmarshal(data, &doc) != nil || doc.Ignition != nil {
+		return nil
+	}
+	switch {
+	case doc.ConfigHash != nil:
+		return errors.New("this is a plan (kubebake render --format plan), which lists digests, not contents: inspect the Ignition, Butane, cloud-init or tar output itself")
+	case doc.Nodes != nil:
+		return errors.New("this is a fleet's index.json: inspect the node outputs it lists")
+	}
+	return nil
 }
 
 func isGzip(data []byte) bool { return len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
@@ -101,14 +100,7 @@ func PrepareFleet(nodes []spec.FleetNode, opt FleetOptions) (*Fleet, error) {
 		f.workers = runtime.GOMAXPROCS(0)
 	}
 	agents := map[string]*embed.Agent{}
-	names := map[string]bool{}
-	files := map[string]string{write.IndexFile: ""}
-	hostnames := map[string]string{}
-	type tokenUse struct {
-		tok  token.Token
-		node string // the first node using it
-	}
-	tokens := map[string]tokenUse{} // by token id
+	u := uniques{names: map[string]bool{}, files: map[string]string{write.IndexFile: ""}, hostnames: map[string]string{}, tokens: map[string]tokenUse{}}
 	warnNodes := map[spec.Warning][]string{}
 	var warnOrder []spec.Warning
 	for i, n := range nodes {
@@ -120,39 +112,11 @@ func PrepareFleet(nodes []spec.FleetNode, opt FleetOptions) (*Fleet, error) {
 			nameField = n.Where + ": name"
 		}
 		if errs := validation.IsDNS1123Subdomain(n.Name); len(errs) > 0 {
-			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "%s (a node's name names its output file; use a lowercase DNS name such as worker-1)", strings.Join(errs, "; "))}
+			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "%s (a node's name names its output file; use a lowercase DNS name such as worker-1)", spec.ValidationMessage(errs))}
 		}
-		if names[n.Name] {
-			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "given twice: every node needs its own name")}
-		}
-		names[n.Name] = true
-		sp, warns, err := spec.NewSpec(n.Inputs, opt.Cache)
+		sp, warns, err := u.check(n, nameField, opt.Cache)
 		if err != nil {
-			return nil, &spec.NodeError{Node: n.Name, Err: n.Inputs.Given.Locate(err)}
-		}
-		file := n.Name + sp.Info().Ext
-		if len(file) > 255 {
-			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "its output %s is longer than the 255 bytes a file name may have: shorten the name", file)}
-		}
-		if id := sp.Token.ID(); id != "" {
-			if first, ok := tokens[id]; !ok {
-				tokens[id] = tokenUse{sp.Token, n.Name}
-			} else if subtle.ConstantTimeCompare([]byte(first.tok.Secret()), []byte(sp.Token.Secret())) != 1 {
-				return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(n.Inputs.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token (the cluster keeps one Secret per id), so one of the two pools could never join", id, first.node)}
-			}
-		}
-		if other, dup := files[file]; dup {
-			if other == "" {
-				return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "its output %s would be the fleet's index; rename the node", file)}
-			}
-			return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(nameField, "its output %s is node %q's too; rename one", file, other)}
-		}
-		files[file] = n.Name
-		if sp.Hostname != "" {
-			if other, dup := hostnames[sp.Hostname]; dup {
-				return nil, &spec.NodeError{Node: n.Name, Err: inputs.Errorf(n.Inputs.Given.Where("hostname"), "%q is node %q's hostname too: the second kubelet would take over the first one's Node", sp.Hostname, other)}
-			}
-			hostnames[sp.Hostname] = n.Name
+			return nil, &spec.NodeError{Node: n.Name, Err: err}
 		}
 		for _, w := range warns {
 			if _, seen := warnNodes[w]; !seen {
@@ -160,7 +124,7 @@ func PrepareFleet(nodes []spec.FleetNode, opt FleetOptions) (*Fleet, error) {
 			}
 			warnNodes[w] = append(warnNodes[w], n.Name)
 		}
-		fn := fleetNode{name: n.Name, file: file, spec: sp, given: n.Inputs.Given}
+		fn := fleetNode{name: n.Name, file: n.Name + sp.Info().Ext, spec: sp, given: n.Inputs.Given}
 		if sp.JoinBinary == spec.JoinEmbedded {
 			a, ok := agents[sp.Arch]
 			if !ok {
@@ -186,6 +150,57 @@ func PrepareFleet(nodes []spec.FleetNode, opt FleetOptions) (*Fleet, error) {
 		f.warnings = append(f.warnings, fw)
 	}
 	return f, nil
+}
+
+// uniques is what must differ from node to node: names, output files,
+// hostnames, and a token id's secret (one id, one secret).
+type uniques struct {
+	names     map[string]bool
+	files     map[string]string // file -> node ("" for the index)
+	hostnames map[string]string
+	tokens    map[string]tokenUse // by token id
+}
+
+type tokenUse struct {
+	tok  token.Token
+	node string // the first node using it
+}
+
+// check validates node n's inputs and what must be unique in a fleet.
+func (u *uniques) check(n spec.FleetNode, nameField string, c *cache.Cache) (*spec.Spec, []spec.Warning, error) {
+	if u.names[n.Name] {
+		return nil, nil, inputs.Errorf(nameField, "given twice: every node needs its own name")
+	}
+	u.names[n.Name] = true
+	sp, warns, err := spec.NewSpec(n.Inputs, c)
+	if err != nil {
+		return nil, nil, n.Inputs.Given.Locate(err)
+	}
+	file := n.Name + sp.Info().Ext
+	if len(file) > 255 {
+		return nil, nil, inputs.Errorf(nameField, "its output %s is longer than the 255 bytes a file name may have: shorten the name", file)
+	}
+	if id := sp.Token.ID(); id != "" {
+		if first, ok := u.tokens[id]; !ok {
+			u.tokens[id] = tokenUse{sp.Token, n.Name}
+		} else if subtle.ConstantTimeCompare([]byte(first.tok.Secret()), []byte(sp.Token.Secret())) != 1 {
+			return nil, nil, inputs.Errorf(n.Inputs.Given.Where("token-file"), "token %s has another secret than node %q's: one id names one token (the cluster keeps one Secret per id), so one of the two pools could never join", id, first.node)
+		}
+	}
+	if other, dup := u.files[file]; dup {
+		if other == "" {
+			return nil, nil, inputs.Errorf(nameField, "its output %s would be the fleet's index; rename the node", file)
+		}
+		return nil, nil, inputs.Errorf(nameField, "its output %s is node %q's too; rename one", file, other)
+	}
+	u.files[file] = n.Name
+	if sp.Hostname != "" {
+		if other, dup := u.hostnames[sp.Hostname]; dup {
+			return nil, nil, inputs.Errorf(n.Inputs.Given.Where("hostname"), "%q is node %q's hostname too: the second kubelet would take over the first one's Node", sp.Hostname, other)
+		}
+		u.hostnames[sp.Hostname] = n.Name
+	}
+	return sp, warns, nil
 }
 
 // Write renders every node into dir (see write.Dir): dir holds every

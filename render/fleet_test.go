@@ -348,3 +348,20 @@ func TestIndexPart(t *testing.T) {
 		t.Errorf("boot part: part %q, tokenId %q", e.Part, e.TokenID)
 	}
 }
+
+// TestOutDirMissingParent: --out-dir a/b/c whose parent is missing says
+// which directory to create, not a stat error (issue 17 item 11).
+func TestOutDirMissingParent(t *testing.T) {
+	in := sampleInputs()
+	in.JoinBinary = "baked"
+	f, err := PrepareFleet([]spec.FleetNode{{Name: "a", Inputs: in}}, fleetOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "a", "b", "c")
+	_, err = f.Write(context.Background(), dir)
+	var ie *inputs.Error
+	if !errors.As(err, &ie) || ie.Field != "--out-dir" || !strings.Contains(err.Error(), filepath.Dir(dir)+" does not exist") || strings.Contains(err.Error(), "stat ") {
+		t.Errorf("got %v, want an --out-dir error naming the missing %s", err, filepath.Dir(dir))
+	}
+}

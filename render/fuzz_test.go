@@ -46,6 +46,7 @@ func checkMeaning(t *testing.T, s *spec.Spec) {
 	}
 	var cc struct {
 		Hostname   string           `json:"hostname"`
+		Bootcmd    [][]string       `json:"bootcmd"`
 		WriteFiles []map[string]any `json:"write_files"`
 		Runcmd     []any            `json:"runcmd"`
 	}

@@ -69,3 +69,34 @@ func TestOptionTable(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIServerList: --api-server a,b is one address with a comma; the
+// error says to give each its own flag (issue 17 item 11).
+func TestAPIServerList(t *testing.T) {
+	in := sampleInputs()
+	in.APIServer = []string{"10.0.0.1,10.0.0.2"}
+	_, _, err := spec.NewSpec(in, nil)
+	if err == nil || !strings.Contains(err.Error(), "give each address its own --api-server") {
+		t.Errorf("got %v, want a hint to repeat the flag", err)
+	}
+}
+
+// TestNoRegexInErrors: Kubernetes' validation messages end in the regex
+// they check; kubebake's errors say what is wanted without it (issue 17
+// item 11).
+func TestNoRegexInErrors(t *testing.T) {
+	for _, set := range []func(*spec.Inputs){
+		func(in *spec.Inputs) { in.NodeLabels = []string{"a b=c"} },
+		func(in *spec.Inputs) { in.NodeLabels = []string{"a=b c"} },
+		func(in *spec.Inputs) { in.RegisterWithTaints = []string{"a b:NoSchedule"} },
+		func(in *spec.Inputs) { in.ClusterDomain = "Not_A_Domain" },
+		func(in *spec.Inputs) { in.Hostname = "Not_A_Host" },
+	} {
+		in := sampleInputs()
+		set(&in)
+		_, _, err := spec.NewSpec(in, nil)
+		if err == nil || strings.Contains(err.Error(), "regex") || strings.Contains(err.Error(), "[a-z0-9]") {
+			t.Errorf("got %v, want an error without Kubernetes' regex", err)
+		}
+	}
+}

@@ -21,8 +21,9 @@ apply (field manager "kubebake"), and prints for each whether it was created,
 configured (with the fields that changed, never their values) or unchanged.
 Running it again with the same flags changes nothing, except that --ttl counts
 from now: pass --expires for a fixed expiry. A token Secret kubebake did not
-make (kubeadm token create's) is left as it is and reported, unless --adopt. Fields other managers own, such as
-the jws-kubeconfig-* signatures in cluster-info, are left alone. On a kubeadm
+make (kubeadm token create's) is left as it is and reported, unless --adopt.
+Fields other managers own, such as the jws-kubeconfig-* signatures in
+cluster-info, are left alone. On a kubeadm
 cluster, apply takes over cluster-info's kubeconfig (CA bundle of --ca, server
 https://<first --api-server>) and kubeadm's default token group is bound again
 under kubebake's names: run with --dry-run first to see what would change.

@@ -138,7 +138,7 @@ var clusterOptions = options.Table[clusterOpts]{
 		Help: "take over existing tokens kubebake did not make (kubeadm token create's): give them this run's expiry, groups and description; without it they are left as they are, and reported"},
 		Field: func(o *clusterOpts) any { return &o.Adopt }},
 	{Meta: options.Meta{Name: "force", Commands: []string{cmdToken}, NotInConfig: onCommandLine,
-		Help: "replace the token an existing -o FILE holds (nodes using it can no longer join once its Secret goes)"},
+		Help: "replace an existing -o FILE (without it, a file that may hold a token nodes use is kept)"},
 		Field: func(o *clusterOpts) any { return &o.Force }},
 	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: cmdsReport, NotInConfig: onCommandLine, Default: "text", Values: []string{"text", "json"},
 		Help: "the report's format: text, or json for automation"},

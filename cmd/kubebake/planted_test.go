@@ -7,33 +7,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-var built struct {
-	once sync.Once
-	dir  string
-	err  error
-	out  []byte
-}
-
-// buildKubebake builds the real kubebake binary once for this package's
-// tests that need a process of their own (another user's, a signal's).
+// buildKubebake builds the real kubebake binary into the test's temporary
+// directory, for tests that need a process of their own (another user's,
+// a signal's). Go's build cache makes the second build quick.
 func buildKubebake(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "kubebake-bin-")
-		if built.err == nil {
-			built.out, built.err = exec.Command("go", "build", "-o", filepath.Join(built.dir, "kubebake"), ".").CombinedOutput()
-		}
-	})
-	if built.err != nil {
-		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	bin := filepath.Join(t.TempDir(), "kubebake")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return filepath.Join(built.dir, "kubebake")
+	return bin
 }
 
 // Issue 18, item 5: SIGHUP (a closed terminal) or SIGQUIT at any moment of

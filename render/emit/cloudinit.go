@@ -30,9 +30,12 @@ type cloudConfig struct {
 	// given as the fqdn too, and preferred: cloud-init would otherwise set
 	// only its first label, and the Node be named differently than with
 	// Ignition.
-	Hostname   string      `json:"hostname,omitempty"`
-	FQDN       string      `json:"fqdn,omitempty"`
-	PreferFQDN bool        `json:"prefer_fqdn_over_hostname,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+	FQDN       string `json:"fqdn,omitempty"`
+	PreferFQDN bool   `json:"prefer_fqdn_over_hostname,omitempty"`
+	// Bootcmd runs before write_files: it makes the token's directory 0700
+	// (write_files writes a file 0644 and chmods it after).
+	Bootcmd    [][]string  `json:"bootcmd,omitempty"`
 	WriteFiles []cloudFile `json:"write_files"`
 	// Runcmd entries are either a string (run by sh) or a list (exec'd).
 	Runcmd []any `json:"runcmd,omitempty"`
@@ -86,6 +89,9 @@ func cloudInitDoc(p *plan.Plan) (Doc, error) {
 	cc := cloudConfig{Hostname: p.Hostname}
 	if strings.Contains(p.Hostname, ".") {
 		cc.FQDN, cc.PreferFQDN = p.Hostname, true
+	}
+	for _, d := range p.PrivateDirs() {
+		cc.Bootcmd = append(cc.Bootcmd, []string{"mkdir", "-p", "-m", "0700", d}, []string{"chmod", "0700", d})
 	}
 	large := &largeValues{}
 	for _, f := range p.Files {

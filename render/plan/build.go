@@ -71,32 +71,9 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 		return nil, err
 	}
 	p.add(File{Path: KubeletConfigPath, Mode: 0o644, Contents: kubeletConfig})
-
-	// Host prerequisites kubeadm checks: modules, sysctls, no swap.
-	p.add(File{Path: ModulesPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: container networking needs these at boot.\noverlay\nbr_netfilter\n")})
-	p.add(File{Path: SysctlPath, Mode: 0o644, Contents: sysctlConf(map[string]string{
-		"net.bridge.bridge-nf-call-iptables":  "1",
-		"net.bridge.bridge-nf-call-ip6tables": "1",
-		"net.ipv4.ip_forward":                 "1",
-	})})
-	p.add(File{Path: ZramGeneratorPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: no zram swap device; the kubelet wants swap off.\n")})
-	if s.Hostname != "" {
-		// The kubelet names its Node after the hostname.
-		p.Hostname = s.Hostname
-		p.add(File{Path: HostnamePath, Mode: 0o644, Contents: []byte(s.Hostname + "\n"), PerNode: true})
-	}
-	swapoff, err := templates.Execute("kubebake-swapoff.service", nil)
-	if err != nil {
+	if err := hostPlan(s, p); err != nil {
 		return nil, err
 	}
-	resolv, err := templates.Execute(resolvConfUnit, struct{ Path string }{ResolvConfPath})
-	if err != nil {
-		return nil, err
-	}
-	p.Units = append(p.Units,
-		Unit{Name: swapoffUnit, Contents: swapoff, Enabled: true},
-		Unit{Name: resolvConfUnit, Contents: resolv, Enabled: true})
-	p.Start = append(p.Start, "systemd-modules-load.service", "systemd-sysctl.service", swapoffUnit, resolvConfUnit)
 
 	// The container runtime.
 	runtimeUnits, endpoint, err := runtimePlan(s, p)
@@ -113,11 +90,60 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 			return nil, err
 		}
 	}
+	if err := kubeletPlan(s, p, paths, runtimeUnits, endpoint); err != nil {
+		return nil, err
+	}
+	// The token's cleanup watches before anything can join, so that it runs
+	// in the boot that joins whatever else fails.
+	if err := cleanupPlan(p, paths, p.AgentPath); err != nil {
+		return nil, err
+	}
+	if useAgent {
+		p.StartNoWait = append(p.StartNoWait, joinUnit)
+	} else {
+		p.Start = append(p.Start, kubeletUnit)
+	}
+	stockPlan(s, p)
+	p.sort()
+	return p, nil
+}
 
-	// The kubelet.
+// hostPlan adds the host prerequisites kubeadm checks (modules, sysctls,
+// no swap), the hostname and the resolv.conf the kubelet gives pods.
+func hostPlan(s *spec.Spec, p *Plan) error {
+	p.add(File{Path: ModulesPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: container networking needs these at boot.\noverlay\nbr_netfilter\n")})
+	p.add(File{Path: SysctlPath, Mode: 0o644, Contents: sysctlConf(map[string]string{
+		"net.bridge.bridge-nf-call-iptables":  "1",
+		"net.bridge.bridge-nf-call-ip6tables": "1",
+		"net.ipv4.ip_forward":                 "1",
+	})})
+	p.add(File{Path: ZramGeneratorPath, Mode: 0o644, Contents: []byte("# Rendered by kubebake: no zram swap device; the kubelet wants swap off.\n")})
+	if s.Hostname != "" {
+		// The kubelet names its Node after the hostname.
+		p.Hostname = s.Hostname
+		p.add(File{Path: HostnamePath, Mode: 0o644, Contents: []byte(s.Hostname + "\n"), PerNode: true})
+	}
+	swapoff, err := templates.Execute("kubebake-swapoff.service", nil)
+	if err != nil {
+		return err
+	}
+	resolv, err := templates.Execute(resolvConfUnit, struct{ Path string }{ResolvConfPath})
+	if err != nil {
+		return err
+	}
+	p.Units = append(p.Units,
+		Unit{Name: swapoffUnit, Contents: swapoff, Enabled: true},
+		Unit{Name: resolvConfUnit, Contents: resolv, Enabled: true})
+	p.Start = append(p.Start, "systemd-modules-load.service", "systemd-sysctl.service", swapoffUnit, resolvConfUnit)
+	return nil
+}
+
+// kubeletPlan adds the kubelet's unit and its drop-in: ordered after the
+// host units and the runtime's, talking to endpoint.
+func kubeletPlan(s *spec.Spec, p *Plan, paths joinconfig.Paths, runtimeUnits []string, endpoint string) error {
 	kubelet, err := templates.Execute("kubelet.service", struct{ KubeletPath string }{s.KubeletPath})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	args := []string{
 		"--bootstrap-kubeconfig=" + paths.BootstrapKubeconfig,
@@ -144,30 +170,16 @@ func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
 		Args        []string
 	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args,
 		Credentials: []string{paths.KubeletKubeconfig, paths.BootstrapKubeconfig}}
-	agentPath := ""
-	if useAgent {
+	if p.AgentPath != "" {
 		dropinData.JoinUnit = joinUnit
-		agentPath = s.AgentPath()
-		dropinData.AgentPath = agentPath
+		dropinData.AgentPath = p.AgentPath
 	}
 	dropin, err := templates.Execute("kubelet-dropin.conf", dropinData)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.Units = append(p.Units, Unit{Name: kubeletUnit, Contents: kubelet, Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
-	// The token's cleanup watches before anything can join, so that it runs
-	// in the boot that joins whatever else fails.
-	if err := cleanupPlan(p, paths, agentPath); err != nil {
-		return nil, err
-	}
-	if useAgent {
-		p.StartNoWait = append(p.StartNoWait, joinUnit)
-	} else {
-		p.Start = append(p.Start, kubeletUnit)
-	}
-	stockPlan(s, p)
-	p.sort()
-	return p, nil
+	return nil
 }
 
 // cleanupPlan removes every file holding the token once the node has its

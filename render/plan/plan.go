@@ -2,6 +2,7 @@ package plan
 
 import (
 	"io/fs"
+	"path"
 	"sort"
 
 	"github.com/kubebake/kubebake/render/spec"
@@ -41,6 +42,23 @@ type Plan struct {
 	// Remotes are the files the node downloads and verifies at boot (a
 	// stock image's kubelet; stock.go). They belong to the image part.
 	Remotes []Remote
+}
+
+// PrivateDirs are the directories of the plan's secret files (the token's,
+// /etc/kubebake), sorted: an applier creates each 0700 before it writes any
+// file, so that no file in it is readable by others for a moment
+// (cloud-init 22.4's write_files writes a file 0644 and chmods it after).
+func (p *Plan) PrivateDirs() []string {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, f := range p.Files {
+		if d := path.Dir(f.Path); f.Secret && !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
 }
 
 // File is a regular file, owned by root:root.

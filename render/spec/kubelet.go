@@ -15,19 +15,7 @@ import (
 // is not importable here) that the v1beta1 types do not express: enums and
 // ranges. A config that fails them makes the kubelet exit at first boot.
 func validateKubeletConfig(m map[string]any, kc *kubeletv1beta1.KubeletConfiguration) error {
-	enums := []struct {
-		field   string
-		allowed []string
-	}{
-		{"cgroupDriver", []string{"systemd", "cgroupfs"}},
-		{"hairpinMode", []string{"promiscuous-bridge", "hairpin-veth", "none"}},
-		{"cpuManagerPolicy", []string{"none", "static"}},
-		{"memoryManagerPolicy", []string{"None", "Static"}},
-		{"topologyManagerPolicy", []string{"none", "best-effort", "restricted", "single-numa-node"}},
-		{"topologyManagerScope", []string{"container", "pod"}},
-		{"configMapAndSecretChangeDetectionStrategy", []string{"Get", "Cache", "Watch"}},
-	}
-	for _, e := range enums {
+	for _, e := range kubeletEnums {
 		v, ok := m[e.field]
 		if !ok || e.allowed == nil {
 			continue
@@ -41,33 +29,7 @@ func validateKubeletConfig(m map[string]any, kc *kubeletv1beta1.KubeletConfigura
 			return fmt.Errorf("%s %q: the kubelet takes one of %s", e.field, fmt.Sprint(v), strings.Join(e.allowed, ", "))
 		}
 	}
-	ranges := []struct {
-		field    string
-		min, max int64
-	}{
-		{"healthzPort", 1, 65535},
-		{"port", 1, 65535},
-		{"readOnlyPort", 0, 65535},
-		{"imageGCHighThresholdPercent", 0, 100},
-		{"imageGCLowThresholdPercent", 0, 100},
-		{"iptablesDropBit", 0, 31},
-		{"iptablesMasqueradeBit", 0, 31},
-		{"oomScoreAdj", -1000, 1000},
-		{"eventBurst", 0, 1 << 31},
-		{"eventRecordQPS", 0, 1 << 31},
-		{"kubeAPIBurst", 0, 1 << 31},
-		{"kubeAPIQPS", 0, 1 << 31},
-		{"registryBurst", 0, 1 << 31},
-		{"registryPullQPS", 0, 1 << 31},
-		{"maxOpenFiles", 0, 1 << 62},
-		{"maxPods", 1, 1 << 31},
-		{"podsPerCore", 0, 1 << 31},
-		{"nodeStatusMaxImages", -1, 1 << 31},
-		{"nodeLeaseDurationSeconds", 1, 1 << 31},
-		{"containerLogMaxFiles", 2, 1 << 31},
-		{"maxParallelImagePulls", 1, 1 << 31},
-	}
-	for _, r := range ranges {
+	for _, r := range kubeletRanges {
 		v, ok := m[r.field]
 		if !ok {
 			continue
@@ -107,4 +69,46 @@ func validateKubeletConfig(m map[string]any, kc *kubeletv1beta1.KubeletConfigura
 		}
 	}
 	return nil
+}
+
+// kubeletEnums are the KubeletConfiguration fields that take one of a list.
+var kubeletEnums = []struct {
+	field   string
+	allowed []string
+}{
+	{"cgroupDriver", []string{"systemd", "cgroupfs"}},
+	{"hairpinMode", []string{"promiscuous-bridge", "hairpin-veth", "none"}},
+	{"cpuManagerPolicy", []string{"none", "static"}},
+	{"memoryManagerPolicy", []string{"None", "Static"}},
+	{"topologyManagerPolicy", []string{"none", "best-effort", "restricted", "single-numa-node"}},
+	{"topologyManagerScope", []string{"container", "pod"}},
+	{"configMapAndSecretChangeDetectionStrategy", []string{"Get", "Cache", "Watch"}},
+}
+
+// kubeletRanges are the KubeletConfiguration numbers and their bounds.
+var kubeletRanges = []struct {
+	field    string
+	min, max int64
+}{
+	{"healthzPort", 1, 65535},
+	{"port", 1, 65535},
+	{"readOnlyPort", 0, 65535},
+	{"imageGCHighThresholdPercent", 0, 100},
+	{"imageGCLowThresholdPercent", 0, 100},
+	{"iptablesDropBit", 0, 31},
+	{"iptablesMasqueradeBit", 0, 31},
+	{"oomScoreAdj", -1000, 1000},
+	{"eventBurst", 0, 1 << 31},
+	{"eventRecordQPS", 0, 1 << 31},
+	{"kubeAPIBurst", 0, 1 << 31},
+	{"kubeAPIQPS", 0, 1 << 31},
+	{"registryBurst", 0, 1 << 31},
+	{"registryPullQPS", 0, 1 << 31},
+	{"maxOpenFiles", 0, 1 << 62},
+	{"maxPods", 1, 1 << 31},
+	{"podsPerCore", 0, 1 << 31},
+	{"nodeStatusMaxImages", -1, 1 << 31},
+	{"nodeLeaseDurationSeconds", 1, 1 << 31},
+	{"containerLogMaxFiles", 2, 1 << 31},
+	{"maxParallelImagePulls", 1, 1 << 31},
 }

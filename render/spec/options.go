@@ -126,7 +126,7 @@ var Options = options.Table[Inputs]{
 		Help: "cluster domain",
 		Validate: func(v any) error {
 			if errs := validation.IsDNS1123Subdomain(v.(string)); len(errs) > 0 {
-				return fmt.Errorf("%q: %s", v, strings.Join(errs, "; "))
+				return fmt.Errorf("%q: %s", v, ValidationMessage(errs))
 			}
 			return nil
 		}},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,11 +210,47 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 	if len(formats) == 0 {
 		return nil, nil, errors.New("internal error: no output format registered (import github.com/kubebake/kubebake/render/emit)")
 	}
-	var warns []Warning
 	if err := options.Check(options.BindAll(Options, &in), in.Given); err != nil {
 		return nil, nil, err
 	}
-	s := &Spec{
+	s, err := enums(in, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	warns, err := trust(s, in, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Each stage reads the options of one concern, in the order errors
+	// are reported.
+	for _, stage := range []func(*Spec, Inputs, *cache.Cache) error{
+		partAndMerge, pointer, tokenOf, endpoints, nodeOptions, outputOptions,
+		func(s *Spec, in Inputs, _ *cache.Cache) error { return stockSpec(s, in) }, kubeletConfigFile,
+	} {
+		if err := stage(s, in, c); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
+		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (for HA, name a load balancer with --kubelet-server)", s.Endpoints[0])))
+	}
+	warns = append(warns, uselessOptions(in, s)...)
+	return s, warns, nil
+}
+
+// enums starts the spec with the options that are one of a list.
+func enums(in Inputs, c *cache.Cache) (*Spec, error) {
+	// Unset (zero) enumerations: the table's checks pass empty values.
+	for _, e := range []struct {
+		name string
+		v    string
+	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
+		if e.v == "" {
+			o, _ := Options.Lookup(e.name)
+			return nil, inputs.Errorf("--"+e.name, "is empty: want one of %v", o.Values)
+		}
+	}
+	return &Spec{
 		cache:         c,
 		Format:        Format(in.Format),
 		Variant:       Variant(in.Variant),
@@ -222,23 +259,17 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 		JoinBinary:    JoinMode(in.JoinBinary),
 		ClusterDomain: in.ClusterDomain,
 		MaxPods:       in.MaxPods,
-	}
-	// Unset (zero) enumerations: the table's checks pass empty values.
-	for _, e := range []struct {
-		name string
-		v    string
-	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
-		if e.v == "" {
-			o, _ := Options.Lookup(e.name)
-			return nil, nil, inputs.Errorf("--"+e.name, "is empty: want one of %v", o.Values)
-		}
-	}
+	}, nil
+}
 
-	// CA certificates and pins.
+// trust reads the CA certificates and sets the pins: the CAs' and the
+// extra --ca-cert-hash ones.
+func trust(s *Spec, in Inputs, c *cache.Cache) ([]Warning, error) {
 	cas, caWarns, err := cas(c, in.CA)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	var warns []Warning
 	for _, w := range caWarns {
 		warns = append(warns, Warning(w))
 	}
@@ -254,115 +285,127 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 	for _, p := range in.CACertHash {
 		n, err := pin.Normalize(p)
 		if err != nil {
-			return nil, nil, inputs.Errorf("--ca-cert-hash", "%v", err)
+			return nil, inputs.Errorf("--ca-cert-hash", "%v", err)
 		}
 		if !seen[n] {
 			seen[n] = true
 			s.Pins = append(s.Pins, n)
 		}
 	}
+	return warns, nil
+}
 
-	// The token: exactly one source (none for the image part, which holds no token).
-	if err := partAndMerge(s, in, c); err != nil {
-		return nil, nil, err
+// tokenOf reads the token: exactly one source (none for the image part,
+// which holds no token).
+func tokenOf(s *Spec, in Inputs, c *cache.Cache) error {
+	if s.Part == PartImage && in.TokenFile == "" && in.Token == "" && in.TokenEnv == "" {
+		return nil
 	}
-	if err := pointer(s, in, c); err != nil {
-		return nil, nil, err
-	}
-	if s.Part != PartImage || in.TokenFile != "" || in.Token != "" || in.TokenEnv != "" {
-		if s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, c.ReadFile); err != nil {
-			return nil, nil, err
-		}
-	}
+	var err error
+	s.Token, err = inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, c.ReadFile)
+	return err
+}
 
-	// API server endpoints.
+// endpoints sets the API server addresses and the kubelet's server.
+func endpoints(s *Spec, in Inputs, _ *cache.Cache) error {
 	if len(in.APIServer) == 0 {
-		return nil, nil, inputs.Errorf("--api-server", "at least one API server address is required, e.g. --api-server 10.0.0.10:6443")
+		return inputs.Errorf("--api-server", "at least one API server address is required, e.g. --api-server 10.0.0.10:6443")
 	}
+	var err error
 	if s.Endpoints, err = inputs.Endpoints(in.APIServer); err != nil {
-		return nil, nil, err
+		var ie *inputs.Error
+		if errors.As(err, &ie) && slices.ContainsFunc(in.APIServer, func(a string) bool { return strings.Contains(a, ",") }) {
+			ie.Msg += " (give each address its own --api-server, or a list in --config: api-server: [a, b])"
+		}
+		return err
 	}
-
 	if s.KubeletServer, err = kubeletServer(in.KubeletServer); err != nil {
-		return nil, nil, inputs.Errorf("--kubelet-server", "%v", err)
+		return inputs.Errorf("--kubelet-server", "%v", err)
 	}
+	return nil
+}
 
-	// Node options.
+// nodeOptions sets what the node's kubelet is told: labels, taints, DNS,
+// domain, pods, paths, hostname.
+func nodeOptions(s *Spec, in Inputs, _ *cache.Cache) error {
+	var err error
 	if s.NodeLabels, err = parseLabels(in.NodeLabels); err != nil {
-		return nil, nil, err
+		return err
 	}
 	if s.Taints, err = parseTaints(in.RegisterWithTaints); err != nil {
-		return nil, nil, err
+		return err
 	}
 	dns := map[string]bool{}
 	for _, d := range splitList(in.ClusterDNS) {
 		ip := net.ParseIP(d)
 		switch {
 		case ip == nil:
-			return nil, nil, inputs.Errorf("--cluster-dns", "%q is not an IP address", d)
+			return inputs.Errorf("--cluster-dns", "%q is not an IP address", d)
 		case ip.IsUnspecified():
-			return nil, nil, inputs.Errorf("--cluster-dns", "%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
+			return inputs.Errorf("--cluster-dns", "%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
 		case dns[ip.String()]:
-			return nil, nil, inputs.Errorf("--cluster-dns", "%s is given twice", d)
+			return inputs.Errorf("--cluster-dns", "%s is given twice", d)
 		}
 		dns[ip.String()] = true
 		s.ClusterDNS = append(s.ClusterDNS, ip.String())
 	}
 	if s.ClusterDomain == "" {
-		return nil, nil, inputs.Errorf("--cluster-domain", "is empty")
+		return inputs.Errorf("--cluster-domain", "is empty")
 	}
 	if s.MaxPods < 1 {
-		return nil, nil, inputs.Errorf("--max-pods", "%d: want a positive number", s.MaxPods)
+		return inputs.Errorf("--max-pods", "%d: want a positive number", s.MaxPods)
 	}
 	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
-		return nil, nil, err
+		return err
 	}
-	if s.Hostname, err = parseHostname(in.Hostname); err != nil {
-		return nil, nil, err
+	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
+		return err
 	}
+	s.Hostname, err = parseHostname(in.Hostname)
+	return err
+}
+
+// outputOptions sets --gzip and --max-size.
+func outputOptions(s *Spec, in Inputs, _ *cache.Cache) error {
 	if in.Gzip && !s.Info().Gzip {
-		return nil, nil, inputs.Errorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
+		return inputs.Errorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
 	}
 	s.Gzip = in.Gzip
 	if in.MaxSize != "" {
 		s.MaxSize, _ = parseMaxSize(in.MaxSize)
 		s.MaxSizeName = in.MaxSize
 	}
-	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
-		return nil, nil, err
+	return nil
+}
+
+// kubeletConfigFile reads --kubelet-config: the user's KubeletConfiguration.
+func kubeletConfigFile(s *Spec, in Inputs, c *cache.Cache) error {
+	if in.KubeletConfig == "" {
+		return nil
 	}
-	if err := stockSpec(s, in); err != nil {
-		return nil, nil, err
+	data, err := c.ReadFile(in.KubeletConfig)
+	if err != nil {
+		return inputs.Errorf("--kubelet-config", "%v", inputs.FileError(err))
 	}
-	if in.KubeletConfig != "" {
-		data, err := c.ReadFile(in.KubeletConfig)
-		if err != nil {
-			return nil, nil, inputs.Errorf("--kubelet-config", "%v", inputs.FileError(err))
+	if s.KubeletConfig, err = parseKubeletConfig(data); err != nil {
+		return inputs.Errorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
+	}
+	// A flag and the file setting the same field: refuse rather than let
+	// one silently lose.
+	for _, f := range []struct {
+		flag, field string
+		set         bool
+	}{
+		{"--max-pods", "maxPods", in.Given.Has("max-pods")},
+		{"--cluster-dns", "clusterDNS", in.Given.Has("cluster-dns")},
+		{"--cluster-domain", "clusterDomain", in.Given.Has("cluster-domain")},
+		{"--register-with-taints", "registerWithTaints", len(in.RegisterWithTaints) > 0},
+	} {
+		if _, inFile := s.KubeletConfig[f.field]; inFile && f.set {
+			return inputs.Errorf(f.flag, "%s sets %s too; keep one of them", in.KubeletConfig, f.field)
 		}
-		if s.KubeletConfig, err = parseKubeletConfig(data); err != nil {
-			return nil, nil, inputs.Errorf("--kubelet-config", "%s: %v", in.KubeletConfig, err)
-		}
-		// A flag and the file setting the same field: refuse rather than
-		// let one silently lose.
-		for _, c := range []struct {
-			flag, field string
-			set         bool
-		}{
-			{"--max-pods", "maxPods", in.Given.Has("max-pods")},
-			{"--cluster-dns", "clusterDNS", in.Given.Has("cluster-dns")},
-			{"--cluster-domain", "clusterDomain", in.Given.Has("cluster-domain")},
-			{"--register-with-taints", "registerWithTaints", len(in.RegisterWithTaints) > 0},
-		} {
-			if _, inFile := s.KubeletConfig[c.field]; inFile && c.set {
-				return nil, nil, inputs.Errorf(c.flag, "%s sets %s too; keep one of them", in.KubeletConfig, c.field)
-			}
-		}
 	}
-	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
-		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (for HA, name a load balancer with --kubelet-server)", s.Endpoints[0])))
-	}
-	warns = append(warns, uselessOptions(in, s)...)
-	return s, warns, nil
+	return nil
 }
 
 // uselessOptions warns about options the user set that do nothing in this
@@ -455,10 +498,10 @@ func parseLabels(vals []string) ([]string, error) {
 			return nil, inputs.Errorf("--node-labels", "%q is not key=value", l)
 		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputs.Errorf("--node-labels", "label key %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--node-labels", "label key %q: %s", k, ValidationMessage(errs))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputs.Errorf("--node-labels", "value of label %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--node-labels", "value of label %q: %s", k, ValidationMessage(errs))
 		}
 		if !labelAllowed(k) {
 			return nil, inputs.Errorf("--node-labels", "the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
@@ -481,10 +524,10 @@ func parseTaints(vals []string) ([]corev1.Taint, error) {
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputs.Errorf("--register-with-taints", "taint key %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--register-with-taints", "taint key %q: %s", k, ValidationMessage(errs))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputs.Errorf("--register-with-taints", "value of taint %q: %s", k, strings.Join(errs, "; "))
+			return nil, inputs.Errorf("--register-with-taints", "value of taint %q: %s", k, ValidationMessage(errs))
 		}
 		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
 	}

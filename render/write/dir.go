@@ -125,8 +125,13 @@ feed:
 func checkOutDir(dir string) (bool, error) {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		if _, err := os.Stat(filepath.Dir(dir)); err != nil {
-			return false, inputs.Errorf("--out-dir", "%v", err)
+		parent := filepath.Dir(dir)
+		if fi, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+			return false, inputs.Errorf("--out-dir", "%s does not exist: create it first (mkdir -p %s); kubebake makes only %s itself", parent, parent, filepath.Base(dir))
+		} else if err != nil {
+			return false, inputs.Errorf("--out-dir", "%s: %v", parent, reason(err))
+		} else if !fi.IsDir() {
+			return false, inputs.Errorf("--out-dir", "%s is not a directory", parent)
 		}
 		return false, nil
 	}
@@ -176,4 +181,13 @@ func checkOutDir(dir string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// reason strips the path wrapper from a file system error.
+func reason(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

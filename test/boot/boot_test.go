@@ -171,6 +171,16 @@ func ignitionNodes(t *testing.T, img *boottest.Image) {
 		if s.Get("state") != "degraded" || s.Get("failed") != "kubebake-join.service" {
 			t.Errorf("is-system-running = %q with failed units %v; want degraded with kubebake-join.service only", s.Get("state"), s.List("failed"))
 		}
+		// The node says so itself: status.json failed/refused/final, the
+		// failure marker beside Cluster API's (absent) sentinel, and one
+		// line on the console.
+		if s.Get("jphase") != "failed" || s.Get("jclass") != "refused" || s.Get("jfinal") != "true" || s.Get("failmark") != "yes" || s.Get("sentinel") != "" {
+			t.Errorf("status.json phase %q class %q final %s, failure marker %s, sentinel %q; want failed, refused, true, yes, none",
+				s.Get("jphase"), s.Get("jclass"), s.Get("jfinal"), s.Get("failmark"), s.Get("sentinel"))
+		}
+		if !m.ConsoleHas("kubebake-join: join failed for good (refused") || m.ConsoleHas(tok.Secret()) {
+			t.Error("the console should say \"kubebake-join: join failed for good (refused, ...)\" and never hold the token")
+		}
 		if ev := c.AuditEventsBy(t, "system:bootstrap:"+tok.ID()); len(ev) > 0 {
 			t.Errorf("%d requests authenticated with the token of a node pinned to another CA", len(ev))
 		}
@@ -225,5 +235,10 @@ func waitJoined(t *testing.T, m *boottest.Machine, c *testcluster.Cluster, n *no
 		t.Fatalf("kubebake-join did not succeed: %s", s)
 	}
 	assertJoinedState(t, name, s)
+	// One line on the console (the cloud's serial output) says so, never
+	// the token.
+	if !m.ConsoleHas("kubebake-join: joined: ") || m.ConsoleHas(n.tok.Secret()) {
+		t.Errorf("%s: the console should say \"kubebake-join: joined: ...\" and never hold the token", name)
+	}
 	return s, nodeSeen
 }

@@ -186,6 +186,11 @@ func assertJoinedState(t *testing.T, name string, s boottest.State) {
 	if len(s.List("tokenfiles")) > 0 || len(s.List("tokenscan")) > 0 {
 		t.Errorf("%s: files still hold the token: plan's %v, found by scanning %v", name, s.List("tokenfiles"), s.List("tokenscan"))
 	}
+	// The node's own account (internal/status): status.json says joined,
+	// Cluster API's sentinel holds success, no failure marker.
+	if s.Get("jphase") != "joined" || s.Get("sentinel") != "success" || s.Get("failmark") != "no" {
+		t.Errorf("%s: status.json phase %q, bootstrap-success.complete %q, failure marker %s; want joined, success, none", name, s.Get("jphase"), s.Get("sentinel"), s.Get("failmark"))
+	}
 	if cc := s.List("cloudcopies"); len(cc) > 0 {
 		t.Logf("%s: cloud-init's own copies of the user-data hold the token (not kubebake's to remove; README): %v", name, cc)
 	}

@@ -22,6 +22,8 @@ import (
 //	  kubeletexec=<kubelet.service's effective ExecStart argv, comma-separated>
 //	  sysext=<the extensions merged over /usr> watch:<path>=<yes|no> ...
 //	  tokenfiles=<files the plan wrote the token to that still exist>
+//	  jphase=<status.json's phase> jclass=<its class> jfinal=<true|false>
+//	  sentinel=<Cluster API's bootstrap-success.complete> failmark=<yes|no>
 //	  scan=<pending|done> tokenscan=<files holding the token, cloud-init's aside>
 //	  cloudcopies=<cloud-init's: under /var/lib/cloud and /run/cloud-init> END
 //
@@ -90,7 +92,13 @@ while :; do
     journalctl -b -u kubebake-join.service -o cat --no-pager 2>/dev/null | sed 's/^/KBJOURNAL /' >$out
     journaled=1
   fi
-  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles ${scanned:-scan=pending} END" >$out
+  # The node's own account of its join (internal/status).
+  jphase=$(sed -n 's/^  "phase": "\(.*\)",*$/\1/p' /run/kubebake/status.json 2>/dev/null)
+  jclass=$(sed -n 's/^  "class": "\(.*\)",*$/\1/p' /run/kubebake/status.json 2>/dev/null)
+  jfinal=false; grep -qs '"final": true' /run/kubebake/status.json && jfinal=true
+  sentinel=; [ -r /run/cluster-api/bootstrap-success.complete ] && sentinel=$(tr -d ' \n' </run/cluster-api/bootstrap-success.complete)
+  failmark=no; [ -e /run/cluster-api/bootstrap-failure.kubebake ] && failmark=yes
+  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles jphase=$jphase jclass=$jclass jfinal=$jfinal sentinel=$sentinel failmark=$failmark ${scanned:-scan=pending} END" >$out
   sleep 3
 done
 `
