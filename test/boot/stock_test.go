@@ -15,19 +15,23 @@ import (
 // where the units run it from: the node fetches it (or a system extension
 // holding it) from a mirror, the test's file server, and verifies it.
 func stockImages(t *testing.T, img *boottest.Image) {
-	if os.Getenv("KUBEBAKE_BOOT_STOCK") == "" {
-		// Written with issue 19 but not yet run on a boot (the set-up was
-		// still building the kubelet): opt-in until it has passed once.
-		t.Skip("the stock-image machines are opt-in until proven: KUBEBAKE_BOOT_STOCK=1 runs them (about two boots)")
-	}
 	c := testcluster.StartWith(t, testcluster.Options{ServingIPs: []net.IP{slirpHost}})
 	_, port, _ := net.SplitHostPort(c.Endpoint)
 	ep := net.JoinHostPort(slirpHost.String(), port)
 	fs := boottest.NewFileServer(t)
 	kubelet := readFile(t, testcluster.Bin(t, "kubelet"))
 
-	t.Run("cloud-init kubelet-url: mismatch, then the right bytes", func(t *testing.T) { cloudInitKubeletURL(t, img, c, ep, fs, kubelet) })
 	t.Run("ignition sysext", func(t *testing.T) { ignitionSysext(t, img, c, ep, fs) })
+	t.Run("cloud-init kubelet-url: mismatch, then the right bytes", func(t *testing.T) {
+		if os.Getenv("KUBEBAKE_BOOT_STOCK") == "" {
+			// Its one run (7.4 min under TCG here) joined, and failed only on a
+			// check that read a probe line from before the join started, fixed
+			// since but not run again; it also costs more than the boot tier's
+			// budget allows: opt-in until it has passed again.
+			t.Skip("opt-in: KUBEBAKE_BOOT_STOCK=1 runs it (one boot, about 7 minutes under TCG)")
+		}
+		cloudInitKubeletURL(t, img, c, ep, fs, kubelet)
+	})
 }
 
 // cloudInitKubeletURL is the right-hash and the wrong-hash machines in one
@@ -54,10 +58,12 @@ func cloudInitKubeletURL(t *testing.T, img *boottest.Image, c *testcluster.Clust
 	m := img.Boot(t, "cloud-init stock kubelet", img.Disk(t, l), boottest.Seed(t, readFile(t, n.config), "kb-boot-stock-ci-1", n.hostname))
 
 	s := m.Wait(t, "a hash mismatch logged", bootTimeout, func(s boottest.State) bool {
-		return strings.Contains(strings.Join(m.Journal(), "\n"), "hash mismatch") || s.Get("join.ActiveState") == "failed"
+		return s.Get("join.ActiveState") == "failed" ||
+			s.Get("join.ActiveState") == "activating" && strings.Contains(strings.Join(m.Journal(), "\n"), "hash mismatch")
 	})
-	time.Sleep(10 * time.Second) // another attempt, and the probe's next lines
-	s = m.Wait(t, "still not joined", time.Minute, func(boottest.State) bool { return true })
+	// Another attempt or two, and a probe line from after them.
+	up := s.Float("up")
+	s = m.Wait(t, "still not joined", 5*time.Minute, func(s boottest.State) bool { return s.Float("up") > up+10 })
 	journal := strings.Join(m.Journal(), "\n")
 	t.Logf("kubebake-join fetch, while the mirror serves other bytes:\n%s", shortJournal(m.Journal()))
 	for _, w := range []string{fs.URL(urlPath), "hash mismatch", "expected " + want, "nothing installed at " + kubeletPath} {

@@ -26,6 +26,15 @@ type Plan struct {
 		SHA256 string `json:"sha256"`
 		Size   int64  `json:"size"`
 	} `json:"merge,omitempty"`
+	// Remote lists what the node downloads and verifies at boot (a stock
+	// image's kubelet, a system extension).
+	Remote []struct {
+		Path string `json:"path"`
+		Mode string `json:"mode"`
+		URL  string `json:"url"`
+		Hash string `json:"hash"`
+		Link string `json:"link,omitempty"`
+	} `json:"remote,omitempty"`
 }
 
 // PlanFile is one file of a Plan.
