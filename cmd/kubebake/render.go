@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kubebake/kubebake/internal/atomicfile"
 	iofs "io/fs"
 	"os"
 	"os/signal"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kubebake/kubebake/internal/atomicfile"
 
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
