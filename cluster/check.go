@@ -17,6 +17,7 @@ import (
 	"github.com/kubebake/kubebake/internal/endpoint"
 	"github.com/kubebake/kubebake/internal/pin"
 	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/render/write"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -260,7 +261,7 @@ func (c *checker) checkJoins(ctx context.Context, api TokenAPI, sec *corev1.Secr
 		return
 	}
 	ti := tokenInfo(sec, CountJoins(csrs), c.spec.Now())
-	joined := plural(ti.Joins, "node") + " joined with token " + ti.ID + " (approved kubelet client CSRs of the last hour)"
+	joined := write.Plural(ti.Joins, "node") + " joined with token " + ti.ID + " (approved kubelet client CSRs of the last hour)"
 	switch {
 	case ti.MaxJoins == 0:
 		c.pass(CheckTokenJoins, "%s; it has no max-joins", joined)

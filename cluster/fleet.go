@@ -258,11 +258,7 @@ type FleetInput struct {
 // every option), so that no token is made or passed for a fleet render
 // refuses; then grouped by token (FleetOf).
 func ReadFleet(in FleetInput) (*Fleet, error) {
-	data, err := inputs.ReadBounded(in.Nodes)
-	if err != nil {
-		return nil, inputs.Errorf("--nodes", "%s: %v", in.Nodes, pathReason(err))
-	}
-	nf, err := spec.ParseNodesFile(in.Nodes, data)
+	nf, err := spec.ReadNodesFile(in.Nodes)
 	if err != nil {
 		return nil, err
 	}

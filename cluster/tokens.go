@@ -5,12 +5,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"github.com/kubebake/kubebake/internal/token"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kubebake/kubebake/internal/token"
+	"github.com/kubebake/kubebake/render/write"
 
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -271,21 +273,14 @@ func decide(ti TokenInfo) Decision {
 	case ti.Problem != "":
 		d.Reason = ti.Problem
 	case ti.MaxJoins == 0:
-		d.Reason = fmt.Sprintf("no max-joins: %s, until it expires", plural(ti.Joins, "join"))
+		d.Reason = fmt.Sprintf("no max-joins: %s, until it expires", write.Plural(ti.Joins, "join"))
 	case ti.Joins < ti.MaxJoins:
-		d.Reason = fmt.Sprintf("%s of max-joins %d", plural(ti.Joins, "join"), ti.MaxJoins)
+		d.Reason = fmt.Sprintf("%s of max-joins %d", write.Plural(ti.Joins, "join"), ti.MaxJoins)
 	default:
 		d.Verdict = Deleted
-		d.Reason = fmt.Sprintf("%s reached max-joins %d (%s)", plural(ti.Joins, "join"), ti.MaxJoins, strings.Join(ti.Nodes, ", "))
+		d.Reason = fmt.Sprintf("%s reached max-joins %d (%s)", write.Plural(ti.Joins, "join"), ti.MaxJoins, strings.Join(ti.Nodes, ", "))
 	}
 	return d
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // PruneOptions tune Prune.

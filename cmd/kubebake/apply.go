@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
@@ -43,15 +42,6 @@ Examples:
 
 Flags:`
 
-// applyReport is what apply did; in JSON it holds the error too, so that
-// automation reading only the report sees the failure.
-type applyReport struct {
-	Server  string           `json:"server"`
-	DryRun  bool             `json:"dryRun"`
-	Changes []cluster.Change `json:"changes"`
-	Error   string           `json:"error,omitempty"`
-}
-
 func runApply(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "apply", applyUsage)
 	opts := newCmdOptions(cmdApply, fs)
@@ -72,7 +62,7 @@ func runApply(env *cliEnv, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kf.Timeout)
 	defer cancel()
-	report := applyReport{Server: c.Host, DryRun: kf.DryRun, Changes: []cluster.Change{}}
+	report := cluster.ApplyReport{Server: c.Host, DryRun: kf.DryRun, Changes: []cluster.Change{}}
 	// cluster-info is about to name --ca: it must be the CA that signs the
 	// API server's certificate, or every token-discovery join breaks.
 	if !kf.Force {
@@ -98,11 +88,7 @@ func runApply(env *cliEnv, args []string) error {
 		err = clusterError(err, kf.Timeout)
 		report.Error = err.Error()
 	}
-	werr := writeReport(env, kf, report, func(b *strings.Builder) {
-		for _, ch := range report.Changes {
-			fmt.Fprintf(b, "%s%s\n", ch, map[bool]string{true: " (dry run)"}[kf.DryRun])
-		}
-	})
+	werr := writeReport(env, kf, report, report.WriteText)
 	if err != nil {
 		return fmt.Errorf("%s: %v", c.Host, err)
 	}

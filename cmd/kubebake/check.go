@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -45,13 +46,6 @@ Examples:
 
 Flags:`
 
-// tokenReport is check's report of one token of a fleet.
-type tokenReport struct {
-	Token string   `json:"token"`
-	Nodes []string `json:"nodes"`
-	*cluster.Report
-}
-
 func runCheck(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "check", checkUsage)
 	opts := newCmdOptions(cmdCheck, fs)
@@ -70,7 +64,7 @@ func runCheck(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec := cluster.CheckSpec{CA: fc.CA, MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: fixCommand(kf, &opts.in)}
+	spec := cluster.CheckSpec{CA: fc.CA, MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: cluster.FixCommand(kf.Kubeconfig, &opts.in)}
 	if u, err := url.Parse(c.Host); err == nil {
 		if ep, err := endpoint.Parse("https://" + u.Host); err == nil {
 			spec.Fallback = ep
@@ -79,60 +73,22 @@ func runCheck(env *cliEnv, args []string) error {
 	if opts.in.Nodes != "" {
 		spec.ExpiryHow = "with the ttl or expires of the pool's nodes in " + opts.in.Nodes + " raised (a node's own keys win over --ttl and --expires)"
 	}
-	var reports []tokenReport
-	var failed []string
-	checks, failedChecks := 0, 0
-	for _, p := range fc.Pools {
-		// Each request has its own deadline (--timeout for the API, at most
-		// 10 s for an endpoint): a slow endpoint must not starve the rest.
-		spec.Token, spec.Endpoints = p.Token, p.Endpoints
-		r := cluster.Check(context.Background(), c, spec)
-		reports = append(reports, tokenReport{Token: p.Token.ID(), Nodes: p.Nodes, Report: r})
-		if !r.OK {
-			failed = append(failed, p.Token.ID())
-		}
-		for _, ch := range r.Checks {
-			checks++
-			if ch.Status == cluster.Fail {
-				failedChecks++
-			}
-		}
-	}
-	var report any = reports[0].Report
+	// Each request has its own deadline (--timeout for the API, at most
+	// 10 s for an endpoint): a slow endpoint must not starve the rest.
+	fr := cluster.CheckFleet(context.Background(), c, spec, fc.Pools)
+	failed := fr.FailedTokens()
+	var report any = fr.Tokens[0].Report
 	if opts.in.Nodes != "" {
-		report = struct {
-			OK     bool          `json:"ok"`
-			Tokens []tokenReport `json:"tokens"`
-		}{len(failed) == 0, reports}
+		report = fr
 	}
-	if err := writeReport(env, kf, report, func(b *strings.Builder) {
-		for i, r := range reports {
-			if opts.in.Nodes != "" {
-				fmt.Fprintf(b, "%stoken %s (%s: %s)\n", map[bool]string{true: "\n"}[i > 0], r.Token, plural(len(r.Nodes), "node"), shortList(r.Nodes, 5))
-			}
-			writeChecklist(b, r.Report)
-		}
-	}); err != nil {
+	if err := writeReport(env, kf, report, func(w io.Writer) { fr.WriteText(w, opts.in.Nodes != "") }); err != nil {
 		return err
 	}
 	switch {
 	case len(failed) == 0:
 		return nil
 	case opts.in.Nodes != "":
-		return fmt.Errorf("%d of %d tokens of the fleet are not ready: %s", len(failed), len(reports), strings.Join(failed, ", "))
+		return fmt.Errorf("%d of %d tokens of the fleet are not ready: %s", len(failed), len(fr.Tokens), strings.Join(failed, ", "))
 	}
-	return fmt.Errorf("%d of %d checks failed: the cluster is not ready for nodes with token %s", failedChecks, checks, failed[0])
-}
-
-func writeChecklist(w *strings.Builder, r *cluster.Report) {
-	for _, c := range r.Checks {
-		mark := map[cluster.Status]string{cluster.Pass: "✓", cluster.Fail: "✗", cluster.Skip: "-", cluster.Warn: "!"}[c.Status]
-		fmt.Fprintf(w, "%s %s: %s\n", mark, c.ID, c.Message)
-		if c.Fix != "" {
-			fmt.Fprintf(w, "    fix: %s\n", c.Fix)
-		}
-	}
-	if r.OK {
-		fmt.Fprintln(w, "ready: nodes baked with this token and CA can join")
-	}
+	return fmt.Errorf("%d of %d checks failed: the cluster is not ready for nodes with token %s", fr.Failed, fr.Checks, failed[0])
 }

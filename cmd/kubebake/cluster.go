@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render/spec"
+	renderwrite "github.com/kubebake/kubebake/render/write"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -126,52 +127,11 @@ func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object,
 			fmt.Fprintf(env.stderr, "kubebake: warning: %s: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.\n", where)
 		}
 		if o.in.Nodes != "" {
-			fmt.Fprintf(env.stderr, "kubebake %s: token %s: %s (%s), %s\n", o.cmd, p.Token.ID(), plural(len(p.Nodes), "node"), shortList(p.Nodes, 5), expires)
+			fmt.Fprintf(env.stderr, "kubebake %s: token %s: %s (%s), %s\n", o.cmd, p.Token.ID(), renderwrite.Plural(len(p.Nodes), "node"), renderwrite.ShortList(p.Nodes, 5), expires)
 		}
 	}
 	objs, err := fc.Objects()
 	return fc, objs, err
-}
-
-// fixCommand is the kubebake apply command line check's fixes suggest: the
-// same inputs as the command line gave them (a config or nodes file gives
-// apply the rest), the token by file only (a secret on a command line ends
-// in shell history).
-func fixCommand(kf *clusterOpts, in *spec.Inputs) string {
-	parts := []string{"kubebake apply"}
-	if in.Nodes != "" {
-		parts = append(parts, "--nodes "+in.Nodes)
-	}
-	if in.ConfigFile != "" {
-		parts = append(parts, "--config "+in.ConfigFile)
-	}
-	files := in.ConfigFile != "" || in.Nodes != ""
-	byFlag := func(name string) bool {
-		return !files || in.Given.Has(name) && strings.HasPrefix(in.Given.Where(name), "--")
-	}
-	if kf.Kubeconfig != "" && byFlag("kubeconfig") {
-		parts = append(parts, "--kubeconfig "+kf.Kubeconfig)
-	}
-	switch {
-	case in.TokenFile == "" && !files:
-		parts = append(parts, "--token-file FILE")
-	case in.TokenFile != "" && byFlag("token-file"):
-		parts = append(parts, "--token-file "+in.TokenFile)
-	}
-	for _, a := range in.CA {
-		if byFlag("ca") {
-			parts = append(parts, "--ca "+a)
-		}
-	}
-	if len(in.APIServer) == 0 && !files {
-		parts = append(parts, "--api-server ADDRESS")
-	}
-	for _, a := range in.APIServer {
-		if byFlag("api-server") {
-			parts = append(parts, "--api-server "+a)
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 // client connects to the cluster of o's kubeconfig.
@@ -200,18 +160,10 @@ func reportFlags(o *clusterOpts) error {
 
 // writeReport writes a report (typed values, marshalled as JSON, or text)
 // to -o FILE or stdout. -o once meant the format: -o json is refused.
-func writeReport(env *cliEnv, o *clusterOpts, v any, text func(w *strings.Builder)) error {
-	var out []byte
-	if o.Format == "json" {
-		var err error
-		if out, err = json.MarshalIndent(v, "", "  "); err != nil {
-			return err
-		}
-		out = append(out, '\n')
-	} else {
-		var b strings.Builder
-		text(&b)
-		out = []byte(b.String())
+func writeReport(env *cliEnv, o *clusterOpts, v any, text func(w io.Writer)) error {
+	out, err := cluster.Marshal(o.Format, v, text)
+	if err != nil {
+		return err
 	}
 	return writeOutput(env, o.Output, out, 0o644, "")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kubebake/kubebake/internal/atomicfile"
 	iofs "io/fs"
 	"os"
 	"os/signal"
@@ -13,12 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/atomicfile"
+
 	"github.com/kubebake/kubebake/embed"
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/render"
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
-	renderwrite "github.com/kubebake/kubebake/render/write"
 )
 
 func init() {
@@ -143,21 +143,15 @@ func asUsage(err error) error {
 }
 
 // reportSize prints the size of output meant for user-data, once it is
-// written, so a user sees how close it is to a cloud's limit, and warns when
-// it is above the clouds' limits.
+// written, and warns when it is above the clouds' limits.
 func reportSize(env *cliEnv, sp *spec.Spec, output string, n int) {
-	if !sp.Info().UserData {
-		return
-	}
 	name := output
 	if stdoutPath(name) {
 		name = "stdout"
 	}
-	limit := ""
-	if sp.MaxSize > 0 {
-		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/sp.MaxSize, sp.MaxSizeName, sp.MaxSize)
+	if line := sp.SizeLine(name, n); line != "" {
+		fmt.Fprintln(env.stderr, "kubebake render:", line)
 	}
-	fmt.Fprintf(env.stderr, "kubebake render: %s: %d bytes%s\n", name, n, limit)
 	if w := sp.SizeWarning(name, n); w != "" {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
 	}
@@ -188,48 +182,16 @@ func renderFleet(env *cliEnv, in spec.Inputs, output string) error {
 	case output != "":
 		return usageErrorf("%s: with --nodes, outputs go to --out-dir", in.Given.Where("output"))
 	}
-	data, err := inputs.ReadBounded(in.Nodes)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return usageErrorf("--nodes: %s: %v", in.Nodes, err)
-	}
-	nf, err := spec.ParseNodesFile(in.Nodes, data)
-	if err != nil {
-		return fleetError(err)
-	}
-	nodes, err := nf.Merge(in)
-	if err != nil {
-		return fleetError(err)
-	}
-	warned := map[string]bool{}
-	for _, n := range nodes {
-		if f := n.Inputs.TokenFile; !warned[f] {
-			warned[f] = true
-			warnTokenFile(env, cmdRender, &n.Inputs)
-		}
-	}
-	fleet, err := render.PrepareFleet(nodes, render.FleetOptions{
-		Cache: cache.New(inputs.ReadBounded, time.Now()),
-		Agent: embed.Load,
-	})
+	fleet, err := render.LoadFleet(in, render.FleetOptions{Cache: cache.New(inputs.ReadBounded, time.Now()), Agent: embed.Load},
+		func(n *spec.Inputs) { warnTokenFile(env, cmdRender, n) })
 	if err != nil {
 		return fleetError(err)
 	}
 	for _, w := range fleet.Warnings() {
-		msg := string(w.Warning)
-		if len(w.Nodes) > 0 {
-			msg += " (nodes " + shortList(w.Nodes, 5) + ")"
-		}
-		fmt.Fprintln(env.stderr, "kubebake render: warning:", msg)
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
 	}
-	for _, n := range nodes {
-		if n.Inputs.JoinBinary == string(spec.JoinNone) {
-			fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
-			break
-		}
+	if fleet.JoinNone() {
+		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -244,33 +206,9 @@ func renderFleet(env *cliEnv, in spec.Inputs, output string) error {
 	if err != nil {
 		return fleetError(err)
 	}
-	var total int64
-	for _, e := range idx.Nodes {
-		total += e.Size
-	}
-	size := fmt.Sprintf("%.1f MB", float64(total)/1e6)
-	if total < 1e6 {
-		size = fmt.Sprintf("%.1f kB", float64(total)/1e3)
-	}
-	fmt.Fprintf(env.stderr, "kubebake render: wrote %s (%s) and %s to %s in %s\n",
-		plural(len(idx.Nodes), "output"), size, renderwrite.IndexFile, in.OutDir, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(env.stderr, "kubebake render: %s\n", idx.Summary(in.OutDir, time.Since(start)))
 	return nil
 }
 
 // fleetMemoryLimit is the Go heap's soft limit while a fleet renders.
 const fleetMemoryLimit = 160 << 20
-
-// plural is "1 node", "2 nodes".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func shortList(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
-}

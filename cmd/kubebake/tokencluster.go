@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
@@ -119,12 +115,6 @@ func tokenAPI(env *cliEnv, co *clusterOpts) (cluster.TokenAPI, error) {
 	return c.TokenAPI(), nil
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func runTokenList(env *cliEnv, args []string) error {
 	co, to, _, err := tokenCmd(env, cmdTokenList, tokenListUsage, args, false)
 	if err != nil {
@@ -140,66 +130,7 @@ func runTokenList(env *cliEnv, args []string) error {
 	if err != nil {
 		return clusterError(err, co.Timeout)
 	}
-	if to.Format == "json" {
-		return printJSON(env.stdout, struct {
-			Tokens []cluster.TokenInfo `json:"tokens"`
-		}{list})
-	}
-	writeTokenTable(env.stdout, list, time.Now())
-	return nil
-}
-
-// writeTokenTable prints tokens as kubeadm token list does, with
-// kubebake's columns after its own.
-func writeTokenTable(w io.Writer, list []cluster.TokenInfo, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTTL\tEXPIRES\tUSAGES\tDESCRIPTION\tEXTRA GROUPS\tKUBEBAKE\tJOINS\tMAX JOINS\tLAST JOIN")
-	dash := func(s string) string {
-		if s == "" {
-			return "<none>"
-		}
-		return s
-	}
-	for _, t := range list {
-		ttl, exp := "<forever>", "<never>"
-		if t.Expires != nil {
-			exp = t.Expires.Format(time.RFC3339)
-			ttl = "<expired>"
-			if !t.Expired {
-				ttl = shortDuration(t.Expires.Sub(now))
-			}
-		}
-		maxJoins, last, made := "-", "-", "no"
-		if t.MaxJoins > 0 {
-			maxJoins = fmt.Sprint(t.MaxJoins)
-		}
-		if t.LastJoin != nil {
-			last = t.LastJoin.Format(time.RFC3339)
-		}
-		if t.Kubebake {
-			made = "yes"
-		}
-		desc := strings.ReplaceAll(dash(t.Description), "\t", " ")
-		if t.Problem != "" {
-			desc += " (" + t.Problem + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, ttl, exp, dash(strings.Join(t.Usages, ",")), desc,
-			strings.Join(t.Groups[1:], ","), made, t.Joins, maxJoins, last)
-	}
-	tw.Flush()
-}
-
-// shortDuration is 23h, 6d, 45m: as kubeadm shows a TTL.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
+	return cluster.WriteTokenList(env.stdout, to.Format, list, time.Now())
 }
 
 func runTokenDelete(env *cliEnv, args []string) error {
@@ -223,32 +154,13 @@ func runTokenDelete(env *cliEnv, args []string) error {
 	if nst := (*cluster.NoSuchTokenError)(nil); errors.As(err, &nst) {
 		return usageErrorf("%v", err)
 	}
-	if to.Format == "json" {
-		if deleted == nil {
-			deleted = []string{}
-		}
-		if werr := printJSON(env.stdout, struct {
-			Deleted []string `json:"deleted"`
-			Error   string   `json:"error,omitempty"`
-		}{deleted, errString(err)}); werr != nil {
-			return werr
-		}
-	} else {
-		for _, id := range deleted {
-			fmt.Fprintf(env.stdout, "deleted %s\n", id)
-		}
+	if werr := cluster.WriteDeleted(env.stdout, to.Format, deleted, err); werr != nil {
+		return werr
 	}
 	if err != nil {
 		return clusterError(err, co.Timeout)
 	}
 	return nil
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 func runTokenPrune(env *cliEnv, args []string) error {
@@ -266,21 +178,8 @@ func runTokenPrune(env *cliEnv, args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), co.Timeout)
 	defer cancel()
 	ds, err := cluster.Prune(ctx, api, cluster.PruneOptions{DryRun: to.DryRun})
-	if to.Format == "json" {
-		if ds == nil {
-			ds = []cluster.Decision{}
-		}
-		if werr := printJSON(env.stdout, struct {
-			DryRun    bool               `json:"dryRun"`
-			Decisions []cluster.Decision `json:"decisions"`
-			Error     string             `json:"error,omitempty"`
-		}{to.DryRun, ds, errString(err)}); werr != nil {
-			return werr
-		}
-	} else {
-		for _, d := range ds {
-			fmt.Fprintln(env.stdout, d)
-		}
+	if werr := cluster.WritePruned(env.stdout, to.Format, to.DryRun, ds, err); werr != nil {
+		return werr
 	}
 	if err != nil {
 		return clusterError(err, co.Timeout)
@@ -293,21 +192,10 @@ func runTokenPrune(env *cliEnv, args []string) error {
 func pruneWatch(env *cliEnv, api cluster.TokenAPI, co *clusterOpts, to *tokenOpts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	enc := json.NewEncoder(env.stdout)
-	report := func(d cluster.Decision) {
-		if to.Format == "json" {
-			enc.Encode(struct {
-				Time time.Time `json:"time"`
-				cluster.Decision
-			}{time.Now().UTC(), d})
-			return
-		}
-		fmt.Fprintf(env.stdout, "%s %s\n", time.Now().UTC().Format(time.RFC3339), d)
-	}
 	warn := func(err error) {
 		fmt.Fprintf(env.stderr, "kubebake token prune: %v\n", clusterError(err, co.Timeout))
 	}
 	return cluster.PruneWatch(ctx, api, cluster.WatchOptions{
-		PruneOptions: cluster.PruneOptions{DryRun: to.DryRun}, Report: report, Warn: warn,
+		PruneOptions: cluster.PruneOptions{DryRun: to.DryRun}, Report: cluster.DecisionReporter(env.stdout, to.Format), Warn: warn,
 	})
 }

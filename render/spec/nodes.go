@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/kubebake/kubebake/internal/inputs"
@@ -36,6 +38,19 @@ type NodeSpec struct {
 	// Where is "file:line" of the node.
 	Where string
 	keys  *yamlv3.Node // the node's mapping, name left out
+}
+
+// ReadNodesFile reads and parses the nodes file path (--nodes).
+func ReadNodesFile(path string) (*NodesFile, error) {
+	data, err := inputs.ReadBounded(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, inputs.Errorf("--nodes", "%s: %v", path, err)
+	}
+	return ParseNodesFile(path, data)
 }
 
 // ParseNodesFile parses the nodes file path. Errors name the file, line and

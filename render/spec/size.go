@@ -74,6 +74,21 @@ func (s *Spec) sizeHints() string {
 	return "; try " + strings.Join(hints, ", ")
 }
 
+// SizeLine is the size of output meant for user-data, to print once it
+// is written, so that a user sees how close it is to a cloud's limit:
+// "name: N bytes", and its share of --max-size; "" when the format is not
+// user-data.
+func (s *Spec) SizeLine(name string, n int) string {
+	if !s.Info().UserData {
+		return ""
+	}
+	limit := ""
+	if s.MaxSize > 0 {
+		limit = fmt.Sprintf(" (%d%% of --max-size %s, %d bytes)", n*100/s.MaxSize, s.MaxSizeName, s.MaxSize)
+	}
+	return fmt.Sprintf("%s: %d bytes%s", name, n, limit)
+}
+
 // SizeWarning says, of user-data output of n bytes written to name, which
 // clouds' user-data limits it is above, and what makes it smaller; "" when
 // it fits them all, when the format is not user-data, or when --max-size
