@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	kubeletv1beta1 "github.com/kubebake/kubebake/internal/kubeletconfig"
@@ -15,20 +16,43 @@ import (
 // is not importable here) that the v1beta1 types do not express: enums and
 // ranges. A config that fails them makes the kubelet exit at first boot.
 func validateKubeletConfig(m map[string]any, kc *kubeletv1beta1.KubeletConfiguration) error {
+	for _, check := range kubeletChecks {
+		if err := check(m, kc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kubeletChecks run in this order; the first error is the one reported.
+var kubeletChecks = []func(map[string]any, *kubeletv1beta1.KubeletConfiguration) error{
+	checkKubeletEnums,
+	checkKubeletRanges,
+	checkKubeletPairs,
+	checkNodeAllocatable,
+	checkCgroupDriver,
+	checkFeatureGates,
+	checkTLS,
+	checkEviction,
+	checkReserved,
+	checkLogging,
+}
+
+func checkKubeletEnums(m map[string]any, _ *kubeletv1beta1.KubeletConfiguration) error {
 	for _, e := range kubeletEnums {
 		v, ok := m[e.field]
 		if !ok || e.allowed == nil {
 			continue
 		}
 		s, _ := v.(string)
-		found := false
-		for _, a := range e.allowed {
-			found = found || s == a
-		}
-		if !found {
+		if !slices.Contains(e.allowed, s) {
 			return fmt.Errorf("%s %q: the kubelet takes one of %s", e.field, fmt.Sprint(v), strings.Join(e.allowed, ", "))
 		}
 	}
+	return nil
+}
+
+func checkKubeletRanges(m map[string]any, _ *kubeletv1beta1.KubeletConfiguration) error {
 	for _, r := range kubeletRanges {
 		v, ok := m[r.field]
 		if !ok {
@@ -45,6 +69,11 @@ func validateKubeletConfig(m map[string]any, kc *kubeletv1beta1.KubeletConfigura
 			return fmt.Errorf("%s %d: the kubelet wants %d to %d", r.field, n, r.min, r.max)
 		}
 	}
+	return nil
+}
+
+// checkKubeletPairs holds the rules between fields and of list items.
+func checkKubeletPairs(_ map[string]any, kc *kubeletv1beta1.KubeletConfiguration) error {
 	if kc.ImageGCHighThresholdPercent != nil && kc.ImageGCLowThresholdPercent != nil && *kc.ImageGCLowThresholdPercent >= *kc.ImageGCHighThresholdPercent {
 		return fmt.Errorf("imageGCLowThresholdPercent %d must be less than imageGCHighThresholdPercent %d", *kc.ImageGCLowThresholdPercent, *kc.ImageGCHighThresholdPercent)
 	}
@@ -54,13 +83,6 @@ func validateKubeletConfig(m map[string]any, kc *kubeletv1beta1.KubeletConfigura
 	for _, d := range kc.ClusterDNS {
 		if ip := net.ParseIP(d); ip == nil || ip.IsUnspecified() {
 			return fmt.Errorf("clusterDNS %q is not an IP address a pod can reach", d)
-		}
-	}
-	for _, o := range kc.EnforceNodeAllocatable {
-		switch o {
-		case "pods", "system-reserved", "kube-reserved", "system-reserved-compressible", "kube-reserved-compressible", "none":
-		default:
-			return fmt.Errorf("enforceNodeAllocatable %q: the kubelet takes pods, system-reserved, kube-reserved or none", o)
 		}
 	}
 	if len(kc.RegisterWithTaints) > 0 {
@@ -77,6 +99,7 @@ var kubeletEnums = []struct {
 	allowed []string
 }{
 	{"cgroupDriver", []string{"systemd", "cgroupfs"}},
+	{"tlsMinVersion", []string{"VersionTLS10", "VersionTLS11", "VersionTLS12", "VersionTLS13"}},
 	{"hairpinMode", []string{"promiscuous-bridge", "hairpin-veth", "none"}},
 	{"cpuManagerPolicy", []string{"none", "static"}},
 	{"memoryManagerPolicy", []string{"None", "Static"}},
