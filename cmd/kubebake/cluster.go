@@ -34,7 +34,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 			return nil, whereFrom(in, err)
 		}
 		if withTerms {
-			if fc.Pools[0].Terms, err = cluster.NewTerms(o.co.terms(), in.Given, now); err != nil {
+			if fc.Pools[0].Terms, err = cluster.NewTerms(o.co.Terms(), in.Given, now); err != nil {
 				return nil, usageErrorf("%v", err)
 			}
 		}
@@ -45,7 +45,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 		fin.Terms = func(nf *spec.NodesFile) cluster.NodeTerms {
 			return func(i int) (cluster.Terms, options.Given, error) {
 				co := o.co
-				set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+				set := options.NewSet(o.cmd, spec.AllOptions(), clusterBindings(&co, o.cmd))
 				set.Given = o.in.Given.Clone()
 				if err := nf.ApplyNode(i, set); err != nil {
 					return cluster.Terms{}, nil, err
@@ -53,7 +53,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 				if err := options.Check(set.Bindings(), set.Given); err != nil {
 					return cluster.Terms{}, nil, err
 				}
-				t, err := cluster.NewTerms(co.terms(), set.Given, now)
+				t, err := cluster.NewTerms(co.Terms(), set.Given, now)
 				return t, set.Given, err
 			}
 		}
