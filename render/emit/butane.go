@@ -40,8 +40,16 @@ type butaneIgnition struct {
 }
 
 type butaneStorage struct {
-	Files []butaneFile `yaml:"files"`
-	Links []butaneLink `yaml:"links,omitempty"`
+	Directories []butaneDir  `yaml:"directories,omitempty"`
+	Files       []butaneFile `yaml:"files"`
+	Links       []butaneLink `yaml:"links,omitempty"`
+}
+
+// butaneDir is a directory Ignition creates with its mode before it writes
+// any file (the token's directory, 0700).
+type butaneDir struct {
+	Path string `yaml:"path"`
+	Mode octal  `yaml:"mode"`
 }
 
 type butaneLink struct {
@@ -146,6 +154,11 @@ func butaneConfigOf(p *plan.Plan, v spec.Variant, child []byte, forIgnition bool
 		inline := string(child)
 		doc.Ignition = &butaneIgnition{}
 		doc.Ignition.Config.Merge = []butaneResource{{Inline: &inline}}
+	}
+	// The token's directory is made 0700 before the token is written, as
+	// cloud-init's bootcmd does, so the node's tree is the same either way.
+	for _, d := range p.PrivateDirs() {
+		doc.Storage.Directories = append(doc.Storage.Directories, butaneDir{Path: d, Mode: 0o700})
 	}
 	for _, f := range p.Files {
 		bf := butaneFile{Path: f.Path, Mode: octal(f.Mode.Perm()), Overwrite: true}
