@@ -14,6 +14,7 @@ import (
 	"github.com/kubebake/kubebake/render"
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
+	"github.com/kubebake/kubebake/render/write"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -103,6 +104,30 @@ type Fleet struct {
 	CA    *CABundle
 	// Endpoints are the first node's: cluster-info names the first.
 	Endpoints []string
+}
+
+// NoExpiryWarning warns about the pool's token when it never expires
+// (where names the flag or key that said so, and the token for a fleet);
+// "" when it expires.
+func (p *Pool) NoExpiryWarning(fleet bool) string {
+	if !p.Terms.Expires.IsZero() {
+		return ""
+	}
+	where := p.Given.Where("no-expiry")
+	if fleet {
+		where = fmt.Sprintf("token %s (%s)", p.Token.ID(), where)
+	}
+	return where + ": the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires."
+}
+
+// Summary is "token ID: N nodes (names), expires TIME" (or "never
+// expires").
+func (p *Pool) Summary() string {
+	expires := "expires " + p.Terms.Expires.Format(time.RFC3339)
+	if p.Terms.Expires.IsZero() {
+		expires = "never expires"
+	}
+	return fmt.Sprintf("token %s: %s (%s), %s", p.Token.ID(), write.Plural(len(p.Nodes), "node"), write.ShortList(p.Nodes, 5), expires)
 }
 
 // NodeTerms gives node i's terms and where they came from.
@@ -249,6 +274,43 @@ type FleetInput struct {
 	// one others can read).
 	TokenFile func(in *spec.Inputs)
 	Now       time.Time
+	// For one token (no nodes file): ReadFile reads the token file ("-"
+	// may be stdin), and Warn says each warning about the CAs.
+	ReadFile inputs.ReadFile
+	Warn     func(string)
+}
+
+// ReadPool reads the one token of the command line (no nodes file): the
+// token, the CA bundle and the endpoints, as render reads them; the
+// pool's terms are left to the caller. Errors are *inputs.Error naming
+// the flag.
+func ReadPool(in FleetInput) (*Fleet, error) {
+	b := &in.Base
+	tok, err := inputs.Token(inputs.TokenSource{File: b.TokenFile, Value: b.Token, Env: b.TokenEnv}, in.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	if in.TokenFile != nil {
+		in.TokenFile(b)
+	}
+	ca, warns, err := ReadCABundle(b.CA, in.Now)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warns {
+		if in.Warn != nil {
+			in.Warn(w)
+		}
+	}
+	if in.NeedEndpoint && len(b.APIServer) == 0 {
+		return nil, inputs.Errorf("--api-server", "the address nodes reach the API server at is needed (host, host:port or https://host:port)")
+	}
+	eps, err := inputs.Endpoints(b.APIServer)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{Token: tok, Endpoints: eps, Given: b.Given}
+	return &Fleet{Pools: []*Pool{p}, CA: ca, Endpoints: eps}, nil
 }
 
 // ReadFleet reads a nodes file for the cluster commands: every node as

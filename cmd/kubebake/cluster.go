@@ -13,7 +13,6 @@ import (
 	"github.com/kubebake/kubebake/internal/inputs"
 	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render/spec"
-	renderwrite "github.com/kubebake/kubebake/render/write"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -26,42 +25,27 @@ import (
 // the node, file, line and key.
 func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, error) {
 	withTerms, now, in := slices.Contains(cmdsToken, o.cmd), time.Now(), &o.in
+	fin := cluster.FleetInput{Nodes: in.Nodes, Command: o.cmd, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
+		TokenFile: func(in *spec.Inputs) { warnTokenFile(env, o.cmd, in) }, ReadFile: env.readFile,
+		Warn: func(w string) { fmt.Fprintln(env.stderr, "kubebake: warning:", w) }}
 	if in.Nodes == "" {
-		tok, err := inputs.Token(inputs.TokenSource{File: in.TokenFile, Value: in.Token, Env: in.TokenEnv}, env.readFile)
+		fc, err := cluster.ReadPool(fin)
 		if err != nil {
 			return nil, whereFrom(in, err)
 		}
-		warnTokenFile(env, o.cmd, in)
-		ca, warns, err := cluster.ReadCABundle(in.CA, now)
-		if err != nil {
-			return nil, whereFrom(in, err)
-		}
-		for _, w := range warns {
-			fmt.Fprintln(env.stderr, "kubebake: warning:", w)
-		}
-		if needEndpoint && len(in.APIServer) == 0 {
-			return nil, usageErrorf("--api-server: the address nodes reach the API server at is needed (host, host:port or https://host:port)")
-		}
-		eps, err := inputs.Endpoints(in.APIServer)
-		if err != nil {
-			return nil, whereFrom(in, err)
-		}
-		p := &cluster.Pool{Token: tok, Endpoints: eps, Given: in.Given}
 		if withTerms {
-			if p.Terms, err = cluster.NewTerms(o.co.terms(), in.Given, now); err != nil {
+			if fc.Pools[0].Terms, err = cluster.NewTerms(o.co.Terms(), in.Given, now); err != nil {
 				return nil, usageErrorf("%v", err)
 			}
 		}
-		return &cluster.Fleet{Pools: []*cluster.Pool{p}, CA: ca, Endpoints: eps}, nil
+		return fc, nil
 	}
-	fin := cluster.FleetInput{Nodes: in.Nodes, Command: o.cmd, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
-		TokenFile: func(in *spec.Inputs) { warnTokenFile(env, o.cmd, in) }}
 	if withTerms {
 		// A token's terms: the nodes file's keys of the CLI's table.
 		fin.Terms = func(nf *spec.NodesFile) cluster.NodeTerms {
 			return func(i int) (cluster.Terms, options.Given, error) {
 				co := o.co
-				set := options.NewSet(o.cmd, spec.AllOptions(), options.Bind(clusterOptions, &co, o.cmd))
+				set := options.NewSet(o.cmd, spec.AllOptions(), clusterBindings(&co, o.cmd))
 				set.Given = o.in.Given.Clone()
 				if err := nf.ApplyNode(i, set); err != nil {
 					return cluster.Terms{}, nil, err
@@ -69,7 +53,7 @@ func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, e
 				if err := options.Check(set.Bindings(), set.Given); err != nil {
 					return cluster.Terms{}, nil, err
 				}
-				t, err := cluster.NewTerms(co.terms(), set.Given, now)
+				t, err := cluster.NewTerms(co.Terms(), set.Given, now)
 				return t, set.Given, err
 			}
 		}
@@ -117,17 +101,11 @@ func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object,
 		return nil, nil, err
 	}
 	for _, p := range fc.Pools {
-		expires := "expires " + p.Terms.Expires.Format(time.RFC3339)
-		if p.Terms.Expires.IsZero() {
-			expires = "never expires"
-			where := p.Given.Where("no-expiry")
-			if o.in.Nodes != "" {
-				where = fmt.Sprintf("token %s (%s)", p.Token.ID(), where)
-			}
-			fmt.Fprintf(env.stderr, "kubebake: warning: %s: the token works until its Secret is deleted; anyone who copies an image baked with it can obtain node credentials for as long. Delete the Secret (and rebake) when an image leaks or retires.\n", where)
+		if w := p.NoExpiryWarning(o.in.Nodes != ""); w != "" {
+			fmt.Fprintf(env.stderr, "kubebake: warning: %s\n", w)
 		}
 		if o.in.Nodes != "" {
-			fmt.Fprintf(env.stderr, "kubebake %s: token %s: %s (%s), %s\n", o.cmd, p.Token.ID(), renderwrite.Plural(len(p.Nodes), "node"), renderwrite.ShortList(p.Nodes, 5), expires)
+			fmt.Fprintf(env.stderr, "kubebake %s: %s\n", o.cmd, p.Summary())
 		}
 	}
 	objs, err := fc.Objects()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -13,31 +12,18 @@ import (
 
 // clusterOpts are the options of manifests, apply and check beyond the ones
 // they share with render (spec.Options: --config, --ca, --token-file,
-// --token, --api-server).
+// --token, --api-server): the cluster's and the token's (cluster.Options),
+// and the CLI's own.
 type clusterOpts struct {
-	Kubeconfig  string
-	Context     string
-	Timeout     time.Duration
-	TTL         time.Duration
-	Expires     string
-	NoExpiry    bool
-	Groups      []string
-	Description string
-	MinTTL      time.Duration
+	cluster.Opts
 	DryRun      bool
 	Force       bool
 	Adopt       bool
 	Output      string
 	Format      string
 	Arch        string
-	MaxJoins    int32
 	PrunerImage string
 	BootOutput  string
-}
-
-// terms are the options a token's terms are read from.
-func (o *clusterOpts) terms() cluster.TermsOptions {
-	return cluster.TermsOptions{TTL: o.TTL, Expires: o.Expires, NoExpiry: o.NoExpiry, Groups: o.Groups, Description: o.Description, MaxJoins: int(o.MaxJoins)}
 }
 
 // DefaultTTL is how long a token made by manifests or apply lasts unless told
@@ -80,51 +66,16 @@ var (
 // shared --config names render's output and format.
 const onCommandLine = "say it on the command line, each time"
 
-// clusterOptions declares the cluster commands' own options once, as
-// spec.Options does render's.
+// clusterCommands binds the options of cluster.Options to the commands.
+var clusterCommands = map[string][]string{
+	"kubeconfig": cmdsApplyCheck, "context": cmdsApplyCheck, "timeout": cmdsApplyCheck,
+	"ttl": cmdsToken, "expires": cmdsToken, "no-expiry": cmdsToken, "groups": cmdsToken, "description": cmdsToken, "max-joins": cmdsToken,
+	"min-ttl": {cmdCheck},
+}
+
+// clusterOptions declares the cluster commands' CLI options (where output
+// goes, what to print, what to dare) once, as spec.Options does render's.
 var clusterOptions = options.Table[clusterOpts]{
-	{Meta: options.Meta{Name: "kubeconfig", PerRun: "the cluster to talk to is the run's", Arg: "FILE", Config: true, Path: true, Commands: cmdsApplyCheck, DefaultHelp: "$KUBECONFIG, then ~/.kube/config",
-		Help: "admin kubeconfig"},
-		Field: func(o *clusterOpts) any { return &o.Kubeconfig }},
-	{Meta: options.Meta{Name: "context", PerRun: "the cluster to talk to is the run's", Arg: "NAME", Config: true, Commands: cmdsApplyCheck, DefaultHelp: "the kubeconfig's current context",
-		Help: "kubeconfig context to use"},
-		Field: func(o *clusterOpts) any { return &o.Context }},
-	{Meta: options.Meta{Name: "timeout", PerRun: "how long to wait for the API server is the run's", Arg: "DURATION", Config: true, Commands: cmdsApplyCheck, Default: "30s",
-		Help: "give up on a request to the API server after this long", Validate: positive},
-		Field: func(o *clusterOpts) any { return &o.Timeout }},
-	{Meta: options.Meta{Name: "ttl", OneOf: "expiry", Arg: "DURATION", Config: true, Commands: cmdsToken, Default: "720h",
-		Help: "the token expires this long from now (at least a minute)", Validate: positive},
-		Field: func(o *clusterOpts) any { return &o.TTL }},
-	{Meta: options.Meta{Name: "expires", OneOf: "expiry", Arg: "TIME", Config: true, Commands: cmdsToken,
-		Help: "the token expires at this RFC3339 time (2027-01-31T00:00:00Z) instead"},
-		Field: func(o *clusterOpts) any { return &o.Expires }},
-	{Meta: options.Meta{Name: "no-expiry", OneOf: "expiry", Config: true, Commands: cmdsToken,
-		Help: "the token never expires (an image leak stays usable until you delete the Secret)"},
-		Field: func(o *clusterOpts) any { return &o.NoExpiry }},
-	{Meta: options.Meta{Name: "groups", Arg: "GROUPS", Config: true, Commands: cmdsToken, Default: cluster.DefaultGroup,
-		Help: "the token's extra groups (system:bootstrappers:...), comma-separated or repeated; the bindings grant to these"},
-		Field: func(o *clusterOpts) any { return &o.Groups }},
-	{Meta: options.Meta{Name: "description", Arg: "TEXT", Config: true, Commands: cmdsToken,
-		Help: "description stored in the token Secret"},
-		Field: func(o *clusterOpts) any { return &o.Description }},
-	{Meta: options.Meta{Name: "max-joins", Arg: "N", Config: true, Commands: cmdsToken,
-		Help: "the number of distinct nodes that may join with the token before `kubebake token prune` deletes it (recorded on the Secret as the kubebake.io/max-joins annotation); none when unset",
-		Validate: func(v any) error {
-			if n := v.(int32); n < 0 {
-				return fmt.Errorf("%d is negative", n)
-			}
-			return nil
-		}},
-		Field: func(o *clusterOpts) any { return &o.MaxJoins }},
-	{Meta: options.Meta{Name: "min-ttl", PerRun: "what check demands of every token is the run's", Arg: "DURATION", Config: true, Commands: []string{cmdCheck}, Default: "168h",
-		Help: "fail if the token expires sooner than this from now (set it to how long images will be used)",
-		Validate: func(v any) error {
-			if d := v.(time.Duration); d < 0 {
-				return fmt.Errorf("%s is negative", d)
-			}
-			return nil
-		}},
-		Field: func(o *clusterOpts) any { return &o.MinTTL }},
 	{Meta: options.Meta{Name: "pruner-image", Arg: "IMAGE", Commands: []string{cmdManifests}, NotInConfig: onCommandLine,
 		Help: "print instead what running `kubebake token prune --watch` in the cluster needs: a ServiceAccount, its least RBAC and a Deployment of IMAGE (which must have kubebake on its PATH); no token is needed"},
 		Field: func(o *clusterOpts) any { return &o.PrunerImage }},
@@ -163,13 +114,13 @@ var clusterOptions = options.Table[clusterOpts]{
 		Field: func(o *clusterOpts) any { return &o.Arch }},
 }
 
-func init() { spec.RegisterConfigKeys(clusterOptions.Metas()...) }
-
-func positive(v any) error {
-	if d := v.(time.Duration); d <= 0 {
-		return fmt.Errorf("%s is not a positive duration", d)
+func init() {
+	for i := range cluster.Options {
+		o := &cluster.Options[i]
+		o.Commands = clusterCommands[o.Name]
 	}
-	return nil
+	spec.RegisterConfigKeys(cluster.Options.Metas()...)
+	spec.RegisterConfigKeys(clusterOptions.Metas()...)
 }
 
 // cmdOptions are one command's table-declared options and their values.
@@ -188,7 +139,7 @@ type cmdOptions struct {
 func newCmdOptions(cmd string, fs *pflag.FlagSet) *cmdOptions {
 	o := &cmdOptions{cmd: cmd}
 	o.set = options.NewSet(cmd, spec.AllOptions(),
-		options.Bind(spec.Options, &o.in, cmd), options.Bind(clusterOptions, &o.co, cmd))
+		options.Bind(spec.Options, &o.in, cmd), clusterBindings(&o.co, cmd))
 	o.set.AddFlags(fs)
 	return o
 }
@@ -223,7 +174,12 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 	bindings := o.set.Bindings()
 	if o.cmd == cmdRender {
 		// spec.NewSpec checks render's own options, once.
-		bindings = options.Bind(clusterOptions, &o.co, o.cmd)
+		bindings = clusterBindings(&o.co, o.cmd)
 	}
 	return asUsage(options.Check(bindings, o.set.Given))
+}
+
+// clusterBindings binds the cluster commands' options that cmd takes to co.
+func clusterBindings(co *clusterOpts, cmd string) []options.Binding {
+	return append(options.Bind(cluster.Options, &co.Opts, cmd), options.Bind(clusterOptions, co, cmd)...)
 }

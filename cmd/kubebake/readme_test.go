@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"
 )
@@ -26,7 +27,7 @@ const (
 func optionsTable() string {
 	var b strings.Builder
 	b.WriteString("| option | commands | in `--config` | default | meaning |\n| --- | --- | --- | --- | --- |\n")
-	metas := append(append(spec.Options.Metas(), clusterOptions.Metas()...), tokenOptions.Metas()...)
+	metas := append(append(append(spec.Options.Metas(), cluster.Options.Metas()...), clusterOptions.Metas()...), tokenOptions.Metas()...)
 	for _, m := range metas {
 		flag := "`--" + m.Name
 		if m.Short != "" {

@@ -87,7 +87,7 @@ Flags:`
 func tokenCmd(env *cliEnv, name, usage string, args []string, wantArgs bool) (*clusterOpts, *tokenOpts, []string, error) {
 	fs := newFlagSet(env, name, usage)
 	co, to := &clusterOpts{}, &tokenOpts{}
-	set := options.NewSet(name, nil, options.Bind(clusterOptions, co, name), options.Bind(tokenOptions, to, name))
+	set := options.NewSet(name, nil, clusterBindings(co, name), options.Bind(tokenOptions, to, name))
 	set.AddFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, nil, err
