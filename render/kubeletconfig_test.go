@@ -19,6 +19,8 @@ func TestKubeletConfigChecks(t *testing.T) {
 		{"featureGates: {GracefulNodeShutdwn: true}", "did you mean GracefulNodeShutdown?"},
 		{"featureGates: {NodeSwap: false}", "featureGates NodeSwap: false: the kubelet has this gate locked to true"},
 		{"featureGates: {GracefulNodeShutdown: true}", ""},
+		{"featureGates: {RotateKubeletServerCertificate: false}", "featureGates RotateKubeletServerCertificate: false: kubebake sets serverTLSBootstrap: true, which needs this gate"},
+		{"featureGates: {RotateKubeletServerCertificate: false}\nserverTLSBootstrap: false", ""},
 		{"tlsMinVersion: VersionTLS99", `tlsMinVersion "VersionTLS99": the kubelet takes one of VersionTLS10`},
 		{"tlsMinVersion: VersionTLS13", ""},
 		{"tlsCipherSuites: [TLS_FOO]", `tlsCipherSuites "TLS_FOO": not a cipher suite`},
