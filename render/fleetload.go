@@ -47,3 +47,7 @@ func (w FleetWarning) String() string {
 	}
 	return msg
 }
+
+// Line is the warning as the CLI prints it after "kubebake render: " (see
+// spec.Warning.Line).
+func (w FleetWarning) Line() string { return spec.Warning(w.String()).Line() }

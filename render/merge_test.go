@@ -201,3 +201,58 @@ func TestMergeConflictsByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeReport: Butane's and Ignition's report on the --merge file is
+// the user's, each entry on its line and column in that file: warnings are
+// returned and the render goes on; errors (and, with --strict, warnings)
+// are one input error, a line per entry. Before, errors said "config
+// generated was invalid" with no place and warnings were dropped.
+func TestMergeReport(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, data string
+		variant    spec.Variant
+		strict     bool
+		warns, err []string
+	}{
+		{name: "authorised.bu", data: "variant: fcos\nversion: 1.5.0\npasswd:\n  users:\n    - name: core\n      ssh_authorised_keys:\n        - ssh-ed25519 AAAA\n",
+			warns: []string{"authorised.bu:6:7: warning: unused key ssh_authorised_keys (at $.passwd.users.0.ssh_authorised_keys)"}},
+		{name: "mode.bu", data: "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /etc/motd\n      mode: 644\n",
+			warns: []string{"mode.bu:6:13: warning: unreasonable mode would be reasonable if specified in octal"}},
+		{name: "relative.bu", data: "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: etc/motd\n",
+			err: []string{"relative.bu:5:13: error: path not absolute (at $.storage.files.0.path)"}},
+		{name: "relative.ign", variant: spec.VariantFlatcar, data: "{\"ignition\": {\"version\": \"3.4.0\"},\n \"storage\": {\"files\": [{\"path\": \"relative\"}]}}\n",
+			err: []string{"relative.ign:2:33: error: path not absolute (at $.storage.files.0.path)"}},
+		{name: "strict.bu", strict: true, data: "variant: fcos\nversion: 1.5.0\npasswd:\n  users:\n    - name: core\n      ssh_authorised_keys: []\n",
+			err: []string{"strict.bu:6:7: error: unused key ssh_authorised_keys", "--strict: warnings about"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, c.name)
+			if err := os.WriteFile(p, []byte(c.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			in := sampleInputs()
+			in.Format, in.Merge, in.Strict = string(FormatIgnition), p, c.strict
+			if c.variant != "" {
+				in.Variant = string(c.variant)
+			}
+			_, warns, err := spec.NewSpec(in, cache.New(os.ReadFile, goldenNow))
+			var all []string
+			for _, w := range warns {
+				all = append(all, w.Line())
+			}
+			got := strings.Join(all, "\n")
+			if err != nil {
+				got = err.Error()
+			}
+			if (err != nil) != (c.err != nil) {
+				t.Fatalf("error %v, want %q; warnings:\n%s", err, c.err, got)
+			}
+			for _, want := range append(c.warns, c.err...) {
+				if !strings.Contains(got, filepath.Join(dir, want)) && !strings.Contains(got, want) {
+					t.Errorf("got\n%s\nwant a line with %q", got, want)
+				}
+			}
+		})
+	}
+}

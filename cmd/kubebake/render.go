@@ -75,7 +75,7 @@ func runRender(env *cliEnv, args []string) error {
 		warns = append(warns, spec.Warning(w))
 	}
 	for _, w := range warns {
-		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
+		fmt.Fprintln(env.stderr, "kubebake render:", w.Line())
 	}
 	if sp.JoinBinary == spec.JoinNone {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)
@@ -188,7 +188,7 @@ func renderFleet(env *cliEnv, in spec.Inputs, output string) error {
 		return fleetError(err)
 	}
 	for _, w := range fleet.Warnings() {
-		fmt.Fprintln(env.stderr, "kubebake render: warning:", w)
+		fmt.Fprintln(env.stderr, "kubebake render:", w.Line())
 	}
 	if fleet.JoinNone() {
 		fmt.Fprintln(env.stderr, "kubebake render: warning:", joinNoneWarning)

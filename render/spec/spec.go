@@ -72,6 +72,8 @@ type Inputs struct {
 	// Part and Merge are --part and --merge (part.go).
 	Part  string
 	Merge string
+	// Strict makes the --merge file's warnings errors (mergereport.go).
+	Strict bool
 	// Pointer and PointerCA are --pointer and --pointer-ca (pointer.go).
 	Pointer   string
 	PointerCA string
@@ -234,6 +236,11 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 	if s.JoinBinary == JoinNone && len(s.Endpoints) > 1 && !strings.HasPrefix(s.KubeletServer, "https://") {
 		warns = append(warns, Warning(fmt.Sprintf("--join-binary none: the kubelet's kubeconfig holds one server, %s; the other --api-server addresses are not used (for HA, name a load balancer with --kubelet-server)", s.Endpoints[0])))
 	}
+	mergeWarns, err := mergeReport(s, in.Strict)
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, mergeWarns...)
 	warns = append(warns, uselessOptions(in, s)...)
 	return s, warns, nil
 }
@@ -420,6 +427,7 @@ func uselessOptions(in Inputs, s *Spec) []Warning {
 		{"variant", !s.Info().Variant, fmt.Sprintf("only applies to Ignition and Butane output; %s ignores it", s.Format)},
 		{"arch", s.JoinBinary != JoinEmbedded, fmt.Sprintf("picks the embedded kubebake-join; with --join-binary %s there is none (pass --arch to kubebake join-binary for the image)", s.JoinBinary)},
 		{"cri-dockerd-path", s.Runtime != RuntimeDocker, fmt.Sprintf("only applies to --runtime docker; with %s there is no cri-dockerd", s.Runtime)},
+		{"strict", s.Merge == nil || !s.Info().Variant, "only applies to a --merge file of Ignition or Butane output (Butane's and Ignition's warnings about it)"},
 		{"ca-cert-hash", s.JoinBinary == JoinNone, "pins are checked by kubebake-join; with --join-binary none nothing checks them, and the kubelet trusts only the --ca bundle (a rotation pin does nothing)"},
 	} {
 		if c.useless && in.Given.Has(c.name) {
