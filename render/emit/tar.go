@@ -35,14 +35,16 @@ type tarEntry struct {
 	mode   fs.FileMode
 	data   []byte
 	target string // a symlink's target; "" for a file
+	dir    bool   // a directory (the token's, 0700)
 }
 
 // Tar emits the plan as a tar stream to lay over an image's root (a
 // Containerfile's `ADD node.tar /`, a Packer file provisioner, mkosi
 // ExtraTrees): every file, unit and drop-in with its mode, owned by uid and
 // gid 0, with fixed mtimes and in sorted order, so the same inputs give the
-// same bytes. Directories are not entries: the extractor creates missing
-// parents (root, 0755) and leaves the image's own directories as they are.
+// same bytes. Directories are not entries, but for the token's (0700): the
+// extractor creates missing parents (root, 0755) and leaves the image's own
+// directories as they are.
 //
 // Enablement takes effect on the image's first boot as the Ignition output's
 // does, by two means:
@@ -72,6 +74,8 @@ func Tar(p *plan.Plan, c *cache.Cache) ([]byte, error) {
 		}
 		if e.target != "" {
 			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, e.target, 0o777
+		} else if e.dir {
+			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
 		} else {
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.data))
 		}
@@ -97,6 +101,12 @@ func tarEntries(p *plan.Plan, c *cache.Cache) ([]tarEntry, error) {
 		return nil, err
 	}
 	var out []tarEntry
+	// The token's directory is an entry, 0700, as Ignition and cloud-init
+	// make it before they write the token; other directories are the
+	// extractor's (root, 0755) or the image's own.
+	for _, d := range p.PrivateDirs() {
+		out = append(out, tarEntry{path: d, mode: 0o700, dir: true})
+	}
 	for _, f := range p.Files {
 		data, err := f.Bytes(c)
 		if err != nil {

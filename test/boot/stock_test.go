@@ -23,12 +23,11 @@ func stockImages(t *testing.T, img *boottest.Image) {
 
 	t.Run("ignition sysext", func(t *testing.T) { ignitionSysext(t, img, c, ep, fs) })
 	t.Run("cloud-init kubelet-url: mismatch, then the right bytes", func(t *testing.T) {
-		if os.Getenv("KUBEBAKE_BOOT_STOCK") == "" {
-			// Its one run (7.4 min under TCG here) joined, and failed only on a
-			// check that read a probe line from before the join started, fixed
-			// since but not run again; it also costs more than the boot tier's
-			// budget allows: opt-in until it has passed again.
-			t.Skip("opt-in: KUBEBAKE_BOOT_STOCK=1 runs it (one boot, about 7 minutes under TCG)")
+		if os.Getenv("KUBEBAKE_BOOT_STOCK") == "0" {
+			// It passed with the fixed wait (598 s of test time under TCG on a
+			// loaded machine): part of the tier; KUBEBAKE_BOOT_STOCK=0 skips
+			// it for a quicker local run.
+			t.Skip("KUBEBAKE_BOOT_STOCK=0: skipped")
 		}
 		cloudInitKubeletURL(t, img, c, ep, fs, kubelet)
 	})

@@ -26,7 +26,7 @@ func TestReadLog(t *testing.T) {
 		code       int
 		retryAfter string
 		slow       bool // slower than the request timeout
-	}{{429, "2", false}, {503, "1", false}, {200, "", true}, {404, "", false}, {429, "5", false}}
+	}{{429, "2", false}, {503, "1", false}, {200, "", true}, {404, "", false}, {429, "60", false}}
 	var n atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := answers[min(int(n.Add(1))-1, len(answers)-1)]
@@ -54,7 +54,9 @@ func TestReadLog(t *testing.T) {
 		Endpoints: []string{strings.TrimPrefix(srv.URL, "https://")},
 		Pins:      pin.MustSet(pin.Hash(srv.Certificate())),
 		Token:     tok,
-		Timeout:   20 * time.Second,
+		// Long enough for every answer at the paced waits (5 s each at
+		// Rand 0.5, after any Retry-After): the last asks for more than is left.
+		Timeout: 30 * time.Second,
 	}, discovery.Options{
 		Logf:  func(format string, a ...any) { fmt.Fprintf(&log, "kubebake-join: "+format+"\n", a...) },
 		Proxy: func(*url.URL) (*url.URL, error) { return nil, nil },
