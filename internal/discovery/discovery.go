@@ -124,6 +124,8 @@ func ExitStatus(err error) int {
 }
 
 const (
+	// minAttempt is the least time left at which another round is begun.
+	minAttempt = time.Second
 	// DefaultRequestTimeout bounds one GET, as kubeadm's 10 s.
 	DefaultRequestTimeout = 10 * time.Second
 )
@@ -326,7 +328,11 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 				continue
 			}
 			wait := retryAfter + retryWait(round, reached, o.Rand())
-			if rem := deadline.Sub(o.Now()); wait >= rem {
+			// An attempt needs time to be worth making: one begun a few
+			// milliseconds before the deadline only times out, and its "no
+			// answer" would stand as the run's last word over what the
+			// endpoints really said.
+			if rem := deadline.Sub(o.Now()); wait+min(o.RequestTimeout, minAttempt) >= rem {
 				// Keep the pace promised to the API server (and to systemd,
 				// which restarts the agent when it gives up): wait out the
 				// deadline rather than give up early.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestRetryQuickUntilAServerAnswers(t *testing.T) {
 		want    []time.Duration
 	}{
 		// Rand 0.5: half the quick ceiling (1 s, then 2 s)...
-		{"nothing reached", []string{dead}, 4 * time.Second, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}},
+		{"nothing reached", []string{dead}, 5 * time.Second, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}},
 		// ...and the Pace itself once the API server answers.
 		{"answered", []string{srv.Endpoint()}, time.Minute, []time.Duration{discovery.Pace, discovery.Pace}},
 	} {
@@ -61,5 +62,37 @@ func TestRetryQuickUntilAServerAnswers(t *testing.T) {
 			t.Errorf("%s: slept %v, want %v", tc.name, sleeps, tc.want)
 		}
 		now = time.Unix(0, 0)
+	}
+}
+
+// TestNoAttemptAtTheDeadline: a round is not begun with less than a second
+// left. Such an attempt only times out, and its "no answer" would stand as
+// the run's last outcome over what the endpoints said (a pin mismatch's
+// exit 3 became a retried exit 1 that way).
+func TestNoAttemptAtTheDeadline(t *testing.T) {
+	srv := discoverytest.NewServer(t, discoverytest.Options{})
+	var requests atomic.Int32
+	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
+		requests.Add(1)
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return true
+	})
+	now := time.Unix(0, 0)
+	var sleeps []time.Duration
+	// Rand 0.5: the paced wait is Pace (5 s); the deadline leaves 0.5 s after it.
+	_, err := discovery.Discover(context.Background(), discovery.Target{Endpoints: []string{srv.Endpoint()}, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: discovery.Pace + 500*time.Millisecond}, discovery.Options{
+		Now: func() time.Time { return now },
+		Sleep: func(_ context.Context, d time.Duration) error {
+			sleeps = append(sleeps, d)
+			now = now.Add(d)
+			return nil
+		},
+		Rand: func() float64 { return 0.5 },
+	})
+	if err == nil {
+		t.Fatal("discovery passed against a server that answers 503")
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests (sleeps %v), want 1: no attempt is begun with 0.5 s left", n, sleeps)
 	}
 }
