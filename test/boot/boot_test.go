@@ -159,8 +159,11 @@ func ignitionNodes(t *testing.T, img *boottest.Image) {
 		s = m.Wait(t, "settled", bootTimeout, func(s boottest.State) bool { return s.Get("jobs") == "0" })
 		journal := strings.Join(m.Journal(), "\n")
 		t.Logf("kubebake-join's journal:\n%s", shortJournal(m.Journal()))
-		if s.Get("join.ActiveState") != "failed" || s.Get("join.ExecMainStatus") != "3" || s.Get("join.NRestarts") != "0" {
-			t.Errorf("kubebake-join should fail once with exit status 3 (identity not proven), not be retried: %s", s)
+		// Exit 3 needs live proof (issue 18): under emulation the proof can
+		// miss the first run's deadline (exit 4, retried once); the next
+		// run's is final. Never more than one retry.
+		if r := s.Get("join.NRestarts"); s.Get("join.ActiveState") != "failed" || s.Get("join.ExecMainStatus") != "3" || (r != "0" && r != "1") {
+			t.Errorf("kubebake-join should end with exit status 3 (identity not proven), retried at most once: %s", s)
 		}
 		if !strings.Contains(journal, c.CAPin()) || !strings.Contains(journal, pin.Hash(other.Cert)) {
 			t.Errorf("kubebake-join's journal should name the cluster's CA pin %s and the pinned %s", c.CAPin(), pin.Hash(other.Cert))
