@@ -25,8 +25,12 @@ type Owned struct {
 	Units, Enabled map[string]bool
 }
 
-// Owned lists what p writes and owns.
+// Owned lists what p writes and owns; for a part of a plan, what the
+// whole plan does: the user's config lands on the same node as every part.
 func (p *Plan) Owned() Owned {
+	if p.whole != nil {
+		return p.whole.Owned()
+	}
 	o := Owned{Paths: map[string]string{}, Dirs: map[string]string{}, parents: map[string]string{}, Units: map[string]bool{}, Enabled: map[string]bool{}}
 	paths := joinconfig.DefaultPaths()
 	o.Paths[paths.BootstrapKubeconfig] = "the bootstrap kubeconfig kubebake-join writes at boot"

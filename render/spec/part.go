@@ -34,6 +34,24 @@ func partAndMerge(s *Spec, in Inputs, c *cache.Cache) error {
 			return inputs.Errorf("--merge", "merges into %s output, not %s", orList(merging), s.Format)
 		}
 	}
+	return mergePart(s, in)
+}
+
+// mergePart sets which part holds the --merge file (--merge-part).
+func mergePart(s *Spec, in Inputs) error {
+	s.MergePart = Part(in.MergePart)
+	if s.MergePart == "" {
+		s.MergePart = PartBoot
+	}
+	if !in.Given.Has("merge-part") {
+		return nil
+	}
+	switch {
+	case in.Merge == "":
+		return inputs.Errorf("--merge-part", "places the --merge file, and there is none: give --merge FILE, or leave --merge-part out")
+	case s.Part == PartAll:
+		return inputs.Errorf("--merge-part", "only with --part image or --part boot: with --part %s the one output holds everything", s.Part)
+	}
 	return nil
 }
 
@@ -55,6 +73,12 @@ const (
 
 // Parts lists the parts in the order --help shows them.
 var Parts = []Part{PartAll, PartImage, PartBoot}
+
+// HoldsMerge says whether the output of part holds the --merge file:
+// every part but the one --merge-part does not name.
+func (s *Spec) HoldsMerge(part Part) bool {
+	return s.Merge != nil && (part == PartAll || part == s.MergePart)
+}
 
 // UserConfig is the user's own config given with --merge: their SSH keys,
 // users, files and units, to go into the same first-boot config as ours.

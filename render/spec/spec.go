@@ -69,9 +69,11 @@ type Inputs struct {
 	// Nodes is a fleet's nodes file, OutDir where render writes it.
 	Nodes  string
 	OutDir string
-	// Part and Merge are --part and --merge (part.go).
-	Part  string
-	Merge string
+	// Part, Merge and MergePart are --part, --merge and --merge-part
+	// (part.go).
+	Part      string
+	Merge     string
+	MergePart string
 	// Strict makes the --merge file's warnings errors (mergereport.go).
 	Strict bool
 	// Pointer and PointerCA are --pointer and --pointer-ca (pointer.go).
@@ -152,7 +154,10 @@ type Spec struct {
 	// Part is the part of the configuration to emit (--part).
 	Part Part
 	// Merge is the user's own config to merge into the output (--merge).
-	Merge      *UserConfig
+	Merge *UserConfig
+	// MergePart is the part that holds Merge when Part is not PartAll
+	// (--merge-part): PartBoot or PartImage.
+	MergePart  Part
 	Variant    Variant
 	Runtime    Runtime
 	Arch       string
