@@ -82,3 +82,22 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("want an --api-server error, got %v", err)
 	}
 }
+
+func TestFileOf(t *testing.T) {
+	dir := t.TempDir()
+	tok, ca := dir+"/token", dir+"/ca.crt"
+	for _, f := range []string{tok, ca} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(tok, dir+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"merge", "", "ca", ca, "token-file", tok}
+	for path, want := range map[string]string{tok: "token-file", dir + "/link": "token-file", ca: "ca", dir + "/new": "", "-": ""} {
+		if got := FileOf(path, files...); got != want {
+			t.Errorf("FileOf(%s) = %q, want %q", path, got, want)
+		}
+	}
+}
