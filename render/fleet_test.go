@@ -306,10 +306,25 @@ func TestIndexJSON(t *testing.T) {
 
 // BenchmarkFleet renders 100 baked nodes into a directory per iteration
 // (scripts/bench.sh prints whole-process figures, embedded ones too:
-// tools/benchfleet).
+// tools/benchfleet): the sample node with a hostname each; nodes that
+// differ only in hostname; nodes that each have their own labels, taints
+// (every fifth) and max-pods, as benchfleet's -only labels (issue 21).
 func BenchmarkFleet(b *testing.B) {
-	for _, mode := range []string{"baked"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		set  func(in *spec.Inputs, i int)
+	}{
+		{"baked", func(in *spec.Inputs, i int) {}},
+		{"hostnames", func(in *spec.Inputs, i int) { in.NodeLabels, in.RegisterWithTaints = nil, nil }},
+		{"labelled", func(in *spec.Inputs, i int) {
+			in.NodeLabels = []string{fmt.Sprintf("example.com/index=%d", i), fmt.Sprintf("example.com/pool=p%d", i%7)}
+			in.MaxPods, in.RegisterWithTaints = int32(100+i%50), nil
+			if i%5 == 0 {
+				in.RegisterWithTaints = []string{fmt.Sprintf("example.com/gpu=g%d:NoSchedule", i)}
+			}
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			agent, err := embed.Load("amd64")
 			if err != nil {
 				b.Skip(err)
@@ -317,8 +332,9 @@ func BenchmarkFleet(b *testing.B) {
 			var nodes []spec.FleetNode
 			for i := range 100 {
 				in := sampleInputs()
-				in.JoinBinary = mode
+				in.JoinBinary = "baked"
 				in.Hostname = fmt.Sprintf("node-%03d", i)
+				c.set(&in, i)
 				nodes = append(nodes, spec.FleetNode{Name: in.Hostname, Inputs: in})
 			}
 			for i := 0; i < b.N; i++ {

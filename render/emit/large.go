@@ -43,11 +43,15 @@ type largeValue struct {
 
 const largePlaceholder = "kubebake-large-value-"
 
+// placeholder is the i'th placeholder: fixed width, so that none is a
+// prefix of another (with "-1" and "-10", the first stood twice).
+func placeholder(i int) string { return fmt.Sprintf("%s%06d", largePlaceholder, i) }
+
 // add records data, to be base64-encoded, and returns the placeholder to
 // marshal in its place. With dataURL, the value is a data: URL and so is the
 // placeholder (validators check that a source is a URL).
 func (l *largeValues) add(data []byte, dataURL bool) string {
-	ph := fmt.Sprintf("%s%d", largePlaceholder, len(l.vals))
+	ph := placeholder(len(l.vals))
 	if dataURL {
 		ph = "data:," + ph
 	}
@@ -70,7 +74,7 @@ const wrapWidth = 76
 // addLiteral records a value spliced in as it is, which the caller has
 // encoded for the document, and returns its placeholder, a data: URL.
 func (l *largeValues) addLiteral(value []byte) string {
-	ph := fmt.Sprintf("data:,%s%d", largePlaceholder, len(l.vals))
+	ph := "data:," + placeholder(len(l.vals))
 	l.vals = append(l.vals, largeValue{literal: value})
 	l.placeholders = append(l.placeholders, ph)
 	return ph

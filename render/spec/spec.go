@@ -525,8 +525,16 @@ func parseLabels(vals []string) ([]string, error) {
 		seen[k] = true
 		out = append(out, k+"="+v)
 	}
+	if n := len(strings.Join(out, ",")); n > MaxNodeLabelBytes {
+		return nil, inputs.Errorf("--node-labels", "%d bytes of labels, more than the %d a kubelet can be given (Linux passes no argument over 128 KiB)", n, MaxNodeLabelBytes)
+	}
 	return out, nil
 }
+
+// MaxNodeLabelBytes bounds a node's labels, comma-joined: the kubelet gets
+// them as one argument and in one environment variable (plan's flags file),
+// and Linux refuses to start a program with either over 128 KiB.
+const MaxNodeLabelBytes = 128<<10 - 1024
 
 func parseTaints(vals []string) ([]corev1.Taint, error) {
 	var out []corev1.Taint
