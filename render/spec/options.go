@@ -64,7 +64,7 @@ const anyCommand = ""
 // output (-o) is the CLI's: where bytes go is not the renderer's business.
 var Options = options.Table[Inputs]{
 	{Meta: options.Meta{Name: "config", Arg: "FILE", NotInConfig: "a config file does not name another",
-		Help: "YAML file of options keyed by flag name (ca: [ca.crt], api-server: [...]); flags win over it, relative paths in it are relative to its folder. One file may serve render, manifests, apply and check: each takes the keys it knows"},
+		Help: "YAML file of options keyed by flag name (ca: [ca.crt], api-server: [...]); flags win over it, relative paths in it are relative to its folder. One file may serve render, manifests, apply, check and token list, delete and prune: each takes the keys it knows"},
 		Field: func(in *Inputs) any { return &in.ConfigFile }},
 	{Meta: options.Meta{Name: "ca", Arg: "FILE", Config: true, Path: true,
 		Help: "PEM file with the cluster CA certificate(s); repeatable (the whole bundle during a CA rotation)",
