@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -64,6 +65,25 @@ type ApplyOptions struct {
 	// create's): they get the terms applied (expiry, groups, description).
 	// Without it such a token is kept as it is and reported LeftAlone.
 	Adopt bool
+}
+
+// ApplyChecked is kubebake apply: unless force, it first checks that ca
+// signs the certificate the API server of c serves (VerifyServingCA:
+// cluster-info is about to name ca, and another CA breaks every
+// token-discovery join), then applies objs. The report holds what changed
+// before any error; the error is VerifyServingCA's or Apply's.
+func ApplyChecked(ctx context.Context, c *Client, ca *CABundle, objs []runtime.Object, opt ApplyOptions, force bool) (*ApplyReport, error) {
+	report := &ApplyReport{Server: c.Host, DryRun: opt.DryRun, Changes: []Change{}}
+	var err error
+	if !force {
+		err = VerifyServingCA(ctx, c.Host, ca, time.Now())
+	}
+	if err == nil {
+		var changes []Change
+		changes, err = Apply(ctx, c, objs, opt)
+		report.Changes = append(report.Changes, changes...)
+	}
+	return report, err
 }
 
 // Apply creates or updates objs with server-side apply, in order, and

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -566,35 +565,16 @@ func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.
 		res.Status, res.Message = Skip, "needs an API server certificate that verifies"
 		return false
 	}
-	client := &http.Client{
-		Timeout: c.spec.Timeout,
-		Transport: &http.Transport{
-			Proxy:           http.ProxyFromEnvironment,
-			TLSClientConfig: &tls.Config{RootCAs: roots},
-		},
-	}
-	defer client.CloseIdleConnections()
-	url := "https://" + ep + "/api/v1/namespaces/" + ClusterInfoNamespace + "/configmaps/" + bootstrapapi.ConfigMapClusterInfo
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		res.Status, res.Message = Fail, err.Error()
-		return false
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
+	// The agent's own fetch (internal/discovery): what a node's kubebake-join
+	// gets there, over TLS trusting only --ca.
+	url := "https://" + ep + discovery.ClusterInfoPath
+	status, body, err := discovery.GetClusterInfo(ctx, ep, roots, c.spec.Timeout)
+	switch status {
+	case http.StatusOK:
+	case 0:
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %v", url, err)
 		res.Fix = "make the API server reachable at this address from where nodes boot"
 		return false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: reading the answer: %v", url, err)
-		return false
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
 	case http.StatusUnauthorized:
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: 401 Unauthorized: anonymous requests are refused", url)
 		res.Fix = "run kube-apiserver with --anonymous-auth=true (the default; kubeadm's token discovery needs it too), or with an AuthenticationConfiguration allowing anonymous on this path"
@@ -607,8 +587,12 @@ func (c *checker) checkAnonymousGet(ctx context.Context, ep string, roots *x509.
 		res.Status, res.Message = Fail, fmt.Sprintf("GET %s: 404: no cluster-info", url)
 		res.Fix = c.applyFix("cluster-info")
 		return false
+	case http.StatusFound, http.StatusMovedPermanently, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %d %s: a redirect, which nodes never follow", url, status, http.StatusText(status))
+		res.Fix = "give --api-server an address that serves cluster-info itself (not through a redirecting proxy or load balancer)"
+		return false
 	default:
-		res.Status, res.Message = Fail, fmt.Sprintf("GET %s without credentials: %s", url, resp.Status)
+		res.Status, res.Message = Fail, strings.TrimSpace(fmt.Sprintf("GET %s without credentials: %d %s", url, status, http.StatusText(status)))
 		return false
 	}
 	var cm corev1.ConfigMap

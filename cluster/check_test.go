@@ -31,6 +31,9 @@ type testServer struct {
 	ca       *CABundle
 	endpoint string // 127.0.0.1:port
 	cs       *fake.Clientset
+	// redirect, when set, answers cluster-info with a redirect to the same
+	// path (which then serves it), as a proxy or load balancer might.
+	redirect bool
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -64,6 +67,10 @@ func newTestServer(t *testing.T) *testServer {
 		}
 		if r.URL.Path != "/api/v1/namespaces/kube-public/configmaps/cluster-info" {
 			http.NotFound(w, r)
+			return
+		}
+		if ts.redirect && r.URL.RawQuery == "" {
+			http.Redirect(w, r, r.URL.Path+"?redirected=1", http.StatusFound)
 			return
 		}
 		cm, err := ts.cs.CoreV1().ConfigMaps("kube-public").Get(r.Context(), "cluster-info", metav1.GetOptions{})
@@ -167,6 +174,23 @@ func TestCheckPasses(t *testing.T) {
 	out, _ := json.Marshal(r)
 	if strings.Contains(string(out), s.Token.Secret()) {
 		t.Error("the report holds the token secret")
+	}
+}
+
+// The anonymous GET is the agent's own fetch: an endpoint that redirects
+// cluster-info fails it, because kubebake-join never follows a redirect.
+// (check's own http.Client followed it and passed.)
+func TestCheckAnonymousGetIsTheAgents(t *testing.T) {
+	ts := newTestServer(t)
+	s := ts.spec(t)
+	ts.prepare(t, s, true)
+	ts.redirect = true
+	r := ts.check(t, s)
+	if c := find(r, CheckAnonymousGet); c.Status != Fail || !strings.Contains(c.Message, "302 Found") {
+		t.Errorf("anonymous-get: %s: %s; want a failure naming the redirect", c.Status, c.Message)
+	}
+	if c := find(r, CheckNodeDiscovery); c.Status != Skip {
+		t.Errorf("node-discovery: %s: %s; want skipped", c.Status, c.Message)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/endpoint"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -132,6 +133,17 @@ type Client struct {
 	watchHC   *http.Client
 	host      string
 	userAgent string
+}
+
+// Endpoint is the API server's address as "host:port" (what check tries
+// when neither --api-server nor cluster-info names one), or "".
+func (c *Client) Endpoint() string {
+	if u, err := url.Parse(c.Host); err == nil {
+		if ep, err := endpoint.Parse("https://" + u.Host); err == nil {
+			return ep
+		}
+	}
+	return ""
 }
 
 // NewClient makes a Client from a rest.Config (clientcmd's ClientConfig).

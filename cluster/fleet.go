@@ -267,9 +267,9 @@ type FleetInput struct {
 	// NeedEndpoint: every node must name an API server (manifests, apply);
 	// check reads one from the cluster for nodes that name none.
 	NeedEndpoint bool
-	// Terms, when not nil, gives each node's token terms from the parsed
-	// file (manifests, apply): the terms' options are the CLI's.
-	Terms func(nf *spec.NodesFile) NodeTerms
+	// Terms, when set, are the command line's token terms (manifests,
+	// apply): a node's are these, with the nodes file's keys over them.
+	Terms *Opts
 	// TokenFile is called once for each distinct token file (to warn about
 	// one others can read).
 	TokenFile func(in *spec.Inputs)
@@ -281,10 +281,15 @@ type FleetInput struct {
 }
 
 // ReadPool reads the one token of the command line (no nodes file): the
-// token, the CA bundle and the endpoints, as render reads them; the
-// pool's terms are left to the caller. Errors are *inputs.Error naming
-// the flag.
+// token, the CA bundle and the endpoints, as render reads them, and the
+// token's terms (with in.Terms). Errors are *inputs.Error naming the flag,
+// or the --config line the value came from.
 func ReadPool(in FleetInput) (*Fleet, error) {
+	f, err := readPool(in)
+	return f, in.Base.Given.Locate(err)
+}
+
+func readPool(in FleetInput) (*Fleet, error) {
 	b := &in.Base
 	tok, err := inputs.Token(inputs.TokenSource{File: b.TokenFile, Value: b.Token, Env: b.TokenEnv}, in.ReadFile)
 	if err != nil {
@@ -310,6 +315,11 @@ func ReadPool(in FleetInput) (*Fleet, error) {
 		return nil, err
 	}
 	p := &Pool{Token: tok, Endpoints: eps, Given: b.Given}
+	if in.Terms != nil {
+		if p.Terms, err = NewTerms(in.Terms.Terms(), b.Given, in.Now); err != nil {
+			return nil, err
+		}
+	}
 	return &Fleet{Pools: []*Pool{p}, CA: ca, Endpoints: eps}, nil
 }
 
@@ -368,7 +378,26 @@ func ReadFleet(in FleetInput) (*Fleet, error) {
 	}
 	var terms NodeTerms
 	if in.Terms != nil {
-		terms = in.Terms(nf)
+		terms = nodeTerms(nf, in.Command, *in.Terms, in.Base.Given, in.Now)
 	}
 	return FleetOf(fleet.Nodes(), terms, func(i int) bool { return noEndpoint[i] })
+}
+
+// nodeTerms gives node i's token terms: base (the command line's and
+// --config's), with the file's defaults and then the node's own keys of
+// Options over them. given is the command's: where each option came from.
+func nodeTerms(nf *spec.NodesFile, cmd string, base Opts, given options.Given, now time.Time) NodeTerms {
+	return func(i int) (Terms, options.Given, error) {
+		o := base
+		set := options.NewSet(cmd, spec.AllOptions(), options.Bind(Options, &o, cmd))
+		set.Given = given.Clone()
+		if err := nf.ApplyNode(i, set); err != nil {
+			return Terms{}, nil, err
+		}
+		if err := options.Check(set.Bindings(), set.Given); err != nil {
+			return Terms{}, nil, err
+		}
+		t, err := NewTerms(o.Terms(), set.Given, now)
+		return t, set.Given, err
+	}
 }

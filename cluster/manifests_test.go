@@ -124,12 +124,12 @@ func TestTokenSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := objs.TokenSecret
-	if s.Name != "bootstrap-token-abcdef" || s.Namespace != "kube-system" || s.Type != corev1.SecretType("bootstrap.kubernetes.io/token") {
+	if s.Name != "bootstrap-token-lofdk1" || s.Namespace != "kube-system" || s.Type != corev1.SecretType("bootstrap.kubernetes.io/token") {
 		t.Errorf("Secret %s/%s type %s", s.Namespace, s.Name, s.Type)
 	}
 	want := map[string]string{
-		"token-id":                       "abcdef",
-		"token-secret":                   "0123456789abcdef",
+		"token-id":                       "lofdk1",
+		"token-secret":                   "egbg0rjhecsbxrds",
 		"usage-bootstrap-authentication": "true",
 		"usage-bootstrap-signing":        "true",
 		"auth-extra-groups":              DefaultGroup,

@@ -90,6 +90,28 @@ func (fr *FleetReport) FailedTokens() []string {
 	return ids
 }
 
+// Document is what check prints: the one token's report, or with fleet
+// (a nodes file) every token's.
+func (fr *FleetReport) Document(fleet bool) any {
+	if fleet {
+		return fr
+	}
+	return fr.Tokens[0].Report
+}
+
+// Err is what check exits 1 with when a token is not ready; nil when
+// every one is.
+func (fr *FleetReport) Err(fleet bool) error {
+	failed := fr.FailedTokens()
+	switch {
+	case len(failed) == 0:
+		return nil
+	case fleet:
+		return fmt.Errorf("%d of %d tokens of the fleet are not ready: %s", len(failed), len(fr.Tokens), strings.Join(failed, ", "))
+	}
+	return fmt.Errorf("%d of %d checks failed: the cluster is not ready for nodes with token %s", fr.Failed, fr.Checks, failed[0])
+}
+
 // WriteText writes every token's checklist, each under a line naming the
 // token and its nodes when fleet is set.
 func (fr *FleetReport) WriteText(w io.Writer, fleet bool) {

@@ -140,6 +140,26 @@ func (a Agent) SHA256Sum() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// Versions are kubebake version's lines about the embedded agents, one an
+// architecture: its sha256 (recorded by mkembed when make built it) and
+// size, or that it is not embedded. On an error, the lines before it.
+func Versions() ([]string, error) {
+	var lines []string
+	for _, arch := range Arches {
+		a, err := Describe(arch)
+		if err != nil {
+			lines = append(lines, fmt.Sprintf("kubebake-join linux/%s: not embedded (build kubebake with make)", arch))
+			continue
+		}
+		sum, err := a.SHA256Sum()
+		if err != nil {
+			return lines, err
+		}
+		lines = append(lines, fmt.Sprintf("kubebake-join linux/%s: sha256:%s (%d bytes)", arch, sum, a.Size))
+	}
+	return lines, nil
+}
+
 // Binary returns the agent uncompressed and verified.
 func (a Agent) Binary() ([]byte, error) {
 	b, err := Gunzip(a.Gzip, a.SHA512)

@@ -2,7 +2,9 @@ package inspect
 
 import (
 	"bytes"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"sort"
@@ -192,6 +194,10 @@ func readMIME(data []byte) (*Node, error) {
 			if err := readCloudConfig(n, body); err != nil {
 				return nil, fmt.Errorf("MIME %s: %v", p.Filename, err)
 			}
+		case p.ContentType == "text/cloud-boothook" && isInstallHook(body):
+			if err := readInstallHook(n, body); err != nil {
+				return nil, fmt.Errorf("MIME %s: %v", p.Filename, err)
+			}
 		case p.ContentType == "text/x-shellscript" || bytes.HasPrefix(body, []byte("#!")):
 			n.Commands = append(n.Commands, fmt.Sprintf("script %s:\n%s", p.Filename, strings.TrimRight(string(body), "\n")))
 		default:
@@ -199,4 +205,48 @@ func readMIME(data []byte) (*Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// installHookCall starts a file of kubebake's install boothook (see
+// render/emit's installHook): path, mode and SHA-512, then the base64 of
+// its gzip in a here-document.
+const (
+	installHookCall = "install_file "
+	installHookEnd  = "KUBEBAKE_END"
+)
+
+func isInstallHook(body []byte) bool {
+	return bytes.HasPrefix(body, []byte("#!/bin/sh\n# Rendered by kubebake: a cloud-init boothook that installs"))
+}
+
+// readInstallHook adds the files kubebake's install boothook installs to n,
+// after the check the hook makes on the node: each must match its SHA-512.
+func readInstallHook(n *Node, body []byte) error {
+	lines := strings.Split(string(body), "\n")
+	for i := 0; i < len(lines); i++ {
+		f := strings.Fields(lines[i])
+		if len(f) != 5 || f[0]+" " != installHookCall || f[4] != "<<'"+installHookEnd+"'" {
+			continue
+		}
+		var b64 strings.Builder
+		for i++; i < len(lines) && lines[i] != installHookEnd; i++ {
+			b64.WriteString(lines[i])
+		}
+		if i == len(lines) {
+			return fmt.Errorf("boothook: %s: no end to its here-document", f[1])
+		}
+		data, err := decodeCloudContent(b64.String(), "gz+b64")
+		if err != nil {
+			return fmt.Errorf("boothook: %s: %v", f[1], err)
+		}
+		if sum := sha512.Sum512(data); hex.EncodeToString(sum[:]) != f[3] {
+			return fmt.Errorf("boothook: %s: its contents do not have the SHA-512 it says (the node would refuse them)", f[1])
+		}
+		mode, err := strconv.ParseUint(f[2], 8, 32)
+		if err != nil {
+			return fmt.Errorf("boothook: %s: mode %q is not octal", f[1], f[2])
+		}
+		n.Entries[path.Clean(f[1])] = Entry{Mode: uint32(mode), Data: data}
+	}
+	return nil
 }

@@ -10,9 +10,9 @@ import (
 )
 
 func TestRedact(t *testing.T) {
-	in := "token: abcdef.0123456789abcdef\nurl: x?t=zyxwvu.9876543210zyxwvu&y\nnot: abcdef.0123\n"
+	in := "token: lofdk1.egbg0rjhecsbxrds\nurl: x?t=zyxwvu.9876543210zyxwvu&y\nnot: abcdef.0123\n"
 	got := Redact(in)
-	want := "token: abcdef.<secret>\nurl: x?t=zyxwvu.<secret>&y\nnot: abcdef.0123\n"
+	want := "token: lofdk1.<secret>\nurl: x?t=zyxwvu.<secret>&y\nnot: abcdef.0123\n"
 	if got != want {
 		t.Errorf("Redact:\n%s\nwant:\n%s", got, want)
 	}

@@ -234,8 +234,10 @@ func (n fleetNode) write(w io.Writer) (write.IndexEntry, error) {
 		Name: n.name, File: n.file, Format: string(n.spec.Format), Hostname: n.spec.Hostname, Part: string(n.spec.Part),
 		Size: res.Size, SHA256: res.SHA256, ConfigHash: ch,
 	}
-	if full.Part(n.spec.Part).HasSecret() {
+	part := full.Part(n.spec.Part)
+	if part.HasSecret() {
 		e.TokenID = n.spec.Token.ID()
 	}
+	e.Merged = part.User != nil
 	return e, nil
 }

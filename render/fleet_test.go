@@ -109,7 +109,7 @@ func TestFleetGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("..", "testdata", "golden", "fleet", write.IndexFile), index)
-	if bytes.Contains(index, []byte("0123456789abcdef")) {
+	if bytes.Contains(index, []byte("egbg0rjhecsbxrds")) {
 		t.Error("index.json holds a token secret")
 	}
 }
@@ -129,7 +129,7 @@ func TestConfigHashIgnoresToken(t *testing.T) {
 	if na.ConfigHash == nc.ConfigHash {
 		t.Error("nodes with different max-pods have the same configHash")
 	}
-	if na.TokenID != "abcdef" || nb.TokenID != "poolbb" {
+	if na.TokenID != "lofdk1" || nb.TokenID != "poolbb" {
 		t.Errorf("token ids %s, %s", na.TokenID, nb.TokenID)
 	}
 }
@@ -273,8 +273,8 @@ func TestParseNodesFile(t *testing.T) {
 		{"nodes: [{name: a, max-pod: 3}]", `node "a": n.yaml:1: max-pod: unknown key (did you mean max-pods?)`},
 		{"nodes: [{name: a, max-pods: many}]", `node "a": n.yaml:1: max-pods: "many" is not a whole number`},
 		{"nodes: [{hostname: a}]", `n.yaml:1: nodes[0]: no name`},
-		{"nodes: [{name: a, token: abcdef.0123456789abcdef}]", `node "a": n.yaml:1: token: may not be set in a config file`},
-		{"defaults: {token: abcdef.0123456789abcdef}\nnodes: [{name: a}]", `n.yaml:1: token: may not be set in a config file`},
+		{"nodes: [{name: a, token: lofdk1.egbg0rjhecsbxrds}]", `node "a": n.yaml:1: token: may not be set in a config file`},
+		{"defaults: {token: lofdk1.egbg0rjhecsbxrds}\nnodes: [{name: a}]", `n.yaml:1: token: may not be set in a config file`},
 		{"defaults: {colour: red}\nnodes: [{name: a}]", `n.yaml:1: colour: unknown key`},
 		{"nodes: [{name: a, out-dir: x}]", `node "a": n.yaml:1: out-dir: may not be set in a config file`},
 		{"node: [{name: a}]", `n.yaml:1: node: unknown key`},
@@ -287,7 +287,7 @@ func TestParseNodesFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.doc, err, c.want)
 		}
-		if err != nil && strings.Contains(err.Error(), "0123456789abcdef") {
+		if err != nil && strings.Contains(err.Error(), "egbg0rjhecsbxrds") {
 			t.Errorf("%q: the error quotes the token", c.doc)
 		}
 	}
@@ -306,10 +306,25 @@ func TestIndexJSON(t *testing.T) {
 
 // BenchmarkFleet renders 100 baked nodes into a directory per iteration
 // (scripts/bench.sh prints whole-process figures, embedded ones too:
-// tools/benchfleet).
+// tools/benchfleet): the sample node with a hostname each; nodes that
+// differ only in hostname; nodes that each have their own labels, taints
+// (every fifth) and max-pods, as benchfleet's -only labels (issue 21).
 func BenchmarkFleet(b *testing.B) {
-	for _, mode := range []string{"baked"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		set  func(in *spec.Inputs, i int)
+	}{
+		{"baked", func(in *spec.Inputs, i int) {}},
+		{"hostnames", func(in *spec.Inputs, i int) { in.NodeLabels, in.RegisterWithTaints = nil, nil }},
+		{"labelled", func(in *spec.Inputs, i int) {
+			in.NodeLabels = []string{fmt.Sprintf("example.com/index=%d", i), fmt.Sprintf("example.com/pool=p%d", i%7)}
+			in.MaxPods, in.RegisterWithTaints = int32(100+i%50), nil
+			if i%5 == 0 {
+				in.RegisterWithTaints = []string{fmt.Sprintf("example.com/gpu=g%d:NoSchedule", i)}
+			}
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			agent, err := embed.Load("amd64")
 			if err != nil {
 				b.Skip(err)
@@ -317,8 +332,9 @@ func BenchmarkFleet(b *testing.B) {
 			var nodes []spec.FleetNode
 			for i := range 100 {
 				in := sampleInputs()
-				in.JoinBinary = mode
+				in.JoinBinary = "baked"
 				in.Hostname = fmt.Sprintf("node-%03d", i)
+				c.set(&in, i)
 				nodes = append(nodes, spec.FleetNode{Name: in.Hostname, Inputs: in})
 			}
 			for i := 0; i < b.N; i++ {
@@ -344,7 +360,7 @@ func TestIndexPart(t *testing.T) {
 	if e := idx.Nodes[0]; e.Part != "image" || e.TokenID != "" {
 		t.Errorf("image part: part %q, tokenId %q", e.Part, e.TokenID)
 	}
-	if e := idx.Nodes[1]; e.Part != "boot" || e.TokenID != "abcdef" {
+	if e := idx.Nodes[1]; e.Part != "boot" || e.TokenID != "lofdk1" {
 		t.Errorf("boot part: part %q, tokenId %q", e.Part, e.TokenID)
 	}
 }

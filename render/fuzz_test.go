@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ import (
 // parsers, that what the node gets means what the inputs said: the Ignition
 // config parses without a report entry, the cloud-config is YAML, every unit
 // deserializes, the kubelet's ExecStart carries exactly our labels as one
-// argument, and the KubeletConfiguration carries exactly our taints.
+// argument (from the flags file the drop-in reads), and the KubeletConfiguration carries exactly our taints.
 func checkMeaning(t *testing.T, s *spec.Spec) {
 	t.Helper()
 	p, err := plan.Build(s, nil)
@@ -73,7 +74,10 @@ func checkMeaning(t *testing.T, s *spec.Spec) {
 			}
 		}
 	}
-	args := strings.Fields(strings.ReplaceAll(dropin, "\\\n", " "))
+	args, err := expandKubeletArgs(p, strings.Fields(strings.ReplaceAll(dropin, "\\\n", " ")))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var labels []string
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--node-labels="); ok {
@@ -100,6 +104,41 @@ func checkMeaning(t *testing.T, s *spec.Spec) {
 			t.Fatalf("registerWithTaints %v, want %v", kc.RegisterWithTaints, s.Taints)
 		}
 	}
+}
+
+// expandKubeletArgs expands the $VAR words of the kubelet's command line
+// from the plan's flags file as systemd does (unbraced: split at white
+// space, none when unset). The file is read strictly: comments and
+// NAME="words" lines, nothing that needs unescaping.
+func expandKubeletArgs(p *plan.Plan, args []string) ([]string, error) {
+	env := map[string]string{}
+	for _, f := range p.Files {
+		if f.Path != plan.KubeletFlagsPath {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(f.Contents), "\n"), "\n") {
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, v, ok := strings.Cut(line, "=")
+			if !ok || len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || strings.ContainsAny(v[1:len(v)-1], "\"\\$`'") {
+				return nil, fmt.Errorf("%s: line %q is not NAME=\"words\"", f.Path, line)
+			}
+			env[name] = v[1 : len(v)-1]
+		}
+	}
+	var out []string
+	for _, a := range args {
+		if name, ok := strings.CutPrefix(a, "$"); ok {
+			out = append(out, strings.Fields(env[name])...)
+			continue
+		}
+		if strings.Contains(a, "$") {
+			return nil, fmt.Errorf("kubelet argument %q: a variable this test does not expand", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func countUnitFiles(p *plan.Plan) int {

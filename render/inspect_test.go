@@ -51,7 +51,7 @@ func TestInspectGolden(t *testing.T) {
 			if bytes.Contains(view, []byte(secret)) {
 				t.Fatal("inspect prints the token's secret")
 			}
-			if !strings.Contains(string(view), "abcdef.<secret>") {
+			if !strings.Contains(string(view), "lofdk1.<secret>") {
 				t.Error("inspect does not show where the token is")
 			}
 			golden.Check(t, filepath.Join("..", "testdata", "golden", "inspect", name+".txt"), view)

@@ -16,6 +16,8 @@ import (
 	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/test/golden"
+
+	ignition "github.com/coreos/ignition/v2/config"
 )
 
 // standIn is a fixed, tiny stand-in for the kubebake-join binary, so the
@@ -127,6 +129,13 @@ func TestGolden(t *testing.T) {
 	for _, c := range combos() {
 		t.Run(c.name(), func(t *testing.T) {
 			out := renderCombo(t, c)
+			if c.format == FormatIgnition {
+				// Emit relies on Butane's validation; Ignition's own parser
+				// must agree, data URLs spliced in and all.
+				if _, rpt, err := ignition.Parse(out); err != nil || len(rpt.Entries) > 0 {
+					t.Fatalf("Ignition's parser: %v\n%s", err, rpt)
+				}
+			}
 			if c.format == FormatTar {
 				// The tar's golden is what `kubebake inspect` shows of it.
 				out = inspectText(t, out)

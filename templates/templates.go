@@ -1,6 +1,7 @@
-// Package templates holds the systemd unit files kubebake renders, as
-// text/template sources. Only unit files are templates: everything structured
-// (YAML, JSON, TOML, kubeconfigs) is built as typed values and marshalled.
+// Package templates holds the systemd unit files kubebake renders, and the
+// one shell script (cloud-init's install boothook), as text/template
+// sources. Nothing else is a template: everything structured (YAML, JSON,
+// TOML, kubeconfigs) is built as typed values and marshalled.
 //
 // What goes into a template is validated before it gets here (render checks
 // every path and argument against a strict character set), and Execute

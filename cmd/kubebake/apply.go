@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/kubebake/kubebake/cluster"
 )
@@ -43,38 +42,26 @@ Examples:
 Flags:`
 
 func runApply(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "apply", applyUsage)
-	opts := newCmdOptions(cmdApply, fs)
-	if err := opts.load(env, fs, args); err != nil {
+	opts, err := parseCmd(env, cmdApply, applyUsage, args)
+	if err != nil {
 		return err
 	}
 	kf := &opts.co
-	if err := reportFlags(kf); err != nil {
-		return err
-	}
 	fc, objs, err := tokenObjects(env, opts)
 	if err != nil {
 		return err
 	}
-	c, err := client(env, kf)
+	c, err := client(env, opts)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kf.Timeout)
 	defer cancel()
-	report := cluster.ApplyReport{Server: c.Host, DryRun: kf.DryRun, Changes: []cluster.Change{}}
 	// cluster-info is about to name --ca: it must be the CA that signs the
 	// API server's certificate, or every token-discovery join breaks.
-	if !kf.Force {
-		err = cluster.VerifyServingCA(ctx, c.Host, fc.CA, time.Now())
-	}
+	report, err := cluster.ApplyChecked(ctx, c, fc.CA, objs, cluster.ApplyOptions{DryRun: kf.DryRun, Adopt: kf.Adopt}, kf.Force)
 	if errors.Is(err, cluster.ErrServingCA) {
 		return usageErrorf("--ca: %v: applying would publish in kube-public/cluster-info a CA that nodes cannot verify this cluster with, and every join (kubeadm's too) would fail. Give the cluster's CA (kubeadm: /etc/kubernetes/pki/ca.crt), or --force for a deliberate CA rotation", err)
-	}
-	if err == nil {
-		var changes []cluster.Change
-		changes, err = cluster.Apply(ctx, c, objs, cluster.ApplyOptions{DryRun: kf.DryRun, Adopt: kf.Adopt})
-		report.Changes = append(report.Changes, changes...)
 	}
 	if sce := (*cluster.SecretChangedError)(nil); errors.As(err, &sce) {
 		// Nothing was applied: the token given is refused.

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/kubebake/kubebake/cluster"
-	"github.com/kubebake/kubebake/internal/endpoint"
 )
 
 func init() {
@@ -47,48 +43,29 @@ Examples:
 Flags:`
 
 func runCheck(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "check", checkUsage)
-	opts := newCmdOptions(cmdCheck, fs)
-	if err := opts.load(env, fs, args); err != nil {
+	opts, err := parseCmd(env, cmdCheck, checkUsage, args)
+	if err != nil {
 		return err
 	}
 	kf := &opts.co
-	if err := reportFlags(kf); err != nil {
-		return err
-	}
 	fc, err := loadFleet(env, opts, false)
 	if err != nil {
 		return err
 	}
-	c, err := client(env, kf)
+	c, err := client(env, opts)
 	if err != nil {
 		return err
 	}
-	spec := cluster.CheckSpec{CA: fc.CA, MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: cluster.FixCommand(kf.Kubeconfig, &opts.in)}
-	if u, err := url.Parse(c.Host); err == nil {
-		if ep, err := endpoint.Parse("https://" + u.Host); err == nil {
-			spec.Fallback = ep
-		}
-	}
-	if opts.in.Nodes != "" {
+	fleet := opts.in.Nodes != ""
+	spec := cluster.CheckSpec{CA: fc.CA, MinTTL: kf.MinTTL, Timeout: min(kf.Timeout, 10*time.Second), FixCommand: cluster.FixCommand(kf.Kubeconfig, &opts.in), Fallback: c.Endpoint()}
+	if fleet {
 		spec.ExpiryHow = "with the ttl or expires of the pool's nodes in " + opts.in.Nodes + " raised (a node's own keys win over --ttl and --expires)"
 	}
 	// Each request has its own deadline (--timeout for the API, at most
 	// 10 s for an endpoint): a slow endpoint must not starve the rest.
 	fr := cluster.CheckFleet(context.Background(), c, spec, fc.Pools)
-	failed := fr.FailedTokens()
-	var report any = fr.Tokens[0].Report
-	if opts.in.Nodes != "" {
-		report = fr
-	}
-	if err := writeReport(env, kf, report, func(w io.Writer) { fr.WriteText(w, opts.in.Nodes != "") }); err != nil {
+	if err := writeReport(env, kf, fr.Document(fleet), func(w io.Writer) { fr.WriteText(w, fleet) }); err != nil {
 		return err
 	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case opts.in.Nodes != "":
-		return fmt.Errorf("%d of %d tokens of the fleet are not ready: %s", len(failed), len(fr.Tokens), strings.Join(failed, ", "))
-	}
-	return fmt.Errorf("%d of %d checks failed: the cluster is not ready for nodes with token %s", fr.Failed, fr.Checks, failed[0])
+	return fr.Err(fleet)
 }

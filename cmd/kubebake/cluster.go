@@ -11,7 +11,6 @@ import (
 
 	"github.com/kubebake/kubebake/cluster"
 	"github.com/kubebake/kubebake/internal/inputs"
-	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render/spec"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -24,39 +23,16 @@ import (
 // address from the cluster (needEndpoint false). Errors name the flag, or
 // the node, file, line and key.
 func loadFleet(env *cliEnv, o *cmdOptions, needEndpoint bool) (*cluster.Fleet, error) {
-	withTerms, now, in := slices.Contains(cmdsToken, o.cmd), time.Now(), &o.in
-	fin := cluster.FleetInput{Nodes: in.Nodes, Command: o.cmd, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: now,
+	in := &o.in
+	fin := cluster.FleetInput{Nodes: in.Nodes, Command: o.cmd, Base: o.in, Config: o.file, NeedEndpoint: needEndpoint, Now: time.Now(),
 		TokenFile: func(in *spec.Inputs) { warnTokenFile(env, o.cmd, in) }, ReadFile: env.readFile,
 		Warn: func(w string) { fmt.Fprintln(env.stderr, "kubebake: warning:", w) }}
+	if slices.Contains(cmdsToken, o.cmd) {
+		fin.Terms = &o.co.Opts
+	}
 	if in.Nodes == "" {
 		fc, err := cluster.ReadPool(fin)
-		if err != nil {
-			return nil, whereFrom(in, err)
-		}
-		if withTerms {
-			if fc.Pools[0].Terms, err = cluster.NewTerms(o.co.Terms(), in.Given, now); err != nil {
-				return nil, usageErrorf("%v", err)
-			}
-		}
-		return fc, nil
-	}
-	if withTerms {
-		// A token's terms: the nodes file's keys of the CLI's table.
-		fin.Terms = func(nf *spec.NodesFile) cluster.NodeTerms {
-			return func(i int) (cluster.Terms, options.Given, error) {
-				co := o.co
-				set := options.NewSet(o.cmd, spec.AllOptions(), clusterBindings(&co, o.cmd))
-				set.Given = o.in.Given.Clone()
-				if err := nf.ApplyNode(i, set); err != nil {
-					return cluster.Terms{}, nil, err
-				}
-				if err := options.Check(set.Bindings(), set.Given); err != nil {
-					return cluster.Terms{}, nil, err
-				}
-				t, err := cluster.NewTerms(co.Terms(), set.Given, now)
-				return t, set.Given, err
-			}
-		}
+		return fc, asUsage(err)
 	}
 	fc, err := cluster.ReadFleet(fin)
 	return fc, fleetError(err)
@@ -67,16 +43,6 @@ func warnTokenFile(env *cliEnv, cmd string, in *spec.Inputs) {
 	if w := inputs.TokenFileWarning(in.TokenFile); w != "" {
 		fmt.Fprintf(env.stderr, "kubebake %s: warning: %s\n", cmd, strings.Replace(w, "--token-file", in.Given.Where("token-file"), 1))
 	}
-}
-
-// whereFrom names, in an input error about a flag, the config file line
-// the value came from, and makes it a usage error.
-func whereFrom(in *spec.Inputs, err error) error {
-	var ie *inputs.Error
-	if errors.As(err, &ie) && strings.HasPrefix(ie.Field, "--") {
-		ie.Field = in.Given.Where(strings.TrimPrefix(ie.Field, "--"))
-	}
-	return asUsage(err)
 }
 
 // fleetError makes bad input in a fleet a usage error (exit 2).
@@ -112,11 +78,12 @@ func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object,
 	return fc, objs, err
 }
 
-// client connects to the cluster of o's kubeconfig.
-func client(env *cliEnv, o *clusterOpts) (*cluster.Client, error) {
-	c, err := cluster.Connect(cluster.ConnectOptions{Kubeconfig: o.Kubeconfig, KUBECONFIG: env.getenv("KUBECONFIG"),
-		Context: o.Context, Timeout: o.Timeout, UserAgent: "kubebake/" + version})
-	return c, asUsage(err)
+// client connects to the cluster of the kubeconfig of o; an error names
+// the flag or the --config line of the value.
+func client(env *cliEnv, o *cmdOptions) (*cluster.Client, error) {
+	c, err := cluster.Connect(cluster.ConnectOptions{Kubeconfig: o.co.Kubeconfig, KUBECONFIG: env.getenv("KUBECONFIG"),
+		Context: o.co.Context, Timeout: o.co.Timeout, UserAgent: "kubebake/" + version})
+	return c, asUsage(o.in.Given.Locate(err))
 }
 
 // clusterError words a failed request: a deadline names --timeout.
@@ -127,17 +94,8 @@ func clusterError(err error, timeout time.Duration) error {
 	return err
 }
 
-// reportFlags checks apply's and check's --format and -o: -o once meant
-// the format, so -o json or -o text says so rather than write a file.
-func reportFlags(o *clusterOpts) error {
-	if o.Output == "json" || o.Output == "text" {
-		return usageErrorf("--output: -o names the report's file; for its format give --format %s", o.Output)
-	}
-	return nil
-}
-
 // writeReport writes a report (typed values, marshalled as JSON, or text)
-// to -o FILE or stdout. -o once meant the format: -o json is refused.
+// to -o FILE or stdout.
 func writeReport(env *cliEnv, o *clusterOpts, v any, text func(w io.Writer)) error {
 	out, err := cluster.Marshal(o.Format, v, text)
 	if err != nil {

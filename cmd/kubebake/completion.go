@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/kubebake/kubebake/internal/completion"
@@ -47,11 +46,7 @@ func runCompletion(env *cliEnv, args []string) error {
 func completionModel() *completion.Model {
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
 		getenv: func(string) string { return "" }, flagSets: map[string]*pflag.FlagSet{}}
-	var names []string
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := commandNames()
 	m := completion.NewModel(append(names, "help"), spec.AllOptions())
 	for _, n := range names {
 		commands[n].run(env, []string{"--help"})

@@ -9,9 +9,8 @@ func init() {
 }
 
 func runJoinBinary(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "join-binary", "join-binary --arch amd64|arm64 -o FILE\n\nWrites the kubebake-join agent this kubebake embeds, for an image build that\ninstalls it at /usr/local/bin/kubebake-join (/opt/bin on Flatcar) and renders\nwith --join-binary baked.\n\nExamples:\n  kubebake join-binary --arch amd64 -o rootfs/usr/local/bin/kubebake-join\n  kubebake join-binary --arch arm64 -o - | ssh builder 'cat > kubebake-join'\n\nFlags:")
-	opts := newCmdOptions(cmdJoinBinary, fs)
-	if err := opts.load(env, fs, args); err != nil {
+	opts, err := parseCmd(env, cmdJoinBinary, "join-binary --arch amd64|arm64 -o FILE\n\nWrites the kubebake-join agent this kubebake embeds, for an image build that\ninstalls it at /usr/local/bin/kubebake-join (/opt/bin on Flatcar) and renders\nwith --join-binary baked.\n\nExamples:\n  kubebake join-binary --arch amd64 -o rootfs/usr/local/bin/kubebake-join\n  kubebake join-binary --arch arm64 -o - | ssh builder 'cat > kubebake-join'\n\nFlags:", args)
+	if err != nil {
 		return err
 	}
 	if opts.co.Output == "" {

@@ -236,21 +236,12 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
-// ownInput refuses an -o naming a file the command reads (the same device
-// and inode: through any link): writing would destroy the input. inputs
-// are flag names and their files.
-func ownInput(output string, inputs ...string) error {
-	if stdoutPath(output) {
-		return nil
-	}
-	out, err := os.Stat(output)
-	if err != nil {
-		return nil
-	}
-	for i := 0; i+1 < len(inputs); i += 2 {
-		if fi, err := os.Stat(inputs[i+1]); inputs[i+1] != "" && inputs[i+1] != "-" && err == nil && os.SameFile(out, fi) {
-			return usageErrorf("--output: %s is the file of --%s: writing would destroy that input; name another file", output, inputs[i])
-		}
+// ownInput refuses an -o naming a file the command reads (through any
+// link): writing would destroy the input. files are flag names and their
+// files.
+func ownInput(output string, files ...string) error {
+	if flag := inputs.FileOf(output, files...); flag != "" && !stdoutPath(output) {
+		return usageErrorf("--output: %s is the file of --%s: writing would destroy that input; name another file", output, flag)
 	}
 	return nil
 }

@@ -38,9 +38,8 @@ Examples:
 Flags:`
 
 func runManifests(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "manifests", manifestsUsage)
-	opts := newCmdOptions(cmdManifests, fs)
-	if err := opts.load(env, fs, args); err != nil {
+	opts, err := parseCmd(env, cmdManifests, manifestsUsage, args)
+	if err != nil {
 		return err
 	}
 	output := opts.co.Output

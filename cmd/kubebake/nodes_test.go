@@ -27,7 +27,7 @@ func TestFleetMatchesSingleRenders(t *testing.T) {
 	abs := func(name string) string { return filepath.Join(dir, name) }
 	copyTestdata(t, "../../testdata/ca.crt", abs("ca.crt"))
 	copyTestdata(t, "../../testdata/next-ca.crt", abs("next-ca.crt"))
-	tokens := []string{"abcdef.0123456789abcdef", "poola1.0123456789abcdef", "poolb2.fedcba9876543210"}
+	tokens := []string{"lofdk1.egbg0rjhecsbxrds", "poola1.egbg0rjhecsbxrds", "poolb2.swbyj8efy0qvmmez"}
 	for i, tok := range tokens {
 		write(t, abs(fmt.Sprintf("token%d", i)), tok+"\n")
 	}

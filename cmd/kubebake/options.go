@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -24,6 +25,7 @@ type clusterOpts struct {
 	Arch        string
 	PrunerImage string
 	BootOutput  string
+	Watch       bool
 }
 
 // DefaultTTL is how long a token made by manifests or apply lasts unless told
@@ -50,6 +52,10 @@ func init() {
 		o.Commands = []string{cmdRender}
 		if slices.Contains(spec.ClusterOptions, o.Name) {
 			o.Commands = append(o.Commands, cmdManifests, cmdApply, cmdCheck)
+		}
+		if o.Name == "config" {
+			// The token commands take the cluster's keys of the same file.
+			o.Commands = append(o.Commands, cmdTokenList, cmdTokenDelete, cmdTokenPrune)
 		}
 	}
 }
@@ -104,7 +110,12 @@ var clusterOptions = options.Table[clusterOpts]{
 		Help: "write to FILE (mode 0600, atomically: it holds the token's secret) instead of stdout"},
 		Field: func(o *clusterOpts) any { return &o.Output }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: cmdsReport, NotInConfig: onCommandLine,
-		Help: "write the report to FILE instead of stdout"},
+		Help: "write the report to FILE instead of stdout", Validate: func(v any) error {
+			if v == "json" || v == "text" { // -o once meant the format
+				return fmt.Errorf("-o names the report's file; for its format give --format %s", v)
+			}
+			return nil
+		}},
 		Field: func(o *clusterOpts) any { return &o.Output }},
 	{Meta: options.Meta{Name: "output", Short: "o", Arg: "FILE", Commands: []string{cmdJoinBinary}, NotInConfig: onCommandLine,
 		Help: "FILE to write (mode 0755, atomically); - writes to stdout, which must not be a terminal; required"},
@@ -144,6 +155,13 @@ func newCmdOptions(cmd string, fs *pflag.FlagSet) *cmdOptions {
 	return o
 }
 
+// parseCmd defines cmd's flags, then parses and loads args (see load).
+func parseCmd(env *cliEnv, cmd, usage string, args []string) (*cmdOptions, error) {
+	fs := newFlagSet(env, cmd, usage)
+	o := newCmdOptions(cmd, fs)
+	return o, o.load(env, fs, args)
+}
+
 // load parses args, then fills what the flags left unset from --config,
 // then from the defaults, and checks every value. Errors name the flag or
 // the file, line and key.
@@ -151,7 +169,7 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.args = fs.Args(); o.cmd != cmdToken {
+	if o.args = fs.Args(); o.cmd != cmdToken && o.cmd != cmdTokenDelete {
 		if err := noArgs(fs); err != nil {
 			return err
 		}
@@ -181,5 +199,5 @@ func (o *cmdOptions) load(env *cliEnv, fs *pflag.FlagSet, args []string) error {
 
 // clusterBindings binds the cluster commands' options that cmd takes to co.
 func clusterBindings(co *clusterOpts, cmd string) []options.Binding {
-	return append(options.Bind(cluster.Options, &co.Opts, cmd), options.Bind(clusterOptions, co, cmd)...)
+	return slices.Concat(options.Bind(cluster.Options, &co.Opts, cmd), options.Bind(clusterOptions, co, cmd), options.Bind(tokenOptions, co, cmd))
 }

@@ -49,9 +49,8 @@ Flags:`
 const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
 
 func runRender(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "render", fmt.Sprintf(renderUsage, notInConfig(cmdRender)))
-	opts := newCmdOptions(cmdRender, fs)
-	if err := opts.load(env, fs, args); err != nil {
+	opts, err := parseCmd(env, cmdRender, fmt.Sprintf(renderUsage, notInConfig(cmdRender)), args)
+	if err != nil {
 		return err
 	}
 	in := opts.in
@@ -165,10 +164,7 @@ func notInConfig(cmd string) string {
 			names = append(names, "--"+m.Name)
 		}
 	}
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return spec.AndList(names)
 }
 
 // renderFleet is `kubebake render --nodes FILE --out-dir DIR`: one output

@@ -35,9 +35,8 @@ func runToken(env *cliEnv, args []string) error {
 			return sub(env, args[1:])
 		}
 	}
-	fs := newFlagSet(env, cmdToken, tokenUsage)
-	opts := newCmdOptions(cmdToken, fs)
-	if err := opts.load(env, fs, args); err != nil {
+	opts, err := parseCmd(env, cmdToken, tokenUsage, args)
+	if err != nil {
 		return err
 	}
 	if len(opts.args) != 1 || opts.args[0] != "generate" {

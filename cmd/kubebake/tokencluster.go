@@ -27,24 +27,18 @@ var tokenCommands = map[string]func(*cliEnv, []string) error{
 	"prune":  runTokenPrune,
 }
 
-// tokenOpts are the token subcommands' own options (not in --config: what
-// to print and whether to change anything are said each time).
-type tokenOpts struct {
-	Format string
-	DryRun bool
-	Watch  bool
-}
-
-var tokenOptions = options.Table[tokenOpts]{
+// tokenOptions are the token subcommands' own options (not in --config:
+// what to print and whether to change anything are said each time).
+var tokenOptions = options.Table[clusterOpts]{
 	{Meta: options.Meta{Name: "format", Arg: "FORMAT", Commands: []string{cmdTokenList, cmdTokenDelete, cmdTokenPrune}, Default: "text", Values: []string{"text", "json"},
 		NotInConfig: "what to print is said each time", Help: "text, or json for automation"},
-		Field: func(o *tokenOpts) any { return &o.Format }},
+		Field: func(o *clusterOpts) any { return &o.Format }},
 	{Meta: options.Meta{Name: "dry-run", Commands: []string{cmdTokenPrune}, NotInConfig: "say it on the command line, each time",
 		Help: "say what would be deleted, and delete nothing"},
-		Field: func(o *tokenOpts) any { return &o.DryRun }},
+		Field: func(o *clusterOpts) any { return &o.DryRun }},
 	{Meta: options.Meta{Name: "watch", Commands: []string{cmdTokenPrune}, NotInConfig: "say it on the command line, each time",
 		Help: "keep pruning: watch CertificateSigningRequests and delete a token seconds after the approval that reached its max-joins (until interrupted)"},
-		Field: func(o *tokenOpts) any { return &o.Watch }},
+		Field: func(o *clusterOpts) any { return &o.Watch }},
 }
 
 const tokenListUsage = `token list [--kubeconfig FILE] [--format text|json]
@@ -83,32 +77,8 @@ ServiceAccount, that least RBAC and a Deployment running it in the cluster.
 
 Flags:`
 
-// tokenCmd parses a token subcommand's flags.
-func tokenCmd(env *cliEnv, name, usage string, args []string, wantArgs bool) (*clusterOpts, *tokenOpts, []string, error) {
-	fs := newFlagSet(env, name, usage)
-	co, to := &clusterOpts{}, &tokenOpts{}
-	set := options.NewSet(name, nil, clusterBindings(co, name), options.Bind(tokenOptions, to, name))
-	set.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return nil, nil, nil, err
-	}
-	if !wantArgs {
-		if err := noArgs(fs); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	set.FromFlags(fs)
-	if err := set.Defaults(); err != nil {
-		return nil, nil, nil, err
-	}
-	if err := options.Check(set.Bindings(), set.Given); err != nil {
-		return nil, nil, nil, asUsage(err)
-	}
-	return co, to, fs.Args(), nil
-}
-
-func tokenAPI(env *cliEnv, co *clusterOpts) (cluster.TokenAPI, error) {
-	c, err := client(env, co)
+func tokenAPI(env *cliEnv, o *cmdOptions) (cluster.TokenAPI, error) {
+	c, err := client(env, o)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +86,12 @@ func tokenAPI(env *cliEnv, co *clusterOpts) (cluster.TokenAPI, error) {
 }
 
 func runTokenList(env *cliEnv, args []string) error {
-	co, to, _, err := tokenCmd(env, cmdTokenList, tokenListUsage, args, false)
+	opts, err := parseCmd(env, cmdTokenList, tokenListUsage, args)
 	if err != nil {
 		return err
 	}
-	api, err := tokenAPI(env, co)
+	co := &opts.co
+	api, err := tokenAPI(env, opts)
 	if err != nil {
 		return err
 	}
@@ -130,21 +101,22 @@ func runTokenList(env *cliEnv, args []string) error {
 	if err != nil {
 		return clusterError(err, co.Timeout)
 	}
-	return cluster.WriteTokenList(env.stdout, to.Format, list, time.Now())
+	return cluster.WriteTokenList(env.stdout, co.Format, list, time.Now())
 }
 
 func runTokenDelete(env *cliEnv, args []string) error {
-	co, to, ids, err := tokenCmd(env, cmdTokenDelete, tokenDeleteUsage, args, true)
+	opts, err := parseCmd(env, cmdTokenDelete, tokenDeleteUsage, args)
 	if err != nil {
 		return err
 	}
+	co, ids := &opts.co, opts.args
 	if len(ids) == 0 {
 		return usageErrorf("give the ids of the tokens to delete (kubebake token list shows them)")
 	}
 	if err := cluster.CheckTokenIDs(ids); err != nil {
 		return usageErrorf("%v", err)
 	}
-	api, err := tokenAPI(env, co)
+	api, err := tokenAPI(env, opts)
 	if err != nil {
 		return err
 	}
@@ -154,7 +126,7 @@ func runTokenDelete(env *cliEnv, args []string) error {
 	if nst := (*cluster.NoSuchTokenError)(nil); errors.As(err, &nst) {
 		return usageErrorf("%v", err)
 	}
-	if werr := cluster.WriteDeleted(env.stdout, to.Format, deleted, err); werr != nil {
+	if werr := cluster.WriteDeleted(env.stdout, co.Format, deleted, err); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -164,21 +136,22 @@ func runTokenDelete(env *cliEnv, args []string) error {
 }
 
 func runTokenPrune(env *cliEnv, args []string) error {
-	co, to, _, err := tokenCmd(env, cmdTokenPrune, tokenPruneUsage, args, false)
+	opts, err := parseCmd(env, cmdTokenPrune, tokenPruneUsage, args)
 	if err != nil {
 		return err
 	}
-	api, err := tokenAPI(env, co)
+	co := &opts.co
+	api, err := tokenAPI(env, opts)
 	if err != nil {
 		return err
 	}
-	if to.Watch {
-		return pruneWatch(env, api, co, to)
+	if co.Watch {
+		return pruneWatch(env, api, co)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), co.Timeout)
 	defer cancel()
-	ds, err := cluster.Prune(ctx, api, cluster.PruneOptions{DryRun: to.DryRun})
-	if werr := cluster.WritePruned(env.stdout, to.Format, to.DryRun, ds, err); werr != nil {
+	ds, err := cluster.Prune(ctx, api, cluster.PruneOptions{DryRun: co.DryRun})
+	if werr := cluster.WritePruned(env.stdout, co.Format, co.DryRun, ds, err); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -189,13 +162,13 @@ func runTokenPrune(env *cliEnv, args []string) error {
 
 // pruneWatch runs until SIGINT or SIGTERM, printing each decision as it
 // changes (one JSON object a line with --format json).
-func pruneWatch(env *cliEnv, api cluster.TokenAPI, co *clusterOpts, to *tokenOpts) error {
+func pruneWatch(env *cliEnv, api cluster.TokenAPI, co *clusterOpts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	warn := func(err error) {
 		fmt.Fprintf(env.stderr, "kubebake token prune: %v\n", clusterError(err, co.Timeout))
 	}
 	return cluster.PruneWatch(ctx, api, cluster.WatchOptions{
-		PruneOptions: cluster.PruneOptions{DryRun: to.DryRun}, Report: cluster.DecisionReporter(env.stdout, to.Format), Warn: warn,
+		PruneOptions: cluster.PruneOptions{DryRun: co.DryRun}, Report: cluster.DecisionReporter(env.stdout, co.Format), Warn: warn,
 	})
 }

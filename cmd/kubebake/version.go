@@ -36,18 +36,9 @@ func runVersion(env *cliEnv, args []string) error {
 	}
 	fmt.Fprintln(env.stdout, "kubebake", version)
 	fmt.Fprintf(env.stdout, "join.yaml schema: %s %s\n", joinconfig.APIVersion, joinconfig.Kind)
-	for _, arch := range embed.Arches {
-		a, err := embed.Describe(arch)
-		if err != nil {
-			fmt.Fprintf(env.stdout, "kubebake-join linux/%s: not embedded (build kubebake with make)\n", arch)
-			continue
-		}
-		// Recorded by mkembed when make built the agent.
-		sum, err := a.SHA256Sum()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stdout, "kubebake-join linux/%s: sha256:%s (%d bytes)\n", arch, sum, a.Size)
+	lines, err := embed.Versions()
+	for _, l := range lines {
+		fmt.Fprintln(env.stdout, l)
 	}
-	return nil
+	return err
 }

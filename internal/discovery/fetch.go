@@ -48,6 +48,8 @@ type fetchError struct {
 	// unreached says the request reached no server: refused, no route, a
 	// name that does not resolve (the retry policy retries such quickly).
 	unreached bool
+	// status is the HTTP status of an answer other than 200.
+	status int
 }
 
 func (e *fetchError) Error() string { return e.msg }
@@ -286,7 +288,7 @@ func loggable(s string) string {
 // describeStatus explains an HTTP status other than 200.
 func describeStatus(code int, h http.Header, now time.Time) error {
 	status := strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, http.StatusText(code)))
-	e := &fetchError{}
+	e := &fetchError{status: code}
 	switch {
 	case code >= 300 && code < 400:
 		e.msg = fmt.Sprintf("%s: refusing to follow a redirect (to %q): cluster-info is only read from the endpoint itself", status, h.Get("Location"))

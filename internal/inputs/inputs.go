@@ -267,3 +267,20 @@ func reachableHost(a, host string) error {
 	}
 	return nil
 }
+
+// FileOf returns the flag, of files (flag names and their files; "" and
+// "-" skipped), whose file is path's: the same device and inode, through
+// any link. It is "" when none is, or path does not exist. A command
+// refuses to write its output over one of its own inputs with it.
+func FileOf(path string, files ...string) string {
+	out, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	for i := 0; i+1 < len(files); i += 2 {
+		if fi, err := os.Stat(files[i+1]); files[i+1] != "" && files[i+1] != "-" && err == nil && os.SameFile(out, fi) {
+			return files[i]
+		}
+	}
+	return ""
+}

@@ -15,27 +15,27 @@ func fileErr(string) ([]byte, error) {
 }
 
 func TestToken(t *testing.T) {
-	read := func(name string) ([]byte, error) { return []byte("abcdef.0123456789abcdef\n"), nil }
+	read := func(name string) ([]byte, error) { return []byte("lofdk1.egbg0rjhecsbxrds\n"), nil }
 	for _, c := range []struct {
 		src   TokenSource
 		field string // "" = ok
 	}{
 		{TokenSource{File: "t"}, ""},
-		{TokenSource{Value: "abcdef.0123456789abcdef"}, ""},
-		{TokenSource{Env: "abcdef.0123456789abcdef"}, ""},
+		{TokenSource{Value: "lofdk1.egbg0rjhecsbxrds"}, ""},
+		{TokenSource{Env: "lofdk1.egbg0rjhecsbxrds"}, ""},
 		{TokenSource{}, "--token-file"},
-		{TokenSource{File: "t", Env: "abcdef.0123456789abcdef"}, "--token-file"},
-		{TokenSource{Value: "abcdef.0123456789ABCDEF"}, "--token"},
+		{TokenSource{File: "t", Env: "lofdk1.egbg0rjhecsbxrds"}, "--token-file"},
+		{TokenSource{Value: "lofdk1.EGBG0RJHECSBXRDS"}, "--token"},
 		{TokenSource{Env: "nope"}, EnvToken},
 	} {
 		tok, err := Token(c.src, read)
 		var ie *Error
 		switch {
-		case c.field == "" && (err != nil || tok.ID() != "abcdef"):
+		case c.field == "" && (err != nil || tok.ID() != "lofdk1"):
 			t.Errorf("%+v: %v", c.src, err)
 		case c.field != "" && (!errors.As(err, &ie) || ie.Field != c.field):
 			t.Errorf("%+v: want an error on %s, got %v", c.src, c.field, err)
-		case err != nil && strings.Contains(err.Error(), "0123456789"):
+		case err != nil && strings.Contains(strings.ToLower(err.Error()), "egbg0rjhecsbxrds"):
 			t.Errorf("%+v: the error quotes the secret: %v", c.src, err)
 		}
 	}
@@ -80,5 +80,24 @@ func TestEndpoints(t *testing.T) {
 	var ie *Error
 	if _, err := Endpoints([]string{"ok", ":1"}); !errors.As(err, &ie) || ie.Field != "--api-server" {
 		t.Errorf("want an --api-server error, got %v", err)
+	}
+}
+
+func TestFileOf(t *testing.T) {
+	dir := t.TempDir()
+	tok, ca := dir+"/token", dir+"/ca.crt"
+	for _, f := range []string{tok, ca} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(tok, dir+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"merge", "", "ca", ca, "token-file", tok}
+	for path, want := range map[string]string{tok: "token-file", dir + "/link": "token-file", ca: "ca", dir + "/new": "", "-": ""} {
+		if got := FileOf(path, files...); got != want {
+			t.Errorf("FileOf(%s) = %q, want %q", path, got, want)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func TestJoinStory(t *testing.T) {
 		now = now.Add(time.Second)
 		r.Attempt("10.0.0.1:6443", Transient, "dial tcp 10.0.0.1:6443: connection refused")
 	}
-	r.Attempt("10.0.0.1:6443", Unproven, "bad signature for token abcdef.0123456789abcdef\nsecond line")
+	r.Attempt("10.0.0.1:6443", Unproven, "bad signature for token lofdk1.egbg0rjhecsbxrds\nsecond line")
 	r.Fail(Unproven, "no endpoint proved to be the pinned cluster", false)
 	s := read(t, root)
 	if s.Phase != Failed || s.Final || s.Attempts != 6 || s.Class != Unproven {
@@ -86,7 +86,7 @@ func TestJoinStory(t *testing.T) {
 		t.Errorf("console lines: want one per class change and one for the join, got %d:\n%s", len(lines), console.String())
 	}
 	all, _ := os.ReadFile(filepath.Join(root, File))
-	if strings.Contains(console.String()+string(all), "0123456789abcdef") {
+	if strings.Contains(console.String()+string(all), "egbg0rjhecsbxrds") {
 		t.Error("a token-looking string reached the status or the console")
 	}
 	if fi, _ := os.Stat(filepath.Join(root, File)); fi.Mode().Perm() != 0o644 {

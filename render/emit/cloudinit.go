@@ -8,8 +8,10 @@ import (
 	"path"
 	"strings"
 
+	"github.com/kubebake/kubebake/internal/userdata"
 	"github.com/kubebake/kubebake/render/plan"
 	"github.com/kubebake/kubebake/render/spec"
+	"github.com/kubebake/kubebake/templates"
 	"sigs.k8s.io/yaml"
 )
 
@@ -68,23 +70,56 @@ func CloudInit(p *plan.Plan) ([]byte, error) {
 	return doc.Bytes()
 }
 
-// CloudInitMerged is the plan's #cloud-config and the user's config (p.User)
-// as one MIME multipart.
+// CloudInitMerged is the user's config (p.User) and the plan's parts (the
+// #cloud-config and any boothook) as one MIME multipart.
 func CloudInitMerged(p *plan.Plan) ([]byte, error) {
-	out, err := CloudInit(p)
+	cc, hook, err := cloudInitParts(p)
 	if err != nil {
 		return nil, err
 	}
-	return mergeCloudInit(p, out)
+	var hookBytes []byte
+	if hook != nil {
+		if hookBytes, err = hook.Bytes(); err != nil {
+			return nil, err
+		}
+	}
+	return mergeCloudInit(p, ourParts(cc.Data, hookBytes))
 }
 
-// cloudInitDoc is the #cloud-config with placeholders for large values.
+// cloudInitDoc is the user-data with placeholders for large values: the
+// #cloud-config alone, or, when the plan has large files (the embedded
+// agent), a MIME multipart of the #cloud-config and the boothook that
+// installs them (see installHook).
 func cloudInitDoc(p *plan.Plan) (Doc, error) {
-	// cloud-init's write_files verifies nothing: kubebake-join fetches a
-	// stock image's downloads and checks their hashes before the join.
-	p, err := p.ByAgent()
+	cc, hook, err := cloudInitParts(p)
+	if err != nil || hook == nil {
+		return cc, err
+	}
+	mime, err := userdata.Write(ourParts(cc.Data, hook.Data))
 	if err != nil {
 		return Doc{}, err
+	}
+	return Doc{Data: mime, large: hook.large}, nil
+}
+
+// ourParts are the MIME parts of kubebake's user-data: the #cloud-config,
+// then the boothook, if any.
+func ourParts(cloudConfig, hook []byte) []userdata.Part {
+	parts := []userdata.Part{{ContentType: "text/cloud-config", Filename: "kubebake.cfg", MergeType: cloudInitMergeType, Body: cloudConfig}}
+	if hook != nil {
+		parts = append(parts, userdata.Part{ContentType: "text/cloud-boothook", Filename: "kubebake-install.sh", Body: hook})
+	}
+	return parts
+}
+
+// cloudInitParts are the #cloud-config, and the boothook installing the
+// plan's large files or nil, each with placeholders for large values.
+func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
+	// cloud-init's write_files verifies nothing: kubebake-join fetches a
+	// stock image's downloads and checks their hashes before the join.
+	p, err = p.ByAgent()
+	if err != nil {
+		return Doc{}, nil, err
 	}
 	cc := cloudConfig{Hostname: p.Hostname}
 	if strings.Contains(p.Hostname, ".") {
@@ -93,16 +128,17 @@ func cloudInitDoc(p *plan.Plan) (Doc, error) {
 	for _, d := range p.PrivateDirs() {
 		cc.Bootcmd = append(cc.Bootcmd, []string{"mkdir", "-p", "-m", "0700", d}, []string{"chmod", "0700", d})
 	}
-	large := &largeValues{}
+	var largeFiles []plan.File
 	for _, f := range p.Files {
 		cf := cloudFile{Path: f.Path, Permissions: fmt.Sprintf("0%o", f.Mode.Perm()), Owner: "root:root"}
 		switch {
 		case f.Gzip != nil:
-			cf.Encoding, cf.Content = "gz+b64", large.add(f.Gzip, false)
+			largeFiles = append(largeFiles, f)
+			continue
 		case len(f.Contents) > cloudInitGzipOver:
 			gz, err := gzipBytes(f.Contents)
 			if err != nil {
-				return Doc{}, err
+				return Doc{}, nil, err
 			}
 			cf.Encoding, cf.Content = "gz+b64", base64.StdEncoding.EncodeToString(gz)
 		default:
@@ -139,10 +175,61 @@ func cloudInitDoc(p *plan.Plan) (Doc, error) {
 	}
 	out, err := yaml.Marshal(cc)
 	if err != nil {
-		return Doc{}, err
+		return Doc{}, nil, err
 	}
 	head := "#cloud-config\n" + header(p)
-	return Doc{Data: append([]byte(head), out...), large: large}, nil
+	doc := Doc{Data: append([]byte(head), out...)}
+	if len(largeFiles) == 0 {
+		return doc, nil, nil
+	}
+	h, err := installHook(largeFiles)
+	return doc, &h, err
+}
+
+// installHook is the cloud-init boothook that installs files, each carried
+// as wrapped base64 of its gzip in a here-document and checked against its
+// SHA-512 before it is made executable and moved into place.
+//
+// Why not write_files: cloud-init's YAML parser is pure Python and reads a
+// scalar character by character. The 4 MB agent in the #cloud-config took
+// it 5 s to parse on a quick machine, minutes under emulation, and
+// cloud-init parses the cloud-config in its init, config and final stages,
+// again at every boot. A boothook is a MIME part cloud-init writes out and
+// runs without reading it; it runs in the init stage, before write_files
+// and runcmd, at every boot (an installed file with the right hash is left
+// as it is).
+func installHook(files []plan.File) (Doc, error) {
+	type hookFile struct{ Path, Mode, SHA512, Payload string }
+	var data struct{ Files []hookFile }
+	large := &largeValues{}
+	for _, f := range files {
+		if !shellSafePath(f.Path) || len(f.SHA512) != 128 {
+			return Doc{}, fmt.Errorf("internal error: %s cannot go into the install boothook", f.Path)
+		}
+		data.Files = append(data.Files, hookFile{Path: f.Path, Mode: fmt.Sprintf("0%o", f.Mode.Perm()), SHA512: f.SHA512, Payload: large.addWrapped(f.Gzip)})
+	}
+	hook, err := templates.Execute(installHookTemplate, data)
+	if err != nil {
+		return Doc{}, err
+	}
+	return Doc{Data: []byte(hook), large: large}, nil
+}
+
+// installHookTemplate is the boothook's template (templates/units).
+const installHookTemplate = "kubebake-install.sh"
+
+// shellSafePath reports whether p is an absolute path a shell reads as one
+// word with no expansion.
+func shellSafePath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._/-+", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func unitFile(p, contents string) cloudFile {

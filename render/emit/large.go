@@ -34,17 +34,24 @@ type largeValues struct {
 type largeValue struct {
 	data    []byte
 	dataURL bool
+	// wrapped: base64 in lines of wrapWidth characters (a here-document in
+	// a MIME part, where lines should stay short).
+	wrapped bool
 	// literal, when set, is the value as spliced, already encoded.
 	literal []byte
 }
 
 const largePlaceholder = "kubebake-large-value-"
 
+// placeholder is the i'th placeholder: fixed width, so that none is a
+// prefix of another (with "-1" and "-10", the first stood twice).
+func placeholder(i int) string { return fmt.Sprintf("%s%06d", largePlaceholder, i) }
+
 // add records data, to be base64-encoded, and returns the placeholder to
 // marshal in its place. With dataURL, the value is a data: URL and so is the
 // placeholder (validators check that a source is a URL).
 func (l *largeValues) add(data []byte, dataURL bool) string {
-	ph := fmt.Sprintf("%s%d", largePlaceholder, len(l.vals))
+	ph := placeholder(len(l.vals))
 	if dataURL {
 		ph = "data:," + ph
 	}
@@ -53,10 +60,21 @@ func (l *largeValues) add(data []byte, dataURL bool) string {
 	return ph
 }
 
+// addWrapped records data, to be base64-encoded in lines of wrapWidth
+// characters, and returns the placeholder to marshal in its place.
+func (l *largeValues) addWrapped(data []byte) string {
+	ph := l.add(data, false)
+	l.vals[len(l.vals)-1].wrapped = true
+	return ph
+}
+
+// wrapWidth is the length of a wrapped value's lines, as in MIME's base64.
+const wrapWidth = 76
+
 // addLiteral records a value spliced in as it is, which the caller has
 // encoded for the document, and returns its placeholder, a data: URL.
 func (l *largeValues) addLiteral(value []byte) string {
-	ph := fmt.Sprintf("data:,%s%d", largePlaceholder, len(l.vals))
+	ph := "data:," + placeholder(len(l.vals))
 	l.vals = append(l.vals, largeValue{literal: value})
 	l.placeholders = append(l.placeholders, ph)
 	return ph
@@ -74,7 +92,11 @@ func (v largeValue) encodedLen() int {
 	if v.literal != nil {
 		return len(v.literal)
 	}
-	return len(v.prefix()) + base64.StdEncoding.EncodedLen(len(v.data))
+	n := base64.StdEncoding.EncodedLen(len(v.data))
+	if v.wrapped && n > 0 {
+		n += (n - 1) / wrapWidth
+	}
+	return len(v.prefix()) + n
 }
 
 // encode returns the spliced value.
@@ -85,8 +107,18 @@ func (v largeValue) encode() []byte {
 	p := v.prefix()
 	enc := make([]byte, v.encodedLen())
 	copy(enc, p)
-	base64.StdEncoding.Encode(enc[len(p):], v.data)
-	return enc
+	if !v.wrapped {
+		base64.StdEncoding.Encode(enc[len(p):], v.data)
+		return enc
+	}
+	flat := make([]byte, base64.StdEncoding.EncodedLen(len(v.data)))
+	base64.StdEncoding.Encode(flat, v.data)
+	out := enc[:len(p)]
+	for len(flat) > wrapWidth {
+		out = append(append(out, flat[:wrapWidth]...), '\n')
+		flat = flat[wrapWidth:]
+	}
+	return append(out, flat...)
 }
 
 // split cuts doc at the placeholders: len(l.vals)+1 pieces, the value i
@@ -146,7 +178,7 @@ func (l *largeValues) writeTo(w io.Writer, doc []byte, c *cache.Cache) error {
 		if i == len(l.vals) {
 			break
 		}
-		if v := l.vals[i]; c != nil || v.literal != nil {
+		if v := l.vals[i]; c != nil || v.literal != nil || v.wrapped {
 			if _, err := w.Write(encoded(c, v)); err != nil {
 				return err
 			}
@@ -175,9 +207,9 @@ func encoded(c *cache.Cache, v largeValue) []byte {
 	}
 	type key struct {
 		cache.DataKey
-		dataURL bool
+		dataURL, wrapped bool
 	}
-	enc, _ := cache.Get(c, "encoded", key{k, v.dataURL}, cache.Unbounded, func() ([]byte, error) { return v.encode(), nil })
+	enc, _ := cache.Get(c, "encoded", key{k, v.dataURL, v.wrapped}, cache.Unbounded, func() ([]byte, error) { return v.encode(), nil })
 	return enc
 }
 

@@ -268,9 +268,9 @@ func checkCloudInit(u *spec.UserConfig, parts []userdata.Part, o plan.Owned) err
 }
 
 // mergeCloudInit returns a MIME multipart user-data holding the user's parts
-// and then ours (a #cloud-config), which cloud-init merges with
-// cloudInitMergeType.
-func mergeCloudInit(p *plan.Plan, ourConfig []byte) ([]byte, error) {
+// and then ours (a #cloud-config, which cloud-init merges with
+// cloudInitMergeType, and the boothook installing large files, if any).
+func mergeCloudInit(p *plan.Plan, ours []userdata.Part) ([]byte, error) {
 	u := p.User
 	parts, err := userParts(u)
 	if err != nil {
@@ -279,6 +279,5 @@ func mergeCloudInit(p *plan.Plan, ourConfig []byte) ([]byte, error) {
 	if err := checkCloudInit(u, parts, p.Owned()); err != nil {
 		return nil, err
 	}
-	parts = append(parts, userdata.Part{ContentType: "text/cloud-config", Filename: "kubebake.cfg", MergeType: cloudInitMergeType, Body: ourConfig})
-	return userdata.Write(parts)
+	return userdata.Write(append(parts, ours...))
 }

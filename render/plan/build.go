@@ -41,6 +41,17 @@ const (
 	dropinName = "90-kubebake.conf"
 )
 
+const (
+	// KubeletFlagsPath is the kubelet's per-node flags, an environment file
+	// the kubelet's drop-in reads (as kubeadm's kubeadm-flags.env beside
+	// config.yaml). It differs from node to node, so it goes with the boot
+	// part (PerNode), the token's part: a node that has the token to join
+	// with has its labels too. Written only when the node has such flags.
+	KubeletFlagsPath = "/var/lib/kubelet/kubebake-flags.env"
+	// kubeletNodeArgs is its variable, the drop-in's last kubelet argument.
+	kubeletNodeArgs = "KUBELET_NODE_ARGS"
+)
+
 // Build turns a spec into the node plan. agent is the kubebake-join binary
 // to embed; it is used only with --join-binary embedded.
 func Build(s *spec.Spec, agent *embed.Agent) (*Plan, error) {
@@ -154,8 +165,17 @@ func kubeletPlan(s *spec.Spec, p *Plan, paths joinconfig.Paths, runtimeUnits []s
 		// wins over the file, so it follows the user's --kubelet-config.
 		"--container-runtime-endpoint=" + endpoint,
 	}
-	if len(s.NodeLabels) > 0 {
-		args = append(args, "--node-labels="+strings.Join(s.NodeLabels, ","))
+	// The node's own flags come from its flags file, whose variable is the
+	// last argument: the drop-in is then the same on every node of a fleet,
+	// and no unit line grows with the labels (systemd and Ignition refuse a
+	// unit line over 2,048 bytes).
+	args = append(args, "$"+kubeletNodeArgs)
+	flags, err := kubeletFlags(s)
+	if err != nil {
+		return err
+	}
+	if flags != nil {
+		p.add(File{Path: KubeletFlagsPath, Mode: 0o644, Contents: flags, PerNode: true})
 	}
 	after := append([]string{swapoffUnit, resolvConfUnit}, runtimeUnits...)
 	// Not ordered after the join (see kubebake-join.service): the kubelet is
@@ -167,8 +187,9 @@ func kubeletPlan(s *spec.Spec, p *Plan, paths joinconfig.Paths, runtimeUnits []s
 		Credentials []string
 		JoinUnit    string
 		AgentPath   string
+		FlagsFile   string
 		Args        []string
-	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args,
+	}{KubeletPath: s.KubeletPath, Wants: after, After: after, Args: args, FlagsFile: KubeletFlagsPath,
 		Credentials: []string{paths.KubeletKubeconfig, paths.BootstrapKubeconfig}}
 	if p.AgentPath != "" {
 		dropinData.JoinUnit = joinUnit
@@ -180,6 +201,16 @@ func kubeletPlan(s *spec.Spec, p *Plan, paths joinconfig.Paths, runtimeUnits []s
 	}
 	p.Units = append(p.Units, Unit{Name: kubeletUnit, Contents: kubelet, Dropins: []Dropin{{Name: dropinName, Contents: dropin}}, Enabled: true})
 	return nil
+}
+
+// kubeletFlags is the kubelet's flags file for s: the flags that differ
+// from node to node (--node-labels), or nil when s has none.
+func kubeletFlags(s *spec.Spec) ([]byte, error) {
+	if len(s.NodeLabels) == 0 {
+		return nil, nil
+	}
+	return marshalEnvFile("Rendered by kubebake: this node's kubelet flags (kubelet.service.d/"+dropinName+").",
+		[]envVar{{Name: kubeletNodeArgs, Words: []string{"--node-labels=" + strings.Join(s.NodeLabels, ",")}}})
 }
 
 // cleanupPlan removes every file holding the token once the node has its

@@ -42,6 +42,11 @@ type Manifest struct {
 type ManifestMerge struct {
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
+	// Part is "image" when the config is baked into the image part
+	// (--merge-part image), so applied at image build rather than at
+	// every node's first boot; left out when it goes with the boot part,
+	// which is when it is applied without --part too.
+	Part spec.Part `json:"part,omitempty"`
 }
 
 // ManifestFile is one file of a Manifest.
@@ -156,6 +161,9 @@ func (p *Plan) Manifest(digest DigestFunc) (Manifest, error) {
 	if p.User != nil {
 		sum := sha256.Sum256(p.User.Data)
 		doc.Merge = &ManifestMerge{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(p.User.Data))}
+		if s := p.Spec; s.Part != spec.PartAll && s.MergePart == spec.PartImage {
+			doc.Merge.Part = spec.PartImage
+		}
 	}
 	sort.Slice(doc.Files, func(i, j int) bool { return doc.Files[i].Path < doc.Files[j].Path })
 	return doc, nil

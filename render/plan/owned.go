@@ -25,12 +25,19 @@ type Owned struct {
 	Units, Enabled map[string]bool
 }
 
-// Owned lists what p writes and owns.
+// Owned lists what p writes and owns; for a part of a plan, what the
+// whole plan does: the user's config lands on the same node as every part.
 func (p *Plan) Owned() Owned {
+	if p.whole != nil {
+		return p.whole.Owned()
+	}
 	o := Owned{Paths: map[string]string{}, Dirs: map[string]string{}, parents: map[string]string{}, Units: map[string]bool{}, Enabled: map[string]bool{}}
 	paths := joinconfig.DefaultPaths()
 	o.Paths[paths.BootstrapKubeconfig] = "the bootstrap kubeconfig kubebake-join writes at boot"
 	o.Paths[paths.KubeletKubeconfig] = "the kubeconfig the kubelet writes once it has joined"
+	// Named by the kubelet's drop-in whether or not this node has flags: a
+	// user's file there would become the kubelet's command line.
+	o.Paths[KubeletFlagsPath] = "the kubelet's per-node flags file, which kubebake's kubelet drop-in reads"
 	o.Dirs[path.Dir(joinconfig.DefaultPath)] = "kubebake's own directory"
 	o.Dirs["/var/lib/kubelet/pki"] = "the directory the kubelet keeps its certificates in"
 	for _, f := range p.Files {

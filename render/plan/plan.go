@@ -42,6 +42,9 @@ type Plan struct {
 	// Remotes are the files the node downloads and verifies at boot (a
 	// stock image's kubelet; stock.go). They belong to the image part.
 	Remotes []Remote
+	// whole is the plan a part was taken from (nil for a whole plan):
+	// what the user's config may not touch is the whole node's.
+	whole *Plan
 }
 
 // PrivateDirs are the directories of the plan's secret files (the token's,
@@ -113,28 +116,35 @@ func (p *Plan) sort() {
 // units start in boot order on the image's first boot, which is when the
 // boot part delivers the token (kubebake-join waits for it). The boot part
 // is the Secret files alone. The two are a partition of the plan's files:
-// laid down together they are the tree of PartAll.
+// laid down together they are the tree of PartAll. The user's config
+// (--merge) goes into one of them, the one --merge-part names: merged into
+// both, its commands would run at image build and again at every first
+// boot.
 func (p *Plan) Part(part spec.Part) *Plan {
+	var out *Plan
 	switch part {
 	case spec.PartImage:
-		out := &Plan{Spec: p.Spec, AgentPath: p.AgentPath, User: p.User, Units: p.Units, Remotes: p.Remotes}
+		out = &Plan{Spec: p.Spec, AgentPath: p.AgentPath, Units: p.Units, Remotes: p.Remotes}
 		for _, f := range p.Files {
 			if !f.Secret && !f.PerNode {
 				out.Files = append(out.Files, f)
 			}
 		}
-		return out
 	case spec.PartBoot:
-		out := &Plan{Spec: p.Spec, AgentPath: p.AgentPath, User: p.User, Hostname: p.Hostname}
+		out = &Plan{Spec: p.Spec, AgentPath: p.AgentPath, Hostname: p.Hostname}
 		for _, f := range p.Files {
 			if f.Secret || f.PerNode {
 				out.Files = append(out.Files, f)
 			}
 		}
-		return out
 	default:
 		return p
 	}
+	if p.Spec.HoldsMerge(part) {
+		out.User = p.User
+	}
+	out.whole = p
+	return out
 }
 
 // HasSecret reports whether the plan holds a file with the token.

@@ -118,11 +118,11 @@ func (s *Spec) SizeWarning(name string, n int) string {
 	if hint == "" {
 		hint = "; serve it from a URL, or bake it into the image"
 	}
-	return fmt.Sprintf("%s is %s, more than the user-data limit of %s%s", name, size, andList(over), hint)
+	return fmt.Sprintf("%s is %s, more than the user-data limit of %s%s", name, size, AndList(over), hint)
 }
 
-// andList is "a", "a and b", "a, b and c".
-func andList(s []string) string {
+// AndList is "a", "a and b", "a, b and c".
+func AndList(s []string) string {
 	if len(s) < 2 {
 		return strings.Join(s, "")
 	}

@@ -20,7 +20,10 @@ type IndexEntry struct {
 	// TokenID is the public half of the bootstrap token the output holds;
 	// none for an output that holds no token (--part image).
 	TokenID string `json:"tokenId,omitempty"`
-	Size    int64  `json:"size"`
+	// Merged says the output holds the user's --merge config: with
+	// --part, only the part --merge-part names does.
+	Merged bool  `json:"merged,omitempty"`
+	Size   int64 `json:"size"`
 	// SHA256 is the hex SHA-256 of the output file.
 	SHA256 string `json:"sha256"`
 	// ConfigHash identifies what the node gets without its token: nodes

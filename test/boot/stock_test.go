@@ -54,7 +54,8 @@ func cloudInitKubeletURL(t *testing.T, img *boottest.Image, c *testcluster.Clust
 	l.Copy(bakedAgent(t, n), "/usr/local/bin/kubebake-join", 0o755)
 	l.AddProbe(tok.ID(), n.tokenFiles())
 	l.AddWatch(kubeletPath, "/etc/kubebake/token")
-	m := img.Boot(t, "cloud-init stock kubelet", img.Disk(t, l), boottest.Seed(t, readFile(t, n.config), "kb-boot-stock-ci-1", n.hostname))
+	disk, seed := img.Disk(t, l), boottest.Seed(t, readFile(t, n.config), "kb-boot-stock-ci-1", n.hostname)
+	m := img.Boot(t, "cloud-init stock kubelet", disk, seed)
 
 	s := m.Wait(t, "a hash mismatch logged", bootTimeout, func(s boottest.State) bool {
 		return s.Get("join.ActiveState") == "failed" ||
@@ -103,6 +104,11 @@ func cloudInitKubeletURL(t *testing.T, img *boottest.Image, c *testcluster.Clust
 	figure(t, scenario, "boot to multi-user.target", s.Seconds("mu"))
 	figure(t, scenario, "right bytes served to verified join", s.Seconds("join.ActiveEnterTimestampMonotonic")-m.Uptime(mismatchAt))
 	figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
+
+	// A second boot of this baked node: the reference for the embedded
+	// cloud-init node's second boot (issue 21 item 5). The join is skipped
+	// and the kubelet starts from its kubeconfig and the fetched kubelet.
+	secondBoot(t, img, m, "cloud-init stock kubelet, second boot", disk, seed, scenario)
 }
 
 // ignitionSysext: Ignition (fcos), the baked agent, a system extension built

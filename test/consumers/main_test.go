@@ -166,8 +166,11 @@ var (
 func render(t *testing.T, in inputs, format string, extra ...string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out."+format)
+	// Labels: the kubelet's per-node flags file is one of the files every
+	// applier must lay down, and the boot part's.
 	args := []string{"render", "--ca", caFile, "--token-file", tokenFile, "--api-server", apiServer,
-		"--format", format, "--runtime", in.runtime, "--join-binary", in.joinBinary, "-o", out}
+		"--format", format, "--runtime", in.runtime, "--join-binary", in.joinBinary, "-o", out,
+		"--node-labels", "example.com/pool=consumers,example.com/rack=r1"}
 	args = append(args, extra...)
 	if in.variant != "" {
 		args = append(args, "--variant", in.variant)

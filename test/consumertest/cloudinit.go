@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubebake/kubebake/internal/userdata"
 	"sigs.k8s.io/yaml"
 )
 
@@ -293,8 +294,28 @@ func installSystemctlShim(t testing.TB, root string) {
 // and fails the test unless cloud-init says it is valid and nothing else.
 // Because cloud-init does not flag unknown top-level keys, it also fails on
 // any top-level key that cloud-init's own schema does not define.
+//
+// A MIME multipart user-data (kubebake's, with the install boothook, or a
+// merged one) is checked part by part: each cloud-config part must pass.
 func SchemaCheck(t testing.TB, userData []byte) {
 	t.Helper()
+	if userdata.IsMIME(userData) {
+		parts, err := userdata.Parse(userData)
+		if err != nil {
+			t.Fatalf("user-data is not MIME multipart: %v", err)
+		}
+		checked := 0
+		for _, p := range parts {
+			if p.ContentType == "text/cloud-config" {
+				SchemaCheck(t, p.Body)
+				checked++
+			}
+		}
+		if checked == 0 {
+			t.Fatalf("MIME user-data has no cloud-config part")
+		}
+		return
+	}
 	ts := Tools(t)
 	f := filepath.Join(t.TempDir(), "user-data")
 	must(t, os.WriteFile(f, userData, 0o600))

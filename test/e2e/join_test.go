@@ -65,9 +65,12 @@ func TestRenderedNodeJoins(t *testing.T) {
 	})
 
 	t.Run("golden image from the image part tar and the boot part", func(t *testing.T) {
+		// The labels are the boot part's (the kubelet's flags file): the
+		// Node must get them from it.
 		tok := newToken(t)
-		root := goldenNode(t, kubebake, c.Endpoint, c.CACertFile, tok)
-		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-golden", tok: tok}, fakecri)
+		root := goldenNode(t, kubebake, c.Endpoint, c.CACertFile, tok, "--node-labels", "example.com/pool=golden,example.com/index=7")
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-golden", tok: tok,
+			labels: map[string]string{"example.com/pool": "golden", "example.com/index": "7"}}, fakecri)
 	})
 
 	t.Run("golden image without the agent where the kubelet reads the token file", func(t *testing.T) {
@@ -78,7 +81,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 
 	t.Run("cloud-init", func(t *testing.T) {
 		tok := newToken(t)
-		extra := []string{"--runtime", "containerd"}
+		extra := []string{"--runtime", "containerd", "--node-labels", "example.com/pool=cloudinit"}
 		userData := render(t, kubebake, c.Endpoint, c.CACertFile, tok, "cloud-init", extra...)
 		plan := renderPlan(t, kubebake, c.Endpoint, c.CACertFile, tok, extra...)
 		root := filepath.Join(t.TempDir(), "root")
@@ -94,7 +97,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 		if indexOf(starts, "kubebake-join.service") < 0 || indexOf(starts, "kubelet.service") >= 0 {
 			t.Fatalf("cloud-init must start kubebake-join.service and leave the kubelet to it; it started %v", starts)
 		}
-		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-cloudinit", tok: tok}, fakecri)
+		joinAndBootstrap(t, c, &node{root: root, hostname: "kubebake-e2e-cloudinit", tok: tok, labels: map[string]string{"example.com/pool": "cloudinit"}}, fakecri)
 	})
 
 	t.Run("pinned to another CA", func(t *testing.T) {
@@ -256,6 +259,11 @@ func joinAndBootstrap(t *testing.T, c *testcluster.Cluster, n *node, fakecri str
 	}
 
 	node, took := c.WaitNodeReady(t, n.hostname, 90*time.Second, k.proc.Done())
+	for k, v := range n.labels {
+		if got, ok := node.Metadata.Labels[k]; !ok || got != v {
+			t.Errorf("Node %s: label %s=%q, want %q (rendered --node-labels); its labels: %v", n.hostname, k, got, v, node.Metadata.Labels)
+		}
+	}
 	logServingCSR(t, c, n.hostname)
 	t.Logf("node %s Ready %v after the kubelet started (kubelet %s, runtime %s)", n.hostname, time.Since(kubeletStart).Round(time.Millisecond),
 		node.Status.NodeInfo.KubeletVersion, node.Status.NodeInfo.ContainerRuntimeVersion)

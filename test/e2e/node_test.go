@@ -84,6 +84,8 @@ type node struct {
 	root     string
 	hostname string
 	tok      token.Token
+	// labels are the rendered --node-labels its Node must carry.
+	labels map[string]string
 }
 
 // joinResult is one run of kubebake-join.

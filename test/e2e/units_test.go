@@ -14,6 +14,7 @@ import (
 // unit file under /etc/systemd/system plus its drop-ins in name order.
 type systemdUnit struct {
 	name    string
+	root    string
 	options []*unit.UnitOption
 }
 
@@ -24,7 +25,7 @@ func loadUnit(root, name string) (*systemdUnit, error) {
 	dropins, _ := filepath.Glob(filepath.Join(root, unitDir, name+".d", "*.conf"))
 	sort.Strings(dropins)
 	files = append(files, dropins...)
-	u := &systemdUnit{name: name}
+	u := &systemdUnit{name: name, root: root}
 	for i, f := range files {
 		data, err := os.Open(f)
 		if err != nil {
@@ -71,8 +72,9 @@ func (u *systemdUnit) words(section, name string) []string {
 }
 
 // execStart is the command line of the unit's one ExecStart, split as systemd
-// splits it. Environment variables are not expanded: kubebake renders the
-// flags inline, and a $ here means the test must learn to expand it.
+// splits it, with each word that is a variable ($NAME: split at white space;
+// ${NAME}: one word) expanded from the unit's EnvironmentFile= files in the
+// node's root. Any other $ or % means the test must learn to expand it.
 func (u *systemdUnit) execStart() ([]string, error) {
 	vals := u.values("Service", "ExecStart")
 	if len(vals) != 1 {
@@ -92,12 +94,71 @@ func (u *systemdUnit) execStart() ([]string, error) {
 	if !filepath.IsAbs(argv[0]) {
 		return nil, fmt.Errorf("%s: ExecStart runs %q, not an absolute path", u.name, argv[0])
 	}
+	env, err := u.environment()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
 	for _, a := range argv {
+		if name, ok := strings.CutPrefix(a, "$"); ok && envName(strings.TrimSuffix(strings.TrimPrefix(name, "{"), "}")) {
+			if strings.HasPrefix(name, "{") {
+				out = append(out, env[name[1:len(name)-1]])
+			} else {
+				out = append(out, strings.Fields(env[name])...)
+			}
+			continue
+		}
 		if strings.Contains(a, "$") || strings.Contains(a, "%") {
 			return nil, fmt.Errorf("%s: ExecStart word %q uses variables or specifiers this test does not expand", u.name, a)
 		}
+		out = append(out, a)
 	}
-	return argv, nil
+	return out, nil
+}
+
+// environment reads the unit's EnvironmentFile= files from the node's root
+// as systemd does ("-": a missing file is no error; a later file wins), for
+// what kubebake writes: comments, NAME=value with the value plain or in
+// double quotes, nothing escaped. Anything else fails the test.
+func (u *systemdUnit) environment() (map[string]string, error) {
+	env := map[string]string{}
+	for _, v := range u.values("Service", "EnvironmentFile") {
+		p, optional := strings.CutPrefix(v, "-")
+		data, err := os.ReadFile(filepath.Join(u.root, p))
+		if err != nil {
+			if optional && os.IsNotExist(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%s: EnvironmentFile=%s: %v", u.name, v, err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' || line[0] == ';' {
+				continue
+			}
+			name, val, ok := strings.Cut(line, "=")
+			if q := len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"'; q {
+				val = val[1 : len(val)-1]
+			}
+			if !ok || !envName(name) || strings.ContainsAny(val, "\"'\\$`") {
+				return nil, fmt.Errorf("%s: %s: line %q is more than this test reads", u.name, p, line)
+			}
+			env[name] = val
+		}
+	}
+	return env, nil
+}
+
+func envName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // splitCommandLine splits a systemd command line into words: white space

@@ -43,4 +43,32 @@ func TestLoadUnitAppliesDropinsLikeSystemd(t *testing.T) {
 	if v, _ := flagValue(argv, "x"); v != "y z" {
 		t.Errorf("--x = %q", v)
 	}
+
+	// Variables come from EnvironmentFile=: $NAME splits at white space and
+	// is nothing when unset or its file is missing ("-"); ${NAME} is one word.
+	write("kubelet.service.d/20-env.conf", "[Service]\nEnvironmentFile=-/etc/missing.env\nEnvironmentFile=-/var/lib/kubelet/flags.env\nExecStart=\nExecStart=/usr/bin/kubelet $A ${B} $UNSET $C\n")
+	env := filepath.Join(root, "var/lib/kubelet/flags.env")
+	if err := os.MkdirAll(filepath.Dir(env), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(env, []byte("# comment\nA=\"--a=1 --b=2\"\nB=\"x y\"\nC=--c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, err = loadUnit(root, "kubelet.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv, err = u.execStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/usr/bin/kubelet", "--a=1", "--b=2", "x y", "--c"}; !reflect.DeepEqual(argv, want) {
+		t.Errorf("ExecStart = %q, want %q", argv, want)
+	}
+	if err := os.WriteFile(env, []byte("A=\"$(evil)\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if argv, err := u.execStart(); err == nil {
+		t.Errorf("a value with $ was read: %q", argv)
+	}
 }
