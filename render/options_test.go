@@ -123,6 +123,12 @@ func TestRulesInTable(t *testing.T) {
 		{"pointer: https://example.com/boot.ign\n", nil, "c.yaml:1: pointer: only with --part boot: the pointer fetches the boot part (the token); the image part is baked, not fetched"},
 		{"pointer: http://example.com/boot.ign\n", nil, `c.yaml:1: pointer: "http://example.com/boot.ign": want an https://, s3://, gs:// or arn:aws:s3:... URL (the boot part holds the token: never plain http)`},
 		{"pointer-ca: ca.crt\n", nil, "c.yaml:1: pointer-ca: only with --pointer https://..."},
+		{"kubelet-url: https://example.com/kubelet\n", nil, "c.yaml:1: kubelet-url: needs --kubelet-hash sha512-HEX|sha256-HEX: the node runs a download only once its hash matched"},
+		{"kubelet-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:1: kubelet-hash: only with --kubelet-url (the URL the hash is of)"},
+		{"runtime: containerd\ncri-dockerd-url: https://example.com/cri-dockerd\ncri-dockerd-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:2: cri-dockerd-url: only with --runtime docker; with containerd there is no cri-dockerd"},
+		{"kubelet-file: kubelet\n", nil, "c.yaml:1: kubelet-file: only with --format tar"},
+		{"sysext: [https://e.example/k-v1.raw=sha256-" + strings.Repeat("a", 64) + ", https://e.example/k-v2.raw=sha256-" + strings.Repeat("b", 64) + "]\n", nil, "c.yaml:1: sysext: two extensions named k"},
+		{"format: cloud-init\njoin-binary: none\nkubelet-url: https://example.com/kubelet\nkubelet-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:2: join-binary: none: with --format cloud-init nothing on the node verifies a download"},
 		{"", func(in *spec.Inputs) { in.Runtime = "" }, "--runtime: is empty: want one of [docker containerd]"},
 		{"", func(in *spec.Inputs) { in.ClusterDomain = "" }, "--cluster-domain: is empty"},
 	} {
