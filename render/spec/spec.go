@@ -326,21 +326,16 @@ func endpoints(s *Spec, in Inputs, _ *cache.Cache) error {
 }
 
 // nodeOptions sets what the node's kubelet is told: labels, taints, DNS,
-// domain, pods, paths, hostname. The table checked the labels, taints and
-// DNS addresses (their options' Validate), so parsing them cannot fail.
+// domain, pods, paths, hostname. The table checked every one (their
+// options' Validate), so parsing them cannot fail.
 func nodeOptions(s *Spec, in Inputs, _ *cache.Cache) error {
 	s.NodeLabels, _ = parseLabels(in.NodeLabels)
 	s.Taints, _ = parseTaints(in.RegisterWithTaints)
 	s.ClusterDNS, _ = parseClusterDNS(in.ClusterDNS)
-	var err error
-	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
-		return err
-	}
-	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
-		return err
-	}
-	s.Hostname, err = parseHostname(in.Hostname)
-	return err
+	s.KubeletPath = orDefault(in.KubeletPath, defaultPath(s, "kubelet"))
+	s.CRIDockerdPath = orDefault(in.CRIDockerdPath, defaultPath(s, "cri-dockerd"))
+	s.Hostname = in.Hostname
+	return nil
 }
 
 // outputOptions sets --gzip and --max-size (the table checked both).
@@ -567,14 +562,11 @@ var criEndpoint = regexp.MustCompile(`^unix:///[A-Za-z0-9._+/-]+$`)
 // safePath is what may stand in a unit file's ExecStart unquoted.
 var safePath = regexp.MustCompile(`^/[A-Za-z0-9._+/-]+$`)
 
-func unitPath(flag, p, def string) (string, error) {
-	if p == "" {
-		return def, nil
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
 	}
-	if err := cleanPath(p); err != nil {
-		return "", inputs.Errorf(flag, "%v", err)
-	}
-	return p, nil
+	return v
 }
 
 func parseKubeletConfig(data []byte) (map[string]any, error) {
