@@ -130,6 +130,7 @@ func TestRulesInTable(t *testing.T) {
 		{"sysext: [https://e.example/k-v1.raw=sha256-" + strings.Repeat("a", 64) + ", https://e.example/k-v2.raw=sha256-" + strings.Repeat("b", 64) + "]\n", nil, "c.yaml:1: sysext: two extensions named k"},
 		{"format: cloud-init\njoin-binary: none\nkubelet-url: https://example.com/kubelet\nkubelet-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:2: join-binary: none: with --format cloud-init nothing on the node verifies a download"},
 		{"hostname: " + strings.Repeat("a", 65) + "\n", nil, `c.yaml:1: hostname: "` + strings.Repeat("a", 65) + `" is 65 characters; Linux allows 64`},
+		{"ca-cert-hash: [sha256:abc]\n", nil, `c.yaml:1: ca-cert-hash: "sha256:abc" is not a CA pin: the digest has 3 hex digits, want 64`},
 		{"", func(in *spec.Inputs) { in.Runtime = "" }, "--runtime: is empty: want one of [docker containerd]"},
 		{"", func(in *spec.Inputs) { in.ClusterDomain = "" }, "--cluster-domain: is empty"},
 	} {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/joinconfig"
 	"github.com/kubebake/kubebake/internal/options"
+	"github.com/kubebake/kubebake/internal/pin"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -71,7 +72,15 @@ var Options = options.Table[Inputs]{
 		Doc:  "PEM with the cluster CA certificate(s); repeatable. Each must be a CA; kubebake warns when one expires within 30 days. Give the whole bundle during a CA rotation: an expired CA in it (the old one, after a rotation) is left out of the bundle and the pins, with a warning naming it; a bundle with no valid CA is an error."},
 		Field: func(in *Inputs) any { return &in.CA }},
 	{Meta: options.Meta{Name: "ca-cert-hash", Arg: "sha256:HEX", Config: true, DefaultHelp: "the pins of the --ca certificates",
-		Help: "extra CA pin (e.g. the next CA's, so the image survives a rotation); repeatable"},
+		Help: "extra CA pin (e.g. the next CA's, so the image survives a rotation); repeatable",
+		Validate: func(v any) error {
+			for _, p := range v.([]string) {
+				if _, err := pin.Normalize(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 		Field: func(in *Inputs) any { return &in.CACertHash }},
 	{Meta: options.Meta{Name: "token-file", Arg: "FILE", Config: true, Path: true,
 		Help: "file holding the bootstrap token id.secret (kubebake token generate -o FILE); - reads stdin. Exactly one of --token-file, --token, $KUBEBAKE_TOKEN",

@@ -283,10 +283,7 @@ func trust(s *Spec, in Inputs, c *cache.Cache) ([]Warning, error) {
 		}
 	}
 	for _, p := range in.CACertHash {
-		n, err := pin.Normalize(p)
-		if err != nil {
-			return nil, inputs.Errorf("--ca-cert-hash", "%v", err)
-		}
+		n, _ := pin.Normalize(p) // checked by the option's Validate
 		if !seen[n] {
 			seen[n] = true
 			s.Pins = append(s.Pins, n)
