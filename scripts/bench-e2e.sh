@@ -25,8 +25,8 @@ fi
 
 read -r l1 l5 l15 _ < /proc/loadavg
 echo "Token discovery with CA pinning against one kube-apiserver v1.37.2 on 127.0.0.1, $RUNS runs each"
-echo "(exec->verified: from the sandbox's exec of the tool (a marker line it writes just before) to the tool's"
-echo " own \"verified\" log line; start->verified also counts the sandbox's unshare and mounts, and for"
+echo "(medians; exec->verified: from the sandbox's exec of the tool (a marker line it writes just before) to the tool's"
+echo " own \"verified\" log line; start->verified (a mean) also counts the sandbox's unshare and mounts, and for"
 echo " kubebake-join runs to its exit, its files written; discovery: from its \"discovery starts\" line to"
 echo " \"verified\"; kubeadm runs with --skip-phases preflight; kubebake-join-trace is the agent built with"
 echo " -tags kubebake_bench and KUBEBAKE_JOIN_TRACE=1, which marks each step, breakdown below)"
@@ -54,7 +54,7 @@ awk '
   }' "$out"
 if [ -s "$breakdown" ]; then
   echo
-  echo "Where kubebake-join's time goes (kubebake-join-trace, mean of the runs; times from the agent's own clock,"
-  echo "the exec and the exit as the benchmark saw them):"
+  echo "Where kubebake-join's time goes (kubebake-join-trace; times from the agent's own clock, the exec and"
+  echo "the exit as the benchmark saw them; the medians of the steps need not add up to the median in all):"
   cat "$breakdown"
 fi

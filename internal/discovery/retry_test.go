@@ -49,12 +49,16 @@ func TestRetryWaitQuickWhenNothingReached(t *testing.T) {
 func TestHerdModel(t *testing.T) {
 	fixed := func(int, *rand.Rand) time.Duration { return 5 * time.Second }
 	paced := func(round int, r *rand.Rand) time.Duration { return retryWait(round, true, r.Float64()) }
-	f := herdModel(fixed)
-	p := herdModel(paced)
+	// kubeadm fetches cluster-info a second time once verified; the agent
+	// verifies its one answer's TLS session instead (issue 21 item 4).
+	f := herdModel(fixed, true)
+	p := herdModel(paced, false)
 	t.Logf("fixed 5 s: %.2f requests per agent, peak %d per 0.1 s after the starts, p99 %v", f.perAgent, f.peak, f.p99)
 	t.Logf("paced:     %.2f requests per agent, peak %d per 0.1 s after the starts, p99 %v", p.perAgent, p.peak, p.p99)
-	if p.perAgent > f.perAgent {
-		t.Errorf("paced: %.2f requests per agent, the fixed retry %.2f", p.perAgent, f.perAgent)
+	// The paced retry makes, on average, as many attempts as the fixed
+	// one (one every 5 s): what it saves is kubeadm's second fetch.
+	if p.perAgent > f.perAgent-0.8 {
+		t.Errorf("paced: %.2f requests per agent, the fixed retry %.2f: want about one less", p.perAgent, f.perAgent)
 	}
 	if 100*p.peak > 65*f.peak {
 		t.Errorf("paced: peak %d requests per 0.1 s after the starts, more than 0.65 of the fixed retry's %d", p.peak, f.peak)
@@ -70,7 +74,7 @@ type herdResult struct {
 	p99      time.Duration
 }
 
-func herdModel(wait func(round int, r *rand.Rand) time.Duration) herdResult {
+func herdModel(wait func(round int, r *rand.Rand) time.Duration, refetch bool) herdResult {
 	const agents = 1000
 	r := rand.New(rand.NewSource(1))
 	startWindow := 2 * time.Second
@@ -86,7 +90,9 @@ func herdModel(wait func(round int, r *rand.Rand) time.Duration) herdResult {
 				buckets[at/(100*time.Millisecond)]++
 			}
 			if at >= signed {
-				requests++ // the verification over TLS
+				if refetch {
+					requests++ // kubeadm's second fetch, over TLS trusting the pinned CA
+				}
 				lat = append(lat, at-signed)
 				break
 			}
