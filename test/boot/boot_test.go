@@ -94,15 +94,23 @@ func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
 	csrs := len(clientCSRs(t, c, tok))
 
 	// Scenario 5: power off, boot again.
+	secondBoot(t, img, m, "cloud-init, second boot", disk, seed, scenario)
+	if got := len(clientCSRs(t, c, tok)); got != csrs {
+		t.Errorf("second boot: %d node client CSRs, %d before: the kubelet bootstrapped again instead of using kubelet.conf", got, csrs)
+	}
+}
+
+// secondBoot powers m off and boots its disk again: the join must be
+// skipped by its condition and the node come up joined, the kubelet
+// starting from its kubeconfig.
+func secondBoot(t *testing.T, img *boottest.Image, m *boottest.Machine, name, disk, seed, scenario string) {
+	t.Helper()
 	m.PowerOff(t, poweroffTimeout)
-	m2 := img.Boot(t, "cloud-init, second boot", disk, seed)
+	m2 := img.Boot(t, name, disk, seed)
 	s2 := m2.Wait(t, "up again", bootTimeout, joined)
 	assertJoinedState(t, "second boot", s2)
 	if s2.Get("join.ConditionResult") != "no" || s2.Float("join.ExecMainStartTimestampMonotonic") != 0 {
 		t.Errorf("second boot: kubebake-join was not skipped by its condition: %s", s2)
-	}
-	if got := len(clientCSRs(t, c, tok)); got != csrs {
-		t.Errorf("second boot: %d node client CSRs, %d before: the kubelet bootstrapped again instead of using kubelet.conf", got, csrs)
 	}
 	figure(t, scenario+", second boot", "boot to multi-user.target", s2.Seconds("mu"))
 	figure(t, scenario+", second boot", "boot to kubelet active", s2.Seconds("kubelet.ExecMainStartTimestampMonotonic"))

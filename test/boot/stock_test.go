@@ -108,15 +108,7 @@ func cloudInitKubeletURL(t *testing.T, img *boottest.Image, c *testcluster.Clust
 	// A second boot of this baked node: the reference for the embedded
 	// cloud-init node's second boot (issue 21 item 5). The join is skipped
 	// and the kubelet starts from its kubeconfig and the fetched kubelet.
-	m.PowerOff(t, poweroffTimeout)
-	m2 := img.Boot(t, "cloud-init stock kubelet, second boot", disk, seed)
-	s2 := m2.Wait(t, "up again", bootTimeout, joined)
-	assertJoinedState(t, "second boot", s2)
-	if s2.Get("join.ConditionResult") != "no" || s2.Float("join.ExecMainStartTimestampMonotonic") != 0 {
-		t.Errorf("second boot: kubebake-join was not skipped by its condition: %s", s2)
-	}
-	figure(t, scenario+", second boot", "boot to multi-user.target", s2.Seconds("mu"))
-	figure(t, scenario+", second boot", "boot to kubelet active", s2.Seconds("kubelet.ExecMainStartTimestampMonotonic"))
+	secondBoot(t, img, m, "cloud-init stock kubelet, second boot", disk, seed, scenario)
 }
 
 // ignitionSysext: Ignition (fcos), the baked agent, a system extension built

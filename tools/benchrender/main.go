@@ -116,7 +116,7 @@ func startup(kb string, base []string, dir string, runs int) startTimes {
 	// Interleaved, so that a burst of other work hits all alike. Wall
 	// time, and CPU time (user + system), which the machine's other work
 	// inflates far less.
-	var h, b, v, e, hc, bc, vc, ec []time.Duration
+	var h, b, v, e, n, hc, bc, vc, ec, nc []time.Duration
 	for i := 0; i <= runs; i++ {
 		var w, c time.Duration
 		w, c = timedCPU(hello)
@@ -127,6 +127,8 @@ func startup(kb string, base []string, dir string, runs int) startTimes {
 		v, vc = append(v, w), append(vc, c)
 		w, c = timedCPU(kb, embedded...)
 		e, ec = append(e, w), append(ec, c)
+		w, c = timedCPU(kb, "help")
+		n, nc = append(n, w), append(nc, c)
 	}
 	mh, mb, mv, me := med(h[1:]), med(b[1:]), med(v[1:]), med(e[1:])
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -137,6 +139,12 @@ func startup(kb string, base []string, dir string, runs int) startTimes {
 	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx\n", "  the same in CPU time (user + system)", ms(med(bc[1:])), ms(med(hc[1:])), float64(med(bc[1:]))/float64(med(hc[1:])))
 	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx (< 20 ms)\n", "kubebake version / Go hello-world process", ms(mv), ms(mh), float64(mv)/float64(mh))
 	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx\n", "  the same in CPU time (user + system)", ms(med(vc[1:])), ms(med(hc[1:])), float64(med(vc[1:]))/float64(med(hc[1:])))
+	// The floor: this binary doing nothing (`kubebake help`) against the
+	// hello-world, and what a baked render adds to it.
+	mn := med(n[1:])
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx\n", "kubebake help (no work) / Go hello-world", ms(mn), ms(mh), float64(mn)/float64(mh))
+	fmt.Printf("%-44s %8.1fms %8.1fms %7.1fx\n", "  the same in CPU time (user + system)", ms(med(nc[1:])), ms(med(hc[1:])), float64(med(nc[1:]))/float64(med(hc[1:])))
+	fmt.Printf("%-44s %8.1fms\n", "baked render less kubebake help", ms(mb-mn))
 	_ = ec
 
 	// Package inits of a baked render: the smallest of the runs each.
