@@ -69,6 +69,18 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 	if cfg, err = mergeInline(n, cfg, 0, st); err != nil {
 		return nil, err
 	}
+	if err := ignitionFiles(n, cfg, st); err != nil {
+		return nil, err
+	}
+	ignitionLinks(n, cfg)
+	ignitionUnits(n, cfg)
+	ignitionRest(n, cfg)
+	return n, nil
+}
+
+// ignitionFiles adds the config's storage.files, their contents read from
+// their data URLs (or st), to n.
+func ignitionFiles(n *Node, cfg types.Config, st *stash) error {
 	for _, f := range cfg.Storage.Files {
 		mode := uint32(0o644)
 		if f.Mode != nil {
@@ -82,7 +94,7 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 			}
 			body, src, err := st.resource(r)
 			if err != nil {
-				return nil, fmt.Errorf("ignition storage.files %s: %v", f.Path, err)
+				return fmt.Errorf("ignition storage.files %s: %v", f.Path, err)
 			}
 			e.Data = append(e.Data, body...)
 			if src != "" {
@@ -95,6 +107,11 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 		owner(n, f.Path, f.User, f.Group)
 		n.Entries[path.Clean(f.Path)] = e
 	}
+	return nil
+}
+
+// ignitionLinks adds the config's links and directories to n.
+func ignitionLinks(n *Node, cfg types.Config) {
 	for _, l := range cfg.Storage.Links {
 		target := ""
 		if l.Target != nil {
@@ -113,6 +130,11 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 		}
 		n.Extra = append(n.Extra, fmt.Sprintf("directory %s %s", d.Path, mode))
 	}
+}
+
+// ignitionUnits adds the config's units and drop-ins, and which are enabled
+// or masked, to n.
+func ignitionUnits(n *Node, cfg types.Config) {
 	enabled, masked := map[string]bool{}, map[string]bool{}
 	for _, u := range cfg.Systemd.Units {
 		if u.Contents != nil {
@@ -131,7 +153,11 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 		}
 	}
 	n.Enabled, n.Masked = sortedSet(enabled), sortedSet(masked)
-	// Everything else (users, SSH keys, kernel arguments, disks) as JSON.
+}
+
+// ignitionRest adds everything else (users, SSH keys, kernel arguments,
+// disks) to n, as YAML.
+func ignitionRest(n *Node, cfg types.Config) {
 	rest := cfg
 	rest.Ignition = types.Ignition{}
 	rest.Storage.Files, rest.Storage.Links, rest.Storage.Directories = nil, nil, nil
@@ -146,7 +172,6 @@ func readIgnitionWith(data []byte, st *stash) (*Node, error) {
 			}
 		}
 	}
-	return n, nil
 }
 
 // mergeInline merges the config's inline children (ignition.config.merge

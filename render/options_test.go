@@ -100,3 +100,58 @@ func TestNoRegexInErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesInTable (issue 17): every rule of an option, cross-option rules
+// included, is in its spec.Options entry and checked by one options.Check,
+// with the messages NewSpec gave when they were hand checks in its stages
+// (before, Check passed every case below); from a config file, the error
+// names its line.
+func TestRulesInTable(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		set  func(*spec.Inputs)
+		want string
+	}{
+		{"gzip: true\n", nil, "c.yaml:1: gzip: only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)"},
+		{"cluster-dns: [10.96.0.10, 10.96.0.10]\n", nil, "c.yaml:1: cluster-dns: 10.96.0.10 is given twice"},
+		{"cluster-dns: 0.0.0.0\n", nil, "c.yaml:1: cluster-dns: 0.0.0.0 is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)"},
+		{"node-labels: [a=b, a=c]\n", nil, `c.yaml:1: node-labels: label "a" is given twice`},
+		{"node-labels: node-role.kubernetes.io/worker=\n", nil, `c.yaml:1: node-labels: the kubelet may not set "node-role.kubernetes.io/worker"`},
+		{"register-with-taints: a:Sometimes\n", nil, `c.yaml:1: register-with-taints: taint "a": effect "Sometimes" is not NoSchedule, PreferNoSchedule or NoExecute`},
+		{"format: tar\nmerge: user.bu\n", nil, "c.yaml:2: merge: merges into ignition, butane, cloud-init or plan output, not tar"},
+		{"merge-part: image\n", nil, "c.yaml:1: merge-part: places the --merge file, and there is none: give --merge FILE, or leave --merge-part out"},
+		{"pointer: https://example.com/boot.ign\n", nil, "c.yaml:1: pointer: only with --part boot: the pointer fetches the boot part (the token); the image part is baked, not fetched"},
+		{"pointer: http://example.com/boot.ign\n", nil, `c.yaml:1: pointer: "http://example.com/boot.ign": want an https://, s3://, gs:// or arn:aws:s3:... URL (the boot part holds the token: never plain http)`},
+		{"pointer-ca: ca.crt\n", nil, "c.yaml:1: pointer-ca: only with --pointer https://..."},
+		{"kubelet-url: https://example.com/kubelet\n", nil, "c.yaml:1: kubelet-url: needs --kubelet-hash sha512-HEX|sha256-HEX: the node runs a download only once its hash matched"},
+		{"kubelet-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:1: kubelet-hash: only with --kubelet-url (the URL the hash is of)"},
+		{"runtime: containerd\ncri-dockerd-url: https://example.com/cri-dockerd\ncri-dockerd-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:2: cri-dockerd-url: only with --runtime docker; with containerd there is no cri-dockerd"},
+		{"kubelet-file: kubelet\n", nil, "c.yaml:1: kubelet-file: only with --format tar"},
+		{"sysext: [https://e.example/k-v1.raw=sha256-" + strings.Repeat("a", 64) + ", https://e.example/k-v2.raw=sha256-" + strings.Repeat("b", 64) + "]\n", nil, "c.yaml:1: sysext: two extensions named k"},
+		{"format: cloud-init\njoin-binary: none\nkubelet-url: https://example.com/kubelet\nkubelet-hash: sha256-" + strings.Repeat("a", 64) + "\n", nil, "c.yaml:2: join-binary: none: with --format cloud-init nothing on the node verifies a download"},
+		{"hostname: " + strings.Repeat("a", 65) + "\n", nil, `c.yaml:1: hostname: "` + strings.Repeat("a", 65) + `" is 65 characters; Linux allows 64`},
+		{"ca-cert-hash: [sha256:abc]\n", nil, `c.yaml:1: ca-cert-hash: "sha256:abc" is not a CA pin: the digest has 3 hex digits, want 64`},
+		{"", func(in *spec.Inputs) { in.Runtime = "" }, "--runtime: is empty: want one of [docker containerd]"},
+		{"", func(in *spec.Inputs) { in.ClusterDomain = "" }, "--cluster-domain: is empty"},
+	} {
+		f, err := options.ParseFile("c.yaml", []byte(c.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := sampleInputs()
+		in.Given = options.Given{}
+		if in, err = in.WithYAML(f, nil); err != nil {
+			t.Fatal(err)
+		}
+		if c.set != nil {
+			c.set(&in)
+		}
+		err = options.Check(options.BindAll(spec.Options, &in), in.Given)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%q: options.Check says %v, want %q", c.yaml, err, c.want)
+		}
+		if _, _, serr := spec.NewSpec(in, cache.New(readTestdata, goldenNow)); serr == nil || err == nil || serr.Error() != err.Error() {
+			t.Errorf("%q: NewSpec says %v, options.Check %v: want the same", c.yaml, serr, err)
+		}
+	}
+}

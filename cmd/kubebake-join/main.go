@@ -72,7 +72,7 @@ const badConfig = int(discovery.BadConfig)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr, benchOptions())
+	code := run(traced(ctx), os.Args[1:], os.Stderr, benchOptions())
 	stop()
 	os.Exit(code)
 }
@@ -147,6 +147,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		logf("%v", err)
 		return failed(badConfig, err)
 	}
+	trace("config-read")
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		// A node that has joined may have had its join config (which holds
@@ -159,6 +160,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		return failed(badConfig, fmt.Errorf("reading the join configuration: %v", err))
 	}
 	j, err := joinconfig.Parse(data)
+	trace("config-parsed")
 	if err != nil {
 		logf("%s: %v", *config, err) // Parse redacts the token
 		return failed(badConfig, fmt.Errorf("%s: %v", *config, err))
@@ -174,7 +176,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	if !*check && opts.Progress == nil {
 		opts.Progress = progressTo(rep, logf)
 	}
-	if _, err := discovery.Run(ctx, j, opts); err != nil {
+	res, err := discovery.Run(ctx, j, opts)
+	trace("done")
+	if err == nil {
+		benchAfter(ctx, res, logf)
+	}
+	if err != nil {
 		code := discovery.ExitStatus(err)
 		switch code {
 		case 3:

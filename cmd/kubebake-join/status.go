@@ -34,13 +34,19 @@ func progressTo(rep *status.Reporter, logf func(string, ...any)) func(discovery.
 		var err error
 		switch p.Step {
 		case discovery.StepWaitingForToken:
+			trace("waiting-for-token")
 			err = rep.Phase(status.WaitingForToken, "")
+			trace("status-written")
 		case discovery.StepDiscovering:
+			trace("discovering")
 			err = rep.Phase(status.Discovering, "")
+			trace("status-written")
 		case discovery.StepAttemptFailed:
 			err = rep.Attempt(p.Endpoint, statusClass(p.Class), p.Err.Error())
 		case discovery.StepVerified:
+			trace("verified")
 			err = rep.Phase(status.Verified, p.Endpoint)
+			trace("status-written")
 		}
 		if err != nil {
 			logf("writing %s: %v (the join goes on)", status.File, err)

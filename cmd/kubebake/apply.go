@@ -51,7 +51,7 @@ func runApply(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := client(env, kf)
+	c, err := client(env, opts)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func runCheck(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := client(env, kf)
+	c, err := client(env, opts)
 	if err != nil {
 		return err
 	}

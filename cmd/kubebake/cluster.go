@@ -78,11 +78,12 @@ func tokenObjects(env *cliEnv, o *cmdOptions) (*cluster.Fleet, []runtime.Object,
 	return fc, objs, err
 }
 
-// client connects to the cluster of o's kubeconfig.
-func client(env *cliEnv, o *clusterOpts) (*cluster.Client, error) {
-	c, err := cluster.Connect(cluster.ConnectOptions{Kubeconfig: o.Kubeconfig, KUBECONFIG: env.getenv("KUBECONFIG"),
-		Context: o.Context, Timeout: o.Timeout, UserAgent: "kubebake/" + version})
-	return c, asUsage(err)
+// client connects to the cluster of the kubeconfig of o; an error names
+// the flag or the --config line of the value.
+func client(env *cliEnv, o *cmdOptions) (*cluster.Client, error) {
+	c, err := cluster.Connect(cluster.ConnectOptions{Kubeconfig: o.co.Kubeconfig, KUBECONFIG: env.getenv("KUBECONFIG"),
+		Context: o.co.Context, Timeout: o.co.Timeout, UserAgent: "kubebake/" + version})
+	return c, asUsage(o.in.Given.Locate(err))
 }
 
 // clusterError words a failed request: a deadline names --timeout.

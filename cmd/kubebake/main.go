@@ -65,21 +65,7 @@ func newCLIEnv() *cliEnv {
 
 // readFile reads a file a user named; "-" is stdin (once).
 func (env *cliEnv) readFile(name string) ([]byte, error) {
-	if name != "-" {
-		return inputs.ReadBounded(name)
-	}
-	if env.stdinRead {
-		return nil, errors.New("-: stdin was read already; only one input may be -")
-	}
-	env.stdinRead = true
-	data, err := inputs.ReadAllBounded(env.stdin, "-")
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return nil, fmt.Errorf("-: stdin: %v", pe.Err)
-	} else if err != nil {
-		return nil, fmt.Errorf("-: reading stdin: %v", err)
-	}
-	return data, nil
+	return inputs.ReadNamed(name, env.stdin, &env.stdinRead)
 }
 
 // errWriter remembers the first write error, so that every command

@@ -53,6 +53,10 @@ func init() {
 		if slices.Contains(spec.ClusterOptions, o.Name) {
 			o.Commands = append(o.Commands, cmdManifests, cmdApply, cmdCheck)
 		}
+		if o.Name == "config" {
+			// The token commands take the cluster's keys of the same file.
+			o.Commands = append(o.Commands, cmdTokenList, cmdTokenDelete, cmdTokenPrune)
+		}
 	}
 }
 

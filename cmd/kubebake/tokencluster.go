@@ -77,8 +77,8 @@ ServiceAccount, that least RBAC and a Deployment running it in the cluster.
 
 Flags:`
 
-func tokenAPI(env *cliEnv, co *clusterOpts) (cluster.TokenAPI, error) {
-	c, err := client(env, co)
+func tokenAPI(env *cliEnv, o *cmdOptions) (cluster.TokenAPI, error) {
+	c, err := client(env, o)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func runTokenList(env *cliEnv, args []string) error {
 		return err
 	}
 	co := &opts.co
-	api, err := tokenAPI(env, co)
+	api, err := tokenAPI(env, opts)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func runTokenDelete(env *cliEnv, args []string) error {
 	if err := cluster.CheckTokenIDs(ids); err != nil {
 		return usageErrorf("%v", err)
 	}
-	api, err := tokenAPI(env, co)
+	api, err := tokenAPI(env, opts)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func runTokenPrune(env *cliEnv, args []string) error {
 		return err
 	}
 	co := &opts.co
-	api, err := tokenAPI(env, co)
+	api, err := tokenAPI(env, opts)
 	if err != nil {
 		return err
 	}

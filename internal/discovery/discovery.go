@@ -13,10 +13,13 @@
 //     jws-kubeconfig-<token id> must verify with the token secret (HS256,
 //     constant time), and a CA of its kubeconfig must match a pin. Only
 //     the pinned CAs are kept.
-//   - discovery.go (this file): the rounds over the endpoints with backoff,
-//     the second GET over TLS that trusts only the pinned CAs, with host
-//     name verification, which must return the same kubeconfig; and the
-//     failure policy below.
+//   - peer.go: the TLS session the answer came over must be one a client
+//     trusting only the pinned CAs would have accepted (the chain, the
+//     endpoint's name, server auth, the time): one connection, no second
+//     GET (README, "Security trade-offs", says why that is as strong as
+//     kubeadm's re-fetch).
+//   - discovery.go (this file): the rounds over the endpoints with their
+//     waits (retry.go), and the failure policy below.
 //   - install.go: Run, which writes the CA file and the bootstrap kubeconfig.
 //
 // Failure policy. Nothing that arrived over the unverified connection can
@@ -36,9 +39,9 @@
 //     at once when the verified cluster-info names a server the kubelet
 //     cannot use and the node was rendered to use that server.
 //   - 4 (Unproven, retried): every endpoint answered, but none proved to be
-//     the cluster: a wrong or garbled signature, a verified connection
-//     that failed (certificate not from a pinned CA, or not for the
-//     endpoint's name; a different cluster-info), or a signed cluster-info
+//     the cluster: a wrong or garbled signature, a session whose
+//     certificate is not from a pinned CA or not for the endpoint's name,
+//     or a signed cluster-info
 //     with unpinned CAs (or none usable) that the endpoint could not back
 //     with a live TLS session. Anyone on the path can cause that, so it is
 //     never final.
@@ -62,6 +65,7 @@ package discovery
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -364,10 +368,11 @@ func deadlineClass(endpoints []string, last map[string]outcome) Class {
 	return class
 }
 
-// try runs one attempt against ep: the unverified fetch, Verify, and the
-// fetch over TLS trusting only the pinned CAs.
+// try runs one attempt against ep: one fetch, Verify, then the check of
+// the session's certificate against the pinned CAs (peerVerified). One
+// connection, one TLS handshake per attempt.
 func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) (*Discovered, outcome, error) {
-	body, err := d.insecure.get(ctx, ep, timeout)
+	body, session, err := d.insecure.fetch(ctx, ep, timeout)
 	if err != nil {
 		return nil, failedTransient, err
 	}
@@ -378,7 +383,7 @@ func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) 
 		case !errors.As(err, &ve):
 			return nil, failedTransient, err
 		case ve.Failure == NotPinned:
-			out, err := d.proveUnpinned(ctx, ep, timeout, body, ve)
+			out, err := proveUnpinned(ep, session, ve)
 			return nil, out, err
 		case ve.Failure == BadSignature || ve.Failure == SignedUnusable:
 			// SignedUnusable: signed, but carrying no CA the endpoint could
@@ -387,57 +392,38 @@ func (d *discoverer) try(ctx context.Context, ep string, timeout time.Duration) 
 		}
 		return nil, failedTransient, err
 	}
-	roots := x509.NewCertPool()
-	for _, c := range v.CAs {
-		roots.AddCert(c)
-	}
-	body2, err := newFetcher(roots, ServerName(ep), d.proxy).get(ctx, ep, timeout)
-	if err != nil {
+	// Signed with the token, and a CA of it pinned: the session it came
+	// over must be one a TLS client trusting only those CAs would have
+	// accepted, for the endpoint's name (README, "Security trade-offs").
+	if err := peerVerified(session, v.CAs, ep); err != nil {
 		var fe *fetchError
-		if errors.As(err, &fe) && fe.verify != nil {
+		if errors.As(err, &fe) {
 			var ci x509.CertificateInvalidError
 			if errors.As(fe.verify, &ci) && ci.Reason == x509.Expired {
 				// At first boot the clock may be wrong until NTP has
 				// synced: no sign of an impostor.
 				return nil, failedTransient, err
 			}
-			return nil, failedUnproven, err
 		}
-		return nil, failedTransient, fmt.Errorf("on the verified connection: %w", err)
-	}
-	ci2, err := parseClusterInfo(body2)
-	if err != nil {
-		return nil, failedUnproven, fmt.Errorf("on the verified connection %s answered something else than on the first: %v", ep, err)
-	}
-	if ci2.Kubeconfig != v.Kubeconfig {
-		return nil, failedUnproven, fmt.Errorf("%s served a different cluster-info kubeconfig on the verified connection than on the first: something is tampering with the connection, or the cluster's CA changed in between", ep)
+		return nil, failedUnproven, err
 	}
 	return &Discovered{Endpoint: ep, Verified: v}, 0, nil
 }
 
 // proveUnpinned decides how final a cluster-info signed with the token
-// whose CAs match no pin (first, refused with ve) is. cluster-info is
-// public, and an old one stays valid as long as the token: anyone on the
-// path can replay one the cluster published before a CA rotation. So the
-// refusal counts towards exit 3 only when the endpoint proves, over a live
-// TLS session, that it serves now with a CA of that signed bundle, for the
-// endpoint's name, and serves the same signed kubeconfig over it: a replay
-// cannot do that. Otherwise the refusal is unproven, and retried.
-func (d *discoverer) proveUnpinned(ctx context.Context, ep string, timeout time.Duration, first []byte, ve *VerifyError) (outcome, error) {
-	roots := x509.NewCertPool()
-	for _, c := range ve.CAs {
-		roots.AddCert(c)
+// whose CAs match no pin (refused with ve, having come over session) is.
+// cluster-info is public, and an old one stays valid as long as the token:
+// anyone on the path can replay one the cluster published before a CA
+// rotation. So the refusal counts towards exit 3 only when the endpoint
+// proved, in the live TLS session the signed answer came over, that it
+// serves now with a CA of that signed bundle, for the endpoint's name
+// (peerVerified against those CAs): a replay cannot do that. Otherwise the
+// refusal is unproven, and retried.
+func proveUnpinned(ep string, session *tls.ConnectionState, ve *VerifyError) (outcome, error) {
+	if err := peerVerified(session, ve.CAs, ep); err != nil {
+		return failedUnproven, fmt.Errorf("%v; but %s did not prove over TLS that it serves with that CA (%v): a replayed cluster-info looks like this, so it is not final", ve, ep, err)
 	}
-	body, err := newFetcher(roots, ServerName(ep), d.proxy).get(ctx, ep, timeout)
-	if err == nil {
-		ci1, _ := parseClusterInfo(first) // parsed by Verify already
-		ci2, perr := parseClusterInfo(body)
-		if perr == nil && ci1 != nil && ci2.Kubeconfig == ci1.Kubeconfig {
-			return failedSigned, ve
-		}
-		err = errors.New("it served another answer there")
-	}
-	return failedUnproven, fmt.Errorf("%v; but %s did not prove over TLS that it serves with that CA (%v): a replayed cluster-info looks like this, so it is not final", ve, ep, err)
+	return failedSigned, ve
 }
 
 // loggingProxy wraps proxy to log, once per proxy and host, that a proxy is used.

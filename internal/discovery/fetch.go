@@ -20,9 +20,11 @@ import (
 
 // The agent GETs one small JSON document with net/http. It follows no
 // redirects, sends no credentials, keeps no connection open between
-// fetches, and caps what it reads. The agent is built with the build tag
-// nethttpomithttp2 (Makefile): HTTP/1.1 is all two GETs need, and leaving
-// net/http's HTTP/2 client out keeps the agent within its size budget.
+// fetches, resumes no TLS session (no session cache: every connection is
+// a full handshake, which peerVerified relies on), and caps what it reads.
+// The agent is built with the build tag nethttpomithttp2 (Makefile):
+// HTTP/1.1 is all one GET needs, and leaving net/http's HTTP/2 client out
+// keeps the agent within its size budget.
 
 // MaxBodySize caps a cluster-info answer. A real one is a few kilobytes.
 const MaxBodySize = 1 << 20
@@ -69,6 +71,9 @@ type fetcher struct {
 // certificate must name serverName. pd reaches the endpoint, through a
 // proxy or not (nil: directly).
 func newFetcher(roots *x509.CertPool, serverName string, pd *proxyDialer) *fetcher {
+	// No ClientSessionCache: no session is ever resumed, so each answer
+	// comes over a full handshake in which the server proved it holds the
+	// key of the certificate it presented.
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if roots == nil {
 		tc.InsecureSkipVerify = true
@@ -104,37 +109,44 @@ func environmentProxy(u *url.URL) (*url.URL, error) {
 // sends no credentials: the request carries no Authorization header, and
 // the TLS client holds no certificate.
 func (f *fetcher) get(ctx context.Context, ep string, timeout time.Duration) ([]byte, error) {
+	body, _, err := f.fetch(ctx, ep, timeout)
+	return body, err
+}
+
+// fetch is get that also returns the state of the TLS session the answer
+// came over (its peer's certificates, whether it was resumed).
+func (f *fetcher) fetch(ctx context.Context, ep string, timeout time.Duration) ([]byte, *tls.ConnectionState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	target := &url.URL{Scheme: "https", Host: ep, Path: ClusterInfoPath}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
-		return nil, &fetchError{msg: fmt.Sprintf("endpoint %q: %v", ep, err)}
+		return nil, nil, &fetchError{msg: fmt.Sprintf("endpoint %q: %v", ep, err)}
 	}
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, describeTransportError(ctx, ep, timeout, chainFirst(err, f.roots))
+		return nil, nil, describeTransportError(ctx, ep, timeout, chainFirst(err, f.roots))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, describeStatus(resp.StatusCode, resp.Header, time.Now())
+		return nil, nil, describeStatus(resp.StatusCode, resp.Header, time.Now())
 	}
 	if resp.ContentLength > MaxBodySize {
-		return nil, errTooLarge
+		return nil, nil, errTooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &fetchError{msg: "the answer was cut short: the connection closed mid-body"}
+			return nil, nil, &fetchError{msg: "the answer was cut short: the connection closed mid-body"}
 		}
-		return nil, describeTransportError(ctx, ep, timeout, err)
+		return nil, nil, describeTransportError(ctx, ep, timeout, err)
 	}
 	if len(body) > MaxBodySize {
-		return nil, errTooLarge
+		return nil, nil, errTooLarge
 	}
-	return body, nil
+	return body, resp.TLS, nil
 }
 
 var errTooLarge = &fetchError{msg: fmt.Sprintf("the answer is larger than %d KiB, which no real cluster-info is: is this an API server?", MaxBodySize>>10)}

@@ -57,6 +57,26 @@ func ReadBounded(name string) ([]byte, error) {
 	return ReadAllBounded(f, name)
 }
 
+// ReadNamed reads the file a user named (ReadBounded); "-" reads stdin,
+// which only one input may be: *stdinRead records that it was read.
+func ReadNamed(name string, stdin io.Reader, stdinRead *bool) ([]byte, error) {
+	if name != "-" {
+		return ReadBounded(name)
+	}
+	if *stdinRead {
+		return nil, errors.New("-: stdin was read already; only one input may be -")
+	}
+	*stdinRead = true
+	data, err := ReadAllBounded(stdin, "-")
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("-: stdin: %v", pe.Err)
+	} else if err != nil {
+		return nil, fmt.Errorf("-: reading stdin: %v", err)
+	}
+	return data, nil
+}
+
 // ReadAllBounded reads r (the file name, or stdin) up to MaxInput.
 func ReadAllBounded(r io.Reader, name string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))

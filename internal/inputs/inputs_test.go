@@ -2,6 +2,7 @@ package inputs
 
 import (
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -101,3 +102,22 @@ func TestFileOf(t *testing.T) {
 		}
 	}
 }
+
+func TestReadNamedStdinOnce(t *testing.T) {
+	read := false
+	data, err := ReadNamed("-", strings.NewReader("abc"), &read)
+	if string(data) != "abc" || err != nil || !read {
+		t.Fatalf("first -: %q, %v, read %v", data, err, read)
+	}
+	if _, err := ReadNamed("-", strings.NewReader("abc"), &read); err == nil || err.Error() != "-: stdin was read already; only one input may be -" {
+		t.Errorf("second -: %v", err)
+	}
+	read = false
+	if _, err := ReadNamed("-", io.LimitReader(zeros{}, MaxInput+1), &read); err == nil || !strings.HasPrefix(err.Error(), "-: stdin: larger than") {
+		t.Errorf("a large stdin: %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

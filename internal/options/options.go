@@ -69,6 +69,10 @@ type Meta struct {
 	Suggest []string
 	// Commands are the commands that take it.
 	Commands []string
+	// Required says the option must have a value even when it was not
+	// given (a program's zero Inputs, an option with no default): an empty
+	// one is an error, listing Values when there are.
+	Required bool
 	// Validate checks a value; the message needs no option name (the
 	// caller prefixes where the value came from). May be nil.
 	Validate func(v any) error
@@ -80,6 +84,13 @@ type Option[T any] struct {
 	// Field returns a pointer to the field: *string, *[]string, *int32,
 	// *bool or *time.Duration.
 	Field func(*T) any
+	// Rule checks the option against the others, for a rule that needs
+	// more than its own value (--gzip only with a format that reads it).
+	// Check runs it once, after every value passed its own checks. A plain
+	// error is put on where the option was set, as Validate's; an
+	// *inputs.Error naming a flag is put where that flag was set. May be
+	// nil.
+	Rule func(in *T, given Given) error
 }
 
 // Table is the options of one input struct, in help order.
@@ -108,13 +119,24 @@ func (t Table[T]) Metas() []*Meta {
 type Binding struct {
 	*Meta
 	Ptr any
+	// rule is the option's Rule bound to the same struct, or nil.
+	rule func(Given) error
+}
+
+// bind binds option o to the fields of dst.
+func bind[T any](o *Option[T], dst *T) Binding {
+	b := Binding{Meta: &o.Meta, Ptr: o.Field(dst)}
+	if o.Rule != nil {
+		b.rule = func(g Given) error { return o.Rule(dst, g) }
+	}
+	return b
 }
 
 // BindAll binds every option of t to the fields of dst.
 func BindAll[T any](t Table[T], dst *T) []Binding {
 	out := make([]Binding, len(t))
 	for i := range t {
-		out[i] = Binding{Meta: &t[i].Meta, Ptr: t[i].Field(dst)}
+		out[i] = bind(&t[i], dst)
 	}
 	return out
 }
@@ -124,7 +146,7 @@ func Bind[T any](t Table[T], dst *T, cmd string) []Binding {
 	var out []Binding
 	for i := range t {
 		if t[i].UsedBy(cmd) {
-			out = append(out, Binding{Meta: &t[i].Meta, Ptr: t[i].Field(dst)})
+			out = append(out, bind(&t[i], dst))
 		}
 	}
 	return out
@@ -383,8 +405,10 @@ func SetDefault(m *Meta, p any) error {
 }
 
 // Check checks every bound value: an explicitly given empty value is an
-// error unless the option allows it, and a non-empty value must pass the
-// option's Validate. Errors name where the value came from.
+// error unless the option allows it, a Required one is an error even when
+// not given, and a non-empty value must pass the option's Validate. Then
+// it runs each option's Rule, in table order. Errors name where the value
+// came from.
 func Check(bindings []Binding, given Given) error {
 	settings := map[string][]string{}
 	for _, b := range bindings {
@@ -402,13 +426,30 @@ func Check(bindings []Binding, given Given) error {
 			return err
 		}
 	}
+	for _, b := range bindings {
+		if b.rule == nil {
+			continue
+		}
+		if err := b.rule(given); err != nil {
+			var ie *inputs.Error
+			if errors.As(err, &ie) {
+				return given.Locate(err)
+			}
+			return &inputs.Error{Field: given.Where(b.Name), Msg: err.Error()}
+		}
+	}
 	return nil
 }
 
 // CheckValue checks one value of option m; given says the user set it.
 func CheckValue(m *Meta, p any, given bool, where string) error {
 	if isEmpty(p) {
-		if !given || m.AllowEmpty {
+		switch {
+		case !given && m.Required && len(m.Values) > 0:
+			return &inputs.Error{Field: where, Msg: fmt.Sprintf("is empty: want one of %v", m.Values)}
+		case !given && m.Required:
+			return &inputs.Error{Field: where, Msg: "is empty"}
+		case !given || m.AllowEmpty:
 			return nil
 		}
 		def := ""

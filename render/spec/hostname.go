@@ -1,28 +1,26 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 
-	"github.com/kubebake/kubebake/internal/inputs"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // maxHostname is Linux's HOST_NAME_MAX.
 const maxHostname = 64
 
-// parseHostname checks --hostname: a lowercase DNS name the kernel accepts
-// and the kubelet can name its Node after ("" leaves the hostname alone).
-func parseHostname(h string) (string, error) {
-	if h == "" {
-		return "", nil
-	}
+// checkHostname is --hostname's Validate: a lowercase DNS name the kernel
+// accepts and the kubelet can name its Node after.
+func checkHostname(v any) error {
+	h := v.(string)
 	if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
-		return "", inputs.Errorf("--hostname", "%q: %s (the kubelet names the Node after the hostname)", h, ValidationMessage(errs))
+		return fmt.Errorf("%q: %s (the kubelet names the Node after the hostname)", h, ValidationMessage(errs))
 	}
 	if len(h) > maxHostname {
-		return "", inputs.Errorf("--hostname", "%q is %d characters; Linux allows %d", h, len(h), maxHostname)
+		return fmt.Errorf("%q is %d characters; Linux allows %d", h, len(h), maxHostname)
 	}
-	return h, nil
+	return nil
 }
 
 // ValidationMessage joins Kubernetes' validation messages without the

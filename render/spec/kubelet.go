@@ -86,7 +86,7 @@ func checkKubeletPairs(_ map[string]any, kc *kubeletv1beta1.KubeletConfiguration
 		}
 	}
 	if len(kc.RegisterWithTaints) > 0 {
-		if _, err := checkTaints("registerWithTaints", kc.RegisterWithTaints); err != nil {
+		if _, err := checkTaints(kc.RegisterWithTaints); err != nil {
 			return err
 		}
 	}

@@ -1,22 +1,21 @@
 package spec
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
 	"github.com/kubebake/kubebake/render/cache"
 )
 
-// partAndMerge sets the spec's --part and reads its --merge file.
+// partAndMerge sets the spec's --part and reads its --merge file (the
+// table checked both: mergeFormat, mergePartRule).
 func partAndMerge(s *Spec, in Inputs, c *cache.Cache) error {
-	s.Part = Part(in.Part)
-	if s.Part == "" {
-		s.Part = PartAll
-	}
-	known := false
-	for _, p := range Parts {
-		known = known || s.Part == p
-	}
-	if !known {
-		return inputs.Errorf("--part", "%q is not one of %v", s.Part, Parts)
+	s.Part = partOf(&in)
+	s.MergePart = Part(in.MergePart)
+	if s.MergePart == "" {
+		s.MergePart = PartBoot
 	}
 	if in.Merge != "" {
 		data, err := c.ReadFile(in.Merge)
@@ -24,33 +23,42 @@ func partAndMerge(s *Spec, in Inputs, c *cache.Cache) error {
 			return inputs.Errorf("--merge", "%v", inputs.FileError(err))
 		}
 		s.Merge = &UserConfig{Name: in.Merge, Data: data}
-		if !s.Info().Merge {
-			var merging []string
-			for _, f := range Formats() {
-				if f.Merge {
-					merging = append(merging, string(f.Name))
-				}
-			}
-			return inputs.Errorf("--merge", "merges into %s output, not %s", orList(merging), s.Format)
-		}
 	}
-	return mergePart(s, in)
+	return nil
 }
 
-// mergePart sets which part holds the --merge file (--merge-part).
-func mergePart(s *Spec, in Inputs) error {
-	s.MergePart = Part(in.MergePart)
-	if s.MergePart == "" {
-		s.MergePart = PartBoot
+// partOf is --part, all when unset.
+func partOf(in *Inputs) Part {
+	if in.Part == "" {
+		return PartAll
 	}
-	if !in.Given.Has("merge-part") {
+	return Part(in.Part)
+}
+
+// mergeFormat is --merge's rule: only into a format that merges.
+func mergeFormat(in *Inputs, _ options.Given) error {
+	if f, _ := LookupFormat(Format(in.Format)); in.Merge == "" || f.Merge {
 		return nil
 	}
+	var merging []string
+	for _, f := range Formats() {
+		if f.Merge {
+			merging = append(merging, string(f.Name))
+		}
+	}
+	return fmt.Errorf("merges into %s output, not %s", orList(merging), in.Format)
+}
+
+// mergePartRule is --merge-part's rule: it places a --merge file in one
+// of the parts --part image or boot makes.
+func mergePartRule(in *Inputs, given options.Given) error {
 	switch {
+	case !given.Has("merge-part"):
+		return nil
 	case in.Merge == "":
-		return inputs.Errorf("--merge-part", "places the --merge file, and there is none: give --merge FILE, or leave --merge-part out")
-	case s.Part == PartAll:
-		return inputs.Errorf("--merge-part", "only with --part image or --part boot: with --part %s the one output holds everything", s.Part)
+		return errors.New("places the --merge file, and there is none: give --merge FILE, or leave --merge-part out")
+	case partOf(in) == PartAll:
+		return fmt.Errorf("only with --part image or --part boot: with --part %s the one output holds everything", PartAll)
 	}
 	return nil
 }

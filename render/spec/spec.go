@@ -220,10 +220,7 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 	if err := options.Check(options.BindAll(Options, &in), in.Given); err != nil {
 		return nil, nil, err
 	}
-	s, err := enums(in, c)
-	if err != nil {
-		return nil, nil, err
-	}
+	s := enums(in, c)
 	warns, err := trust(s, in, c)
 	if err != nil {
 		return nil, nil, err
@@ -250,18 +247,9 @@ func newSpec(in Inputs, c *cache.Cache) (*Spec, []Warning, error) {
 	return s, warns, nil
 }
 
-// enums starts the spec with the options that are one of a list.
-func enums(in Inputs, c *cache.Cache) (*Spec, error) {
-	// Unset (zero) enumerations: the table's checks pass empty values.
-	for _, e := range []struct {
-		name string
-		v    string
-	}{{"format", in.Format}, {"variant", in.Variant}, {"runtime", in.Runtime}, {"arch", in.Arch}, {"join-binary", in.JoinBinary}} {
-		if e.v == "" {
-			o, _ := Options.Lookup(e.name)
-			return nil, inputs.Errorf("--"+e.name, "is empty: want one of %v", o.Values)
-		}
-	}
+// enums starts the spec with the options that are one of a list (the
+// table checked them: Values, Required).
+func enums(in Inputs, c *cache.Cache) *Spec {
 	return &Spec{
 		cache:         c,
 		Format:        Format(in.Format),
@@ -271,7 +259,7 @@ func enums(in Inputs, c *cache.Cache) (*Spec, error) {
 		JoinBinary:    JoinMode(in.JoinBinary),
 		ClusterDomain: in.ClusterDomain,
 		MaxPods:       in.MaxPods,
-	}, nil
+	}
 }
 
 // trust reads the CA certificates and sets the pins: the CAs' and the
@@ -295,10 +283,7 @@ func trust(s *Spec, in Inputs, c *cache.Cache) ([]Warning, error) {
 		}
 	}
 	for _, p := range in.CACertHash {
-		n, err := pin.Normalize(p)
-		if err != nil {
-			return nil, inputs.Errorf("--ca-cert-hash", "%v", err)
-		}
+		n, _ := pin.Normalize(p) // checked by the option's Validate
 		if !seen[n] {
 			seen[n] = true
 			s.Pins = append(s.Pins, n)
@@ -338,50 +323,20 @@ func endpoints(s *Spec, in Inputs, _ *cache.Cache) error {
 }
 
 // nodeOptions sets what the node's kubelet is told: labels, taints, DNS,
-// domain, pods, paths, hostname.
+// domain, pods, paths, hostname. The table checked every one (their
+// options' Validate), so parsing them cannot fail.
 func nodeOptions(s *Spec, in Inputs, _ *cache.Cache) error {
-	var err error
-	if s.NodeLabels, err = parseLabels(in.NodeLabels); err != nil {
-		return err
-	}
-	if s.Taints, err = parseTaints(in.RegisterWithTaints); err != nil {
-		return err
-	}
-	dns := map[string]bool{}
-	for _, d := range splitList(in.ClusterDNS) {
-		ip := net.ParseIP(d)
-		switch {
-		case ip == nil:
-			return inputs.Errorf("--cluster-dns", "%q is not an IP address", d)
-		case ip.IsUnspecified():
-			return inputs.Errorf("--cluster-dns", "%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
-		case dns[ip.String()]:
-			return inputs.Errorf("--cluster-dns", "%s is given twice", d)
-		}
-		dns[ip.String()] = true
-		s.ClusterDNS = append(s.ClusterDNS, ip.String())
-	}
-	if s.ClusterDomain == "" {
-		return inputs.Errorf("--cluster-domain", "is empty")
-	}
-	if s.MaxPods < 1 {
-		return inputs.Errorf("--max-pods", "%d: want a positive number", s.MaxPods)
-	}
-	if s.KubeletPath, err = unitPath("--kubelet-path", in.KubeletPath, defaultPath(s, "kubelet")); err != nil {
-		return err
-	}
-	if s.CRIDockerdPath, err = unitPath("--cri-dockerd-path", in.CRIDockerdPath, defaultPath(s, "cri-dockerd")); err != nil {
-		return err
-	}
-	s.Hostname, err = parseHostname(in.Hostname)
-	return err
+	s.NodeLabels, _ = parseLabels(in.NodeLabels)
+	s.Taints, _ = parseTaints(in.RegisterWithTaints)
+	s.ClusterDNS, _ = parseClusterDNS(in.ClusterDNS)
+	s.KubeletPath = orDefault(in.KubeletPath, defaultPath(s, "kubelet"))
+	s.CRIDockerdPath = orDefault(in.CRIDockerdPath, defaultPath(s, "cri-dockerd"))
+	s.Hostname = in.Hostname
+	return nil
 }
 
-// outputOptions sets --gzip and --max-size.
+// outputOptions sets --gzip and --max-size (the table checked both).
 func outputOptions(s *Spec, in Inputs, _ *cache.Cache) error {
-	if in.Gzip && !s.Info().Gzip {
-		return inputs.Errorf("--gzip", "only cloud-init reads gzipped user-data; Ignition does not on most clouds (use --join-binary baked for a small Ignition config)")
-	}
 	s.Gzip = in.Gzip
 	if in.MaxSize != "" {
 		s.MaxSize, _ = parseMaxSize(in.MaxSize)
@@ -502,31 +457,33 @@ func kubeletServer(v string) (string, error) {
 	return "https://" + ep, nil
 }
 
+// parseLabels parses --node-labels: key=value, each key once, none the
+// kubelet may not set itself.
 func parseLabels(vals []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, l := range splitList(vals) {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok {
-			return nil, inputs.Errorf("--node-labels", "%q is not key=value", l)
+			return nil, fmt.Errorf("%q is not key=value", l)
 		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputs.Errorf("--node-labels", "label key %q: %s", k, ValidationMessage(errs))
+			return nil, fmt.Errorf("label key %q: %s", k, ValidationMessage(errs))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputs.Errorf("--node-labels", "value of label %q: %s", k, ValidationMessage(errs))
+			return nil, fmt.Errorf("value of label %q: %s", k, ValidationMessage(errs))
 		}
 		if !labelAllowed(k) {
-			return nil, inputs.Errorf("--node-labels", "the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
+			return nil, fmt.Errorf("the kubelet may not set %q: labels in the kubernetes.io and k8s.io namespaces are limited to the kubelet's own (node-role.kubernetes.io/* is set by an admin or controller, not the kubelet); use your own prefix such as example.com/role", k)
 		}
 		if seen[k] {
-			return nil, inputs.Errorf("--node-labels", "label %q is given twice", k)
+			return nil, fmt.Errorf("label %q is given twice", k)
 		}
 		seen[k] = true
 		out = append(out, k+"="+v)
 	}
 	if n := len(strings.Join(out, ",")); n > MaxNodeLabelBytes {
-		return nil, inputs.Errorf("--node-labels", "%d bytes of labels, more than the %d a kubelet can be given (Linux passes no argument over 128 KiB)", n, MaxNodeLabelBytes)
+		return nil, fmt.Errorf("%d bytes of labels, more than the %d a kubelet can be given (Linux passes no argument over 128 KiB)", n, MaxNodeLabelBytes)
 	}
 	return out, nil
 }
@@ -536,32 +493,50 @@ func parseLabels(vals []string) ([]string, error) {
 // and Linux refuses to start a program with either over 128 KiB.
 const MaxNodeLabelBytes = 128<<10 - 1024
 
+// parseTaints parses --register-with-taints: key[=value]:Effect.
 func parseTaints(vals []string) ([]corev1.Taint, error) {
 	var out []corev1.Taint
 	for _, t := range splitList(vals) {
 		kv, effect, ok := strings.Cut(t, ":")
 		if !ok {
-			return nil, inputs.Errorf("--register-with-taints", "%q is not key[=value]:Effect", t)
+			return nil, fmt.Errorf("%q is not key[=value]:Effect", t)
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, inputs.Errorf("--register-with-taints", "taint key %q: %s", k, ValidationMessage(errs))
+			return nil, fmt.Errorf("taint key %q: %s", k, ValidationMessage(errs))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, inputs.Errorf("--register-with-taints", "value of taint %q: %s", k, ValidationMessage(errs))
+			return nil, fmt.Errorf("value of taint %q: %s", k, ValidationMessage(errs))
 		}
 		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
 	}
-	out, err := checkTaints("--register-with-taints", out)
-	if err != nil {
-		return nil, inputs.Errorf("--register-with-taints", "%v", err)
+	return checkTaints(out)
+}
+
+// parseClusterDNS parses --cluster-dns: IP addresses pods can query, each
+// once, in canonical form.
+func parseClusterDNS(vals []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range splitList(vals) {
+		ip := net.ParseIP(d)
+		switch {
+		case ip == nil:
+			return nil, fmt.Errorf("%q is not an IP address", d)
+		case ip.IsUnspecified():
+			return nil, fmt.Errorf("%s is not an address pods can send queries to; give the DNS Service's cluster IP (kubectl -n kube-system get svc kube-dns)", d)
+		case seen[ip.String()]:
+			return nil, fmt.Errorf("%s is given twice", d)
+		}
+		seen[ip.String()] = true
+		out = append(out, ip.String())
 	}
 	return out, nil
 }
 
 // checkTaints refuses an unknown effect and two taints with the same key
 // and effect: the API server refuses such a Node at registration.
-func checkTaints(field string, taints []corev1.Taint) ([]corev1.Taint, error) {
+func checkTaints(taints []corev1.Taint) ([]corev1.Taint, error) {
 	seen := map[string]string{}
 	for _, t := range taints {
 		switch t.Effect {
@@ -584,14 +559,11 @@ var criEndpoint = regexp.MustCompile(`^unix:///[A-Za-z0-9._+/-]+$`)
 // safePath is what may stand in a unit file's ExecStart unquoted.
 var safePath = regexp.MustCompile(`^/[A-Za-z0-9._+/-]+$`)
 
-func unitPath(flag, p, def string) (string, error) {
-	if p == "" {
-		return def, nil
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
 	}
-	if err := cleanPath(p); err != nil {
-		return "", inputs.Errorf(flag, "%v", err)
-	}
-	return p, nil
+	return v
 }
 
 func parseKubeletConfig(data []byte) (map[string]any, error) {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kubebake/kubebake/internal/fetch"
 	"github.com/kubebake/kubebake/internal/inputs"
+	"github.com/kubebake/kubebake/internal/options"
 )
 
 // A stock image (Fedora CoreOS, Flatcar as they ship) has no kubelet: the
@@ -41,62 +43,114 @@ const (
 // MaxKubeletFile caps --kubelet-file (a kubelet is ~100 MB).
 const MaxKubeletFile = 1 << 30
 
-// stockSpec checks the stock-image options and sets s.Downloads and
-// s.KubeletFile.
+// stockSpec sets s.Downloads and s.KubeletFile from the stock-image
+// options (the table checked them: the rules below).
 func stockSpec(s *Spec, in Inputs) error {
-	for _, b := range []struct {
-		name, urlFlag, hashFlag, url, hash, path string
-	}{
-		{"kubelet", "--kubelet-url", "--kubelet-hash", in.KubeletURL, in.KubeletHash, s.KubeletPath},
-		{"cri-dockerd", "--cri-dockerd-url", "--cri-dockerd-hash", in.CRIDockerdURL, in.CRIDockerdHash, s.CRIDockerdPath},
-	} {
-		if b.url == "" {
-			if b.hash != "" {
-				return inputs.Errorf(b.hashFlag, "only with %s (the URL the hash is of)", b.urlFlag)
-			}
-			continue
-		}
-		if _, err := fetch.ParseURL(b.url); err != nil {
-			return inputs.Errorf(b.urlFlag, "%v", err)
-		}
-		if b.hash == "" {
-			return inputs.Errorf(b.urlFlag, "needs %s %s: the node runs a download only once its hash matched (sha512sum %s, or dl.k8s.io's %s.sha512)", b.hashFlag, "sha512-HEX|sha256-HEX", b.name, b.name)
-		}
-		if _, err := fetch.ParseHash(b.hash); err != nil {
-			return inputs.Errorf(b.hashFlag, "%v", err)
-		}
-		if b.name == "cri-dockerd" && s.Runtime != RuntimeDocker {
-			return inputs.Errorf(b.urlFlag, "only with --runtime docker; with %s there is no cri-dockerd", s.Runtime)
-		}
-		s.Downloads = append(s.Downloads, Download{Path: b.path, Mode: 0o755, URL: b.url, Hash: b.hash})
+	if in.KubeletURL != "" {
+		s.Downloads = append(s.Downloads, Download{Path: s.KubeletPath, Mode: 0o755, URL: in.KubeletURL, Hash: in.KubeletHash})
 	}
-	names := map[string]bool{}
+	if in.CRIDockerdURL != "" {
+		s.Downloads = append(s.Downloads, Download{Path: s.CRIDockerdPath, Mode: 0o755, URL: in.CRIDockerdURL, Hash: in.CRIDockerdHash})
+	}
 	for _, v := range in.Sysext {
-		d, err := parseSysext(v)
-		if err != nil {
-			return inputs.Errorf("--sysext", "%v", err)
-		}
-		if names[d.Sysext] {
-			return inputs.Errorf("--sysext", "two extensions named %s: each is /etc/extensions/NAME.raw", d.Sysext)
-		}
-		names[d.Sysext] = true
+		d, _ := parseSysext(v)
 		s.Downloads = append(s.Downloads, d)
 	}
 	if in.KubeletFile != "" {
-		if s.Format != "tar" {
-			return inputs.Errorf("--kubelet-file", "only with --format tar (a golden image's layer); other outputs are user-data: give the node --kubelet-url and --kubelet-hash instead")
-		}
-		if in.KubeletURL != "" {
-			return inputs.Errorf("--kubelet-file", "and --kubelet-url both give the kubelet; keep one")
-		}
 		data, err := readLarge(in.KubeletFile, MaxKubeletFile)
 		if err != nil {
 			return inputs.Errorf("--kubelet-file", "%v", err)
 		}
 		s.KubeletFile = data
 	}
-	if len(s.Downloads) > 0 && s.JoinBinary == JoinNone && !s.Info().RemoteFiles {
-		return inputs.Errorf("--join-binary", "none: with --format %s nothing on the node verifies a download (cloud-init's write_files has no hash): kubebake-join fetches and verifies it before the join; use --join-binary embedded or baked, or --format ignition or butane", s.Format)
+	return nil
+}
+
+func validURL(v any) error {
+	_, err := fetch.ParseURL(v.(string))
+	return err
+}
+
+func validHash(v any) error {
+	_, err := fetch.ParseHash(v.(string))
+	return err
+}
+
+// validSysexts is --sysext's Validate: each URL=HASH, names distinct.
+func validSysexts(v any) error {
+	names := map[string]bool{}
+	for _, e := range v.([]string) {
+		d, err := parseSysext(e)
+		if err != nil {
+			return err
+		}
+		if names[d.Sysext] {
+			return fmt.Errorf("two extensions named %s: each is /etc/extensions/NAME.raw", d.Sysext)
+		}
+		names[d.Sysext] = true
+	}
+	return nil
+}
+
+// needsHash is the rule of a download's URL option: the node runs a
+// download only once its hash matched.
+func needsHash(name, url, hash string) error {
+	if url != "" && hash == "" {
+		return fmt.Errorf("needs --%s-hash sha512-HEX|sha256-HEX: the node runs a download only once its hash matched (sha512sum %s, or dl.k8s.io's %s.sha512)", name, name, name)
+	}
+	return nil
+}
+
+// hashNeedsURL is the rule of a download's hash option.
+func hashNeedsURL(name, url, hash string) error {
+	if hash != "" && url == "" {
+		return fmt.Errorf("only with --%s-url (the URL the hash is of)", name)
+	}
+	return nil
+}
+
+func kubeletURLRule(in *Inputs, _ options.Given) error {
+	return needsHash("kubelet", in.KubeletURL, in.KubeletHash)
+}
+
+func kubeletHashRule(in *Inputs, _ options.Given) error {
+	return hashNeedsURL("kubelet", in.KubeletURL, in.KubeletHash)
+}
+
+func criDockerdURLRule(in *Inputs, _ options.Given) error {
+	if err := needsHash("cri-dockerd", in.CRIDockerdURL, in.CRIDockerdHash); err != nil {
+		return err
+	}
+	if in.CRIDockerdURL != "" && Runtime(in.Runtime) != RuntimeDocker {
+		return fmt.Errorf("only with --runtime docker; with %s there is no cri-dockerd", in.Runtime)
+	}
+	return nil
+}
+
+func criDockerdHashRule(in *Inputs, _ options.Given) error {
+	return hashNeedsURL("cri-dockerd", in.CRIDockerdURL, in.CRIDockerdHash)
+}
+
+// kubeletFileRule: --kubelet-file is a tar layer's kubelet, the one way
+// of giving it.
+func kubeletFileRule(in *Inputs, _ options.Given) error {
+	switch {
+	case in.KubeletFile == "":
+		return nil
+	case in.Format != "tar":
+		return errors.New("only with --format tar (a golden image's layer); other outputs are user-data: give the node --kubelet-url and --kubelet-hash instead")
+	case in.KubeletURL != "":
+		return errors.New("and --kubelet-url both give the kubelet; keep one")
+	}
+	return nil
+}
+
+// joinBinaryRule: with --join-binary none, a download is verified only by
+// a consumer that checks hashes itself (Ignition).
+func joinBinaryRule(in *Inputs, _ options.Given) error {
+	downloads := in.KubeletURL != "" || in.CRIDockerdURL != "" || len(in.Sysext) > 0
+	if f, _ := LookupFormat(Format(in.Format)); downloads && JoinMode(in.JoinBinary) == JoinNone && !f.RemoteFiles {
+		return fmt.Errorf("none: with --format %s nothing on the node verifies a download (cloud-init's write_files has no hash): kubebake-join fetches and verifies it before the join; use --join-binary embedded or baked, or --format ignition or butane", in.Format)
 	}
 	return nil
 }

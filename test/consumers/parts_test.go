@@ -217,6 +217,35 @@ func TestMergeConsumers(t *testing.T) {
 			t.Errorf("the user's hello.service is %s", s)
 		}
 	})
+	// Issue 17 defect 8: with --part, the user's config goes with the boot
+	// part (the default): the image part applied first lays down ours
+	// without it, the boot part on the same root adds it and the token.
+	t.Run("ignition image then boot part", func(t *testing.T) {
+		root := t.TempDir()
+		ct.ImageRoot(t, root, plan.ImageUnits()...)
+		withAccounts(t, root)
+		for _, part := range []string{"image", "boot"} {
+			cfg := filepath.Join(t.TempDir(), part+".ign")
+			if err := os.WriteFile(cfg, render(t, in, "ignition", "--part", part, "--merge", user("user.bu")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ct.ApplyIgnition(t, cfg, root)
+			if part != "image" {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, "etc/motd")); err == nil {
+				t.Error("the image part laid down the user's /etc/motd")
+			}
+			// The image is made from this root; its machines' first boot
+			// runs Ignition again, as a fresh system.
+			if err := os.Remove(filepath.Join(root, "etc/.ignition-result.json")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantOurs(t, root, plan)
+		wantFile(t, root, "/etc/motd", "user's config merged in")
+		wantFile(t, root, "/etc/passwd", "core:")
+	})
 	t.Run("butane", func(t *testing.T) {
 		// The user's config rides inline in ignition.config.merge: the
 		// applier's fetch stage merges it.

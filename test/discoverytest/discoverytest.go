@@ -93,13 +93,24 @@ func NewCA(t testing.TB, kt KeyType) *CA {
 // certificate can hold: a line break, for log forgery tests).
 func NewCANamed(t testing.TB, kt KeyType, cn string) *CA {
 	t.Helper()
+	return newCA(t, kt, cn, time.Now().Add(-time.Hour))
+}
+
+// NewCASince is NewCA valid from notBefore (for ten years): older than
+// the server certificates it issues, as real CAs are.
+func NewCASince(t testing.TB, kt KeyType, notBefore time.Time) *CA {
+	t.Helper()
+	return newCA(t, kt, "kubernetes", notBefore)
+}
+
+func newCA(t testing.TB, kt KeyType, cn string, notBefore time.Time) *CA {
+	t.Helper()
 	key := newKey(t, kt)
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          nextSerial(),
 		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notBefore.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -121,10 +132,13 @@ func (ca *CA) Pin() string { return pin.Hash(ca.Cert) }
 // ServerCert issues an API server certificate for hosts (IP addresses or
 // DNS names), valid from an hour ago for a year.
 func (ca *CA) ServerCert(t testing.TB, hosts ...string) tls.Certificate {
-	return ca.serverCert(t, time.Now().Add(-time.Hour), hosts...)
+	return ca.serverCert(t, time.Now().Add(-time.Hour), nil, hosts...)
 }
 
-func (ca *CA) serverCert(t testing.TB, notBefore time.Time, hosts ...string) tls.Certificate {
+func (ca *CA) serverCert(t testing.TB, notBefore time.Time, eku []x509.ExtKeyUsage, hosts ...string) tls.Certificate {
+	if eku == nil {
+		eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
 	t.Helper()
 	key := newKey(t, ECDSA)
 	tmpl := &x509.Certificate{
@@ -133,7 +147,7 @@ func (ca *CA) serverCert(t testing.TB, notBefore time.Time, hosts ...string) tls
 		NotBefore:    notBefore,
 		NotAfter:     notBefore.Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  eku,
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -224,10 +238,12 @@ type Server struct {
 	// server the agent chose.
 	Kubeconfig string
 
-	mu       sync.Mutex
-	requests int
-	auth     []string
-	respond  func(n int, w http.ResponseWriter, r *http.Request) bool
+	mu         sync.Mutex
+	requests   int
+	conns      int
+	handshakes int
+	auth       []string
+	respond    func(n int, w http.ResponseWriter, r *http.Request) bool
 }
 
 // Options configure NewServer.
@@ -239,9 +255,11 @@ type Options struct {
 	Token token.Token
 	// Listen is the address to listen on; empty means 127.0.0.1:0.
 	Listen string
-	// NotBefore starts the server certificate's validity; zero means an
-	// hour ago.
+	// NotBefore starts the server certificate's validity (a year long);
+	// zero means an hour ago.
 	NotBefore time.Time
+	// ExtKeyUsage is the server certificate's; nil means server auth.
+	ExtKeyUsage []x509.ExtKeyUsage
 }
 
 // NewServer starts a fake API server on 127.0.0.1.
@@ -265,7 +283,26 @@ func NewServer(t testing.TB, o Options) *Server {
 	if o.NotBefore.IsZero() {
 		o.NotBefore = time.Now().Add(-time.Hour)
 	}
-	s.Server.TLS = &tls.Config{Certificates: []tls.Certificate{o.CA.serverCert(t, o.NotBefore, o.Hosts...)}}
+	s.Server.TLS = &tls.Config{
+		Certificates: []tls.Certificate{o.CA.serverCert(t, o.NotBefore, o.ExtKeyUsage, o.Hosts...)},
+		// Every full handshake the server completes (a resumed one would
+		// not run this).
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if !cs.DidResume {
+				s.mu.Lock()
+				s.handshakes++
+				s.mu.Unlock()
+			}
+			return nil
+		},
+	}
+	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
 	s.Server.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if o.Listen != "" {
 		l, err := net.Listen("tcp", o.Listen)
@@ -339,6 +376,20 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// Connections counts the TCP connections the server accepted.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// Handshakes counts the full TLS handshakes the server completed.
+func (s *Server) Handshakes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handshakes
 }
 
 // AuthorizationSent lists the paths of requests that carried an

@@ -51,7 +51,8 @@ type Config struct {
 	Timeout time.Duration
 	// FixedRetry, for an agent built with -tags kubebake_bench, makes it
 	// wait exactly that long between attempts, as kubeadm join does (5 s),
-	// whatever a Retry-After says. Its log still says what its backoff
+	// whatever a Retry-After says, and fetch cluster-info a second time
+	// once verified, as kubeadm does. Its log still says what its backoff
 	// would have waited; the harness judges the Retry-After by FixedRetry.
 	FixedRetry time.Duration
 }
@@ -76,7 +77,8 @@ type Result struct {
 	// the fewest and most one agent made.
 	Attempts, MinAttempts, MaxAttempts int
 	// Requests are the API server's requests for cluster-info (from its
-	// audit log): each attempt is one, each verification one more.
+	// audit log): each attempt is one (and, in the fixed-retry model of
+	// kubeadm, each verification one more: kubeadm's second fetch).
 	Requests int
 	// AllRequests counts every request the API server logged while the
 	// herd ran (controllers' included).
@@ -479,7 +481,9 @@ func lastLines(s string, n int) string {
 }
 
 // BuildAgent builds kubebake-join from this tree into a temporary
-// directory, with build tags (kubebake_bench for the fixed-retry knob).
+// directory as the Makefile builds the agent kubebake embeds (its build tag
+// nethttpomithttp2, no symbols), with more build tags (kubebake_bench for
+// the fixed-retry knob and the start-up trace).
 func BuildAgent(t testing.TB, tags ...string) string {
 	t.Helper()
 	root, err := testcluster.RepoRoot()
@@ -487,10 +491,8 @@ func BuildAgent(t testing.TB, tags ...string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "kubebake-join")
-	args := []string{"build", "-trimpath", "-o", out}
-	if len(tags) > 0 {
-		args = append(args, "-tags", strings.Join(tags, ","))
-	}
+	tags = append([]string{"nethttpomithttp2"}, tags...)
+	args := []string{"build", "-trimpath", "-ldflags=-s -w -buildid=", "-tags", strings.Join(tags, ","), "-o", out}
 	cmd := exec.Command("go", append(args, "./cmd/kubebake-join")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
