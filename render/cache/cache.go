@@ -48,6 +48,17 @@ func (c *Cache) ReadFile(name string) ([]byte, error) {
 	return Get(c, "file", name, 0, func() ([]byte, error) { return c.read(name) })
 }
 
+// Len is the number of values of kind the cache keeps: for a document
+// kind, how many times it was made (tests guard a fleet's sharing with it).
+func (c *Cache) Len(kind string) int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[kind]
+}
+
 // Unbounded, as a limit, keeps every value of a kind.
 const Unbounded = 0
 

@@ -1,14 +1,13 @@
 package emit
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"fmt"
 	"path"
 	"strings"
 
 	"github.com/kubebake/kubebake/internal/userdata"
+	"github.com/kubebake/kubebake/render/cache"
 	"github.com/kubebake/kubebake/render/plan"
 	"github.com/kubebake/kubebake/render/spec"
 	"github.com/kubebake/kubebake/templates"
@@ -136,11 +135,11 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 			largeFiles = append(largeFiles, f)
 			continue
 		case len(f.Contents) > cloudInitGzipOver:
-			gz, err := gzipBytes(f.Contents)
+			gz, err := gzipBase64(p, f.Contents)
 			if err != nil {
 				return Doc{}, nil, err
 			}
-			cf.Encoding, cf.Content = "gz+b64", base64.StdEncoding.EncodeToString(gz)
+			cf.Encoding, cf.Content = "gz+b64", gz
 		default:
 			cf.Content = string(f.Contents)
 		}
@@ -236,17 +235,20 @@ func unitFile(p, contents string) cloudFile {
 	return cloudFile{Path: p, Permissions: "0644", Owner: "root:root", Content: contents}
 }
 
-func gzipBytes(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
+// gzipBase64 is contents as write_files' gz+b64 content: made once per
+// cache (the CA bundle and the runtime's config are every node's), and a
+// node's own (its kubelet config with its taints and max-pods) with a
+// reused compressor.
+func gzipBase64(p *plan.Plan, contents []byte) (string, error) {
+	var c *cache.Cache
+	if p.Spec != nil {
+		c = p.Spec.Cache()
 	}
-	if _, err := zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return cache.Get(c, "gz+b64", string(contents), maxShapes*16, func() (string, error) {
+		gz, err := gzipBytes(contents)
+		if err != nil {
+			return "", err
+		}
+		return base64.StdEncoding.EncodeToString(gz), nil
+	})
 }

@@ -3,7 +3,6 @@ package emit
 import (
 	"encoding/json"
 	"fmt"
-	butaneutil "github.com/coreos/butane/base/util"
 	"strings"
 
 	butane "github.com/coreos/butane/config"
@@ -123,7 +122,9 @@ func dataURL(c *cache.Cache, contents []byte) ([]byte, string, error) {
 		// contents of up to 24 bytes (gzip's 18 bytes of framing, in base64,
 		// already exceed their plain base64), so the compressor is not even
 		// started for them: same URL, no 1 MB of compressor state per hostname.
-		uri, compression, err := butaneutil.MakeDataURL(contents, nil, len(contents) > maxNeverGzipped)
+		// The compressor is a reused one (makeDataURL): a node's own
+		// contents (its labels, its kubelet config) miss the cache.
+		uri, compression, err := makeDataURL(contents, len(contents) > maxNeverGzipped)
 		if err != nil {
 			return url{}, err
 		}
@@ -131,11 +132,7 @@ func dataURL(c *cache.Cache, contents []byte) ([]byte, string, error) {
 		if err != nil {
 			return url{}, err
 		}
-		u := url{literal: quoted[1 : len(quoted)-1]}
-		if compression != nil {
-			u.compression = *compression
-		}
-		return u, nil
+		return url{literal: quoted[1 : len(quoted)-1], compression: compression}, nil
 	})
 	return u.literal, u.compression, err
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/kubebake/kubebake/templates"
 	toml "github.com/pelletier/go-toml/v2"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 )
 
 // Paths on the node.
@@ -401,7 +400,7 @@ func kubeletConfigYAML(s *spec.Spec, caFile string) ([]byte, error) {
 		}
 		ours = merged
 	}
-	return cache.Get(s.Cache(), "kubelet config", string(ours), maxShapes, func() ([]byte, error) { return yaml.JSONToYAML(ours) })
+	return cache.Get(s.Cache(), "kubelet config", string(ours), maxShapes, func() ([]byte, error) { return jsonToYAML(ours) })
 }
 
 // mergeJSON merges over onto base: objects merge key by key, anything else
