@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,8 +36,19 @@ func TestTokenArrivesLater(t *testing.T) {
 	srv := discoverytest.NewServer(t, discoverytest.Options{})
 	n := joinNode(t, srv)
 	tok := tokenLater(t, n)
+	// The token comes once the agent has said it waits, not after a fixed
+	// time: on a loaded machine the agent may not have looked within a
+	// fixed 50 ms, then found the token and never waited (a flaky failure).
+	waiting := make(chan struct{})
+	var once sync.Once
+	n.opts.Logf = func(format string, a ...any) {
+		fmt.Fprintf(&n.stderr, "kubebake-join: "+format+"\n", a...)
+		if strings.HasPrefix(format, "waiting for the bootstrap token") {
+			once.Do(func() { close(waiting) })
+		}
+	}
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		<-waiting
 		tmp := n.path(joinconfig.DefaultTokenFile + ".tmp")
 		if err := os.WriteFile(tmp, []byte(tok), 0o600); err == nil {
 			os.Rename(tmp, n.path(joinconfig.DefaultTokenFile))
