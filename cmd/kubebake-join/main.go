@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/kubebake/kubebake/internal/atomicfile"
 	"github.com/kubebake/kubebake/internal/discovery"
@@ -99,12 +100,29 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 		return runReport(args[1:], stderr)
 	}
 	atomicfile.Logf = logf // stale temporary files it removes
+	f, code, ok := parseFlags(args, stderr, logf)
+	if !ok {
+		return code
+	}
+	return join(ctx, f, opts, logf)
+}
+
+// joinFlags are the join command's flags.
+type joinFlags struct {
+	config, root string
+	timeout      time.Duration
+	check        bool
+}
+
+// parseFlags parses the join command's flags. When run ends here (--help,
+// --version, bad usage) ok is false and code is the exit status.
+func parseFlags(args []string, stderr io.Writer, logf func(string, ...any)) (f joinFlags, code int, ok bool) {
 	fs := flag.NewFlagSet("kubebake-join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
-	root := fs.String("root", "", "prefix every path read or written, --config's too, with `DIR` (image builds, chroots)")
-	timeout := fs.Duration("timeout", 0, "overall discovery `deadline`, overriding the config's (default 10m)")
-	check := fs.Bool("check", false, "verify discovery and report, but write nothing (also on a node that has joined)")
+	fs.StringVar(&f.config, "config", joinconfig.DefaultPath, "the join configuration `file` kubebake render wrote")
+	fs.StringVar(&f.root, "root", "", "prefix every path read or written, --config's too, with `DIR` (image builds, chroots)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "overall discovery `deadline`, overriding the config's (default 10m)")
+	fs.BoolVar(&f.check, "check", false, "verify discovery and report, but write nothing (also on a node that has joined)")
 	showVersion := fs.Bool("version", false, "print this binary's sha256 and the join.yaml schema it reads (compare with `kubebake version`)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kubebake-join [--config FILE] [--root DIR] [--timeout DURATION] [--check]")
@@ -116,86 +134,116 @@ func run(ctx context.Context, args []string, stderr io.Writer, opts discovery.Op
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return f, 0, false
 		}
-		return badConfig // the flag package has printed the error and the usage
+		return f, badConfig, false // the flag package has printed the error and the usage
 	}
 	if *showVersion {
-		return printVersion(os.Stdout)
+		return f, printVersion(os.Stdout), false
 	}
 	if fs.NArg() > 0 {
 		logf("unexpected argument %q: all inputs are flags (see --help)", fs.Arg(0))
-		return badConfig
+		return f, badConfig, false
 	}
-	if *timeout < 0 {
-		logf("--timeout %s: want a positive duration such as 10m", *timeout)
-		return badConfig
+	if f.timeout < 0 {
+		logf("--timeout %s: want a positive duration such as 10m", f.timeout)
+		return f, badConfig, false
 	}
-	// The node's status (status.json, the Cluster API markers, the
-	// console line); --check leaves it alone.
-	rep := status.Open(*root, status.Options{})
-	failed := func(code int, err error) int {
-		if !*check {
-			if serr := rep.Fail(statusClass(discovery.Class(code)), err.Error(), final(code)); serr != nil {
-				logf("writing %s: %v", status.File, serr)
-			}
-		}
+	return f, 0, true
+}
+
+// agent is one join run: its flags, its log and the node's status
+// (status.json, the Cluster API markers, the console line), which --check
+// leaves alone.
+type agent struct {
+	joinFlags
+	logf func(string, ...any)
+	rep  *status.Reporter
+}
+
+// join reads the join configuration, runs discovery.Run with it and
+// returns the exit status.
+func join(ctx context.Context, f joinFlags, opts discovery.Options, logf func(string, ...any)) int {
+	a := &agent{joinFlags: f, logf: logf, rep: status.Open(f.root, status.Options{})}
+	j, code := a.readConfig()
+	if j == nil {
 		return code
 	}
-	cfgPath, err := discovery.InRoot(*root, *config)
+	if f.timeout > 0 {
+		j.Deadline = f.timeout
+	}
+	opts.Root = f.root
+	opts.Check = f.check
+	if opts.Logf == nil {
+		opts.Logf = logf
+	}
+	if !f.check && opts.Progress == nil {
+		opts.Progress = progressTo(a.rep, logf)
+	}
+	res, err := discovery.Run(ctx, j, opts)
+	trace("done")
 	if err != nil {
-		logf("%v", err)
-		return failed(badConfig, err)
+		return a.verdict(err)
+	}
+	benchAfter(ctx, res, logf)
+	return 0
+}
+
+// readConfig reads and parses --config. A nil Join ends the run with the
+// returned exit status: 0 when the node has joined and its join config is
+// gone.
+func (a *agent) readConfig() (*joinconfig.Join, int) {
+	cfgPath, err := discovery.InRoot(a.root, a.config)
+	if err != nil {
+		a.logf("%v", err)
+		return nil, a.failed(badConfig, err)
 	}
 	trace("config-read")
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		// A node that has joined may have had its join config (which holds
 		// the token) removed: that is success, not a broken install.
-		if joined, _ := discovery.Joined(*root, joinconfig.DefaultPaths()); joined && !*check {
-			logf("%s exists: this node has joined its cluster already; nothing to do", joinconfig.DefaultKubeletKubeconfig)
-			return 0
+		if joined, _ := discovery.Joined(a.root, joinconfig.DefaultPaths()); joined && !a.check {
+			a.logf("%s exists: this node has joined its cluster already; nothing to do", joinconfig.DefaultKubeletKubeconfig)
+			return nil, 0
 		}
-		logf("reading the join configuration: %v", err)
-		return failed(badConfig, fmt.Errorf("reading the join configuration: %v", err))
+		a.logf("reading the join configuration: %v", err)
+		return nil, a.failed(badConfig, fmt.Errorf("reading the join configuration: %v", err))
 	}
 	j, err := joinconfig.Parse(data)
 	trace("config-parsed")
 	if err != nil {
-		logf("%s: %v", *config, err) // Parse redacts the token
-		return failed(badConfig, fmt.Errorf("%s: %v", *config, err))
+		a.logf("%s: %v", a.config, err) // Parse redacts the token
+		return nil, a.failed(badConfig, fmt.Errorf("%s: %v", a.config, err))
 	}
-	if *timeout > 0 {
-		j.Deadline = *timeout
+	return j, 0
+}
+
+// verdict logs why discovery.Run failed with err and returns the exit status.
+func (a *agent) verdict(err error) int {
+	code := discovery.ExitStatus(err)
+	switch code {
+	case 3:
+		a.logf("refusing to join: %v; the kubelet gets no bootstrap kubeconfig; final: render the node with the cluster's CA pin", err)
+	case 4:
+		a.logf("not joined: %v; the kubelet gets no bootstrap kubeconfig; will be retried", err)
+	case 1:
+		a.logf("failed, will be retried: %v", err)
+	default:
+		a.logf("%v", err)
 	}
-	opts.Root = *root
-	opts.Check = *check
-	if opts.Logf == nil {
-		opts.Logf = logf
-	}
-	if !*check && opts.Progress == nil {
-		opts.Progress = progressTo(rep, logf)
-	}
-	res, err := discovery.Run(ctx, j, opts)
-	trace("done")
-	if err == nil {
-		benchAfter(ctx, res, logf)
-	}
-	if err != nil {
-		code := discovery.ExitStatus(err)
-		switch code {
-		case 3:
-			logf("refusing to join: %v; the kubelet gets no bootstrap kubeconfig; final: render the node with the cluster's CA pin", err)
-		case 4:
-			logf("not joined: %v; the kubelet gets no bootstrap kubeconfig; will be retried", err)
-		case 1:
-			logf("failed, will be retried: %v", err)
-		default:
-			logf("%v", err)
+	return a.failed(code, err)
+}
+
+// failed records the failure in the node's status (not with --check) and
+// returns code.
+func (a *agent) failed(code int, err error) int {
+	if !a.check {
+		if serr := a.rep.Fail(statusClass(discovery.Class(code)), err.Error(), final(code)); serr != nil {
+			a.logf("writing %s: %v", status.File, serr)
 		}
-		return failed(code, err)
 	}
-	return 0
+	return code
 }
 
 // printVersion prints what `kubebake version` prints about the agent: its

@@ -255,13 +255,22 @@ const (
 	failedSigned                   // signed with the token, not pinned, served live with that CA
 )
 
-// discoverer holds what every attempt of one Discover shares.
+// discoverer holds what every attempt of one Discover shares, and the
+// run's record for its exit status.
 type discoverer struct {
 	o        Options
 	tok      token.Token
 	pins     pin.Set
 	proxy    *proxyDialer
 	insecure *fetcher
+
+	endpoints []string
+	timeout   time.Duration
+	deadline  time.Time
+	// last holds each endpoint's latest outcome, for the exit status.
+	last    map[string]outcome
+	attempt int
+	lastErr error
 }
 
 // Discover runs token discovery against t until an endpoint passes every
@@ -272,85 +281,109 @@ func Discover(ctx context.Context, t Target, opts Options) (*Discovered, error) 
 	if len(t.Endpoints) == 0 || t.Pins.Len() == 0 || t.Token.IsZero() || t.Timeout <= 0 {
 		return nil, errorf(BadConfig, "discovery needs endpoints, CA pins, a token and a deadline")
 	}
-	pins, timeout := t.Pins, t.Timeout
-	deadline := o.Now().Add(timeout)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	deadline := o.Now().Add(t.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 
 	proxy := newProxyDialer(loggingProxy(o.Proxy, o.Logf), o.ProxyRoots)
-	d := &discoverer{o: o, tok: t.Token, pins: pins, proxy: proxy, insecure: newFetcher(nil, "", proxy)}
-	// last holds each endpoint's latest outcome, for the exit status.
-	last := make(map[string]outcome, len(t.Endpoints))
-	attempt := 0
-	var lastErr error
-	fail := func() error {
-		if lastErr == nil {
-			lastErr = errors.New("no endpoint could be tried")
-		}
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return &Error{Class: Transient, Err: fmt.Errorf("interrupted after %d attempts; last: %w", attempt, lastErr)}
-		}
-		class := deadlineClass(t.Endpoints, last)
-		what := map[Class]string{
-			Transient: "no endpoint passed discovery",
-			Unproven:  "no endpoint proved to be the pinned cluster",
-			Refused:   "every endpoint served a cluster-info signed with the token whose CA matches no pin",
-		}[class]
-		return &Error{Class: class, Err: fmt.Errorf("%s within %s (%d attempts); last: %w", what, timeout, attempt, lastErr)}
+	d := &discoverer{
+		o: o, tok: t.Token, pins: t.Pins, proxy: proxy, insecure: newFetcher(nil, "", proxy),
+		endpoints: t.Endpoints, timeout: t.Timeout, deadline: deadline,
+		last: make(map[string]outcome, len(t.Endpoints)),
 	}
 	for round := 0; ; round++ {
-		var retryAfter time.Duration
-		reached := false // some endpoint of the round reached a server
-		for i, ep := range t.Endpoints {
-			remaining := deadline.Sub(o.Now())
-			if remaining <= 0 || ctx.Err() != nil {
-				return nil, fail()
-			}
-			attempt++
-			found, out, err := d.try(ctx, ep, min(o.RequestTimeout, remaining))
-			if err == nil {
-				found.Attempts = attempt
-				return found, nil
-			}
-			last[ep] = out
-			lastErr = fmt.Errorf("%s: %w", ep, err)
-			o.progress(Progress{Step: StepAttemptFailed, Endpoint: ep, Class: map[outcome]Class{failedTransient: Transient, failedUnproven: Unproven, failedSigned: Refused}[out], Err: err})
-			// A Retry-After is unauthenticated too: the round waits only
-			// what every endpoint asked for, so that one cannot hold back
-			// the others.
-			var asked time.Duration
-			var fe *fetchError
-			if errors.As(err, &fe) {
-				asked = fe.retryAfter
-			}
-			reached = reached || fe == nil || !fe.unreached
-			if i == 0 || asked < retryAfter {
-				retryAfter = asked
-			}
-			if i < len(t.Endpoints)-1 {
-				o.Logf("attempt %d: %s: %v; trying %s next", attempt, ep, err, t.Endpoints[i+1])
-				continue
-			}
-			wait := retryAfter + retryWait(round, reached, o.Rand())
-			// An attempt needs time to be worth making: one begun a few
-			// milliseconds before the deadline only times out, and its "no
-			// answer" would stand as the run's last word over what the
-			// endpoints really said.
-			if rem := deadline.Sub(o.Now()); wait+min(o.RequestTimeout, minAttempt) >= rem {
-				// Keep the pace promised to the API server (and to systemd,
-				// which restarts the agent when it gives up): wait out the
-				// deadline rather than give up early.
-				rem = max(rem, 0) // the attempt itself may have run past it
-				o.Logf("attempt %d: %s: %v; the %s deadline passes before the next try: giving up in %s", attempt, ep, err, timeout, rem.Round(time.Millisecond))
-				o.Sleep(ctx, rem)
-				return nil, fail()
-			}
-			o.Logf("attempt %d: %s: %v; retrying in %s", attempt, ep, err, wait.Round(time.Millisecond))
-			if err := o.Sleep(ctx, wait); err != nil {
-				return nil, fail()
-			}
+		if found, err := d.round(ctx, round); found != nil || err != nil {
+			return found, err
 		}
 	}
+}
+
+// round tries every endpoint once, in order, then waits before the next
+// round (pause). It returns what passed, or the run's final error, or
+// neither when the next round is to begin.
+func (d *discoverer) round(ctx context.Context, round int) (*Discovered, error) {
+	var retryAfter time.Duration
+	reached := false // some endpoint of the round reached a server
+	for i, ep := range d.endpoints {
+		remaining := d.deadline.Sub(d.o.Now())
+		if remaining <= 0 || ctx.Err() != nil {
+			return nil, d.fail(ctx)
+		}
+		d.attempt++
+		found, out, err := d.try(ctx, ep, min(d.o.RequestTimeout, remaining))
+		if err == nil {
+			found.Attempts = d.attempt
+			return found, nil
+		}
+		asked, reachedEp := d.record(ep, out, err)
+		reached = reached || reachedEp
+		if i == 0 || asked < retryAfter {
+			retryAfter = asked
+		}
+		if i < len(d.endpoints)-1 {
+			d.o.Logf("attempt %d: %s: %v; trying %s next", d.attempt, ep, err, d.endpoints[i+1])
+			continue
+		}
+		return nil, d.pause(ctx, round, retryAfter+retryWait(round, reached, d.o.Rand()), ep, err)
+	}
+	return nil, nil
+}
+
+// record notes the failed attempt at ep (its outcome, the run's last
+// error) and reports it to Progress. It returns the Retry-After ep sent and
+// whether the attempt reached a server. A Retry-After is unauthenticated
+// too: the round waits only what every endpoint asked for, so that one
+// cannot hold back the others.
+func (d *discoverer) record(ep string, out outcome, err error) (asked time.Duration, reached bool) {
+	d.last[ep] = out
+	d.lastErr = fmt.Errorf("%s: %w", ep, err)
+	d.o.progress(Progress{Step: StepAttemptFailed, Endpoint: ep, Class: map[outcome]Class{failedTransient: Transient, failedUnproven: Unproven, failedSigned: Refused}[out], Err: err})
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		asked = fe.retryAfter
+	}
+	return asked, fe == nil || !fe.unreached
+}
+
+// pause waits wait after a round whose last attempt, at ep, failed with
+// err. nil means: begin the next round; otherwise the run's final error.
+func (d *discoverer) pause(ctx context.Context, round int, wait time.Duration, ep string, err error) error {
+	// An attempt needs time to be worth making: one begun a few
+	// milliseconds before the deadline only times out, and its "no
+	// answer" would stand as the run's last word over what the
+	// endpoints really said.
+	if rem := d.deadline.Sub(d.o.Now()); wait+min(d.o.RequestTimeout, minAttempt) >= rem {
+		// Keep the pace promised to the API server (and to systemd,
+		// which restarts the agent when it gives up): wait out the
+		// deadline rather than give up early.
+		rem = max(rem, 0) // the attempt itself may have run past it
+		d.o.Logf("attempt %d: %s: %v; the %s deadline passes before the next try: giving up in %s", d.attempt, ep, err, d.timeout, rem.Round(time.Millisecond))
+		d.o.Sleep(ctx, rem)
+		return d.fail(ctx)
+	}
+	d.o.Logf("attempt %d: %s: %v; retrying in %s", d.attempt, ep, err, wait.Round(time.Millisecond))
+	if err := d.o.Sleep(ctx, wait); err != nil {
+		return d.fail(ctx)
+	}
+	return nil
+}
+
+// fail is the run's error once it ends without a verified endpoint:
+// Transient when interrupted, else the Class of deadlineClass.
+func (d *discoverer) fail(ctx context.Context) error {
+	if d.lastErr == nil {
+		d.lastErr = errors.New("no endpoint could be tried")
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return &Error{Class: Transient, Err: fmt.Errorf("interrupted after %d attempts; last: %w", d.attempt, d.lastErr)}
+	}
+	class := deadlineClass(d.endpoints, d.last)
+	what := map[Class]string{
+		Transient: "no endpoint passed discovery",
+		Unproven:  "no endpoint proved to be the pinned cluster",
+		Refused:   "every endpoint served a cluster-info signed with the token whose CA matches no pin",
+	}[class]
+	return &Error{Class: class, Err: fmt.Errorf("%s within %s (%d attempts); last: %w", what, d.timeout, d.attempt, d.lastErr)}
 }
 
 // deadlineClass is the Class of a run that reached its deadline, from each

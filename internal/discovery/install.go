@@ -38,17 +38,9 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	if o.ProxyRoots == nil {
 		o.ProxyRoots = j.ProxyRoots
 	}
-	// Every path lies inside --root, never through a link out of it.
-	for _, p := range []string{j.TokenFile, j.Paths.CACert, j.Paths.BootstrapKubeconfig, j.Paths.KubeletKubeconfig} {
-		if p == "" {
-			continue
-		}
-		if _, err := InRoot(o.Root, p); err != nil {
-			return nil, &Error{Class: BadConfig, Err: err}
-		}
+	if err := checkPaths(o.Root, j); err != nil {
+		return nil, err
 	}
-	at := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
-
 	joined, err := Joined(o.Root, j.Paths)
 	if err != nil {
 		return nil, &Error{Class: Transient, Err: err}
@@ -60,23 +52,62 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	if joined {
 		o.Logf("%s exists: this node has joined already; checking discovery anyway", j.Paths.KubeletKubeconfig)
 	}
-	timeout := j.Deadline
-	if j.Token.IsZero() {
-		o.progress(Progress{Step: StepWaitingForToken})
-		start := time.Now()
-		if err := awaitToken(ctx, j, at(j.TokenFile), o); err != nil {
-			return nil, err
+	timeout, err := tokenTimeout(ctx, j, o)
+	if err != nil {
+		return nil, err
+	}
+	res, bootstrap, err := verifyJoin(ctx, j, timeout, o)
+	if err != nil {
+		return res, err
+	}
+	if o.Check {
+		o.Logf("--check: the kubelet would talk to %s; wrote nothing", res.Server)
+		return res, nil
+	}
+	return install(j, res, bootstrap, o)
+}
+
+// checkPaths refuses (BadConfig) a path of j that does not lie inside
+// root, or leads out of it through a link.
+func checkPaths(root string, j *joinconfig.Join) error {
+	for _, p := range []string{j.TokenFile, j.Paths.CACert, j.Paths.BootstrapKubeconfig, j.Paths.KubeletKubeconfig} {
+		if p == "" {
+			continue
 		}
-		if timeout -= time.Since(start).Round(time.Millisecond); timeout <= 0 {
-			return nil, errorf(Transient, "the deadline passed while waiting for the token")
+		if _, err := InRoot(root, p); err != nil {
+			return &Error{Class: BadConfig, Err: err}
 		}
 	}
+	return nil
+}
 
+// tokenTimeout waits for the token when j has none yet (awaitToken) and
+// returns what is left of j.Deadline for discovery.
+func tokenTimeout(ctx context.Context, j *joinconfig.Join, o Options) (time.Duration, error) {
+	timeout := j.Deadline
+	if !j.Token.IsZero() {
+		return timeout, nil
+	}
+	o.progress(Progress{Step: StepWaitingForToken})
+	start := time.Now()
+	if err := awaitToken(ctx, j, atRoot(o.Root, j.TokenFile), o); err != nil {
+		return 0, err
+	}
+	if timeout -= time.Since(start).Round(time.Millisecond); timeout <= 0 {
+		return 0, errorf(Transient, "the deadline passed while waiting for the token")
+	}
+	return timeout, nil
+}
+
+// verifyJoin discovers the cluster of j within timeout and builds the
+// bootstrap kubeconfig for the server the kubelet is to use. Nothing is
+// written. The Result is nil only when discovery failed.
+func verifyJoin(ctx context.Context, j *joinconfig.Join, timeout time.Duration, o Options) (*Result, []byte, error) {
 	o.Logf("discovering the cluster with token %s at %s (CA pins: %s; deadline %s)", j.Token.ID(), strings.Join(j.Endpoints, ", "), strings.Join(j.Pins.List(), ", "), timeout)
 	o.progress(Progress{Step: StepDiscovering})
 	d, err := Discover(ctx, Target{Endpoints: j.Endpoints, Pins: j.Pins, Token: j.Token, Timeout: timeout}, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o.progress(Progress{Step: StepVerified, Endpoint: d.Endpoint})
 	res := &Result{Discovered: d, Server: j.KubeletServer(d.Endpoint, d.Server)}
@@ -87,16 +118,18 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	if !usableServer(res.Server) {
 		// Signed with the token and served over a connection verified with
 		// a pinned CA: the cluster itself says so. Final.
-		return res, errorf(Refused, "cluster-info names server %q, which is no https://host:port the kubelet can use: fix the cluster's cluster-info, or render with --kubelet-server discovered or an address", d.Server)
+		return res, nil, errorf(Refused, "cluster-info names server %q, which is no https://host:port the kubelet can use: fix the cluster's cluster-info, or render with --kubelet-server discovered or an address", d.Server)
 	}
 	bootstrap, err := kubeconfig.Bootstrap(res.Server, d.Bundle, kubeconfig.AuthInfo{Token: j.Token.Value()})
 	if err != nil {
-		return res, errorf(Transient, "building the bootstrap kubeconfig: %v", err)
+		return res, nil, errorf(Transient, "building the bootstrap kubeconfig: %v", err)
 	}
-	if o.Check {
-		o.Logf("--check: the kubelet would talk to %s; wrote nothing", res.Server)
-		return res, nil
-	}
+	return res, bootstrap, nil
+}
+
+// install writes the verified CAs and the bootstrap kubeconfig, each
+// atomically, unless the node has joined meanwhile.
+func install(j *joinconfig.Join, res *Result, bootstrap []byte, o Options) (*Result, error) {
 	// The kubelet is not ordered after the agent: with the bootstrap
 	// kubeconfig of an earlier run it may have joined during discovery,
 	// and the cleanup removed the token's files. Write no token back then.
@@ -108,7 +141,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 		data []byte
 		mode os.FileMode
 	}{
-		{j.Paths.CACert, d.Bundle, 0o644},
+		{j.Paths.CACert, res.Bundle, 0o644},
 		{j.Paths.BootstrapKubeconfig, bootstrap, 0o600},
 	} {
 		p, err := InRoot(o.Root, f.path) // again: just before writing
@@ -125,7 +158,7 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	// It may also have joined while these were written, after the check
 	// above and before the cleanup ran: remove the token's copy ourselves.
 	if joinedMeanwhile(o.Root, j.Paths, o.Logf) {
-		if err := os.Remove(at(j.Paths.BootstrapKubeconfig)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(atRoot(o.Root, j.Paths.BootstrapKubeconfig)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return res, errorf(Transient, "removing %s: %v", j.Paths.BootstrapKubeconfig, err)
 		}
 		return &Result{AlreadyJoined: true}, nil
@@ -133,6 +166,9 @@ func Run(ctx context.Context, j *joinconfig.Join, opts Options) (*Result, error)
 	o.Logf("wrote %s and %s (server %s): the kubelet can bootstrap", j.Paths.CACert, j.Paths.BootstrapKubeconfig, res.Server)
 	return res, nil
 }
+
+// atRoot is p (a path on the node) under root, as is: no link check.
+func atRoot(root, p string) string { return filepath.Join(root, filepath.FromSlash(p)) }
 
 // awaitToken reads the token from path into j.Token, waiting for the boot
 // part to deliver it, within j.Deadline: Transient when it did not come in
