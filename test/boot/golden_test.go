@@ -35,15 +35,15 @@ func goldenImage(t *testing.T, img *boottest.Image) {
 		"--runtime", "containerd", "--join-binary", "embedded", "-o", imageTar)
 	tokenFiles := []string{joinconfig.DefaultPaths().BootstrapKubeconfig, joinconfig.DefaultTokenFile}
 
-	boot := func(t *testing.T, name string, tok token.Token) *boottest.Machine {
+	boot := func(t *testing.T, name string, tok token.Token, extra ...string) *boottest.Machine {
 		t.Helper()
 		dir := t.TempDir()
 		tokenFile, userData := filepath.Join(dir, "token"), filepath.Join(dir, "user-data")
 		if err := os.WriteFile(tokenFile, []byte(tok.Value()+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		kb(t, tok, "render", "--ca", c.CACertFile, "--api-server", ep, "--token-file", tokenFile,
-			"--part", "boot", "--format", "cloud-init", "-o", userData)
+		kb(t, tok, append([]string{"render", "--ca", c.CACertFile, "--api-server", ep, "--token-file", tokenFile,
+			"--part", "boot", "--format", "cloud-init", "-o", userData}, extra...)...)
 		l := boottest.NewLayer(t)
 		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -111,7 +111,23 @@ func goldenImage(t *testing.T, img *boottest.Image) {
 	t.Run("another token: a second machine from the same image joins", func(t *testing.T) {
 		const name = "kb-golden-b"
 		tok := second
-		m := boot(t, name, tok)
+		// Its own labels, with the token in the boot part: the kubelet
+		// reads them from the per-node flags file (not its unit line).
+		labels := map[string]string{"example.com/image": "golden", "example.com/index": "2"}
+		m := boot(t, name, tok, "--node-labels", "example.com/image=golden,example.com/index=2")
 		joins(t, "golden image, second token", name, tok, m)
+		var n struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		}
+		if !c.Get(t, "/api/v1/nodes/"+name, &n) {
+			t.Fatalf("Node %s is not registered", name)
+		}
+		for k, v := range labels {
+			if n.Metadata.Labels[k] != v {
+				t.Errorf("Node %s has label %s=%q, want %q (labels: %v)", name, k, n.Metadata.Labels[k], v, n.Metadata.Labels)
+			}
+		}
 	})
 }
