@@ -83,9 +83,22 @@ func main() {
 		run(*kb, "join-binary", "--arch", "amd64", "-o", filepath.Join(dir, "kubebake-join"))
 		data, err := os.ReadFile(bu)
 		check(err)
-		local := strings.Replace(string(data), "storage:\n  files:\n", "storage:\n  files:\n    - path: /usr/local/bin/kubebake-join\n      mode: 0755\n      contents:\n        local: kubebake-join\n", 1)
+		// storage.files follows storage.directories (the token's 0700
+		// directory) in our Butane.
+		const files = "\n  files:\n"
+		if !strings.Contains(string(data), files) {
+			fmt.Fprintf(os.Stderr, "benchrender: no storage.files in the Butane config\n")
+			os.Exit(1)
+		}
+		local := strings.Replace(string(data), files, files+"    - path: /usr/local/bin/kubebake-join\n      mode: 0755\n      contents:\n        local: kubebake-join\n", 1)
 		check(os.WriteFile(bu, []byte(local), 0o600))
-		med := median(*runs, func() { run(*butane, "--files-dir", dir, "-o", filepath.Join(dir, "butane.ign"), bu) })
+		ign := filepath.Join(dir, "butane.ign")
+		med := median(*runs, func() { run(*butane, "--files-dir", dir, "-o", ign, bu) })
+		// The comparison means something only if butane inlined the agent.
+		if fi, err := os.Stat(ign); err != nil || fi.Size() < 1<<20 {
+			fmt.Fprintf(os.Stderr, "benchrender: the butane CLI's output does not hold the agent (%v)\n", err)
+			os.Exit(1)
+		}
 		fmt.Printf("\n%-34s %10.1fms\n", "butane CLI, agent as a local file", ms(med))
 		ratio("embedded Ignition render / butane CLI", start.embedded, med, "<= 0.025x")
 	}
