@@ -449,19 +449,6 @@ func TestClockBehindCertificateIsRetried(t *testing.T) {
 	}
 }
 
-func TestOtherCAOnVerifiedFetch(t *testing.T) {
-	// A relay serving the real cluster's signed cluster-info but presenting
-	// its own certificate: it knows the token, not the CA's key.
-	real := discoverytest.NewServer(t, discoverytest.Options{})
-	relay := discoverytest.NewServer(t, discoverytest.Options{Token: real.Token})
-	relay.Kubeconfig = real.Kubeconfig
-	n := newNode(t, []string{relay.Endpoint()}, []string{real.CA.Pin()}, real.Token)
-	n.watch(real, relay)
-	n.wantExit(4, "--timeout", "20s")
-	n.wantNothingWritten()
-	n.wantLog("is not signed by a pinned cluster CA")
-}
-
 func TestOversizedBody(t *testing.T) {
 	srv := discoverytest.NewServer(t, discoverytest.Options{})
 	srv.Respond(func(i int, w http.ResponseWriter, r *http.Request) bool {
