@@ -16,7 +16,7 @@ import (
 
 // TestBoot runs the machines one after another: two cores do not run two
 // emulated machines at once any faster. The Ignition machines come first:
-// they boot in a few minutes, the cloud-init one reads 3.6 MB of user-data.
+// they boot in a minute or two, the cloud-init one runs cloud-init's four stages.
 func TestBoot(t *testing.T) {
 	img := boottest.Load(t)
 	t.Logf("accelerator: %s (%s)", img.Accel, img.AccelWhy)
