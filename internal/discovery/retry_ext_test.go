@@ -45,15 +45,7 @@ func TestRetryQuickUntilAServerAnswers(t *testing.T) {
 		{"answered", []string{srv.Endpoint()}, time.Minute, []time.Duration{discovery.Pace, discovery.Pace}},
 	} {
 		sleeps = nil
-		_, err := discovery.Discover(context.Background(), discovery.Target{Endpoints: tc.eps, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: tc.timeout}, discovery.Options{
-			Now: func() time.Time { return now },
-			Sleep: func(_ context.Context, d time.Duration) error {
-				sleeps = append(sleeps, d)
-				now = now.Add(d)
-				return nil
-			},
-			Rand: func() float64 { return 0.5 },
-		})
+		_, err := discovery.Discover(context.Background(), discovery.Target{Endpoints: tc.eps, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: tc.timeout}, simulatedClock(&now, &sleeps))
 		if tc.name == "answered" && err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -80,19 +72,25 @@ func TestNoAttemptAtTheDeadline(t *testing.T) {
 	now := time.Unix(0, 0)
 	var sleeps []time.Duration
 	// Rand 0.5: the paced wait is Pace (5 s); the deadline leaves 0.5 s after it.
-	_, err := discovery.Discover(context.Background(), discovery.Target{Endpoints: []string{srv.Endpoint()}, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: discovery.Pace + 500*time.Millisecond}, discovery.Options{
-		Now: func() time.Time { return now },
-		Sleep: func(_ context.Context, d time.Duration) error {
-			sleeps = append(sleeps, d)
-			now = now.Add(d)
-			return nil
-		},
-		Rand: func() float64 { return 0.5 },
-	})
+	_, err := discovery.Discover(context.Background(), discovery.Target{Endpoints: []string{srv.Endpoint()}, Pins: pin.MustSet(srv.CA.Pin()), Token: srv.Token, Timeout: discovery.Pace + 500*time.Millisecond}, simulatedClock(&now, &sleeps))
 	if err == nil {
 		t.Fatal("discovery passed against a server that answers 503")
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("%d requests (sleeps %v), want 1: no attempt is begun with 0.5 s left", n, sleeps)
+	}
+}
+
+// simulatedClock is Discover's clock at *now, advanced by each wait, which
+// is recorded in *sleeps instead of slept; Rand is 0.5.
+func simulatedClock(now *time.Time, sleeps *[]time.Duration) discovery.Options {
+	return discovery.Options{
+		Now: func() time.Time { return *now },
+		Sleep: func(_ context.Context, d time.Duration) error {
+			*sleeps = append(*sleeps, d)
+			*now = now.Add(d)
+			return nil
+		},
+		Rand: func() float64 { return 0.5 },
 	}
 }

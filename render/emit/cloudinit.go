@@ -202,7 +202,7 @@ func installHook(files []plan.File) (Doc, error) {
 	var data struct{ Files []hookFile }
 	large := &largeValues{}
 	for _, f := range files {
-		if !shellSafePath(f.Path) || len(f.SHA512) != 128 {
+		if !spec.SafePath(f.Path) || len(f.SHA512) != 128 {
 			return Doc{}, fmt.Errorf("internal error: %s cannot go into the install boothook", f.Path)
 		}
 		data.Files = append(data.Files, hookFile{Path: f.Path, Mode: fmt.Sprintf("0%o", f.Mode.Perm()), SHA512: f.SHA512, Payload: large.addWrapped(f.Gzip)})
@@ -216,20 +216,6 @@ func installHook(files []plan.File) (Doc, error) {
 
 // installHookTemplate is the boothook's template (templates/units).
 const installHookTemplate = "kubebake-install.sh"
-
-// shellSafePath reports whether p is an absolute path a shell reads as one
-// word with no expansion.
-func shellSafePath(p string) bool {
-	if !strings.HasPrefix(p, "/") {
-		return false
-	}
-	for _, r := range p {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._/-+", r)) {
-			return false
-		}
-	}
-	return true
-}
 
 func unitFile(p, contents string) cloudFile {
 	return cloudFile{Path: p, Permissions: "0644", Owner: "root:root", Content: contents}

@@ -241,9 +241,13 @@ var Options = options.Table[Inputs]{
 		Field: func(in *Inputs) any { return &in.MaxSize }},
 }
 
+// SafePath reports whether p is a clean absolute path of letters, digits
+// and ._+-/: one word to a shell and to a unit file, with nothing to expand.
+func SafePath(p string) bool { return safePath.MatchString(p) && path.Clean(p) == p }
+
 func cleanPath(v any) error {
 	p := v.(string)
-	if !safePath.MatchString(p) || path.Clean(p) != p {
+	if !SafePath(p) {
 		return fmt.Errorf("%q is not a clean absolute path of letters, digits and ._+-/", p)
 	}
 	return nil
