@@ -31,11 +31,23 @@ import (
 // Render builds the plan for s and returns it in s.Format. agent is needed
 // only with --join-binary embedded.
 func Render(s *spec.Spec, agent *embed.Agent) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, _, err := writeNode(&buf, s, agent); err != nil {
+	_, doc, err := emitNode(s, agent)
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	// One output, in one allocation of its size (growing a buffer to the
+	// 4 MB of an embedded agent's config would copy and fault in twice
+	// that), with its large values encoded straight into it: nothing else
+	// shares them, and nothing asks for its digest.
+	var buf bytes.Buffer
+	if !s.Gzip {
+		buf.Grow(doc.Len())
+	}
+	n, err := write.Stream(&buf, doc, s.Gzip, nil)
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), s.CheckSize(int(n))
 }
 
 // RenderPointer renders the boot part of s (--part boot) and the pointer
@@ -54,14 +66,22 @@ func RenderPointer(s *spec.Spec, agent *embed.Agent) (pointer, boot []byte, err 
 	return pointer, boot, s.CheckSize(len(pointer))
 }
 
-// writeNode is one node through the pipeline: its plan, emitted in its
-// format, written to w; the output must fit --max-size.
-func writeNode(w io.Writer, s *spec.Spec, agent *embed.Agent) (*plan.Plan, write.Result, error) {
+// emitNode is one node through the pipeline to its document: its plan,
+// emitted in its format.
+func emitNode(s *spec.Spec, agent *embed.Agent) (*plan.Plan, emit.Doc, error) {
 	full, err := plan.Build(s, agent)
 	if err != nil {
-		return nil, write.Result{}, err
+		return nil, emit.Doc{}, err
 	}
 	doc, err := emit.Emit(emit.Input{Plan: full.Part(s.Part), Full: full, Cache: s.Cache()})
+	return full, doc, err
+}
+
+// writeNode is one node of a fleet through the pipeline, written to w,
+// its large values encoded once for the fleet; the output must fit
+// --max-size.
+func writeNode(w io.Writer, s *spec.Spec, agent *embed.Agent) (*plan.Plan, write.Result, error) {
+	full, doc, err := emitNode(s, agent)
 	if err != nil {
 		return nil, write.Result{}, err
 	}

@@ -104,21 +104,56 @@ func (v largeValue) encode() []byte {
 	if v.literal != nil {
 		return v.literal
 	}
-	p := v.prefix()
-	enc := make([]byte, v.encodedLen())
-	copy(enc, p)
-	if !v.wrapped {
-		base64.StdEncoding.Encode(enc[len(p):], v.data)
-		return enc
+	var b bytes.Buffer
+	b.Grow(v.encodedLen())
+	v.writeTo(&b) // a bytes.Buffer takes every write
+	return b.Bytes()
+}
+
+// writeTo streams the spliced value to w, encoding as it goes.
+func (v largeValue) writeTo(w io.Writer) error {
+	if v.literal != nil {
+		_, err := w.Write(v.literal)
+		return err
 	}
-	flat := make([]byte, base64.StdEncoding.EncodedLen(len(v.data)))
-	base64.StdEncoding.Encode(flat, v.data)
-	out := enc[:len(p)]
-	for len(flat) > wrapWidth {
-		out = append(append(out, flat[:wrapWidth]...), '\n')
-		flat = flat[wrapWidth:]
+	if _, err := io.WriteString(w, v.prefix()); err != nil {
+		return err
 	}
-	return append(out, flat...)
+	if v.wrapped {
+		w = &lineWriter{w: w}
+	}
+	enc := base64.NewEncoder(base64.StdEncoding, w)
+	if _, err := enc.Write(v.data); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// lineWriter breaks what is written through it into lines of wrapWidth
+// bytes, with no newline after the last.
+type lineWriter struct {
+	w    io.Writer
+	line int // bytes on the current line
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if l.line == wrapWidth {
+			if _, err := l.w.Write([]byte{'\n'}); err != nil {
+				return n, err
+			}
+			l.line = 0
+		}
+		k := min(len(p), wrapWidth-l.line)
+		m, err := l.w.Write(p[:k])
+		n, l.line = n+m, l.line+m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // split cuts doc at the placeholders: len(l.vals)+1 pieces, the value i
@@ -178,21 +213,13 @@ func (l *largeValues) writeTo(w io.Writer, doc []byte, c *cache.Cache) error {
 		if i == len(l.vals) {
 			break
 		}
-		if v := l.vals[i]; c != nil || v.literal != nil || v.wrapped {
-			if _, err := w.Write(encoded(c, v)); err != nil {
+		// With a cache, each value is encoded once for every document that
+		// holds it; without, straight into w.
+		if c != nil {
+			if _, err := w.Write(encoded(c, l.vals[i])); err != nil {
 				return err
 			}
-			continue
-		}
-		v := l.vals[i]
-		if _, err := io.WriteString(w, v.prefix()); err != nil {
-			return err
-		}
-		enc := base64.NewEncoder(base64.StdEncoding, w)
-		if _, err := enc.Write(v.data); err != nil {
-			return err
-		}
-		if err := enc.Close(); err != nil {
+		} else if err := l.vals[i].writeTo(w); err != nil {
 			return err
 		}
 	}
@@ -229,6 +256,17 @@ func (d Doc) Bytes() ([]byte, error) {
 		return d.Data, nil
 	}
 	return d.large.apply(d.Data)
+}
+
+// Len is the length of the document with its large values in place.
+func (d Doc) Len() int {
+	n := len(d.Data)
+	if d.large != nil {
+		for i, v := range d.large.vals {
+			n += v.encodedLen() - len(d.large.placeholders[i])
+		}
+	}
+	return n
 }
 
 // WriteTo streams the document with its large values to w, the encoded

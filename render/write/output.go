@@ -24,29 +24,38 @@ type Result struct {
 // cache c), gzipped whole with gz, and says what it wrote.
 func Output(w io.Writer, doc emit.Doc, gz bool, c *cache.Cache) (Result, error) {
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(w, h)}
+	n, err := Stream(io.MultiWriter(w, h), doc, gz, c)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// Stream is Output without the digest: it returns the bytes written.
+func Stream(w io.Writer, doc emit.Doc, gz bool, c *cache.Cache) (int64, error) {
+	cw := &countWriter{w: w}
 	var sink io.Writer = cw
 	var zw *gzip.Writer
 	if gz {
 		var err error
 		if zw, err = gzip.NewWriterLevel(cw, gzip.BestCompression); err != nil {
-			return Result{}, err
+			return 0, err
 		}
 		sink = zw
 	}
 	bw := bufio.NewWriterSize(sink, 256<<10)
 	if err := doc.WriteTo(bw, c); err != nil {
-		return Result{}, err
+		return 0, err
 	}
 	if err := bw.Flush(); err != nil {
-		return Result{}, err
+		return 0, err
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			return Result{}, err
+			return 0, err
 		}
 	}
-	return Result{Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return cw.n, nil
 }
 
 type countWriter struct {
