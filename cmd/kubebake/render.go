@@ -87,6 +87,12 @@ func runRender(env *cliEnv, args []string) error {
 		}
 		agent = &a
 	}
+	// One render is a short process whose heap (a few MB, tens with an
+	// embedded agent) is garbage only at exit: collecting it costs the
+	// render more time than the heap ever takes memory. The soft limit
+	// still bounds it for a huge --merge.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(singleMemoryLimit))
 	if sp.Pointer != "" {
 		return renderPointer(env, sp, agent, opts.co.Output, opts.co.BootOutput)
 	}
@@ -205,6 +211,10 @@ func renderFleet(env *cliEnv, in spec.Inputs, output string) error {
 	fmt.Fprintf(env.stderr, "kubebake render: %s\n", idx.Summary(in.OutDir, time.Since(start)))
 	return nil
 }
+
+// singleMemoryLimit is the Go heap's soft limit while a single node
+// renders with the collector off.
+const singleMemoryLimit = 256 << 20
 
 // fleetMemoryLimit is the Go heap's soft limit while a fleet renders.
 const fleetMemoryLimit = 160 << 20
