@@ -96,12 +96,25 @@ func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
 	figure(t, scenario, "boot to verified join", joinAt)
 	figure(t, scenario, "join to kubelet.conf", s.Float("kubeconf")-joinAt)
 	figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
+	cloudInitStages(t, scenario, s)
 	csrs := len(clientCSRs(t, c, tok))
 
 	// Scenario 5: power off, boot again.
 	secondBoot(t, img, m, "cloud-init, second boot", disk, seed, scenario)
 	if got := len(clientCSRs(t, c, tok)); got != csrs {
 		t.Errorf("second boot: %d node client CSRs, %d before: the kubelet bootstrapped again instead of using kubelet.conf", got, csrs)
+	}
+}
+
+// cloudInitStages prints when each of cloud-init's four stages was done:
+// where a cloud-init node's boot goes.
+func cloudInitStages(t *testing.T, scenario string, s boottest.State) {
+	t.Helper()
+	for _, st := range []struct{ key, name string }{
+		{"cilocal", "cloud-init-local.service"}, {"ciinit", "cloud-init.service"},
+		{"ciconfig", "cloud-config.service"}, {"cifinal", "cloud-final.service"},
+	} {
+		figure(t, scenario, "boot to "+st.name+" done", s.Seconds(st.key+".ActiveEnterTimestampMonotonic"))
 	}
 }
 

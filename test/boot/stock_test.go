@@ -104,6 +104,7 @@ func cloudInitKubeletURL(t *testing.T, img *boottest.Image, c *testcluster.Clust
 	figure(t, scenario, "boot to multi-user.target", s.Seconds("mu"))
 	figure(t, scenario, "right bytes served to verified join", s.Seconds("join.ActiveEnterTimestampMonotonic")-m.Uptime(mismatchAt))
 	figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
+	cloudInitStages(t, scenario, s)
 
 	// A second boot of this baked node: the reference for the embedded
 	// cloud-init node's second boot (issue 21 item 5). The join is skipped
