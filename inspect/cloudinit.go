@@ -54,6 +54,15 @@ func readCloudConfig(n *Node, data []byte) error {
 		case "runcmd":
 			items, _ := doc[k].([]any)
 			readRuncmd(n, items)
+		case "bootcmd":
+			items, _ := doc[k].([]any)
+			if rest := readBootcmd(n, items); len(rest) > 0 {
+				out, err := yaml.Marshal(map[string]any{k: rest})
+				if err != nil {
+					return err
+				}
+				n.Extra = append(n.Extra, strings.TrimRight(string(out), "\n"))
+			}
 		default:
 			out, err := yaml.Marshal(map[string]any{k: doc[k]})
 			if err != nil {
@@ -117,6 +126,32 @@ func decodeCloudContent(content, encoding string) ([]byte, error) {
 	return nil, fmt.Errorf("encoding %q is not one cloud-init knows", encoding)
 }
 
+// readBootcmd records the start of the node's units that kubebake's
+// bootcmd queues (`cloud-init-per instance NAME systemd-run ... /bin/sh
+// -ec SCRIPT`: SCRIPT's lines read as runcmd's are) and returns the other
+// entries.
+func readBootcmd(n *Node, items []any) (rest []any) {
+	for _, it := range items {
+		argv, _ := it.([]any)
+		if len(argv) < 7 || fmt.Sprint(argv[0]) != "cloud-init-per" || fmt.Sprint(argv[3]) != "systemd-run" || fmt.Sprint(argv[len(argv)-2]) != "-ec" {
+			rest = append(rest, it)
+			continue
+		}
+		script, _ := argv[len(argv)-1].(string)
+		var lines []any
+		for _, l := range strings.Split(script, "\n") {
+			lines = append(lines, l)
+		}
+		for _, a := range argv[4 : len(argv)-3] {
+			if after, ok := strings.CutPrefix(fmt.Sprint(a), "--property=After="); ok {
+				n.Extra = append(n.Extra, "units started after "+after)
+			}
+		}
+		readRuncmd(n, lines)
+	}
+	return rest
+}
+
 // readRuncmd records runcmd: `systemctl enable` and `systemctl (re)start`
 // as enablement and start order, the rest as commands.
 func readRuncmd(n *Node, items []any) {
@@ -157,21 +192,10 @@ func readRuncmd(n *Node, items []any) {
 		if s, ok := it.(string); ok {
 			n.Commands = append(n.Commands, s)
 		} else {
-			n.Commands = append(n.Commands, shellJoin(argv))
+			n.Commands = append(n.Commands, userdata.ShellJoin(argv))
 		}
 	}
 	n.Enabled = sortedSet(enabled)
-}
-
-func shellJoin(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`;&|<>*?()[]{}#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
 }
 
 // readMIME reads a MIME multipart user-data: its cloud-config parts in

@@ -35,11 +35,10 @@ type cloudConfig struct {
 	FQDN       string `json:"fqdn,omitempty"`
 	PreferFQDN bool   `json:"prefer_fqdn_over_hostname,omitempty"`
 	// Bootcmd runs before write_files: it makes the token's directory 0700
-	// (write_files writes a file 0644 and chmods it after).
+	// (write_files writes a file 0644 and chmods it after), and queues the
+	// start of the node's units (see startCommand).
 	Bootcmd    [][]string  `json:"bootcmd,omitempty"`
 	WriteFiles []cloudFile `json:"write_files"`
-	// Runcmd entries are either a string (run by sh) or a list (exec'd).
-	Runcmd []any `json:"runcmd,omitempty"`
 }
 
 type cloudFile struct {
@@ -55,12 +54,8 @@ type cloudFile struct {
 const cloudInitGzipOver = 512
 
 // CloudInit emits the plan as #cloud-config: write_files lays the files and
-// units down, runcmd enables the units and starts them in the plan's order.
-// runcmd is one shell script, run with `set -e` so that a failed step stops
-// it and marks cloud-final failed. The join is queued last with --no-block:
-// runcmd does not wait minutes for a control plane, a first attempt that
-// fails does not fail cloud-init, and the kubelet, which the join starts,
-// is never restarted under it.
+// units down, and a service that systemd starts as soon as that is done
+// enables the units and starts them in the plan's order (startCommand).
 func CloudInit(p *plan.Plan) ([]byte, error) {
 	doc, err := cloudInitDoc(p)
 	if err != nil {
@@ -157,20 +152,8 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 			enable = append(enable, u.Name)
 		}
 	}
-	if len(p.Units) > 0 {
-		cc.Runcmd = append(cc.Runcmd, "set -e", []string{"systemctl", "daemon-reload"})
-	}
-	if len(enable) > 0 {
-		cc.Runcmd = append(cc.Runcmd, append([]string{"systemctl", "enable"}, enable...))
-	}
-	for _, u := range p.Start {
-		// restart, not start: the modules-load and sysctl services already
-		// ran at boot before these files existed, and a runtime that is up
-		// must pick up its new drop-in.
-		cc.Runcmd = append(cc.Runcmd, []string{"systemctl", "restart", u})
-	}
-	if len(p.StartNoWait) > 0 {
-		cc.Runcmd = append(cc.Runcmd, append([]string{"systemctl", "start", "--no-block"}, p.StartNoWait...))
+	if start := startCommand(p, enable); start != nil {
+		cc.Bootcmd = append(cc.Bootcmd, start)
 	}
 	out, err := yaml.Marshal(cc)
 	if err != nil {
@@ -183,6 +166,58 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 	}
 	h, err := installHook(largeFiles)
 	return doc, &h, err
+}
+
+// startUnit is the transient service that enables and starts the node's
+// units on cloud-init's machines.
+const startUnit = "kubebake-start"
+
+// startCommand is the bootcmd entry that starts the node's units, or nil
+// when the plan has none: once per instance, it asks systemd for a
+// service, ordered after cloud-init's init stage (which runs write_files),
+// that reloads systemd, enables the units and starts them in the plan's
+// order, one shell script run with `set -e` so that a failed step stops it
+// and leaves the service failed. The join is started last with
+// --no-block: a join that waits minutes for a control plane holds up
+// nothing, and the kubelet, which the join starts, is never restarted
+// under it.
+//
+// Not runcmd: cloud-init runs runcmd in its last stage, after
+// multi-user.target and two more Python processes (its config and final
+// stages); the files are all in place at the end of its init stage, which
+// is where a boot that Ignition provisions has them. With a config of the
+// user's merged in, the service is ordered after the final stage instead,
+// as runcmd was: the user's packages and runcmd, which run there, may
+// install or prepare what the units need, and the user's commands ran
+// before kubebake's.
+func startCommand(p *plan.Plan, enable []string) []string {
+	var script []string
+	if len(p.Units) > 0 {
+		script = append(script, userdata.ShellJoin([]string{"systemctl", "daemon-reload"}))
+	}
+	if len(enable) > 0 {
+		script = append(script, userdata.ShellJoin(append([]string{"systemctl", "enable"}, enable...)))
+	}
+	for _, u := range p.Start {
+		// restart, not start: the modules-load and sysctl services already
+		// ran at boot before these files existed, and a runtime that is up
+		// must pick up its new drop-in.
+		script = append(script, userdata.ShellJoin([]string{"systemctl", "restart", u}))
+	}
+	if len(p.StartNoWait) > 0 {
+		script = append(script, userdata.ShellJoin(append([]string{"systemctl", "start", "--no-block"}, p.StartNoWait...)))
+	}
+	if len(script) == 0 {
+		return nil
+	}
+	after := "cloud-init.service"
+	if p.User != nil {
+		after = "cloud-final.service"
+	}
+	return []string{"cloud-init-per", "instance", startUnit, "systemd-run", "--no-block",
+		"--unit=" + startUnit, "--description=kubebake: enable and start the node's units",
+		"--property=Type=oneshot", "--property=After=" + after,
+		"/bin/sh", "-ec", strings.Join(script, "\n")}
 }
 
 // installHook is the cloud-init boothook that installs files, each carried

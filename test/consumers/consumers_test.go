@@ -209,7 +209,7 @@ func forEachIgnitionInput(t *testing.T, f func(t *testing.T, in inputs)) {
 }
 
 // TestCloudInit applies every rendered cloud-config with real cloud-init,
-// checks the tree and the order runcmd starts units in, and compares the
+// checks the tree and the order the node's start starts units in, and compares the
 // machine state with what Ignition makes of the same inputs.
 func TestCloudInit(t *testing.T) {
 	ct.Tools(t)
@@ -219,7 +219,7 @@ func TestCloudInit(t *testing.T) {
 		ci, run := applyCloudInit(t, in, plan)
 		checkTree(t, "cloud-init", ci, plan)
 		checkAgent(t, in, plan, ci.root)
-		checkStarts(t, run, plan)
+		checkStarts(t, run, plan, "cloud-init.service")
 
 		// One plan, two emitters, one machine state. cloud-init has
 		// no variant: compare with the default variant's Ignition.
@@ -264,11 +264,20 @@ func forEachCloudInitInput(t *testing.T, f func(t *testing.T, in inputs)) {
 	}
 }
 
-// checkStarts asserts what runcmd asked of systemd, in order: a
+// checkStarts asserts what the node's start asked of systemd, in order: a
 // daemon-reload before anything else, the plan's units enabled, then the
 // plan's start list, each unit (re)started once, in that order.
-func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan) {
+//
+// The units are started by one transient service that cloud-init's bootcmd
+// asks systemd for, ordered after the unit named by after: cloud-init's
+// init stage, which has written the files, rather than its final stage
+// (runcmd), which a boot reaches a Python process or two later; after the
+// final stage only when the user's config is merged in.
+func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan, after string) {
 	t.Helper()
+	if len(run.Transient) != 1 || run.Transient[0].After != after {
+		t.Errorf("want the units started by one service after %s; systemd-run was asked for %+v", after, run.Transient)
+	}
 	var started, enabled []string
 	reloaded := false
 	for _, call := range run.Systemctl {
@@ -289,23 +298,23 @@ func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan) {
 			reloaded = true
 		case "enable":
 			if !reloaded {
-				t.Errorf("runcmd enables units before systemctl daemon-reload: %q", call)
+				t.Errorf("the start enables units before systemctl daemon-reload: %q", call)
 			}
 			enabled = append(enabled, units...)
 		case "start", "restart":
 			if !reloaded {
-				t.Errorf("runcmd starts units before systemctl daemon-reload: %q", call)
+				t.Errorf("the start starts units before systemctl daemon-reload: %q", call)
 			}
 			started = append(started, units...)
 		}
 	}
 	for _, u := range plan.Enabled {
 		if !contains(enabled, u) {
-			t.Errorf("runcmd never runs `systemctl enable %s`; calls: %q", u, run.Systemctl)
+			t.Errorf("the start never runs `systemctl enable %s`; calls: %q", u, run.Systemctl)
 		}
 	}
 	if want := append(append([]string{}, plan.Start...), plan.StartNoWait...); strings.Join(started, " ") != strings.Join(want, " ") {
-		t.Errorf("runcmd starts %q, the plan says %q then %q", started, plan.Start, plan.StartNoWait)
+		t.Errorf("the start starts %q, the plan says %q then %q", started, plan.Start, plan.StartNoWait)
 	}
 }
 

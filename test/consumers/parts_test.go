@@ -270,7 +270,9 @@ func TestMergeConsumers(t *testing.T) {
 			wantOurs(t, root, plan)
 			wantFile(t, root, "/etc/motd", "user's config merged in")
 			wantFile(t, root, c.file, c.text)
-			checkStarts(t, run, plan)
+			// The user's packages and runcmd run in cloud-init's final
+			// stage, and before ours, as they did in one runcmd.
+			checkStarts(t, run, plan, "cloud-final.service")
 		})
 	}
 }

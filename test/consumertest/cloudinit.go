@@ -3,11 +3,13 @@ package consumertest
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +61,37 @@ if [ -n "$now" ]; then
 fi
 `
 
+// systemdRunShim stands in for /usr/bin/systemd-run inside the chroot: it
+// records the transient service asked for (its command, and the unit it is
+// ordered after, --property=After=) in transientDir, and ApplyCloudInit
+// runs it in the chroot once the stage that unit stands for is done, as
+// systemd would start it.
+const systemdRunShim = `#!/bin/sh
+# consumertest: no systemd runs in this chroot; see test/consumertest.
+dir=/var/lib/consumertest-systemd-run
+mkdir -p "$dir"
+n=$(ls "$dir" | wc -l)
+after=
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --property=After=*) after=${1#--property=After=} ;;
+  --) shift; break ;;
+  -*) ;;
+  *) break ;;
+  esac
+  shift
+done
+[ -n "$after" ] || { echo "consumertest systemd-run: no --property=After=" >&2; exit 1; }
+printf '%s' "$after" >"$dir/$n.after"
+for a in "$@"; do printf '%s\0' "$a"; done >"$dir/$n.cmd"
+`
+
+// transientDir is where the systemd-run shim queues transient services.
+const transientDir = "/var/lib/consumertest-systemd-run"
+
+// stageUnits are the systemd units that run CloudInitStages, in order.
+var stageUnits = []string{"cloud-init-local.service", "cloud-init.service", "cloud-config.service", "cloud-final.service"}
+
 // SystemctlLog is where the systemctl shim records each call, one line a
 // call with its arguments, in the root.
 const SystemctlLog = "/var/log/consumertest-systemctl.log"
@@ -71,6 +104,15 @@ type CloudInitRun struct {
 	// Systemctl holds the argument lists of every systemctl call, in order
 	// (see SystemctlLog).
 	Systemctl []string
+	// Transient are the services systemd-run was asked for, as run.
+	Transient []Transient
+}
+
+// Transient is a transient service a stage asked systemd-run for.
+type Transient struct {
+	// After is the unit it was ordered after: the stage it ran behind.
+	After string
+	Argv  []string
 }
 
 // ExtractDebianRoot extracts the cached minimal Debian root (with cloud-init
@@ -124,7 +166,9 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 			fmt.Sprintf(format, a...), transcript.String(), indent(run.Output), indent(lastLines(run.Log, 60)))
 	}
 	var took []string
-	for _, stage := range CloudInitStages {
+	var transient []Transient
+	ran := map[string]bool{}
+	for i, stage := range CloudInitStages {
 		start := time.Now()
 		r := inChroot(ts, root, append([]string{"cloud-init"}, stage...)...)
 		took = append(took, fmt.Sprintf("%s %.1fs", strings.Join(stage, " "), time.Since(start).Seconds()))
@@ -132,6 +176,22 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 		if r.err != nil {
 			fail("cloud-init %s failed", strings.Join(stage, " "))
 		}
+		// What systemd starts once this stage's unit is done.
+		for _, tr := range queuedTransient(t, root, ran) {
+			if tr.After != stageUnits[i] {
+				continue
+			}
+			ran[tr.id] = true
+			r := inChroot(ts, root, tr.Argv...)
+			transcript.WriteString(r.String())
+			if r.err != nil {
+				fail("the transient service after %s failed", tr.After)
+			}
+			transient = append(transient, tr.Transient)
+		}
+	}
+	if left := queuedTransient(t, root, ran); len(left) > 0 {
+		fail("systemd-run queued a service after %s, which no stage is: it would never run", left[0].After)
 	}
 	t.Logf("cloud-init stages: %s", strings.Join(took, ", "))
 	status := inChroot(ts, root, "cloud-init", "status", "--long")
@@ -146,6 +206,7 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 	if bad := cloudInitComplaints(run.Log); len(bad) > 0 {
 		fail("cloud-init logged warnings or errors:\n%s", strings.Join(bad, "\n"))
 	}
+	run.Transient = transient
 	return run
 }
 
@@ -242,6 +303,34 @@ func cloudInitComplaints(log string) []string {
 	return bad
 }
 
+type queued struct {
+	Transient
+	id string
+}
+
+// queuedTransient are the services the systemd-run shim queued that have
+// not run yet, in the order asked for.
+func queuedTransient(t testing.TB, root string, ran map[string]bool) []queued {
+	t.Helper()
+	dir := filepath.Join(root, transientDir)
+	var out []queued
+	for i := 0; ; i++ {
+		id := strconv.Itoa(i)
+		after, err := os.ReadFile(filepath.Join(dir, id+".after"))
+		if errors.Is(err, os.ErrNotExist) {
+			return out
+		}
+		must(t, err)
+		if ran[id] {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join(dir, id+".cmd"))
+		must(t, err)
+		argv := strings.Split(strings.TrimSuffix(string(cmd), "\x00"), "\x00")
+		out = append(out, queued{Transient{After: string(after), Argv: argv}, id})
+	}
+}
+
 func readCloudInitRun(root string) *CloudInitRun {
 	log, _ := os.ReadFile(filepath.Join(root, "var/log/cloud-init.log"))
 	out, _ := os.ReadFile(filepath.Join(root, "var/log/cloud-init-output.log"))
@@ -288,6 +377,7 @@ func installSystemctlShim(t testing.TB, root string) {
 	bin := filepath.Join(root, "usr/bin/systemctl")
 	must(t, os.Rename(bin, bin+".real"))
 	must(t, os.WriteFile(bin, []byte(systemctlShim), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "usr/bin/systemd-run"), []byte(systemdRunShim), 0o755))
 }
 
 // SchemaCheck runs the host's `cloud-init schema --config-file` on userData

@@ -93,7 +93,7 @@ func TestRenderedNodeJoins(t *testing.T) {
 				consumertest.StubUnit(t, root, u)
 			}
 		})
-		// cloud-init's runcmd asked systemd to start the join and left the
+		// kubebake's start service (queued by bootcmd) asked systemd to start the join and left the
 		// kubelet to it (the join's ExecStartPost); this test plays systemd.
 		starts := startedUnits(run.Systemctl)
 		if indexOf(starts, "kubebake-join.service") < 0 || indexOf(starts, "kubelet.service") >= 0 {
