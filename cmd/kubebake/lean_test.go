@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kubebake/kubebake/embed"
 )
 
 // TestRenderPathLinks guards kubebake's start-up: Go runs the init of every
@@ -44,6 +48,36 @@ func TestRenderPathLinks(t *testing.T) {
 	} {
 		if linked[p] {
 			t.Errorf("cmd/kubebake links %s: its init runs at every start, render's too (find who imports it: go list -deps -f '{{.ImportPath}}: {{.Imports}}' ./cmd/kubebake | grep %s)", p, p)
+		}
+	}
+}
+
+// TestSingleRenderDoesNotCollect guards a single render's speed without
+// timing it: the process's heap is garbage only at exit, and collecting it
+// took a third of an embedded render's time (the mark workers waiting to
+// preempt the goroutine that clears the output's pages), so render turns
+// the collector off (under a soft memory limit). GODEBUG=gctrace=1 prints a
+// line for every collection; a render must print none.
+func TestSingleRenderDoesNotCollect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kubebake")
+	}
+	if _, err := embed.Load("amd64"); err != nil {
+		t.Skipf("no embedded agent (run make embed): %v", err)
+	}
+	bin := buildKubebake(t)
+	for _, format := range []string{"ignition", "cloud-init"} {
+		cmd := exec.Command(bin, "render", "--ca", "../../testdata/ca.crt", "--token-file", "../../testdata/token",
+			"--api-server", "10.0.0.10:6443", "--format", format, "-o", filepath.Join(t.TempDir(), "out"))
+		cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "gc ") {
+				t.Errorf("%s: a single render with the embedded agent collected garbage: %s", format, line)
+			}
 		}
 	}
 }

@@ -49,6 +49,12 @@ Flags:`
 const joinNoneWarning = "--join-binary none: the node does no first-boot verification; the kubelet sends the token to whatever answers at the API server address, trusting only the baked CA"
 
 func runRender(env *cliEnv, args []string) error {
+	// One render is a short process whose heap (a few MB, tens with an
+	// embedded agent) is garbage only at exit: collecting it costs the
+	// render more time than the heap ever takes memory. The soft limit
+	// still bounds it for a huge --merge; a fleet sets its own.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(singleMemoryLimit))
 	opts, err := parseCmd(env, cmdRender, fmt.Sprintf(renderUsage, notInConfig(cmdRender)), args)
 	if err != nil {
 		return err
@@ -87,12 +93,6 @@ func runRender(env *cliEnv, args []string) error {
 		}
 		agent = &a
 	}
-	// One render is a short process whose heap (a few MB, tens with an
-	// embedded agent) is garbage only at exit: collecting it costs the
-	// render more time than the heap ever takes memory. The soft limit
-	// still bounds it for a huge --merge.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(singleMemoryLimit))
 	if sp.Pointer != "" {
 		return renderPointer(env, sp, agent, opts.co.Output, opts.co.BootOutput)
 	}
