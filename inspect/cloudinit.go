@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,25 +128,31 @@ func decodeCloudContent(content, encoding string) ([]byte, error) {
 }
 
 // readBootcmd records the start of the node's units that kubebake's
-// bootcmd queues (`cloud-init-per instance NAME systemd-run ... /bin/sh
-// -ec SCRIPT`: SCRIPT's lines read as runcmd's are) and returns the other
-// entries.
+// bootcmd queues (`sh -c GUARD DONE systemd-run --unit=kubebake-start ...
+// /bin/sh -ec SCRIPT`: SCRIPT's lines read as runcmd's are) and returns
+// the other entries, a user's among them, as they are.
 func readBootcmd(n *Node, items []any) (rest []any) {
 	for _, it := range items {
 		argv, _ := it.([]any)
-		if len(argv) < 7 || fmt.Sprint(argv[0]) != "cloud-init-per" || fmt.Sprint(argv[3]) != "systemd-run" || fmt.Sprint(argv[len(argv)-2]) != "-ec" {
+		words := make([]string, len(argv))
+		for i, a := range argv {
+			words[i] = fmt.Sprint(a)
+		}
+		if len(words) < 9 || words[0] != "sh" || words[1] != "-c" || words[2] != `test -e "$0" || exec "$@"` ||
+			words[4] != "systemd-run" || !slices.Contains(words, "--unit=kubebake-start") || words[len(words)-2] != "-ec" {
 			rest = append(rest, it)
 			continue
 		}
-		script, _ := argv[len(argv)-1].(string)
-		var lines []any
-		for _, l := range strings.Split(script, "\n") {
-			lines = append(lines, l)
-		}
-		for _, a := range argv[4 : len(argv)-3] {
-			if after, ok := strings.CutPrefix(fmt.Sprint(a), "--property=After="); ok {
-				n.Extra = append(n.Extra, "units started after "+after)
+		var after []string
+		for _, w := range words[5 : len(words)-3] {
+			if a, ok := strings.CutPrefix(w, "--property=After="); ok {
+				after = append(after, a)
 			}
+		}
+		n.Extra = append(n.Extra, fmt.Sprintf("units started by kubebake-start.service after %s, once (until %s exists)", strings.Join(after, " and "), words[3]))
+		var lines []any
+		for _, l := range strings.Split(words[len(words)-1], "\n") {
+			lines = append(lines, l)
 		}
 		readRuncmd(n, lines)
 	}

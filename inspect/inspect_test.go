@@ -59,6 +59,26 @@ func TestCloudConfigDetails(t *testing.T) {
 	}
 }
 
+// A user's bootcmd that looks like kubebake's start (systemd-run, a script
+// after -ec) is the user's: its units are not read as the node's enabled
+// and started units, and the entry stays among the other settings.
+// Before, any entry with cloud-init-per, systemd-run and -ec was read as
+// kubebake's.
+func TestUserBootcmdIsNotTheStart(t *testing.T) {
+	cc := "#cloud-config\nbootcmd:\n- [cloud-init-per, always, mine, systemd-run, --unit=mine, /bin/sh, -ec, \"systemctl restart nginx.service\\nsystemctl enable nginx.service\"]\n" +
+		"- [sh, -c, 'test -e \"$0\" || exec \"$@\"', /run/mine, systemd-run, --unit=mine, --property=After=cloud-init.service, /bin/sh, -ec, systemctl enable nginx.service]\n"
+	n, err := Read([]byte(cc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Enabled) > 0 || len(n.Start) > 0 {
+		t.Errorf("a user's bootcmd read as the node's units: enabled %v, start %v", n.Enabled, n.Start)
+	}
+	if view := string(n.Text()); !strings.Contains(view, "cloud-init-per") || !strings.Contains(view, "/run/mine") {
+		t.Errorf("the user's bootcmd is not among the other settings:\n%s", view)
+	}
+}
+
 func TestTarOwnerAndBinary(t *testing.T) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kubebake/kubebake/inspect"
@@ -155,4 +156,43 @@ func TestMergePartConflict(t *testing.T) {
 	in.Merge = p
 	out, err := Render(mustSpec(t, in), standIn(t))
 	wantMergeError(t, out, err, "/var/lib/kubelet/config.yaml", "a file kubebake writes")
+}
+
+// TestCloudInitStartWhere: a node's first boot starts its units as soon as
+// cloud-init's network stage has written the files (bootcmd queues
+// kubebake-start.service); an image part, which an image build captures
+// once `cloud-init status --wait` says cloud-init is done, and an output
+// with the user's config merged in, whose packages and runcmd come first,
+// start them in runcmd, inside cloud-init's own stages. Before, the image
+// part and the merged outputs queued the service too: an image could be
+// captured before its units were enabled.
+func TestCloudInitStartWhere(t *testing.T) {
+	withMergePart := func(in spec.Inputs) spec.Inputs {
+		in.MergePart, in.Given["merge-part"] = "image", "--merge-part"
+		return in
+	}
+	for _, c := range []struct {
+		name  string
+		in    spec.Inputs
+		early bool
+	}{
+		{"node", func() spec.Inputs { in := sampleInputs(); in.Format = string(FormatCloudInit); return in }(), true},
+		{"image part", func() spec.Inputs {
+			in := mergePartInputs(FormatCloudInit, spec.PartImage, "")
+			in.Merge = ""
+			return in
+		}(), false},
+		{"image part holding the user's config", withMergePart(mergePartInputs(FormatCloudInit, spec.PartImage, "")), false},
+		{"node with the user's config", func() spec.Inputs {
+			in := mergePartInputs(FormatCloudInit, spec.PartAll, "")
+			delete(in.Given, "part")
+			return in
+		}(), false},
+	} {
+		out := string(renderInputs(t, c.in))
+		queued, runcmd := strings.Contains(out, "--unit=kubebake-start"), strings.Contains(out, "\nruncmd:\n- set -e\n")
+		if queued != c.early || runcmd == c.early {
+			t.Errorf("%s: kubebake-start queued %v, runcmd %v; want the start early %v", c.name, queued, runcmd, c.early)
+		}
+	}
 }

@@ -36,9 +36,12 @@ type cloudConfig struct {
 	PreferFQDN bool   `json:"prefer_fqdn_over_hostname,omitempty"`
 	// Bootcmd runs before write_files: it makes the token's directory 0700
 	// (write_files writes a file 0644 and chmods it after), and queues the
-	// start of the node's units (see startCommand).
+	// start of the node's units (see startEarly).
 	Bootcmd    [][]string  `json:"bootcmd,omitempty"`
 	WriteFiles []cloudFile `json:"write_files"`
+	// Runcmd starts the node's units where startEarly does not. Entries
+	// are either a string (run by sh) or a list (exec'd).
+	Runcmd []any `json:"runcmd,omitempty"`
 }
 
 type cloudFile struct {
@@ -55,7 +58,8 @@ const cloudInitGzipOver = 512
 
 // CloudInit emits the plan as #cloud-config: write_files lays the files and
 // units down, and a service that systemd starts as soon as that is done
-// enables the units and starts them in the plan's order (startCommand).
+// (or runcmd: see startEarly) enables the units and starts them in the
+// plan's order.
 func CloudInit(p *plan.Plan) ([]byte, error) {
 	doc, err := cloudInitDoc(p)
 	if err != nil {
@@ -152,8 +156,14 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 			enable = append(enable, u.Name)
 		}
 	}
-	if start := startCommand(p, enable); start != nil {
-		cc.Bootcmd = append(cc.Bootcmd, start)
+	if script := startScript(p, enable); len(script) == 0 {
+	} else if startEarly(p) {
+		cc.Bootcmd = append(cc.Bootcmd, startCommand(script))
+	} else {
+		cc.Runcmd = append(cc.Runcmd, "set -e")
+		for _, argv := range script {
+			cc.Runcmd = append(cc.Runcmd, argv)
+		}
 	}
 	out, err := yaml.Marshal(cc)
 	if err != nil {
@@ -169,55 +179,78 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 }
 
 // startUnit is the transient service that enables and starts the node's
-// units on cloud-init's machines.
-const startUnit = "kubebake-start"
+// units on cloud-init's machines, and startDone the file its last step
+// writes: in cloud-init's directory of the instance, so that a new
+// instance (an image cloned, `cloud-init clean`) starts its units again.
+const (
+	startUnit = "kubebake-start"
+	startDone = "/var/lib/cloud/instance/sem/kubebake-start"
+	// startGuard runs its arguments unless $0 (startDone) exists.
+	startGuard = `test -e "$0" || exec "$@"`
+)
 
-// startCommand is the bootcmd entry that starts the node's units, or nil
-// when the plan has none: once per instance, it asks systemd for a
-// service, ordered after cloud-init's init stage (which runs write_files),
-// that reloads systemd, enables the units and starts them in the plan's
-// order, one shell script run with `set -e` so that a failed step stops it
-// and leaves the service failed. The join is started last with
+// startScript is what starts the node's units: reload systemd, enable
+// the units, (re)start them in the plan's order, the join last with
 // --no-block: a join that waits minutes for a control plane holds up
 // nothing, and the kubelet, which the join starts, is never restarted
 // under it.
-//
-// Not runcmd: cloud-init runs runcmd in its last stage, after
-// multi-user.target and two more Python processes (its config and final
-// stages); the files are all in place at the end of its init stage, which
-// is where a boot that Ignition provisions has them. With a config of the
-// user's merged in, the service is ordered after the final stage instead,
-// as runcmd was: the user's packages and runcmd, which run there, may
-// install or prepare what the units need, and the user's commands ran
-// before kubebake's.
-func startCommand(p *plan.Plan, enable []string) []string {
-	var script []string
+func startScript(p *plan.Plan, enable []string) [][]string {
+	var script [][]string
 	if len(p.Units) > 0 {
-		script = append(script, userdata.ShellJoin([]string{"systemctl", "daemon-reload"}))
+		script = append(script, []string{"systemctl", "daemon-reload"})
 	}
 	if len(enable) > 0 {
-		script = append(script, userdata.ShellJoin(append([]string{"systemctl", "enable"}, enable...)))
+		script = append(script, append([]string{"systemctl", "enable"}, enable...))
 	}
 	for _, u := range p.Start {
 		// restart, not start: the modules-load and sysctl services already
 		// ran at boot before these files existed, and a runtime that is up
 		// must pick up its new drop-in.
-		script = append(script, userdata.ShellJoin([]string{"systemctl", "restart", u}))
+		script = append(script, []string{"systemctl", "restart", u})
 	}
 	if len(p.StartNoWait) > 0 {
-		script = append(script, userdata.ShellJoin(append([]string{"systemctl", "start", "--no-block"}, p.StartNoWait...)))
+		script = append(script, append([]string{"systemctl", "start", "--no-block"}, p.StartNoWait...))
 	}
-	if len(script) == 0 {
-		return nil
+	return script
+}
+
+// startEarly says whether the node's units start as soon as cloud-init's
+// init stage has written the files, rather than in runcmd.
+//
+// runcmd runs in cloud-init's last stage, after multi-user.target and two
+// more Python processes (its config and final stages), where everything
+// the units need was in place at the end of its first network stage: the
+// boot tier measured the join started 24-35 s after multi-user.target
+// under emulation. So a node's first boot gets startCommand instead. Not
+// so for an image part, which an image build captures once cloud-init
+// says it is done (`cloud-init status --wait`), which must be after the
+// units are enabled; nor with a config of the user's merged in, whose
+// packages and runcmd (cloud-init's final stage) may install or prepare
+// what the units need, and ran before kubebake's start: runcmd keeps
+// both, and reports a failed step in cloud-init's status.
+func startEarly(p *plan.Plan) bool {
+	return p.Spec.Part != spec.PartImage && p.User == nil
+}
+
+// startCommand is the bootcmd entry that asks systemd for a service,
+// kubebake-start, that runs script (`sh -e`) once cloud-init's network
+// stage is done (cloud-init.service, cloud-init-network.service from
+// cloud-init 24.3 on), and then writes startDone. bootcmd runs at every
+// boot: the request is made until startDone exists, so a boot that ends
+// before the service ran (a reboot, a power loss) or a step that failed is
+// tried again at the next boot; a failed step leaves the service failed
+// (`systemctl status kubebake-start`).
+func startCommand(script [][]string) []string {
+	lines := make([]string, 0, len(script)+1)
+	for _, argv := range script {
+		lines = append(lines, userdata.ShellJoin(argv))
 	}
-	after := "cloud-init.service"
-	if p.User != nil {
-		after = "cloud-final.service"
-	}
-	return []string{"cloud-init-per", "instance", startUnit, "systemd-run", "--no-block",
-		"--unit=" + startUnit, "--description=kubebake: enable and start the node's units",
-		"--property=Type=oneshot", "--property=After=" + after,
-		"/bin/sh", "-ec", strings.Join(script, "\n")}
+	lines = append(lines, userdata.ShellJoin([]string{"touch", startDone}))
+	return []string{"sh", "-c", startGuard, startDone,
+		"systemd-run", "--no-block", "--unit=" + startUnit,
+		"--description=kubebake: enable and start the node's units", "--property=Type=oneshot",
+		"--property=After=cloud-init.service", "--property=After=cloud-init-network.service",
+		"/bin/sh", "-ec", strings.Join(lines, "\n")}
 }
 
 // installHook is the cloud-init boothook that installs files, each carried

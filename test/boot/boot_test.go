@@ -97,6 +97,9 @@ func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
 	figure(t, scenario, "join to kubelet.conf", s.Float("kubeconf")-joinAt)
 	figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
 	cloudInitStages(t, scenario, s)
+	if s.Get("startruns") != "1" {
+		t.Errorf("first boot: kubebake-start.service ran %s times, want once", s.Get("startruns"))
+	}
 	csrs := len(clientCSRs(t, c, tok))
 
 	// Scenario 5: power off, boot again.
@@ -129,6 +132,11 @@ func secondBoot(t *testing.T, img *boottest.Image, m *boottest.Machine, name, di
 	assertJoinedState(t, "second boot", s2)
 	if s2.Get("join.ConditionResult") != "no" || s2.Float("join.ExecMainStartTimestampMonotonic") != 0 {
 		t.Errorf("second boot: kubebake-join was not skipped by its condition: %s", s2)
+	}
+	// bootcmd runs at every boot; the start is asked for only until its
+	// first run completed.
+	if s2.Get("startruns") != "0" {
+		t.Errorf("second boot: kubebake-start.service ran %s times, want none: the units were restarted under a joined kubelet", s2.Get("startruns"))
 	}
 	figure(t, scenario+", second boot", "boot to multi-user.target", s2.Seconds("mu"))
 	figure(t, scenario+", second boot", "boot to kubelet active", s2.Seconds("kubelet.ExecMainStartTimestampMonotonic"))

@@ -15,6 +15,7 @@ import (
 //	KBPROBE up=<s> state=<is-system-running> failed=<a,b> jobs=<n>
 //	  mu=<µs multi-user.target was reached, 0 if not>
 //	  ciinit.ActiveEnterTimestampMonotonic=<µs> ... (cloud-init's four stages done: cilocal, ciinit, ciconfig, cifinal)
+//	  startruns=<times this boot ran kubebake-start.service>
 //	  join.ActiveState=... join.Result=... join.ExecMainStatus=...
 //	  join.ConditionResult=... join.ActiveEnterTimestampMonotonic=<µs> ...
 //	  kubelet.ActiveState=... kubelet.ExecMainStartTimestampMonotonic=<µs> ...
@@ -88,6 +89,8 @@ while :; do
       if [ -e "$w" ]; then watch="$watch watch:$w=yes"; else watch="$watch watch:$w=no"; fi
     done </etc/kubebake-probe.watch
   fi
+  # How often this boot ran cloud-init's kubebake-start.service (transient).
+  startruns=$(journalctl -b -u kubebake-start.service -o cat --no-pager 2>/dev/null | grep -c '^Starting kubebake-start.service')
   j=$(systemctl show -p ActiveState --value kubebake-join.service)
   if [ -z "$journaled" ] && { [ "$j" = failed ] || [ "$j" = active ]; }; then
     journalctl -b -u kubebake-join.service -o cat --no-pager 2>/dev/null | sed 's/^/KBJOURNAL /' >$out
@@ -99,7 +102,7 @@ while :; do
   jfinal=false; grep -qs '"final": true' /run/kubebake/status.json && jfinal=true
   sentinel=; [ -r /run/cluster-api/bootstrap-success.complete ] && sentinel=$(tr -d ' \n' </run/cluster-api/bootstrap-success.complete)
   failmark=no; [ -e /run/cluster-api/bootstrap-failure.kubebake ] && failmark=yes
-  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) $(show cilocal cloud-init-local.service ActiveEnterTimestampMonotonic) $(show ciinit cloud-init.service ActiveEnterTimestampMonotonic) $(show ciconfig cloud-config.service ActiveEnterTimestampMonotonic) $(show cifinal cloud-final.service ActiveEnterTimestampMonotonic) kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles jphase=$jphase jclass=$jclass jfinal=$jfinal sentinel=$sentinel failmark=$failmark ${scanned:-scan=pending} END" >$out
+  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) $(show cilocal cloud-init-local.service ActiveEnterTimestampMonotonic) $(show ciinit cloud-init.service ActiveEnterTimestampMonotonic) $(show ciconfig cloud-config.service ActiveEnterTimestampMonotonic) $(show cifinal cloud-final.service ActiveEnterTimestampMonotonic) startruns=$startruns kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles jphase=$jphase jclass=$jclass jfinal=$jfinal sentinel=$sentinel failmark=$failmark ${scanned:-scan=pending} END" >$out
   sleep 3
 done
 `

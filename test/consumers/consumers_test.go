@@ -219,7 +219,7 @@ func TestCloudInit(t *testing.T) {
 		ci, run := applyCloudInit(t, in, plan)
 		checkTree(t, "cloud-init", ci, plan)
 		checkAgent(t, in, plan, ci.root)
-		checkStarts(t, run, plan, "cloud-init.service")
+		checkStarts(t, run, plan, true)
 
 		// One plan, two emitters, one machine state. cloud-init has
 		// no variant: compare with the default variant's Ignition.
@@ -268,15 +268,18 @@ func forEachCloudInitInput(t *testing.T, f func(t *testing.T, in inputs)) {
 // daemon-reload before anything else, the plan's units enabled, then the
 // plan's start list, each unit (re)started once, in that order.
 //
-// The units are started by one transient service that cloud-init's bootcmd
-// asks systemd for, ordered after the unit named by after: cloud-init's
-// init stage, which has written the files, rather than its final stage
-// (runcmd), which a boot reaches a Python process or two later; after the
-// final stage only when the user's config is merged in.
-func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan, after string) {
+// With early, the units are started by one transient service that
+// cloud-init's bootcmd asks systemd for, ordered after cloud-init's
+// network stage (which has written the files) rather than in its final
+// stage (runcmd), which a boot reaches a Python process or two later;
+// without (an image part, a user's config merged in), by runcmd.
+func checkStarts(t *testing.T, run *ct.CloudInitRun, plan *ct.Plan, early bool) {
 	t.Helper()
-	if len(run.Transient) != 1 || run.Transient[0].After != after {
-		t.Errorf("want the units started by one service after %s; systemd-run was asked for %+v", after, run.Transient)
+	switch {
+	case early && (len(run.Transient) != 1 || !strings.Contains(" "+run.Transient[0].After+" ", " cloud-init.service ")):
+		t.Errorf("want the units started by one service after cloud-init.service; systemd-run was asked for %+v", run.Transient)
+	case !early && len(run.Transient) > 0:
+		t.Errorf("want the units started by runcmd; systemd-run was asked for %+v", run.Transient)
 	}
 	var started, enabled []string
 	reloaded := false

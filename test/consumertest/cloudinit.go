@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ n=$(ls "$dir" | wc -l)
 after=
 while [ $# -gt 0 ]; do
   case "$1" in
-  --property=After=*) after=${1#--property=After=} ;;
+  --property=After=*) after="$after ${1#--property=After=}" ;;
   --) shift; break ;;
   -*) ;;
   *) break ;;
@@ -82,15 +83,17 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$after" ] || { echo "consumertest systemd-run: no --property=After=" >&2; exit 1; }
-printf '%s' "$after" >"$dir/$n.after"
+printf '%s' "${after# }" >"$dir/$n.after"
 for a in "$@"; do printf '%s\0' "$a"; done >"$dir/$n.cmd"
 `
 
 // transientDir is where the systemd-run shim queues transient services.
 const transientDir = "/var/lib/consumertest-systemd-run"
 
-// stageUnits are the systemd units that run CloudInitStages, in order.
-var stageUnits = []string{"cloud-init-local.service", "cloud-init.service", "cloud-config.service", "cloud-final.service"}
+// stageUnits are the systemd units that run CloudInitStages, in order
+// (the network stage's unit is cloud-init-network.service from cloud-init
+// 24.3 on).
+var stageUnits = [][]string{{"cloud-init-local.service"}, {"cloud-init.service", "cloud-init-network.service"}, {"cloud-config.service"}, {"cloud-final.service"}}
 
 // SystemctlLog is where the systemctl shim records each call, one line a
 // call with its arguments, in the root.
@@ -110,7 +113,8 @@ type CloudInitRun struct {
 
 // Transient is a transient service a stage asked systemd-run for.
 type Transient struct {
-	// After is the unit it was ordered after: the stage it ran behind.
+	// After are the units it was ordered after (space-separated): it ran
+	// behind the first stage among them.
 	After string
 	Argv  []string
 }
@@ -178,7 +182,7 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 		}
 		// What systemd starts once this stage's unit is done.
 		for _, tr := range queuedTransient(t, root, ran) {
-			if tr.After != stageUnits[i] {
+			if !slices.ContainsFunc(strings.Fields(tr.After), func(u string) bool { return slices.Contains(stageUnits[i], u) }) {
 				continue
 			}
 			ran[tr.id] = true
