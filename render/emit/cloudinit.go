@@ -184,7 +184,7 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 // instance (an image cloned, `cloud-init clean`) starts its units again.
 const (
 	startUnit = "kubebake-start"
-	startDone = "/var/lib/cloud/instance/sem/kubebake-start"
+	startDone = "/var/lib/cloud/instance/sem/kubebake_start"
 	// startGuard runs its arguments unless $0 (startDone) exists.
 	startGuard = `test -e "$0" || exec "$@"`
 )

@@ -97,8 +97,8 @@ func cloudInitLateReboot(t *testing.T, img *boottest.Image) {
 	figure(t, scenario, "join to kubelet.conf", s.Float("kubeconf")-joinAt)
 	figure(t, scenario, "qemu start to Node registered", nodeSeen.Sub(m.Started).Seconds())
 	cloudInitStages(t, scenario, s)
-	if s.Get("startruns") != "1" {
-		t.Errorf("first boot: kubebake-start.service ran %s times, want once", s.Get("startruns"))
+	if s.Get("startruns") != "1" || s.Get("startdone") != "yes" {
+		t.Errorf("first boot: kubebake-start.service ran %s times (its marker there: %s), want once, and its marker written", s.Get("startruns"), s.Get("startdone"))
 	}
 	csrs := len(clientCSRs(t, c, tok))
 
@@ -136,7 +136,7 @@ func secondBoot(t *testing.T, img *boottest.Image, m *boottest.Machine, name, di
 	// bootcmd runs at every boot; the start is asked for only until its
 	// first run completed.
 	if s2.Get("startruns") != "0" {
-		t.Errorf("second boot: kubebake-start.service ran %s times, want none: the units were restarted under a joined kubelet", s2.Get("startruns"))
+		t.Errorf("second boot: kubebake-start.service ran %s times, want none (its marker there: %s): the units were restarted under a joined kubelet", s2.Get("startruns"), s2.Get("startdone"))
 	}
 	figure(t, scenario+", second boot", "boot to multi-user.target", s2.Seconds("mu"))
 	figure(t, scenario+", second boot", "boot to kubelet active", s2.Seconds("kubelet.ExecMainStartTimestampMonotonic"))

@@ -91,6 +91,7 @@ while :; do
   fi
   # How often this boot ran cloud-init's kubebake-start.service (transient).
   startruns=$(journalctl -b -u kubebake-start.service -o cat --no-pager 2>/dev/null | grep -c '^Starting kubebake-start.service')
+  startdone=no; [ -e /var/lib/cloud/instance/sem/kubebake_start ] && startdone=yes
   j=$(systemctl show -p ActiveState --value kubebake-join.service)
   if [ -z "$journaled" ] && { [ "$j" = failed ] || [ "$j" = active ]; }; then
     journalctl -b -u kubebake-join.service -o cat --no-pager 2>/dev/null | sed 's/^/KBJOURNAL /' >$out
@@ -102,7 +103,7 @@ while :; do
   jfinal=false; grep -qs '"final": true' /run/kubebake/status.json && jfinal=true
   sentinel=; [ -r /run/cluster-api/bootstrap-success.complete ] && sentinel=$(tr -d ' \n' </run/cluster-api/bootstrap-success.complete)
   failmark=no; [ -e /run/cluster-api/bootstrap-failure.kubebake ] && failmark=yes
-  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) $(show cilocal cloud-init-local.service ActiveEnterTimestampMonotonic) $(show ciinit cloud-init.service ActiveEnterTimestampMonotonic) $(show ciconfig cloud-config.service ActiveEnterTimestampMonotonic) $(show cifinal cloud-final.service ActiveEnterTimestampMonotonic) startruns=$startruns kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles jphase=$jphase jclass=$jclass jfinal=$jfinal sentinel=$sentinel failmark=$failmark ${scanned:-scan=pending} END" >$out
+  echo "KBPROBE up=$up state=$state failed=$failed jobs=$jobs mu=$mu $(show join kubebake-join.service $joinprops) $(show kubelet kubelet.service ActiveState Result ConditionResult ExecMainStartTimestampMonotonic NRestarts) $(show cilocal cloud-init-local.service ActiveEnterTimestampMonotonic) $(show ciinit cloud-init.service ActiveEnterTimestampMonotonic) $(show ciconfig cloud-config.service ActiveEnterTimestampMonotonic) $(show cifinal cloud-final.service ActiveEnterTimestampMonotonic) startruns=$startruns startdone=$startdone kubeconf=$kubeconf kubeletcmd=$kubeletcmd kubeletexec=$kubeletexec sysext=$sysext$watch tokenfiles=$tokenfiles jphase=$jphase jclass=$jclass jfinal=$jfinal sentinel=$sentinel failmark=$failmark ${scanned:-scan=pending} END" >$out
   sleep 3
 done
 `

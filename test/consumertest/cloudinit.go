@@ -142,7 +142,6 @@ func ExtractDebianRoot(t testing.TB, dir string) {
 // error, or if cloud-init's log holds any WARNING, ERROR or traceback.
 func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(root string)) *CloudInitRun {
 	t.Helper()
-	ts := Tools(t)
 	ExtractDebianRoot(t, root)
 	if prepare != nil {
 		prepare(root)
@@ -154,6 +153,22 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 	writeChrootConfig(t, root)
 	installSystemctlShim(t, root)
 	t.Cleanup(func() { assertNothingMounted(t, root) })
+	return BootCloudInit(t, root)
+}
+
+// BootCloudInit runs cloud-init's four stages in root (see ApplyCloudInit)
+// as a boot does: the first boot, or another boot of the same instance.
+// The run it returns holds this boot's systemctl calls and transient
+// services only.
+func BootCloudInit(t testing.TB, root string) *CloudInitRun {
+	t.Helper()
+	ts := Tools(t)
+	must(t, os.WriteFile(filepath.Join(root, SystemctlLog), nil, 0o644))
+	// What earlier boots queued lived in their /run.
+	ran := map[string]bool{}
+	for _, q := range queuedTransient(t, root, ran) {
+		ran[q.id] = true
+	}
 	if host, err := os.Hostname(); err == nil {
 		defer func() {
 			if now, _ := os.Hostname(); now != host {
@@ -171,7 +186,6 @@ func ApplyCloudInit(t testing.TB, userData []byte, root string, prepare func(roo
 	}
 	var took []string
 	var transient []Transient
-	ran := map[string]bool{}
 	for i, stage := range CloudInitStages {
 		start := time.Now()
 		r := inChroot(ts, root, append([]string{"cloud-init"}, stage...)...)
