@@ -138,8 +138,8 @@ func readBootcmd(n *Node, items []any) (rest []any) {
 		for i, a := range argv {
 			words[i] = fmt.Sprint(a)
 		}
-		if len(words) < 9 || words[0] != "sh" || words[1] != "-c" || words[2] != `test -e "$0" || exec "$@"` ||
-			words[4] != "systemd-run" || !slices.Contains(words, "--unit=kubebake-start") || words[len(words)-2] != "-ec" {
+		if len(words) < 9 || words[0] != "sh" || words[1] != "-c" || words[2] != userdata.StartGuard ||
+			words[4] != "systemd-run" || !slices.Contains(words, "--unit="+userdata.StartUnit) || words[len(words)-2] != "-ec" {
 			rest = append(rest, it)
 			continue
 		}
@@ -149,7 +149,7 @@ func readBootcmd(n *Node, items []any) (rest []any) {
 				after = append(after, a)
 			}
 		}
-		n.Extra = append(n.Extra, fmt.Sprintf("units started by kubebake-start.service after %s, once (until %s exists)", strings.Join(after, " and "), words[3]))
+		n.Extra = append(n.Extra, fmt.Sprintf("units started by %s.service after %s, once (until %s exists)", userdata.StartUnit, strings.Join(after, " and "), words[3]))
 		var lines []any
 		for _, l := range strings.Split(words[len(words)-1], "\n") {
 			lines = append(lines, l)

@@ -16,3 +16,13 @@ func ShellJoin(argv []string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// kubebake's cloud-init output starts a node's units with a bootcmd entry
+// `sh -c StartGuard DONE systemd-run --unit=StartUnit ... /bin/sh -ec
+// SCRIPT`; `kubebake inspect` reads it back by these two.
+const (
+	// StartUnit is the transient service's name.
+	StartUnit = "kubebake-start"
+	// StartGuard runs its arguments unless the file $0 exists.
+	StartGuard = `test -e "$0" || exec "$@"`
+)

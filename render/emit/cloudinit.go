@@ -156,10 +156,11 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 			enable = append(enable, u.Name)
 		}
 	}
-	if script := startScript(p, enable); len(script) == 0 {
-	} else if startEarly(p) {
+	switch script := startScript(p, enable); {
+	case len(script) == 0:
+	case startEarly(p):
 		cc.Bootcmd = append(cc.Bootcmd, startCommand(script))
-	} else {
+	default:
 		cc.Runcmd = append(cc.Runcmd, "set -e")
 		for _, argv := range script {
 			cc.Runcmd = append(cc.Runcmd, argv)
@@ -178,16 +179,10 @@ func cloudInitParts(p *plan.Plan) (_ Doc, hook *Doc, err error) {
 	return doc, &h, err
 }
 
-// startUnit is the transient service that enables and starts the node's
-// units on cloud-init's machines, and startDone the file its last step
-// writes: in cloud-init's directory of the instance, so that a new
+// startDone is the file the last step of the transient service that
+// starts the node's units (userdata.StartUnit) writes: in cloud-init's directory of the instance, so that a new
 // instance (an image cloned, `cloud-init clean`) starts its units again.
-const (
-	startUnit = "kubebake-start"
-	startDone = "/var/lib/cloud/instance/sem/kubebake_start"
-	// startGuard runs its arguments unless $0 (startDone) exists.
-	startGuard = `test -e "$0" || exec "$@"`
-)
+const startDone = "/var/lib/cloud/instance/sem/kubebake_start"
 
 // startScript is what starts the node's units: reload systemd, enable
 // the units, (re)start them in the plan's order, the join last with
@@ -246,8 +241,8 @@ func startCommand(script [][]string) []string {
 		lines = append(lines, userdata.ShellJoin(argv))
 	}
 	lines = append(lines, userdata.ShellJoin([]string{"touch", startDone}))
-	return []string{"sh", "-c", startGuard, startDone,
-		"systemd-run", "--no-block", "--unit=" + startUnit,
+	return []string{"sh", "-c", userdata.StartGuard, startDone,
+		"systemd-run", "--no-block", "--unit=" + userdata.StartUnit,
 		"--description=kubebake: enable and start the node's units", "--property=Type=oneshot",
 		"--property=After=cloud-init.service", "--property=After=cloud-init-network.service",
 		"/bin/sh", "-ec", strings.Join(lines, "\n")}

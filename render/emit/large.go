@@ -129,6 +129,8 @@ func (v largeValue) writeTo(w io.Writer) error {
 	return enc.Close()
 }
 
+var newline = []byte{'\n'}
+
 // lineWriter breaks what is written through it into lines of wrapWidth
 // bytes, with no newline after the last.
 type lineWriter struct {
@@ -140,7 +142,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		if l.line == wrapWidth {
-			if _, err := l.w.Write([]byte{'\n'}); err != nil {
+			if _, err := l.w.Write(newline); err != nil {
 				return n, err
 			}
 			l.line = 0
